@@ -1,0 +1,179 @@
+// Package app is the wiring both binaries share: logger, database, token
+// verification, broker, the one-off subcommands and graceful serving.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"hermez/pkg/auth"
+	"hermez/pkg/config"
+	"hermez/pkg/httpapi"
+	"hermez/pkg/realtime"
+	"hermez/pkg/store"
+)
+
+// Logger is JSON in production, text with DEBUG=true.
+func Logger(cfg config.Config) *slog.Logger {
+	level := slog.LevelInfo
+	var h slog.Handler
+	if cfg.Debug {
+		level = slog.LevelDebug
+		h = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	} else {
+		h = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	}
+	l := slog.New(h)
+	slog.SetDefault(l)
+	return l
+}
+
+// LoadConfig reads and validates the configuration; worker adds its own rule.
+func LoadConfig(worker bool) (config.Config, error) {
+	cfg, err := config.Load()
+	if err != nil {
+		return cfg, err
+	}
+	if worker {
+		return cfg, cfg.ValidateWorker()
+	}
+	return cfg, cfg.Validate()
+}
+
+// OpenStore opens the database; with migrate it applies migrations (and in
+// local mode the seed).
+func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool) (*store.Store, error) {
+	st, err := store.Open(cfg.DatabaseURL, cfg.SQLitePath)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.LocalMode() {
+		log.Info("local mode: SQLite database", "path", cfg.SQLitePath)
+	}
+	if migrate {
+		if err := st.Migrate(ctx); err != nil {
+			st.Close()
+			return nil, err
+		}
+		if cfg.LocalMode() {
+			if err := st.Seed(ctx); err != nil {
+				st.Close()
+				return nil, err
+			}
+		}
+	}
+	return st, nil
+}
+
+// DevIssuer returns the development issuer when the configuration allows it.
+func DevIssuer(cfg config.Config) (*auth.DevIssuer, error) {
+	if !cfg.DevIssuer() {
+		return nil, nil
+	}
+	return auth.LoadOrCreateDevIssuer(cfg.DevKeyDir, cfg.ClerkJWTAudience)
+}
+
+// Authenticator builds token verification: the Clerk JWKS when configured,
+// the development issuer when allowed. ctx ends the JWKS background refresh.
+func Authenticator(ctx context.Context, cfg config.Config, st *store.Store, log *slog.Logger) (*auth.Authenticator, *auth.DevIssuer, error) {
+	v := auth.NewVerifier(auth.VerifierConfig{Audience: cfg.ClerkJWTAudience, Leeway: cfg.Leeway(), AuthorizedParty: cfg.ClerkAuthorizedParties})
+	if cfg.ClerkFrontendAPIURL != "" {
+		kf, err := auth.NewClerkKeyfunc(ctx, cfg.ClerkFrontendAPIURL, time.Hour, 30*time.Second)
+		if err != nil {
+			return nil, nil, err
+		}
+		v.AddIssuer(cfg.ClerkJWTIssuer, kf)
+	}
+	dev, err := DevIssuer(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dev != nil {
+		v.AddIssuer(auth.DevIssuerName, dev.Keyfunc)
+		log.Warn("development token issuer enabled: mint tokens with `web token <userid>`", "iss", auth.DevIssuerName)
+	}
+	return &auth.Authenticator{Verifier: v, Store: st}, dev, nil
+}
+
+// Broker is Redis when REDIS_URL is set, else the in-process broker.
+type Broker struct {
+	Publisher realtime.Publisher
+	Memory    *realtime.Memory // single-process mode only
+	Redis     *redis.Client    // nil in single-process mode
+}
+
+// OpenBroker connects the publishing side.
+func OpenBroker(cfg config.Config) (*Broker, error) {
+	if cfg.RedisURL == "" {
+		m := realtime.NewMemory()
+		return &Broker{Publisher: m, Memory: m}, nil
+	}
+	c, err := realtime.OpenRedis(cfg.RedisURL)
+	if err != nil {
+		return nil, err
+	}
+	return &Broker{Publisher: &realtime.RedisPublisher{Client: c, Prefix: cfg.RedisPrefix}, Redis: c}, nil
+}
+
+// Checks are the readiness checks of a process.
+func Checks(st *store.Store, b *Broker) []httpapi.Check {
+	checks := []httpapi.Check{{Name: "database", Ping: st.Ping}}
+	if b != nil && b.Redis != nil {
+		checks = append(checks, httpapi.Check{Name: "redis", Ping: func(ctx context.Context) error { return b.Redis.Ping(ctx).Err() }})
+	}
+	return checks
+}
+
+// SignalContext ends on SIGTERM or SIGINT.
+func SignalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+}
+
+// Serve runs srv on cfg.Port until ctx ends, then stops accepting and drains
+// in-flight requests within the shutdown timeout. onShutdown runs first (e.g.
+// to close WebSockets with 1001).
+func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Handler, onShutdown ...func(context.Context)) error {
+	srv := &http.Server{
+		Addr:              net.JoinHostPort("", strconv.Itoa(cfg.Port)),
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", srv.Addr, err)
+	}
+	log.Info("listening", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining requests", "timeout", cfg.ShutdownTimeout())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout())
+	defer cancel()
+	for _, f := range onShutdown {
+		f(sctx)
+	}
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

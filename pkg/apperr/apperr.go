@@ -1,0 +1,120 @@
+// Package apperr is the one error type of the business layer: a kind (what the
+// HTTP layer maps to a status), a message in Spanish (what the UI shows), and
+// field messages for validation errors. Services return it; httpapi renders it once.
+package apperr
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// Kind classifies an error.
+type Kind string
+
+const (
+	Invalid         Kind = "invalid"         // 400, field errors or a refused state
+	Unauthenticated Kind = "unauthenticated" // 401
+	Forbidden       Kind = "forbidden"       // 403
+	NotFound        Kind = "not_found"       // 404
+	Conflict        Kind = "conflict"        // 409
+	Unavailable     Kind = "unavailable"     // 503
+	Internal        Kind = "internal"        // 500
+)
+
+// NonField is the key DRF uses for errors that span fields.
+const NonField = "non_field_errors"
+
+// Standard messages, as DRF phrased them in Spanish.
+const (
+	MsgRequired     = "Este campo es requerido."
+	MsgNotFound     = "No encontrado."
+	MsgForbidden    = "Usted no tiene permiso para realizar esta acción."
+	MsgNotAuth      = "Las credenciales de autenticación no se proveyeron."
+	MsgInternal     = "Error interno del servidor."
+	MsgMalformed    = "JSON mal formado."
+	MsgInvalidValue = "Valor inválido."
+)
+
+// Error is the business error.
+type Error struct {
+	Kind    Kind
+	Message string              // detail/error text for non-field errors
+	Fields  map[string][]string // validation messages by field (Kind Invalid)
+	Err     error               // wrapped cause, logged, never shown
+}
+
+func (e *Error) Error() string {
+	msg := e.Message
+	if len(e.Fields) > 0 {
+		keys := make([]string, 0, len(e.Fields))
+		for k := range e.Fields {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		msg = fmt.Sprintf("invalid fields %v", keys)
+	}
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Kind, msg, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Kind, msg)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// New makes an error of a kind with a message.
+func New(kind Kind, msg string) *Error { return &Error{Kind: kind, Message: msg} }
+
+// Newf formats the message.
+func Newf(kind Kind, format string, args ...any) *Error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap makes an internal error that keeps its cause for the logs.
+func Wrap(err error, context string) *Error {
+	return &Error{Kind: Internal, Message: MsgInternal, Err: fmt.Errorf("%s: %w", context, err)}
+}
+
+// Field makes a validation error on one field.
+func Field(field, msg string) *Error {
+	return &Error{Kind: Invalid, Fields: map[string][]string{field: {msg}}}
+}
+
+// NotFoundErr is the 404 "No encontrado.".
+func NotFoundErr() *Error { return New(NotFound, MsgNotFound) }
+
+// ForbiddenErr is the 403 "no tiene permiso".
+func ForbiddenErr() *Error { return New(Forbidden, MsgForbidden) }
+
+// Fields collects validation messages; Err returns nil when none were added.
+type Fields map[string][]string
+
+// Add appends a message to a field.
+func (f Fields) Add(field, msg string) { f[field] = append(f[field], msg) }
+
+// Has tells whether a field already has a message.
+func (f Fields) Has(field string) bool { return len(f[field]) > 0 }
+
+// Err is nil without messages, else an Invalid error carrying them.
+func (f Fields) Err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	return &Error{Kind: Invalid, Fields: map[string][]string(f)}
+}
+
+// KindOf returns the kind of err (Internal for non-apperr errors).
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return Internal
+}
+
+// As extracts the *Error from err, if any.
+func As(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}

@@ -1,0 +1,88 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"hermez/pkg/store"
+)
+
+// Authenticator turns a bearer token into the caller's user row: first sight
+// creates it, non-empty differing claims refresh it, a deleted user is refused.
+type Authenticator struct {
+	Verifier *Verifier
+	Store    *store.Store
+}
+
+// Authenticate verifies token and returns the caller. Failures are *AuthError
+// (401); database trouble is returned as a plain error (500).
+func (a *Authenticator) Authenticate(ctx context.Context, token string) (*store.User, error) {
+	claims, err := a.Verifier.Verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return a.userFor(ctx, claims)
+}
+
+func (a *Authenticator) userFor(ctx context.Context, c *Claims) (*store.User, error) {
+	db := a.Store.DB.WithContext(ctx)
+	var u store.User
+	err := db.Where("userid = ?", c.Subject).Take(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		now := store.Now()
+		u = store.User{UserID: c.Subject, CreatedAt: now, UpdatedAt: now}
+		applyClaims(&u, c)
+		if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&u).Error; err != nil {
+			return nil, fmt.Errorf("create user %s: %w", c.Subject, err)
+		}
+		err = db.Where("userid = ?", c.Subject).Take(&u).Error
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load user %s: %w", c.Subject, err)
+	}
+	if u.DeletedAt != nil {
+		return nil, &AuthError{Message: MsgDeleted, Reason: fmt.Errorf("user %s is deleted", u.UserID)}
+	}
+	if changes := claimChanges(&u, c); len(changes) > 0 {
+		changes["updated_at"] = store.Now()
+		if err := db.Model(&store.User{}).Where("userid = ?", u.UserID).Updates(changes).Error; err != nil {
+			return nil, fmt.Errorf("refresh user %s from token: %w", u.UserID, err)
+		}
+		applyClaims(&u, c)
+	}
+	return &u, nil
+}
+
+// claimChanges lists the non-empty claims that differ from the row.
+func claimChanges(u *store.User, c *Claims) map[string]any {
+	m := map[string]any{}
+	set := func(col string, cur *string, v string) {
+		if v != "" && (cur == nil || *cur != v) {
+			m[col] = v
+		}
+	}
+	set("first_name", u.FirstName, c.FirstName)
+	set("last_name", u.LastName, c.LastName)
+	set("username", u.Username, c.Username)
+	set("image_url", u.ImageURL, c.ImageURL)
+	set("email", u.Email, c.Email)
+	return m
+}
+
+func applyClaims(u *store.User, c *Claims) {
+	put := func(dst **string, v string) {
+		if v != "" {
+			s := v
+			*dst = &s
+		}
+	}
+	put(&u.FirstName, c.FirstName)
+	put(&u.LastName, c.LastName)
+	put(&u.Username, c.Username)
+	put(&u.ImageURL, c.ImageURL)
+	put(&u.Email, c.Email)
+}

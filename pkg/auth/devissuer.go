@@ -1,0 +1,137 @@
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// DevIssuerName is the iss of development tokens.
+const DevIssuerName = "hermez-dev"
+
+// DevIssuer mints and verifies development tokens with a local RSA key, so the
+// API and the sockets can be driven without Clerk. It exists only in local mode
+// or with DEBUG=true (config.DevIssuer).
+type DevIssuer struct {
+	key      *rsa.PrivateKey
+	kid      string
+	audience string
+}
+
+// LoadOrCreateDevIssuer reads the key at dir/dev-jwt.pem, creating it (0600) on first use.
+func LoadOrCreateDevIssuer(dir, audience string) (*DevIssuer, error) {
+	path := filepath.Join(dir, "dev-jwt.pem")
+	b, err := os.ReadFile(path)
+	var key *rsa.PrivateKey
+	switch {
+	case err == nil:
+		block, _ := pem.Decode(b)
+		if block == nil {
+			return nil, fmt.Errorf("development key %s: not PEM", path)
+		}
+		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("development key %s: %w", path, err)
+		}
+		rk, ok := k.(*rsa.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("development key %s: not RSA", path)
+		}
+		key = rk
+	case errors.Is(err, os.ErrNotExist):
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			return nil, fmt.Errorf("generate development key: %w", err)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return nil, fmt.Errorf("encode development key: %w", err)
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create %s: %w", dir, err)
+		}
+		_ = os.WriteFile(filepath.Join(dir, ".gitignore"), []byte("*\n"), 0o600)
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			return nil, fmt.Errorf("write development key: %w", err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return nil, fmt.Errorf("write development key: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("read development key: %w", err)
+	}
+	return NewDevIssuer(key, audience), nil
+}
+
+// NewDevIssuer wraps a key (tests use it with their own keys).
+func NewDevIssuer(key *rsa.PrivateKey, audience string) *DevIssuer {
+	sum := sha256.Sum256(x509.MarshalPKCS1PublicKey(&key.PublicKey))
+	return &DevIssuer{key: key, kid: "dev-" + base64.RawURLEncoding.EncodeToString(sum[:8]), audience: audience}
+}
+
+// Keyfunc verifies development tokens (the key is local: no HTTP fetch).
+func (d *DevIssuer) Keyfunc(t *jwt.Token) (any, error) {
+	if kid, _ := t.Header["kid"].(string); kid != d.kid {
+		return nil, fmt.Errorf("unknown kid %q", kid)
+	}
+	return &d.key.PublicKey, nil
+}
+
+// TokenOptions are the optional claims of a development token.
+type TokenOptions struct {
+	Name     string // "Ana Gómez" → first_name "Ana", last_name "Gómez"
+	Email    string
+	Username string // defaults to the user id
+	TTL      time.Duration
+}
+
+// Mint signs a development token for userid.
+func (d *DevIssuer) Mint(userid string, o TokenOptions) (string, error) {
+	if o.TTL == 0 {
+		o.TTL = time.Hour
+	}
+	if o.Username == "" {
+		o.Username = userid
+	}
+	first, last, _ := strings.Cut(strings.TrimSpace(o.Name), " ")
+	now := time.Now()
+	c := Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: DevIssuerName, Subject: userid, Audience: jwt.ClaimStrings{d.audience},
+			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now.Add(-time.Second)),
+			ExpiresAt: jwt.NewNumericDate(now.Add(o.TTL)),
+		},
+		FirstName: first, LastName: strings.TrimSpace(last), Username: o.Username, Email: o.Email,
+	}
+	t := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
+	t.Header["kid"] = d.kid
+	s, err := t.SignedString(d.key)
+	if err != nil {
+		return "", fmt.Errorf("sign development token: %w", err)
+	}
+	return s, nil
+}
+
+// JWKS is the public key set, served at /.well-known/jwks.json in development.
+func (d *DevIssuer) JWKS() []byte {
+	pub := d.key.PublicKey
+	b, _ := json.Marshal(map[string]any{"keys": []map[string]string{{
+		"kty": "RSA", "use": "sig", "alg": "RS256", "kid": d.kid,
+		"n": base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
+		"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
+	}}})
+	return b
+}

@@ -1,0 +1,186 @@
+// Package config reads the process configuration from the environment (and an
+// optional .env file) into one struct, and refuses settings unsafe for production.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/joho/godotenv"
+	"github.com/kelseyhightower/envconfig"
+)
+
+// DefaultSecretKey is the development signing secret. Outside local mode with
+// DEBUG=false the process refuses to start with it.
+const DefaultSecretKey = "hermez-insecure-development-secret-key-change-me"
+
+// Config is every environment variable of the spec (config.md), with its default.
+type Config struct {
+	Port                   int      `envconfig:"PORT" default:"8000"`
+	SecretKey              string   `envconfig:"SECRET_KEY" default:"hermez-insecure-development-secret-key-change-me"`
+	Debug                  bool     `envconfig:"DEBUG" default:"false"`
+	DeploymentHost         string   `envconfig:"DEPLOYMENT_HOST"`
+	DatabaseURL            string   `envconfig:"DATABASE_URL"`
+	SQLitePath             string   `envconfig:"SQLITE_PATH" default:"hermez.db"`
+	RedisURL               string   `envconfig:"REDIS_URL"`
+	RedisPrefix            string   `envconfig:"REDIS_PREFIX" default:"hermez:"`
+	CORSAllowedOrigins     []string `envconfig:"CORS_ALLOWED_ORIGINS" default:"http://localhost:4321"`
+	ClerkFrontendAPIURL    string   `envconfig:"CLERK_FRONTEND_API_URL"`
+	ClerkJWTIssuer         string   `envconfig:"CLERK_JWT_ISSUER"`
+	ClerkJWTAudience       string   `envconfig:"CLERK_JWT_AUDIENCE" default:"hermez-backend-api"`
+	ClerkJWTLeeway         int      `envconfig:"CLERK_JWT_LEEWAY" default:"10"`
+	ClerkAuthorizedParties []string `envconfig:"CLERK_AUTHORIZED_PARTIES"`
+	ClerkWebhookSecret     string   `envconfig:"CLERK_WEBHOOK_SIGNING_SECRET"`
+	QuoteTTLMinutes        int      `envconfig:"QUOTE_TTL_MINUTES" default:"10"`
+	OfferTTLMinutes        int      `envconfig:"OFFER_TTL_MINUTES" default:"4"`
+	ExpireIntervalSeconds  int      `envconfig:"EXPIRE_INTERVAL_SECONDS" default:"30"`
+	WorkerURL              string   `envconfig:"WORKER_URL"`
+	MigrateOnStart         bool     `envconfig:"MIGRATE_ON_START" default:"false"`
+	QuoteMaxLifetimeMin    int      `envconfig:"QUOTE_MAX_LIFETIME_MINUTES" default:"60"`
+	RequireVerifiedVehicle bool     `envconfig:"REQUIRE_VERIFIED_VEHICLE" default:"false"`
+	// DevKeyDir is where the development issuer keeps its RSA key (config.md: .hermez/).
+	DevKeyDir string `envconfig:"HERMEZ_DEV_DIR" default:".hermez"`
+	// ShutdownSeconds bounds the graceful drain (kept below Render's 30 s).
+	ShutdownSeconds int `envconfig:"SHUTDOWN_TIMEOUT_SECONDS" default:"20"`
+}
+
+// Load reads .env (when present, never overriding the environment) and the environment.
+func Load() (Config, error) {
+	if err := godotenv.Load(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return Config{}, fmt.Errorf("read .env: %w", err)
+	}
+	return FromEnv()
+}
+
+// FromEnv reads the environment only.
+func FromEnv() (Config, error) {
+	var c Config
+	if err := envconfig.Process("", &c); err != nil {
+		return Config{}, fmt.Errorf("read configuration: %w", err)
+	}
+	c.normalize()
+	return c, nil
+}
+
+func (c *Config) normalize() {
+	c.CORSAllowedOrigins = trimList(c.CORSAllowedOrigins)
+	c.ClerkAuthorizedParties = trimList(c.ClerkAuthorizedParties)
+	c.ClerkFrontendAPIURL = strings.TrimRight(strings.TrimSpace(c.ClerkFrontendAPIURL), "/")
+	if c.ClerkJWTIssuer == "" {
+		c.ClerkJWTIssuer = c.ClerkFrontendAPIURL
+	}
+	c.DeploymentHost = strings.ToLower(strings.TrimSpace(c.DeploymentHost))
+}
+
+func trimList(in []string) []string {
+	out := in[:0:0]
+	for _, s := range in {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// LocalMode is a developer's machine: no DATABASE_URL, so an SQLite file.
+func (c Config) LocalMode() bool { return c.DatabaseURL == "" }
+
+// SingleProcess means no Redis: web serves the sockets and runs the sweeper itself.
+func (c Config) SingleProcess() bool { return c.RedisURL == "" }
+
+// DevIssuer tells whether this process mints and accepts development tokens:
+// only with no Clerk URL, and only in local mode or with DEBUG=true.
+func (c Config) DevIssuer() bool {
+	return c.ClerkFrontendAPIURL == "" && (c.LocalMode() || c.Debug)
+}
+
+// ShouldMigrateOnStart: always in local mode, else with MIGRATE_ON_START=true.
+func (c Config) ShouldMigrateOnStart() bool { return c.LocalMode() || c.MigrateOnStart }
+
+// Durations derived from the minute/second settings.
+func (c Config) QuoteTTL() time.Duration { return time.Duration(c.QuoteTTLMinutes) * time.Minute }
+func (c Config) OfferTTL() time.Duration { return time.Duration(c.OfferTTLMinutes) * time.Minute }
+func (c Config) QuoteMaxLifetime() time.Duration {
+	return time.Duration(c.QuoteMaxLifetimeMin) * time.Minute
+}
+func (c Config) ExpireInterval() time.Duration {
+	return time.Duration(c.ExpireIntervalSeconds) * time.Second
+}
+func (c Config) Leeway() time.Duration { return time.Duration(c.ClerkJWTLeeway) * time.Second }
+func (c Config) ShutdownTimeout() time.Duration {
+	return time.Duration(c.ShutdownSeconds) * time.Second
+}
+
+// Validate refuses unsafe or impossible settings, with a message that says what to change.
+func (c Config) Validate() error {
+	var problems []string
+	if !c.LocalMode() && !c.Debug && c.SecretKey == DefaultSecretKey {
+		problems = append(problems, "SECRET_KEY is the development default while DEBUG=false and DATABASE_URL is set: set SECRET_KEY to a long random value")
+	}
+	if !c.LocalMode() && !c.Debug && len(c.SecretKey) < 32 {
+		problems = append(problems, "SECRET_KEY must be at least 32 characters in production")
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		problems = append(problems, "DATABASE_URL must be a postgres:// URL (leave it empty for the local SQLite file)")
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		problems = append(problems, "REDIS_URL must be a redis:// or rediss:// URL")
+	}
+	if c.Port <= 0 || c.Port > 65535 {
+		problems = append(problems, "PORT must be between 1 and 65535")
+	}
+	if c.QuoteTTLMinutes <= 0 || c.OfferTTLMinutes <= 0 || c.ExpireIntervalSeconds <= 0 || c.QuoteMaxLifetimeMin <= 0 {
+		problems = append(problems, "QUOTE_TTL_MINUTES, OFFER_TTL_MINUTES, EXPIRE_INTERVAL_SECONDS and QUOTE_MAX_LIFETIME_MINUTES must be positive")
+	}
+	if c.ClerkJWTLeeway < 0 {
+		problems = append(problems, "CLERK_JWT_LEEWAY must not be negative")
+	}
+	if !c.LocalMode() && !c.Debug && c.ClerkFrontendAPIURL == "" {
+		problems = append(problems, "CLERK_FRONTEND_API_URL is required in production (the development issuer exists only in local mode or with DEBUG=true)")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("refusing to start: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// ValidateWorker adds the worker's own requirement: Redis carries its events.
+func (c Config) ValidateWorker() error {
+	if c.RedisURL == "" {
+		return errors.New("refusing to start: the worker needs REDIS_URL (it receives events from the web process through Redis); for a single machine run only `web`, which serves the sockets itself")
+	}
+	return c.Validate()
+}
+
+// Defaults is the configuration with every default and nothing read from the
+// environment (tests start from it).
+func Defaults() Config {
+	var c Config
+	v := reflect.ValueOf(&c).Elem()
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		def, ok := t.Field(i).Tag.Lookup("default")
+		if !ok {
+			continue
+		}
+		f := v.Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString(def)
+		case reflect.Int:
+			n, _ := strconv.Atoi(def)
+			f.SetInt(int64(n))
+		case reflect.Bool:
+			f.SetBool(def == "true")
+		case reflect.Slice:
+			f.Set(reflect.ValueOf(strings.Split(def, ",")))
+		}
+	}
+	c.normalize()
+	return c
+}

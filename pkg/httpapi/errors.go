@@ -1,0 +1,108 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"hermez/pkg/apperr"
+	"hermez/pkg/auth"
+)
+
+// Detail is the shape of every non-validation error: both keys, same text.
+type Detail struct {
+	Detail string `json:"detail"`
+	Error  string `json:"error"`
+}
+
+func detail(msg string) Detail { return Detail{Detail: msg, Error: msg} }
+
+var kindStatus = map[apperr.Kind]int{
+	apperr.Invalid:         http.StatusBadRequest,
+	apperr.Unauthenticated: http.StatusUnauthorized,
+	apperr.Forbidden:       http.StatusForbidden,
+	apperr.NotFound:        http.StatusNotFound,
+	apperr.Conflict:        http.StatusConflict,
+	apperr.Unavailable:     http.StatusServiceUnavailable,
+	apperr.Internal:        http.StatusInternalServerError,
+}
+
+// Render maps any error to its status and DRF-shaped JSON body. It is the one
+// place where errors become HTTP.
+func Render(err error) (int, any) {
+	var ae *auth.AuthError
+	if errors.As(err, &ae) {
+		return http.StatusUnauthorized, detail(ae.Message)
+	}
+	if e, ok := apperr.As(err); ok {
+		status := kindStatus[e.Kind]
+		if status == 0 {
+			status = http.StatusInternalServerError
+		}
+		if e.Kind == apperr.Invalid && len(e.Fields) > 0 {
+			return status, e.Fields
+		}
+		msg := e.Message
+		if status == http.StatusInternalServerError {
+			msg = apperr.MsgInternal
+		}
+		return status, detail(msg)
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		switch he.Code {
+		case http.StatusNotFound:
+			return he.Code, detail(apperr.MsgNotFound)
+		case http.StatusRequestEntityTooLarge:
+			return he.Code, detail("La solicitud es demasiado grande (máximo 1 MiB).")
+		case http.StatusUnauthorized:
+			return he.Code, detail(auth.MsgMissing)
+		case http.StatusBadRequest:
+			return he.Code, detail(apperr.MsgMalformed)
+		case http.StatusServiceUnavailable:
+			return he.Code, detail("Servicio no disponible.")
+		}
+		if he.Code >= 500 {
+			return he.Code, detail(apperr.MsgInternal)
+		}
+		return he.Code, detail(fmt.Sprint(he.Message))
+	}
+	return http.StatusInternalServerError, detail(apperr.MsgInternal)
+}
+
+// ErrorHandler is Echo's HTTPErrorHandler: every error answers JSON.
+func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		status, body := Render(err)
+		var he *echo.HTTPError
+		if errors.As(err, &he) && he.Code == http.StatusMethodNotAllowed {
+			body = detail(fmt.Sprintf("Método %q no permitido.", c.Request().Method))
+		}
+		if status == http.StatusUnauthorized {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="api"`)
+		}
+		level := slog.LevelDebug
+		switch {
+		case status >= 500:
+			level = slog.LevelError
+		case status == http.StatusUnauthorized || status == http.StatusForbidden:
+			level = slog.LevelInfo
+		}
+		log.Log(c.Request().Context(), level, "request failed", "request_id", requestID(c),
+			"method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "err", err)
+		if c.Request().Method == http.MethodHead {
+			err = c.NoContent(status)
+		} else {
+			err = c.JSON(status, body)
+		}
+		if err != nil {
+			log.Error("write error response", "err", err)
+		}
+	}
+}

@@ -1,0 +1,74 @@
+// Package httpapi is the HTTP API of the web process: Echo routes and thin
+// handlers that decode, call a business service, render a view and map errors.
+package httpapi
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"hermez/pkg/auth"
+	"hermez/pkg/config"
+	"hermez/pkg/input"
+	"hermez/pkg/realtime"
+	"hermez/pkg/store"
+)
+
+// Deps is what the handlers need.
+type Deps struct {
+	Config config.Config
+	Store  *store.Store
+	Auth   *auth.Authenticator
+	Outbox *realtime.Outbox
+	Log    *slog.Logger
+	// Checks are the readiness dependencies (database, Redis).
+	Checks []Check
+	// DevIssuer, when set, serves its JWKS at /.well-known/jwks.json.
+	DevIssuer *auth.DevIssuer
+}
+
+// New builds the web process's Echo with every API route.
+func New(d Deps) *echo.Echo {
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	e := echo.New()
+	Common(e, d.Log, d.Config.DeploymentHost)
+	e.Use(CORS(d.Config.CORSAllowedOrigins))
+	Health(e, d.Checks...)
+	if d.DevIssuer != nil {
+		jwks := d.DevIssuer.JWKS()
+		e.GET("/.well-known/jwks.json", func(c echo.Context) error {
+			return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, jwks)
+		})
+	}
+	api := &API{Deps: d}
+	api.routes(e)
+	return e
+}
+
+// API holds the handlers' dependencies.
+type API struct {
+	Deps
+	// authed is the authentication middleware; pass it to each route (not to
+	// the group: a group middleware would turn unknown paths into 401s).
+	authed echo.MiddlewareFunc
+}
+
+func (a *API) routes(e *echo.Echo) {
+	a.authed = RequireUser(a.Auth)
+	a.userRoutes(e.Group("/user/api"))
+	a.webhookRoutes(e.Group("/user/webhooks"))
+	a.deliveryRoutes(e.Group("/deliveries/api"))
+}
+
+// body reads the request body as an input.Body (400 on malformed JSON).
+func body(c echo.Context) (input.Body, error) {
+	b, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return nil, err
+	}
+	return input.Decode(b)
+}

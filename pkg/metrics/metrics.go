@@ -1,0 +1,66 @@
+// Package metrics holds the Prometheus collectors both binaries expose at /metrics.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+var (
+	// HTTPRequests counts HTTP requests by route pattern, method and status.
+	HTTPRequests = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "hermez_http_requests_total", Help: "HTTP requests by route, method and status.",
+	}, []string{"route", "method", "status"})
+	// HTTPDuration observes HTTP latency by route and method.
+	HTTPDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "hermez_http_request_duration_seconds", Help: "HTTP request latency by route and method.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"route", "method"})
+	// PublishFailures counts realtime events that could not be published right after commit
+	// (the outbox relay retries them).
+	PublishFailures = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "hermez_event_publish_failures_total", Help: "Realtime events whose publish after commit failed.",
+	})
+	// EventsPublished counts realtime frames handed to the broker.
+	EventsPublished = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "hermez_events_published_total", Help: "Realtime frames published to the broker.",
+	})
+	// OutboxRelayed counts frames the relay republished.
+	OutboxRelayed = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "hermez_outbox_relayed_total", Help: "Realtime frames republished by the outbox relay.",
+	})
+	// SocketsOpen is the number of open WebSockets.
+	SocketsOpen = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "hermez_ws_connections", Help: "Open WebSocket connections.",
+	})
+	// SocketMessagesSent counts frames written to sockets.
+	SocketMessagesSent = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "hermez_ws_messages_sent_total", Help: "Frames written to WebSockets.",
+	})
+	// SocketMessagesDropped counts frames not delivered because a socket's queue was full.
+	SocketMessagesDropped = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "hermez_ws_messages_dropped_total", Help: "Frames dropped because a socket's send queue was full.",
+	})
+	// SocketsClosedSlow counts sockets closed because their queue overflowed.
+	SocketsClosedSlow = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "hermez_ws_slow_closed_total", Help: "Sockets closed because their send queue overflowed.",
+	})
+	// BrokerDropped counts broker messages lost before reaching the hub.
+	BrokerDropped = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "hermez_broker_messages_dropped_total", Help: "Broker messages lost before reaching the hub.",
+	})
+	// BrokerReconnects counts broker subscription resets (reconnects).
+	BrokerReconnects = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "hermez_broker_reconnects_total", Help: "Times the broker subscription was reset.",
+	})
+	// SweeperRuns counts expiry sweeps by outcome.
+	SweeperRuns = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "hermez_sweeper_runs_total", Help: "Expiry sweeps by outcome.",
+	}, []string{"outcome"})
+)
+
+// Handler serves the default registry.
+func Handler() http.Handler { return promhttp.Handler() }

@@ -1,0 +1,102 @@
+// Package realtime names the socket groups and event types, renders event
+// frames, and carries them between processes: the Publisher/Subscriber
+// interfaces with a Redis implementation and an in-process one, and the outbox
+// that makes "publish after commit" survive crashes.
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+)
+
+// Group names (realtime.md).
+const GroupNewQuotes = "new_quotes"
+
+func GroupQuote(id string) string            { return "quote_" + id }
+func GroupDelivery(id string) string         { return "delivery_" + id }
+func GroupPersonStats(id string) string      { return "person_stats_" + id }
+func GroupUserQuotes(id string) string       { return "user_quotes_" + id }
+func GroupUserDeliveries(id string) string   { return "user_deliveries_" + id }
+func GroupDriverDeliveries(id string) string { return "driver_deliveries_" + id }
+func GroupDriverOffers(id string) string     { return "driver_offers_" + id }
+
+// GroupControl carries control messages between processes (not a socket group):
+// e.g. {"type":"user_deleted","user":"…"} makes every worker close that user's sockets with 4401.
+const GroupControl = "_control"
+
+// ControlUserDeleted is the control message type for a deleted user.
+const ControlUserDeleted = "user_deleted"
+
+// Event types (realtime.md "Events").
+const (
+	QuoteCreated          = "quote_created"
+	QuoteUpdated          = "quote_updated"
+	QuoteExpired          = "quote_expired"
+	QuoteDeleted          = "quote_deleted"
+	QuoteAccepted         = "quote_accepted"
+	OfferMade             = "offer_made"
+	OfferUpdated          = "offer_updated"
+	OfferExpired          = "offer_expired"
+	OfferDeleted          = "offer_deleted"
+	OfferRejected         = "offer_rejected"
+	OfferAcceptedDot      = "offer.accepted"
+	DeliveryCreatedDot    = "delivery.created"
+	DeliveryCreated       = "delivery_created"
+	DeliveryAssigned      = "delivery_assigned"
+	DeliveryStatusDot     = "delivery.status"
+	DeliveryStatusChanged = "delivery_status_changed"
+	DeliveryCancelled     = "delivery_cancelled"
+	PersonStats           = "person_stats"
+	StatsUpdated          = "stats_updated"
+)
+
+// Message is one rendered frame for one group. Payload is the exact text
+// frame the sockets of that group receive.
+type Message struct {
+	Group   string `json:"group"`
+	Type    string `json:"type"`
+	Payload []byte `json:"payload"`
+}
+
+// NewMessage renders {"type": eventType, "data": data} for group.
+func NewMessage(group, eventType string, data any) (Message, error) {
+	b, err := json.Marshal(struct {
+		Type string `json:"type"`
+		Data any    `json:"data"`
+	}{eventType, data})
+	if err != nil {
+		return Message{}, fmt.Errorf("render %s for %s: %w", eventType, group, err)
+	}
+	return Message{Group: group, Type: eventType, Payload: b}, nil
+}
+
+// RawMessage wraps an already rendered frame.
+func RawMessage(group, eventType string, payload []byte) Message {
+	return Message{Group: group, Type: eventType, Payload: payload}
+}
+
+// Publisher hands frames to the broker, in order.
+type Publisher interface {
+	Publish(ctx context.Context, msgs ...Message) error
+}
+
+// Subscriber delivers the frames of the groups it is subscribed to.
+type Subscriber interface {
+	// Subscribe and Unsubscribe change the set of groups received.
+	Subscribe(ctx context.Context, groups ...string) error
+	Unsubscribe(ctx context.Context, groups ...string) error
+	// Run delivers every received frame to handle, in order, until ctx ends.
+	// onReset is called when frames may have been lost (the connection to the
+	// broker dropped and was re-established): sockets should be told to resync.
+	Run(ctx context.Context, handle func(Message), onReset func()) error
+	// Ping reports whether the broker answers (readiness).
+	Ping(ctx context.Context) error
+}
+
+// Broker is both sides.
+type Broker interface {
+	Publisher
+	Subscriber
+	Close() error
+}

@@ -1,0 +1,282 @@
+package store
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+)
+
+// Enumerations of the data model.
+const (
+	QuotePending   = "pending"
+	QuoteAccepted  = "accepted"
+	QuoteCancelled = "cancelled"
+
+	OfferPending  = "pending"
+	OfferAccepted = "accepted"
+	OfferRejected = "rejected"
+
+	DeliveryAssigned  = "assigned"
+	DeliveryPickedUp  = "picked_up"
+	DeliveryInTransit = "in_transit"
+	DeliveryDelivered = "delivered"
+	DeliveryPaid      = "paid"
+	DeliveryCancelled = "cancelled"
+
+	HistoryQuoteCreated  = "quote_created"
+	HistoryOfferMade     = "offer_made"
+	HistoryOfferAccepted = "offer_accepted"
+	HistoryOfferRejected = "offer_rejected"
+	HistoryStatusChanged = "status_changed"
+	HistoryCancelled     = "cancelled"
+	HistoryCompleted     = "completed"
+)
+
+// User is an app account; its id is the Clerk user id.
+type User struct {
+	UserID           string     `gorm:"column:userid;primaryKey"`
+	Username         *string    `gorm:"column:username"`
+	FirstName        *string    `gorm:"column:first_name"`
+	LastName         *string    `gorm:"column:last_name"`
+	Email            *string    `gorm:"column:email"`
+	ImageURL         *string    `gorm:"column:image_url"`
+	Gender           *string    `gorm:"column:gender"`
+	Phone            *string    `gorm:"column:phone"`
+	Age              *int       `gorm:"column:age"`
+	Role             *string    `gorm:"column:role"`
+	IsOnline         bool       `gorm:"column:is_online"`
+	IsAvailable      bool       `gorm:"column:is_available"`
+	CurrentVehicleID *uuid.UUID `gorm:"column:current_vehicle_id"`
+	CurrentVehicle   *Vehicle   `gorm:"foreignKey:CurrentVehicleID;references:VehicleID"`
+	IsStaff          bool       `gorm:"column:is_staff"`
+	DeletedAt        *time.Time `gorm:"column:deleted_at"`
+	ClerkUpdatedAt   *time.Time `gorm:"column:clerk_updated_at"`
+	CreatedAt        time.Time  `gorm:"column:created_at"`
+	UpdatedAt        time.Time  `gorm:"column:updated_at"`
+
+	// Derived on read (see LoadRatings); never stored.
+	RatingAverage *float64 `gorm:"-"`
+	RatingCount   int      `gorm:"-"`
+}
+
+func (User) TableName() string { return "users" }
+
+// Address belongs to one user.
+type Address struct {
+	AddressID   uuid.UUID `gorm:"column:address_id;primaryKey"`
+	UserID      string    `gorm:"column:user_id"`
+	Name        string    `gorm:"column:name"`
+	Description string    `gorm:"column:description"`
+	Type        string    `gorm:"column:type"`
+	Address     string    `gorm:"column:address"`
+	City        string    `gorm:"column:city"`
+	IsFavorite  bool      `gorm:"column:is_favorite"`
+}
+
+func (Address) TableName() string { return "addresses" }
+
+// Category is a delivery category (reference data).
+type Category struct {
+	ID          uuid.UUID `gorm:"column:id;primaryKey"`
+	Name        string    `gorm:"column:name"`
+	Description string    `gorm:"column:description"`
+	IsActive    bool      `gorm:"column:is_active"`
+	CreatedAt   time.Time `gorm:"column:created_at"`
+	UpdatedAt   time.Time `gorm:"column:updated_at"`
+}
+
+func (Category) TableName() string { return "delivery_categories" }
+
+// VehicleType is reference data; Categories is the many-to-many link.
+type VehicleType struct {
+	ID                      uuid.UUID       `gorm:"column:id;primaryKey"`
+	Name                    string          `gorm:"column:name"`
+	Description             string          `gorm:"column:description"`
+	MaxWeightCapacityKg     decimal.Decimal `gorm:"column:max_weight_capacity_kg"`
+	MaxVolumeCapacityLiters decimal.Decimal `gorm:"column:max_volume_capacity_liters"`
+	PassengerCapacity       int             `gorm:"column:passenger_capacity"`
+	Image                   *string         `gorm:"column:image"`
+	IsActive                bool            `gorm:"column:is_active"`
+	CreatedAt               time.Time       `gorm:"column:created_at"`
+	UpdatedAt               time.Time       `gorm:"column:updated_at"`
+	Categories              []Category      `gorm:"many2many:vehicle_type_categories;joinForeignKey:VehicleTypeID;joinReferences:CategoryID"`
+}
+
+func (VehicleType) TableName() string { return "vehicle_types" }
+
+// VehicleTypeCategory is the join row of VehicleType.Categories.
+type VehicleTypeCategory struct {
+	VehicleTypeID uuid.UUID `gorm:"column:vehicle_type_id;primaryKey"`
+	CategoryID    uuid.UUID `gorm:"column:category_id;primaryKey"`
+}
+
+func (VehicleTypeCategory) TableName() string { return "vehicle_type_categories" }
+
+// Vehicle is a driver's vehicle; the verification fields are staff-only.
+type Vehicle struct {
+	VehicleID              uuid.UUID    `gorm:"column:vehicle_id;primaryKey"`
+	UserID                 string       `gorm:"column:user_id"`
+	TypeID                 uuid.UUID    `gorm:"column:type_id"`
+	Type                   *VehicleType `gorm:"foreignKey:TypeID"`
+	Brand                  string       `gorm:"column:brand"`
+	Model                  string       `gorm:"column:model"`
+	Year                   int          `gorm:"column:year"`
+	LicensePlate           string       `gorm:"column:license_plate"`
+	VIN                    string       `gorm:"column:vin"`
+	Color                  string       `gorm:"column:color"`
+	DriverLicenseStatus    string       `gorm:"column:driver_license_status"`
+	RegistrationCardStatus string       `gorm:"column:registration_card_status"`
+	InsurancePolicyStatus  string       `gorm:"column:insurance_policy_status"`
+	CriminalRecordStatus   string       `gorm:"column:criminal_record_status"`
+	IsVerified             bool         `gorm:"column:is_verified"`
+	VerificationNotes      *string      `gorm:"column:verification_notes"`
+	CreatedAt              time.Time    `gorm:"column:created_at"`
+	UpdatedAt              time.Time    `gorm:"column:updated_at"`
+}
+
+func (Vehicle) TableName() string { return "vehicles" }
+
+// Quote is a client's short-lived delivery request.
+type Quote struct {
+	ID              uuid.UUID        `gorm:"column:id;primaryKey"`
+	ClientID        string           `gorm:"column:client_id"`
+	Client          *User            `gorm:"foreignKey:ClientID;references:UserID"`
+	PickupAddress   string           `gorm:"column:pickup_address"`
+	DeliveryAddress string           `gorm:"column:delivery_address"`
+	CategoryID      uuid.UUID        `gorm:"column:category_id"`
+	Category        *Category        `gorm:"foreignKey:CategoryID"`
+	Description     *string          `gorm:"column:description"`
+	Observations    StringList       `gorm:"column:observations"`
+	VehicleTypeID   *uuid.UUID       `gorm:"column:vehicle_type_id"`
+	VehicleType     *VehicleType     `gorm:"foreignKey:VehicleTypeID"`
+	EstimatedWeight *decimal.Decimal `gorm:"column:estimated_weight"`
+	EstimatedSize   *string          `gorm:"column:estimated_size"`
+	ClientPrice     decimal.Decimal  `gorm:"column:client_price"`
+	PaymentMethod   string           `gorm:"column:payment_method"`
+	Status          string           `gorm:"column:status"`
+	CreatedAt       time.Time        `gorm:"column:created_at"`
+	ExpiresAt       time.Time        `gorm:"column:expires_at"`
+	HistoryID       uuid.UUID        `gorm:"column:history_id"`
+	Offers          []Offer          `gorm:"foreignKey:QuoteID"`
+}
+
+func (Quote) TableName() string { return "delivery_quotes" }
+
+// Offer is a driver's bid on a quote. EstimatedDeliveryTime is stored in
+// microseconds (the representation Django used outside PostgreSQL).
+type Offer struct {
+	ID                    uuid.UUID       `gorm:"column:id;primaryKey"`
+	DeliveryPersonID      string          `gorm:"column:delivery_person_id"`
+	DeliveryPerson        *User           `gorm:"foreignKey:DeliveryPersonID;references:UserID"`
+	QuoteID               uuid.UUID       `gorm:"column:quote_id"`
+	Quote                 *Quote          `gorm:"foreignKey:QuoteID"`
+	ProposedPrice         decimal.Decimal `gorm:"column:proposed_price"`
+	EstimatedDeliveryTime *int64          `gorm:"column:estimated_delivery_time"`
+	VehicleID             *uuid.UUID      `gorm:"column:vehicle_id"`
+	Vehicle               *Vehicle        `gorm:"foreignKey:VehicleID;references:VehicleID"`
+	Status                string          `gorm:"column:status"`
+	CreatedAt             time.Time       `gorm:"column:created_at"`
+	UpdatedAt             time.Time       `gorm:"column:updated_at"`
+	ExpiresAt             time.Time       `gorm:"column:expires_at"`
+}
+
+func (Offer) TableName() string { return "delivery_offers" }
+
+// Delivery is permanent: born when a client accepts an offer.
+type Delivery struct {
+	ID               uuid.UUID        `gorm:"column:id;primaryKey"`
+	ClientID         string           `gorm:"column:client_id"`
+	Client           *User            `gorm:"foreignKey:ClientID;references:UserID"`
+	DeliveryPersonID *string          `gorm:"column:delivery_person_id"`
+	DeliveryPerson   *User            `gorm:"foreignKey:DeliveryPersonID;references:UserID"`
+	PickupAddress    string           `gorm:"column:pickup_address"`
+	DeliveryAddress  string           `gorm:"column:delivery_address"`
+	CategoryID       uuid.UUID        `gorm:"column:category_id"`
+	Category         *Category        `gorm:"foreignKey:CategoryID"`
+	Description      *string          `gorm:"column:description"`
+	Observations     StringList       `gorm:"column:observations"`
+	EstimatedWeight  *decimal.Decimal `gorm:"column:estimated_weight"`
+	EstimatedSize    *string          `gorm:"column:estimated_size"`
+	PaymentMethod    string           `gorm:"column:payment_method"`
+	VehicleTypeID    *uuid.UUID       `gorm:"column:vehicle_type_id"`
+	VehicleTypeName  *string          `gorm:"column:vehicle_type_name"`
+	FinalPrice       decimal.Decimal  `gorm:"column:final_price"`
+	VehicleID        *uuid.UUID       `gorm:"column:vehicle_id"`
+	Status           string           `gorm:"column:status"`
+	CreatedAt        time.Time        `gorm:"column:created_at"`
+	UpdatedAt        time.Time        `gorm:"column:updated_at"`
+	CompletedAt      *time.Time       `gorm:"column:completed_at"`
+	CancelledAt      *time.Time       `gorm:"column:cancelled_at"`
+	HistoryID        uuid.UUID        `gorm:"column:history_id"`
+}
+
+func (Delivery) TableName() string { return "deliveries" }
+
+// HistoryEvent is one append-only entry of a quote → delivery lifecycle.
+type HistoryEvent struct {
+	ID          uuid.UUID `gorm:"column:id;primaryKey"`
+	HistoryID   uuid.UUID `gorm:"column:history_id"`
+	EventType   string    `gorm:"column:event_type"`
+	Description string    `gorm:"column:description"`
+	ChangedByID *string   `gorm:"column:changed_by"`
+	ChangedBy   *User     `gorm:"foreignKey:ChangedByID;references:UserID"`
+	CreatedAt   time.Time `gorm:"column:created_at"`
+}
+
+func (HistoryEvent) TableName() string { return "delivery_history" }
+
+// Rating is one side's rating of the other after a shared delivery.
+type Rating struct {
+	ID         uuid.UUID `gorm:"column:id;primaryKey"`
+	RateeID    string    `gorm:"column:ratee_id"`
+	Ratee      *User     `gorm:"foreignKey:RateeID;references:UserID"`
+	RaterID    string    `gorm:"column:rater_id"`
+	Rater      *User     `gorm:"foreignKey:RaterID;references:UserID"`
+	DeliveryID uuid.UUID `gorm:"column:delivery_id"`
+	Rating     int       `gorm:"column:rating"`
+	Comment    *string   `gorm:"column:comment"`
+	CreatedAt  time.Time `gorm:"column:created_at"`
+}
+
+func (Rating) TableName() string { return "user_rating" }
+
+// WebhookEvent records an applied Svix message id (idempotency).
+type WebhookEvent struct {
+	SvixID     string    `gorm:"column:svix_id;primaryKey"`
+	EventType  string    `gorm:"column:event_type"`
+	ReceivedAt time.Time `gorm:"column:received_at"`
+}
+
+func (WebhookEvent) TableName() string { return "webhook_events" }
+
+// OutboxEvent is one rendered realtime frame for one group, written in the
+// transaction of the change that caused it and published after commit.
+type OutboxEvent struct {
+	ID          int64      `gorm:"column:id;primaryKey;autoIncrement"`
+	GroupName   string     `gorm:"column:group_name"`
+	EventType   string     `gorm:"column:event_type"`
+	Payload     string     `gorm:"column:payload"`
+	CreatedAt   time.Time  `gorm:"column:created_at"`
+	PublishedAt *time.Time `gorm:"column:published_at"`
+}
+
+func (OutboxEvent) TableName() string { return "outbox_events" }
+
+// StaffAccount is a staff console login (username + password hash).
+type StaffAccount struct {
+	ID           uuid.UUID  `gorm:"column:id;primaryKey"`
+	Username     string     `gorm:"column:username"`
+	PasswordHash string     `gorm:"column:password_hash"`
+	IsActive     bool       `gorm:"column:is_active"`
+	CreatedAt    time.Time  `gorm:"column:created_at"`
+	LastLoginAt  *time.Time `gorm:"column:last_login_at"`
+}
+
+func (StaffAccount) TableName() string { return "staff_accounts" }
+
+// AllModels lists every model, for the schema-agreement test.
+func AllModels() []any {
+	return []any{&User{}, &Address{}, &Category{}, &VehicleType{}, &VehicleTypeCategory{}, &Vehicle{},
+		&Quote{}, &Offer{}, &Delivery{}, &HistoryEvent{}, &Rating{}, &WebhookEvent{}, &OutboxEvent{}, &StaffAccount{}}
+}

@@ -1,0 +1,42 @@
+// Package market holds the marketplace rules: quotes, offers, deliveries,
+// history and expiry, each change in one transaction with its realtime events.
+package market
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
+
+	"hermez/pkg/store"
+	"hermez/pkg/view"
+)
+
+// PersonStats are the deliveries driverID drove that are delivered or paid
+// (newest first), their total final price and count, rendered for viewer.
+// Used by the person_stats socket snapshot and the person_stats/stats_updated events.
+func PersonStats(ctx context.Context, db *gorm.DB, driverID string, viewer view.Viewer) (*view.PersonStats, error) {
+	var ds []store.Delivery
+	err := store.PreloadDelivery(db.WithContext(ctx)).
+		Where("delivery_person_id = ? AND status IN ?", driverID, []string{store.DeliveryDelivered, store.DeliveryPaid}).
+		Order("created_at DESC").Find(&ds).Error
+	if err != nil {
+		return nil, fmt.Errorf("person stats of %s: %w", driverID, err)
+	}
+	users := make([]*store.User, 0, 2*len(ds))
+	for i := range ds {
+		users = append(users, ds[i].Client, ds[i].DeliveryPerson)
+	}
+	if err := store.LoadRatings(db.WithContext(ctx), users...); err != nil {
+		return nil, err
+	}
+	out := &view.PersonStats{Deliveries: make([]*view.Delivery, len(ds)), Count: len(ds)}
+	total := decimal.Zero
+	for i := range ds {
+		out.Deliveries[i] = view.NewDelivery(&ds[i], viewer)
+		total = total.Add(ds[i].FinalPrice)
+	}
+	out.Total = view.Decimal(total)
+	return out, nil
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -142,4 +143,16 @@ func (s *Store) Transaction(ctx context.Context, fn func(tx *gorm.DB) error) err
 func IsUniqueViolation(err error) bool { return errors.Is(err, gorm.ErrDuplicatedKey) }
 
 // IsForeignKeyViolation tells whether err is a foreign-key violation.
-func IsForeignKeyViolation(err error) bool { return errors.Is(err, gorm.ErrForeignKeyViolated) }
+func IsForeignKeyViolation(err error) bool {
+	if errors.Is(err, gorm.ErrForeignKeyViolated) {
+		return true
+	}
+	// SQLite reports a refused ON DELETE RESTRICT action with the extended code
+	// SQLITE_CONSTRAINT_TRIGGER, which the dialector does not translate.
+	var coded interface{ Code() int }
+	return errors.As(err, &coded) && coded.Code() == sqliteConstraintTrigger &&
+		strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
+}
+
+// sqliteConstraintTrigger is SQLITE_CONSTRAINT_TRIGGER (19 | 7<<8).
+const sqliteConstraintTrigger = 1811

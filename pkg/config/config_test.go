@@ -1,0 +1,223 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"hermez/pkg/config"
+)
+
+// allVars is every variable the Config reads.
+func allVars() []string {
+	var out []string
+	t := reflect.TypeOf(config.Config{})
+	for i := 0; i < t.NumField(); i++ {
+		if k := t.Field(i).Tag.Get("envconfig"); k != "" {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// clearEnv unsets every configuration variable for the test (restored after).
+func clearEnv(t *testing.T) {
+	t.Helper()
+	for _, k := range allVars() {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+}
+
+func TestDefaultsAsDocumented(t *testing.T) {
+	clearEnv(t)
+	t.Chdir(t.TempDir()) // no .env
+	c, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, config.Defaults()) {
+		t.Fatalf("environment defaults differ from config.Defaults():\n%+v\n%+v", c, config.Defaults())
+	}
+	// The table of config.md.
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"PORT", c.Port, 8000},
+		{"DEBUG", c.Debug, false},
+		{"DEPLOYMENT_HOST", c.DeploymentHost, ""},
+		{"DATABASE_URL", c.DatabaseURL, ""},
+		{"SQLITE_PATH", c.SQLitePath, "hermez.db"},
+		{"REDIS_URL", c.RedisURL, ""},
+		{"CORS_ALLOWED_ORIGINS", c.CORSAllowedOrigins, []string{"http://localhost:4321"}},
+		{"CLERK_FRONTEND_API_URL", c.ClerkFrontendAPIURL, ""},
+		{"CLERK_JWT_ISSUER", c.ClerkJWTIssuer, ""},
+		{"CLERK_JWT_AUDIENCE", c.ClerkJWTAudience, "hermez-backend-api"},
+		{"CLERK_JWT_LEEWAY", c.ClerkJWTLeeway, 10},
+		{"CLERK_AUTHORIZED_PARTIES", len(c.ClerkAuthorizedParties), 0},
+		{"CLERK_WEBHOOK_SIGNING_SECRET", c.ClerkWebhookSecret, ""},
+		{"QUOTE_TTL_MINUTES", c.QuoteTTLMinutes, 10},
+		{"OFFER_TTL_MINUTES", c.OfferTTLMinutes, 4},
+		{"EXPIRE_INTERVAL_SECONDS", c.ExpireIntervalSeconds, 30},
+		{"WORKER_URL", c.WorkerURL, ""},
+		{"MIGRATE_ON_START", c.MigrateOnStart, false},
+		{"QUOTE_MAX_LIFETIME_MINUTES", c.QuoteMaxLifetimeMin, 60},
+		{"REQUIRE_VERIFIED_VEHICLE", c.RequireVerifiedVehicle, false},
+		{"SECRET_KEY", c.SecretKey, config.DefaultSecretKey},
+		{"local mode", c.LocalMode(), true},
+		{"single process", c.SingleProcess(), true},
+		{"migrate on start (local)", c.ShouldMigrateOnStart(), true},
+		{"dev issuer (local)", c.DevIssuer(), true},
+	}
+	for _, ch := range checks {
+		if !reflect.DeepEqual(ch.got, ch.want) {
+			t.Errorf("%s = %#v, want %#v", ch.name, ch.got, ch.want)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("the defaults (local mode) must be accepted: %v", err)
+	}
+}
+
+func TestEnvironmentParsed(t *testing.T) {
+	clearEnv(t)
+	t.Chdir(t.TempDir())
+	t.Setenv("CORS_ALLOWED_ORIGINS", " https://a.example.com , https://b.example.com,")
+	t.Setenv("CLERK_FRONTEND_API_URL", "https://clerk.example.com/")
+	t.Setenv("DEPLOYMENT_HOST", " API.Example.com ")
+	t.Setenv("DEBUG", "true")
+	t.Setenv("QUOTE_TTL_MINUTES", "15")
+	c, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.CORSAllowedOrigins, []string{"https://a.example.com", "https://b.example.com"}) {
+		t.Errorf("origins %q", c.CORSAllowedOrigins)
+	}
+	if c.ClerkFrontendAPIURL != "https://clerk.example.com" || c.ClerkJWTIssuer != "https://clerk.example.com" {
+		t.Errorf("clerk url %q issuer %q", c.ClerkFrontendAPIURL, c.ClerkJWTIssuer)
+	}
+	if c.DeploymentHost != "api.example.com" || !c.Debug || c.QuoteTTLMinutes != 15 {
+		t.Errorf("got %+v", c)
+	}
+	if c.DevIssuer() {
+		t.Error("dev issuer must be off when Clerk is configured")
+	}
+	t.Setenv("QUOTE_TTL_MINUTES", "diez")
+	if _, err := config.Load(); err == nil || !strings.Contains(err.Error(), "QUOTE_TTL_MINUTES") {
+		t.Fatalf("non-numeric QUOTE_TTL_MINUTES: %v", err)
+	}
+}
+
+func production() config.Config {
+	c := config.Defaults()
+	c.DatabaseURL = "postgres://x"
+	c.ClerkFrontendAPIURL = "https://clerk.example.com"
+	c.SecretKey = strings.Repeat("s", 50)
+	return c
+}
+
+func TestUnsafeProductionRefused(t *testing.T) {
+	ok := production()
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("a safe production config refused: %v", err)
+	}
+
+	c := production()
+	c.SecretKey = config.DefaultSecretKey
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "SECRET_KEY") {
+		t.Fatalf("default SECRET_KEY with DATABASE_URL and DEBUG=false: %v", err)
+	}
+
+	// The same from the environment, as the binaries read it.
+	clearEnv(t)
+	t.Chdir(t.TempDir())
+	t.Setenv("DATABASE_URL", "postgres://x")
+	t.Setenv("DEBUG", "false")
+	env, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Validate(); err == nil || !strings.Contains(err.Error(), "SECRET_KEY") {
+		t.Fatalf("environment with DATABASE_URL and no SECRET_KEY: %v", err)
+	}
+
+	c = production()
+	c.SecretKey = "short"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "SECRET_KEY") {
+		t.Fatalf("short SECRET_KEY: %v", err)
+	}
+
+	c = production()
+	c.ClerkFrontendAPIURL = ""
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "CLERK_FRONTEND_API_URL") {
+		t.Fatalf("production without Clerk: %v", err)
+	}
+
+	// DEBUG=true outside local mode accepts the default key (a staging box).
+	c = production()
+	c.SecretKey, c.Debug = config.DefaultSecretKey, true
+	if err := c.Validate(); err != nil {
+		t.Fatalf("DEBUG=true: %v", err)
+	}
+
+	for _, bad := range []func(*config.Config){
+		func(c *config.Config) { c.DatabaseURL = "mysql://x" },
+		func(c *config.Config) { c.RedisURL = "http://x" },
+		func(c *config.Config) { c.Port = 0 },
+		func(c *config.Config) { c.QuoteTTLMinutes = 0 },
+		func(c *config.Config) { c.ClerkJWTLeeway = -1 },
+	} {
+		c := production()
+		bad(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("accepted %+v", c)
+		}
+	}
+}
+
+func TestWorkerNeedsRedis(t *testing.T) {
+	c := production()
+	err := c.ValidateWorker()
+	if err == nil || !strings.Contains(err.Error(), "REDIS_URL") {
+		t.Fatalf("worker without REDIS_URL: %v", err)
+	}
+	c.RedisURL = "redis://127.0.0.1:6379/0"
+	if err := c.ValidateWorker(); err != nil {
+		t.Fatalf("worker with REDIS_URL: %v", err)
+	}
+	// The worker also refuses what web refuses.
+	c.SecretKey = config.DefaultSecretKey
+	if err := c.ValidateWorker(); err == nil || !strings.Contains(err.Error(), "SECRET_KEY") {
+		t.Fatalf("worker with the default SECRET_KEY: %v", err)
+	}
+}
+
+func TestDotEnvNeverOverridesEnvironment(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	t.Chdir(dir)
+	env := "# local settings\nPORT=9123\nQUOTE_TTL_MINUTES=7\nCORS_ALLOWED_ORIGINS=http://dotenv.example\n"
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(env), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("QUOTE_TTL_MINUTES", "3")
+	c, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 9123 {
+		t.Errorf("PORT %d: .env not loaded", c.Port)
+	}
+	if c.QuoteTTLMinutes != 3 {
+		t.Errorf("QUOTE_TTL_MINUTES %d: .env overrode the environment", c.QuoteTTLMinutes)
+	}
+	if len(c.CORSAllowedOrigins) != 1 || c.CORSAllowedOrigins[0] != "http://dotenv.example" {
+		t.Errorf("origins %q", c.CORSAllowedOrigins)
+	}
+
+}

@@ -134,5 +134,5 @@ func Common(e *echo.Echo, log *slog.Logger, deploymentHost string) {
 	e.Use(RequestLog(log))
 	e.Use(Recover(log))
 	e.Use(HostCheck(deploymentHost))
-	e.Use(middleware.BodyLimit("1M"))
+	e.Use(middleware.BodyLimit("1MiB")) // = MaxBody ("1M" would be 10^6 bytes)
 }

@@ -179,7 +179,14 @@ func TestDockerfile(t *testing.T) {
 	if strings.Count("\n"+s, "\nFROM ") < 2 || !strings.Contains(s, "COPY --from=") {
 		t.Error("Dockerfile is not multi-stage")
 	}
-	if !strings.Contains(s, "USER nonroot") && !strings.Contains(s, ":nonroot") {
-		t.Error("final image does not run as a non-root user")
+	final := s[strings.LastIndex(s, "\nFROM "):]
+	user := ""
+	for _, line := range strings.Split(final, "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "USER" {
+			user = f[1]
+		}
+	}
+	if user == "" || user == "root" || strings.HasPrefix(user, "0:") || user == "0" {
+		t.Errorf("final image runs as %q, want a non-root user", user)
 	}
 }

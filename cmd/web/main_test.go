@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -222,6 +223,13 @@ func TestServeWithEmptyEnvironment(t *testing.T) {
 	stop(t, p, 25*time.Second)
 	if !strings.Contains(p.out.String(), "shutting down") {
 		t.Fatalf("no drain logged:\n%s", p.out)
+	}
+	// DEBUG=false (the default): every log line is JSON.
+	for _, line := range strings.Split(strings.TrimSpace(p.out.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil || m["msg"] == nil || m["level"] == nil {
+			t.Fatalf("log line not JSON: %q", line)
+		}
 	}
 }
 

@@ -269,3 +269,40 @@ func TestSeedTwiceSameRowsOnce(t *testing.T) {
 		}
 	})
 }
+
+// Concurrent writers that read then write in one transaction all succeed: on
+// SQLite BEGIN IMMEDIATE serializes them (no SQLITE_BUSY upgrade deadlock).
+func TestConcurrentWritersSerialized(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string) {
+		st := migrated(t, dialect)
+		const n = 16
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				errs <- st.Transaction(ctxT(t), func(tx *gorm.DB) error {
+					var count int64
+					if err := tx.Model(&store.User{}).Count(&count).Error; err != nil {
+						return err
+					}
+					now := store.Now()
+					return tx.Create(&store.User{UserID: fmt.Sprintf("user_w%d_%d", i, count), CreatedAt: now, UpdatedAt: now}).Error
+				})
+			}()
+		}
+		for range n {
+			select {
+			case err := <-errs:
+				if err != nil {
+					t.Fatalf("concurrent writer: %v", err)
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatal("writers did not finish within 60 s")
+			}
+		}
+		var total int64
+		st.DB.Model(&store.User{}).Count(&total)
+		if total != n {
+			t.Fatalf("%d users, want %d", total, n)
+		}
+	})
+}

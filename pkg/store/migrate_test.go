@@ -272,3 +272,46 @@ func TestConcurrentMigratorsPostgres(t *testing.T) {
 		t.Fatalf("a migration was recorded twice: %d rows for %d versions", rows, versions)
 	}
 }
+
+// Two local processes (say `web serve` and `web seed`) migrating one fresh
+// SQLite file at once both succeed.
+func TestConcurrentMigratorsSQLite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "race.db")
+	ctx := ctxT(t)
+	const n = 4
+	stores := make([]*store.Store, n)
+	for i := range stores {
+		st, err := store.Open("", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		stores[i] = st
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = stores[i].Migrate(ctx)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("migrator %d: %v", i, err)
+		}
+	}
+	rows, _ := gooseState(t, stores[0])
+	var versions int
+	if err := stores[0].DB.Raw("SELECT COUNT(DISTINCT version_id) FROM goose_db_version").Row().Scan(&versions); err != nil {
+		t.Fatal(err)
+	}
+	if rows != versions {
+		t.Fatalf("a migration was recorded twice: %d rows for %d versions", rows, versions)
+	}
+}

@@ -125,6 +125,17 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("migrations: %w", err)
 	}
 	results, err := p.Up(ctx)
+	// SQLite has no session lock: two local processes migrating one fresh file
+	// race, and the loser's transaction (rolled back whole) fails with "table
+	// already exists". Trying again finds the winner's work done; a migration
+	// that is really broken fails every attempt and is reported.
+	for attempt := 1; err != nil && s.Dialect == SQLite && attempt < 5 && ctx.Err() == nil; attempt++ {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+		}
+		results, err = p.Up(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("apply migrations: %w", err)
 	}

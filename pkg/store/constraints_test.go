@@ -59,6 +59,7 @@ func vehicle(userID string, typeID uuid.UUID, plate, vin string) store.Vehicle {
 }
 
 func TestUniqueConstraints(t *testing.T) {
+	t.Parallel()
 	eachDialect(t, func(t *testing.T, dialect string) {
 		st := migrated(t, dialect)
 		mkUser(t, st, "user_plate")
@@ -92,6 +93,7 @@ func TestUniqueConstraints(t *testing.T) {
 }
 
 func TestForeignKeys(t *testing.T) {
+	t.Parallel()
 	eachDialect(t, func(t *testing.T, dialect string) {
 		st := migrated(t, dialect)
 		mkUser(t, st, "user_fk")
@@ -165,6 +167,7 @@ func TestForeignKeys(t *testing.T) {
 
 // A failed transaction leaves no half-written row.
 func TestTransactionRollsBack(t *testing.T) {
+	t.Parallel()
 	eachDialect(t, func(t *testing.T, dialect string) {
 		st := migrated(t, dialect)
 		err := st.Transaction(ctxT(t), func(tx *gorm.DB) error {
@@ -186,6 +189,7 @@ func TestTransactionRollsBack(t *testing.T) {
 }
 
 func TestSeedTwiceSameRowsOnce(t *testing.T) {
+	t.Parallel()
 	eachDialect(t, func(t *testing.T, dialect string) {
 		st := openEmpty(t, dialect)
 		ctx := ctxT(t)
@@ -273,6 +277,7 @@ func TestSeedTwiceSameRowsOnce(t *testing.T) {
 // Concurrent writers that read then write in one transaction all succeed: on
 // SQLite BEGIN IMMEDIATE serializes them (no SQLITE_BUSY upgrade deadlock).
 func TestConcurrentWritersSerialized(t *testing.T) {
+	t.Parallel()
 	eachDialect(t, func(t *testing.T, dialect string) {
 		st := migrated(t, dialect)
 		const n = 16

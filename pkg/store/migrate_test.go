@@ -124,6 +124,7 @@ func gooseState(t *testing.T, st *store.Store) (rows int, max int64) {
 }
 
 func TestMigrateFromEmptyAndAgain(t *testing.T) {
+	t.Parallel()
 	eachDialect(t, func(t *testing.T, dialect string) {
 		st := openEmpty(t, dialect)
 		if got := tables(t, st); len(got) != 0 {
@@ -166,6 +167,7 @@ func TestMigrateFromEmptyAndAgain(t *testing.T) {
 
 // The clone testutil hands out is already migrated: migrating it again is a no-op too.
 func TestMigrateCloneIsNoop(t *testing.T) {
+	t.Parallel()
 	st := testutil.NewStore(t)
 	rows, max := gooseState(t, st)
 	if err := st.Migrate(ctxT(t)); err != nil {
@@ -179,6 +181,7 @@ func TestMigrateCloneIsNoop(t *testing.T) {
 // TestSchemaMatchesModels fails when a GORM model and the migrated schema
 // disagree: a column or a table missing on either side.
 func TestSchemaMatchesModels(t *testing.T) {
+	t.Parallel()
 	eachDialect(t, func(t *testing.T, dialect string) {
 		st := openEmpty(t, dialect)
 		if err := st.Migrate(ctxT(t)); err != nil {
@@ -233,6 +236,7 @@ func TestSchemaMatchesModels(t *testing.T) {
 
 // Two instances deploying at once both succeed: the session lock serializes them.
 func TestConcurrentMigratorsPostgres(t *testing.T) {
+	t.Parallel()
 	u := emptyPostgresURL(t)
 	ctx := ctxT(t)
 	const n = 3
@@ -276,6 +280,7 @@ func TestConcurrentMigratorsPostgres(t *testing.T) {
 // Two local processes (say `web serve` and `web seed`) migrating one fresh
 // SQLite file at once both succeed.
 func TestConcurrentMigratorsSQLite(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "race.db")
 	ctx := ctxT(t)
 	const n = 4

@@ -1,0 +1,130 @@
+package app_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"hermez/pkg/app"
+	"hermez/pkg/config"
+	"hermez/pkg/testutil"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// On SIGTERM (ctx done) Serve stops accepting, lets the in-flight request
+// finish, and returns nil.
+func TestServeDrainsInFlightRequests(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.Port = freePort(t)
+	cfg.ShutdownSeconds = 10
+	entered, release := make(chan struct{}), make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		io.WriteString(w, "done")
+	})
+	mux.HandleFunc("/fast", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- app.Serve(ctx, cfg, testutil.Logger(), mux) }()
+
+	base := "http://127.0.0.1:" + strconv.Itoa(cfg.Port)
+	client := &http.Client{Timeout: 15 * time.Second}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := client.Get(base + "/fast")
+		if err == nil {
+			res.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server never answered: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	slow := make(chan result, 1)
+	go func() {
+		res, err := client.Get(base + "/slow")
+		if err != nil {
+			slow <- result{err: err}
+			return
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		slow <- result{status: res.StatusCode, body: string(b)}
+	}()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("slow request never reached the handler")
+	}
+	cancel() // SIGTERM
+
+	// New connections are refused while the in-flight request drains.
+	refused := false
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(cfg.Port), time.Second)
+		if err != nil {
+			refused = true
+			break
+		}
+		c.Close()
+	}
+	if !refused {
+		t.Fatal("still accepting connections after shutdown began")
+	}
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned before the in-flight request finished: %v", err)
+	default:
+	}
+	close(release)
+	r := <-slow
+	if r.err != nil || r.status != 200 || r.body != "done" {
+		t.Fatalf("in-flight request: %+v", r)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Serve did not return after draining")
+	}
+}
+
+// A port already taken is a clear error, not a hang.
+func TestServePortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := config.Defaults()
+	cfg.Port = ln.Addr().(*net.TCPAddr).Port
+	err = app.Serve(context.Background(), cfg, testutil.Logger(), http.NotFoundHandler())
+	if err == nil {
+		t.Fatal("Serve on a taken port succeeded")
+	}
+}

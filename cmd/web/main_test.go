@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	_ "github.com/jackc/pgx/v5/stdlib"
 )
 
 var binDir string
@@ -339,4 +342,58 @@ func TestWorkerServes(t *testing.T) {
 func startMiniredis(t *testing.T) string {
 	m := miniredis.RunT(t)
 	return "redis://" + m.Addr()
+}
+
+// emptyPostgres creates an empty database on TEST_DATABASE_URL's server (dropped
+// at cleanup); it skips without PostgreSQL.
+func emptyPostgres(t *testing.T) (string, *sql.DB) {
+	t.Helper()
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		t.Skip("TEST_DATABASE_URL not set")
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("hermez_t_%d_%d_web", os.Getpid(), time.Now().UnixNano()%1e9)
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(base)
+	u.Path = "/" + name
+	db, err := sql.Open("pgx", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		db.Close()
+		admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		admin.Close()
+	})
+	return u.String(), db
+}
+
+// In production mode serve migrates only with MIGRATE_ON_START=true.
+func TestServeMigratesOnStartPostgres(t *testing.T) {
+	dbURL, db := emptyPostgres(t)
+	bin := binary(t, "web")
+	dir := t.TempDir()
+	port := freePort(t)
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	env := emptyEnv(dir, "PORT="+strconv.Itoa(port), "DATABASE_URL="+dbURL, "DEBUG=false",
+		"SECRET_KEY="+strings.Repeat("p", 48), "CLERK_FRONTEND_API_URL=http://127.0.0.1:1", "MIGRATE_ON_START=true")
+	p := start(t, bin, dir, env)
+	waitHealthy(t, p, base+"/readyz")
+	var tables int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('users','deliveries','goose_db_version')`).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables != 3 {
+		t.Fatalf("%d of 3 tables after MIGRATE_ON_START", tables)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "hermez.db")); err == nil {
+		t.Fatal("an SQLite file was created in production mode")
+	}
+	stop(t, p, 25*time.Second)
 }

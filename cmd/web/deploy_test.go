@@ -119,6 +119,9 @@ func TestRenderBlueprint(t *testing.T) {
 		if v := s.env("DEBUG"); v != nil && (v.Value == nil || *v.Value != "false") {
 			t.Errorf("%s: DEBUG must be false", s.Name)
 		}
+		if v := s.env("METRICS_PORT"); v == nil || v.Value == nil || *v.Value == "" || *v.Value == "0" || *v.Value == "10000" {
+			t.Errorf("%s: METRICS_PORT %+v: /metrics must move off the public port", s.Name, v)
+		}
 	}
 	if api.PreDeployCommand != "web migrate" {
 		t.Errorf("api preDeployCommand %q, want web migrate", api.PreDeployCommand)

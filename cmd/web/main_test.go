@@ -211,6 +211,9 @@ func TestServeWithEmptyEnvironment(t *testing.T) {
 	if code, body := get(t, base+"/readyz", ""); code != 200 {
 		t.Fatalf("readyz %d %s", code, body)
 	}
+	if code, _ := get(t, base+"/metrics", ""); code != 200 {
+		t.Fatalf("local mode /metrics on PORT: %d", code)
+	}
 	// A development token minted by the subcommand is accepted by the server.
 	tok, stderr, err := runOnce(t, bin, dir, emptyEnv(dir), "token", "user_bare", "--name", "Ana Gómez")
 	if err != nil {
@@ -327,14 +330,20 @@ func TestWorkerServes(t *testing.T) {
 	dir := t.TempDir()
 	port := freePort(t)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	p := start(t, bin, dir, emptyEnv(dir, "PORT="+strconv.Itoa(port), "REDIS_URL="+redisURL, "MIGRATE_ON_START=true"))
+	mport := freePort(t)
+	p := start(t, bin, dir, emptyEnv(dir, "PORT="+strconv.Itoa(port), "REDIS_URL="+redisURL, "MIGRATE_ON_START=true",
+		"METRICS_PORT="+strconv.Itoa(mport)))
 	waitHealthy(t, p, base+"/healthz")
 	code, body := get(t, base+"/readyz", "")
 	if code != 200 || !strings.Contains(body, `"redis":"ok"`) || !strings.Contains(body, `"database":"ok"`) {
 		t.Fatalf("worker readyz %d %s", code, body)
 	}
-	if code, _ := get(t, base+"/metrics", ""); code != 200 {
-		t.Fatalf("worker metrics %d", code)
+	// METRICS_PORT: /metrics on the internal port only.
+	if code, body := get(t, "http://127.0.0.1:"+strconv.Itoa(mport)+"/metrics", ""); code != 200 || !strings.Contains(body, "# TYPE") {
+		t.Fatalf("worker metrics on METRICS_PORT: %d", code)
+	}
+	if code, body := get(t, base+"/metrics", ""); code != 404 || !strings.Contains(body, `"detail"`) {
+		t.Fatalf("worker /metrics on the public port: %d %s", code, body)
 	}
 	stop(t, p, 25*time.Second)
 }

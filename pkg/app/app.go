@@ -20,6 +20,7 @@ import (
 	"hermez/pkg/auth"
 	"hermez/pkg/config"
 	"hermez/pkg/httpapi"
+	"hermez/pkg/metrics"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 )
@@ -157,8 +158,26 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Hand
 	log.Info("listening", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	var msrv *http.Server
+	if cfg.MetricsPort != 0 {
+		msrv = &http.Server{Addr: net.JoinHostPort("", strconv.Itoa(cfg.MetricsPort)), Handler: metricsMux(), ReadHeaderTimeout: 10 * time.Second}
+		mln, err := net.Listen("tcp", msrv.Addr)
+		if err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("listen for metrics on %s: %w", msrv.Addr, err)
+		}
+		log.Info("metrics listening (internal)", "addr", mln.Addr().String())
+		go func() {
+			if err := msrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics server", "err", err)
+			}
+		}()
+	}
 	select {
 	case err := <-errc:
+		if msrv != nil {
+			_ = msrv.Close()
+		}
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -168,6 +187,9 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Hand
 	for _, f := range onShutdown {
 		f(sctx)
 	}
+	if msrv != nil {
+		defer msrv.Close()
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
@@ -176,4 +198,11 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Hand
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// metricsMux serves /metrics alone, on the internal METRICS_PORT.
+func metricsMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler())
+	return mux
 }

@@ -45,8 +45,11 @@ type Config struct {
 	RequireVerifiedVehicle bool     `envconfig:"REQUIRE_VERIFIED_VEHICLE" default:"false"`
 	// DevKeyDir is where the development issuer keeps its RSA key (config.md: .hermez/).
 	DevKeyDir string `envconfig:"HERMEZ_DEV_DIR" default:".hermez"`
-	// ShutdownSeconds bounds the graceful drain (kept below Render's 30 s).
-	ShutdownSeconds int `envconfig:"SHUTDOWN_TIMEOUT_SECONDS" default:"20"`
+	// ShutdownSeconds bounds the graceful drain (api.md: in-flight requests ≤ 10 s).
+	ShutdownSeconds int `envconfig:"SHUTDOWN_TIMEOUT_SECONDS" default:"10"`
+	// MetricsPort, when set, serves /metrics on that port only (internal, for the
+	// platform's private network) and not on PORT; 0 serves it on PORT (local mode).
+	MetricsPort int `envconfig:"METRICS_PORT" default:"0"`
 }
 
 // Load reads .env (when present, never overriding the environment) and the environment.
@@ -133,6 +136,12 @@ func (c Config) Validate() error {
 	}
 	if c.Port <= 0 || c.Port > 65535 {
 		problems = append(problems, "PORT must be between 1 and 65535")
+	}
+	if c.MetricsPort < 0 || c.MetricsPort > 65535 || (c.MetricsPort != 0 && c.MetricsPort == c.Port) {
+		problems = append(problems, "METRICS_PORT must be 0 (metrics on PORT) or another port between 1 and 65535")
+	}
+	if c.ShutdownSeconds <= 0 {
+		problems = append(problems, "SHUTDOWN_TIMEOUT_SECONDS must be positive")
 	}
 	if c.QuoteTTLMinutes <= 0 || c.OfferTTLMinutes <= 0 || c.ExpireIntervalSeconds <= 0 || c.QuoteMaxLifetimeMin <= 0 {
 		problems = append(problems, "QUOTE_TTL_MINUTES, OFFER_TTL_MINUTES, EXPIRE_INTERVAL_SECONDS and QUOTE_MAX_LIFETIME_MINUTES must be positive")

@@ -67,6 +67,10 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		{"QUOTE_MAX_LIFETIME_MINUTES", c.QuoteMaxLifetimeMin, 60},
 		{"REQUIRE_VERIFIED_VEHICLE", c.RequireVerifiedVehicle, false},
 		{"SECRET_KEY", c.SecretKey, config.DefaultSecretKey},
+		{"SHUTDOWN_TIMEOUT_SECONDS", c.ShutdownSeconds, 10},
+		{"METRICS_PORT", c.MetricsPort, 0},
+		{"HERMEZ_DEV_DIR", c.DevKeyDir, ".hermez"},
+		{"REDIS_PREFIX", c.RedisPrefix, "hermez:"},
 		{"local mode", c.LocalMode(), true},
 		{"single process", c.SingleProcess(), true},
 		{"migrate on start (local)", c.ShouldMigrateOnStart(), true},
@@ -171,6 +175,9 @@ func TestUnsafeProductionRefused(t *testing.T) {
 		func(c *config.Config) { c.Port = 0 },
 		func(c *config.Config) { c.QuoteTTLMinutes = 0 },
 		func(c *config.Config) { c.ClerkJWTLeeway = -1 },
+		func(c *config.Config) { c.MetricsPort = c.Port },
+		func(c *config.Config) { c.MetricsPort = 70000 },
+		func(c *config.Config) { c.ShutdownSeconds = 0 },
 	} {
 		c := production()
 		bad(&c)

@@ -74,6 +74,6 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	e := echo.New()
 	httpapi.Common(e, log, "")
-	httpapi.Health(e, cfg.MetricsPort, app.Checks(st, broker)...)
+	httpapi.Health(e, app.Checks(st, broker)...)
 	return app.Serve(ctx, cfg, log, e)
 }

@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"hermez/pkg/apperr"
 	"hermez/pkg/auth"
 	"hermez/pkg/config"
 	"hermez/pkg/httpapi"
@@ -145,6 +147,9 @@ func SignalContext() (context.Context, context.CancelFunc) {
 // in-flight requests within the shutdown timeout. onShutdown runs first (e.g.
 // to close WebSockets with 1001).
 func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Handler, onShutdown ...func(context.Context)) error {
+	if cfg.MetricsPort != 0 {
+		h = hideMetrics(h)
+	}
 	srv := &http.Server{
 		Addr:              net.JoinHostPort("", strconv.Itoa(cfg.Port)),
 		Handler:           h,
@@ -205,4 +210,18 @@ func metricsMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler())
 	return mux
+}
+
+// hideMetrics answers /metrics on the public port with the API's JSON 404
+// when metrics have an internal port of their own.
+func hideMetrics(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" || r.URL.Path == "/metrics/" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			_ = json.NewEncoder(w).Encode(httpapi.Detail{Detail: apperr.MsgNotFound, Error: apperr.MsgNotFound})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,5 +127,57 @@ func TestServePortInUse(t *testing.T) {
 	err = app.Serve(context.Background(), cfg, testutil.Logger(), http.NotFoundHandler())
 	if err == nil {
 		t.Fatal("Serve on a taken port succeeded")
+	}
+}
+
+// With METRICS_PORT set, /metrics answers on that internal port only; the
+// public port gives the API's JSON 404.
+func TestServeMetricsOnInternalPort(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.Port, cfg.MetricsPort = freePort(t), freePort(t)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "public metrics") })
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- app.Serve(ctx, cfg, testutil.Logger(), mux) }()
+	client := &http.Client{Timeout: 5 * time.Second}
+	get := func(port int, path string) (int, string) {
+		res, err := client.Get("http://127.0.0.1:" + strconv.Itoa(port) + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if code, _ := get(cfg.MetricsPort, "/metrics"); code == 200 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("metrics port never answered")
+		}
+	}
+	if code, body := get(cfg.MetricsPort, "/metrics"); code != 200 || !strings.Contains(body, "# TYPE") {
+		t.Fatalf("internal /metrics: %d %.100s", code, body)
+	}
+	if code, body := get(cfg.Port, "/metrics"); code != 404 || !strings.Contains(body, `"detail"`) {
+		t.Fatalf("public /metrics: %d %s", code, body)
+	}
+	if code, _ := get(cfg.Port, "/healthz"); code != 200 {
+		t.Fatalf("public /healthz: %d", code)
+	}
+	if code, _ := get(cfg.MetricsPort, "/healthz"); code != 404 {
+		t.Fatalf("the internal port serves only /metrics, got %d for /healthz", code)
+	}
+	cancel()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Serve did not return")
 	}
 }

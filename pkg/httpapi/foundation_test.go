@@ -344,15 +344,3 @@ func TestPanicIsJSON500(t *testing.T) {
 		t.Fatalf("panic body %s", rec.Body)
 	}
 }
-
-// With METRICS_PORT set, the public port does not serve /metrics.
-func TestMetricsOffThePublicPort(t *testing.T) {
-	w := testutil.NewWeb(t, testutil.WebOptions{Config: func(c *config.Config) { c.MetricsPort = 9091 }})
-	res := w.Do(t, "GET", "/metrics", "", nil)
-	if res.Status != 404 {
-		t.Fatalf("/metrics on the public port with METRICS_PORT: %d", res.Status)
-	}
-	if m := res.Map(t); m["detail"] != apperr.MsgNotFound {
-		t.Fatalf("body %s", res.Body)
-	}
-}

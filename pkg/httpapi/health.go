@@ -24,9 +24,9 @@ type Check struct {
 	Ping func(ctx context.Context) error
 }
 
-// Health registers /healthz, /readyz (503 when a check fails) and, unless
-// metrics are served on an internal port of their own (METRICS_PORT), /metrics.
-func Health(e *echo.Echo, metricsPort int, checks ...Check) {
+// Health registers /healthz, /readyz (503 when a check fails) and /metrics
+// (with METRICS_PORT set, app.Serve hides it from the public port).
+func Health(e *echo.Echo, checks ...Check) {
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -46,7 +46,5 @@ func Health(e *echo.Echo, metricsPort int, checks ...Check) {
 		}
 		return c.JSON(status, body)
 	})
-	if metricsPort == 0 {
-		e.GET("/metrics", echo.WrapHandler(metrics.Handler()))
-	}
+	e.GET("/metrics", echo.WrapHandler(metrics.Handler()))
 }

@@ -37,7 +37,7 @@ func New(d Deps) *echo.Echo {
 	e := echo.New()
 	Common(e, d.Log, d.Config.DeploymentHost)
 	e.Use(CORS(d.Config.CORSAllowedOrigins))
-	Health(e, d.Config.MetricsPort, d.Checks...)
+	Health(e, d.Checks...)
 	if d.DevIssuer != nil {
 		jwks := d.DevIssuer.JWKS()
 		e.GET("/.well-known/jwks.json", func(c echo.Context) error {

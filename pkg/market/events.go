@@ -88,10 +88,14 @@ func offerDriver(o *store.Offer) audience {
 }
 
 func offerFrames(o *store.Offer, now time.Time, types []string, auds ...audience) ([]realtime.Message, error) {
+	removed := false
+	for _, t := range types {
+		removed = removed || t == realtime.OfferExpired || t == realtime.OfferDeleted
+	}
 	return frames(types, auds, func(v view.Viewer) any {
 		out := view.NewOffer(o, v, now)
-		if v == o.DeliveryPersonID {
-			out.CanAccept = false // driver_offers_ groups never read can_accept true
+		if v == o.DeliveryPersonID || removed {
+			out.CanAccept = false // driver_offers_ groups never read true, nor does an offer that is gone
 		}
 		return out
 	})

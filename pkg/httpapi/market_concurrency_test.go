@@ -6,8 +6,11 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 
 	"hermez/pkg/store"
 	"hermez/pkg/testutil"
@@ -181,5 +184,45 @@ func TestDeliveryFilters(t *testing.T) {
 	b := w.Do(t, "GET", "/deliveries/api/?status=assigned", client.Tok, nil)
 	if a.Status != 200 || string(a.Body) != string(b.Body) {
 		t.Fatalf("slashless path differs:\n%s\n%s", a.Body, b.Body)
+	}
+}
+
+// Lists load nested objects with a fixed number of queries, however long they are.
+func TestMarketListsNoNPlusOne(t *testing.T) {
+	t.Parallel()
+	w := testutil.NewWeb(t, testutil.WebOptions{})
+	client := newActor(t, w, "user_n1_client")
+	var queries atomic.Int64
+	err := w.Store.DB.Callback().Query().After("gorm:query").Register("test:count", func(*gorm.DB) { queries.Add(1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(path string, tok string) int64 {
+		queries.Store(0)
+		mustStatus(t, w.Do(t, "GET", path, tok, nil), 200)
+		return queries.Load()
+	}
+	grow := func(n int, prefix string) {
+		for i := range n {
+			d := newActor(t, w, fmt.Sprintf("%s_%02d", prefix, i))
+			addVehicle(t, w, d.ID, "Moto", false)
+			qid := createQuote(t, w, client, nil)
+			oid := makeOffer(t, w, d, qid, 7000, 201)["id"].(string)
+			createQuote(t, w, client, nil)
+			makeOffer(t, w, d, createQuote(t, w, client, nil), 7000, 201)
+			mustStatus(t, w.Do(t, "POST", "/deliveries/api/offers/"+oid+"/accept/", client.Tok, nil), 201)
+		}
+	}
+	grow(1, "user_n1_a")
+	paths := []string{"/deliveries/api/", "/deliveries/api/quotes/", "/deliveries/api/offers/"}
+	small := map[string]int64{}
+	for _, p := range paths {
+		small[p] = count(p, client.Tok)
+	}
+	grow(6, "user_n1_b")
+	for _, p := range paths {
+		if big := count(p, client.Tok); big != small[p] {
+			t.Errorf("%s: %d queries with 1 item, %d with 7", p, small[p], big)
+		}
 	}
 }

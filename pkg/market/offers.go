@@ -227,7 +227,7 @@ func (s *Service) ListQuoteOffers(ctx context.Context, caller *store.User, quote
 	if q.ClientID != caller.UserID {
 		cond, args = cond+" AND delivery_person_id = ?", append(args, caller.UserID)
 	}
-	if status = strings.TrimSpace(status); status != "" {
+	if status = strings.TrimSpace(status); offerStatuses[status] {
 		cond, args = cond+" AND status = ?", append(args, status)
 	}
 	os, err := loadOffers(db, "created_at, id", cond, args...)
@@ -242,7 +242,7 @@ func (s *Service) ListOffers(ctx context.Context, caller *store.User, status str
 	db := s.Store.DB.WithContext(ctx)
 	cond := "(delivery_person_id = ? OR quote_id IN (SELECT id FROM delivery_quotes WHERE client_id = ?))"
 	args := []any{caller.UserID, caller.UserID}
-	if status = strings.TrimSpace(status); status != "" {
+	if status = strings.TrimSpace(status); offerStatuses[status] {
 		cond, args = cond+" AND status = ?", append(args, status)
 	}
 	os, err := loadOffers(page.apply(db), "created_at DESC, id", cond, args...)

@@ -26,7 +26,11 @@ const (
 	MsgMinutes          = "Debe indicar un número entero de minutos mayor que cero."
 )
 
-var paymentMethods = []string{"efectivo", "nequi"}
+var (
+	paymentMethods = []string{"efectivo", "nequi"}
+	quoteStatuses  = map[string]bool{store.QuotePending: true, store.QuoteAccepted: true, store.QuoteCancelled: true}
+	offerStatuses  = map[string]bool{store.OfferPending: true, store.OfferAccepted: true, store.OfferRejected: true}
+)
 
 func pkMissing(id uuid.UUID) string {
 	return fmt.Sprintf("Clave primaria \"%s\" inválida - objeto no existe.", id)
@@ -172,7 +176,7 @@ func (s *Service) ListQuotes(ctx context.Context, caller *store.User, status str
 	db := s.Store.DB.WithContext(ctx)
 	q := store.PreloadQuote(db, "").
 		Where("client_id = ? OR (status = ? AND expires_at > ?)", caller.UserID, store.QuotePending, store.Now())
-	if status = strings.TrimSpace(status); status != "" {
+	if status = strings.TrimSpace(status); quoteStatuses[status] {
 		q = q.Where("status = ?", status)
 	}
 	var qs []store.Quote

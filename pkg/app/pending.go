@@ -8,11 +8,6 @@ import (
 	"hermez/pkg/config"
 )
 
-// Expire is the `expire` subcommand (issue 3 fills it in).
-func Expire(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	return errors.New("expire: not implemented yet")
-}
-
 // CreateSuperuser is the `createsuperuser` subcommand (issue 6 fills it in).
 func CreateSuperuser(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {
 	return errors.New("createsuperuser: not implemented yet")

@@ -8,6 +8,7 @@ import (
 	"hermez/pkg/auth"
 	"hermez/pkg/config"
 	"hermez/pkg/httpapi"
+	"hermez/pkg/market"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 )
@@ -18,6 +19,7 @@ type Web struct {
 	Auth    *auth.Authenticator
 	Dev     *auth.DevIssuer
 	Outbox  *realtime.Outbox
+	Market  *market.Service
 	Broker  *Broker
 	// Background runs what the web process runs besides HTTP (in single-process
 	// mode: the socket hub, the sweeper and the relay) until ctx ends.
@@ -34,7 +36,8 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 		return nil, err
 	}
 	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
+	mkt := market.New(st, outbox, market.ConfigFrom(cfg), log)
 	e := httpapi.New(httpapi.Deps{Config: cfg, Store: st, Auth: authn, Outbox: outbox, Log: log,
-		Checks: Checks(st, broker), DevIssuer: dev})
-	return &Web{Handler: e, Auth: authn, Dev: dev, Outbox: outbox, Broker: broker}, nil
+		Checks: Checks(st, broker), DevIssuer: dev, Market: mkt})
+	return &Web{Handler: e, Auth: authn, Dev: dev, Outbox: outbox, Market: mkt, Broker: broker}, nil
 }

@@ -1,6 +1,296 @@
 package httpapi
 
-import "github.com/labstack/echo/v4"
+import (
+	"net/http"
+	"strconv"
 
-// deliveryRoutes registers /deliveries/api/… (issue 3).
-func (a *API) deliveryRoutes(g *echo.Group) {}
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"hermez/pkg/apperr"
+	"hermez/pkg/market"
+)
+
+// deliveryRoutes registers /deliveries/api/… (api.md "Deliveries"). Methods a
+// path does not list answer 405 with an Allow header (Echo's router); deliveries
+// themselves are only read here: they are born from an accepted offer.
+func (a *API) deliveryRoutes(g *echo.Group) {
+	g.GET("/categories/", a.listCategories, a.authed)
+	g.POST("/categories/", a.createCategory, a.authed)
+	g.GET("/categories/:id/", a.getCategory, a.authed)
+	g.PUT("/categories/:id/", a.updateCategory(false), a.authed)
+	g.PATCH("/categories/:id/", a.updateCategory(true), a.authed)
+	g.DELETE("/categories/:id/", a.deleteCategory, a.authed)
+
+	g.GET("/quotes/", a.listQuotes, a.authed)
+	g.POST("/quotes/", a.createQuote, a.authed)
+	g.GET("/quotes/:id/", a.getQuote, a.authed)
+	g.PUT("/quotes/:id/", a.updateQuote(false), a.authed)
+	g.PATCH("/quotes/:id/", a.updateQuote(true), a.authed)
+	g.DELETE("/quotes/:id/", a.deleteQuote, a.authed)
+	g.GET("/quotes/:id/offers/", a.listQuoteOffers, a.authed)
+	g.POST("/quotes/:id/offers/", a.makeOffer, a.authed)
+	g.POST("/quotes/:id/cancel/", a.cancelQuote, a.authed)
+	g.POST("/quotes/:id/extend-expiration/", a.extendQuote, a.authed)
+
+	g.GET("/offers/", a.listOffers, a.authed)
+	g.GET("/offers/:id/", a.getOffer, a.authed)
+	g.POST("/offers/:id/accept/", a.acceptOffer, a.authed)
+	g.POST("/offers/:id/reject/", a.rejectOffer, a.authed)
+
+	g.GET("/", a.listDeliveries, a.authed)
+	g.GET("/:id/", a.getDelivery, a.authed)
+	g.GET("/:id/history/", a.deliveryHistory, a.authed)
+	g.POST("/:id/change_status/", a.changeStatus, a.authed)
+	g.POST("/:id/cancel/", a.cancelDelivery, a.authed)
+}
+
+// pathID reads a UUID path parameter; anything else is 404.
+func pathID(c echo.Context, name string) (uuid.UUID, error) {
+	id, err := uuid.Parse(c.Param(name))
+	if err != nil {
+		return uuid.Nil, apperr.NotFoundErr()
+	}
+	return id, nil
+}
+
+// page reads the opt-in ?limit=&offset= (bad values ignored).
+func page(c echo.Context) market.Page {
+	var p market.Page
+	if n, err := strconv.Atoi(c.QueryParam("limit")); err == nil && n > 0 {
+		p.Limit = min(n, 1000)
+	}
+	if n, err := strconv.Atoi(c.QueryParam("offset")); err == nil && n > 0 {
+		p.Offset = n
+	}
+	return p
+}
+
+// ok renders v with status, or the error.
+func ok(c echo.Context, status int, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	return c.JSON(status, v)
+}
+
+func (a *API) listCategories(c echo.Context) error {
+	v, err := a.Market.ListCategories(c.Request().Context())
+	return ok(c, http.StatusOK, v, err)
+}
+
+func (a *API) getCategory(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	v, err := a.Market.GetCategory(c.Request().Context(), id)
+	return ok(c, http.StatusOK, v, err)
+}
+
+func (a *API) createCategory(c echo.Context) error {
+	b, err := body(c)
+	if err != nil {
+		return err
+	}
+	v, err := a.Market.CreateCategory(c.Request().Context(), CurrentUser(c), b)
+	return ok(c, http.StatusCreated, v, err)
+}
+
+func (a *API) updateCategory(partial bool) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		b, err := body(c)
+		if err != nil {
+			return err
+		}
+		v, err := a.Market.UpdateCategory(c.Request().Context(), CurrentUser(c), id, b, partial)
+		return ok(c, http.StatusOK, v, err)
+	}
+}
+
+func (a *API) deleteCategory(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := a.Market.DeleteCategory(c.Request().Context(), CurrentUser(c), id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (a *API) listQuotes(c echo.Context) error {
+	v, err := a.Market.ListQuotes(c.Request().Context(), CurrentUser(c), c.QueryParam("status"), page(c))
+	return ok(c, http.StatusOK, v, err)
+}
+
+func (a *API) createQuote(c echo.Context) error {
+	b, err := body(c)
+	if err != nil {
+		return err
+	}
+	v, err := a.Market.CreateQuote(c.Request().Context(), CurrentUser(c), b)
+	return ok(c, http.StatusCreated, v, err)
+}
+
+func (a *API) getQuote(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	v, err := a.Market.GetQuote(c.Request().Context(), CurrentUser(c), id)
+	return ok(c, http.StatusOK, v, err)
+}
+
+func (a *API) updateQuote(partial bool) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		b, err := body(c)
+		if err != nil {
+			return err
+		}
+		v, err := a.Market.UpdateQuote(c.Request().Context(), CurrentUser(c), id, b, partial)
+		return ok(c, http.StatusOK, v, err)
+	}
+}
+
+func (a *API) deleteQuote(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	if _, err := a.Market.CancelQuote(c.Request().Context(), CurrentUser(c), id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (a *API) cancelQuote(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	v, err := a.Market.CancelQuote(c.Request().Context(), CurrentUser(c), id)
+	return ok(c, http.StatusOK, v, err)
+}
+
+func (a *API) extendQuote(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	b, err := body(c)
+	if err != nil {
+		return err
+	}
+	v, err := a.Market.ExtendQuote(c.Request().Context(), CurrentUser(c), id, b)
+	return ok(c, http.StatusOK, v, err)
+}
+
+func (a *API) listQuoteOffers(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	v, err := a.Market.ListQuoteOffers(c.Request().Context(), CurrentUser(c), id, c.QueryParam("status"))
+	return ok(c, http.StatusOK, v, err)
+}
+
+func (a *API) makeOffer(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	b, err := body(c)
+	if err != nil {
+		return err
+	}
+	v, created, err := a.Market.MakeOffer(c.Request().Context(), CurrentUser(c), id, b)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return ok(c, status, v, err)
+}
+
+func (a *API) listOffers(c echo.Context) error {
+	v, err := a.Market.ListOffers(c.Request().Context(), CurrentUser(c), c.QueryParam("status"), page(c))
+	return ok(c, http.StatusOK, v, err)
+}
+
+func (a *API) getOffer(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	v, err := a.Market.GetOffer(c.Request().Context(), CurrentUser(c), id)
+	return ok(c, http.StatusOK, v, err)
+}
+
+func (a *API) acceptOffer(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	v, err := a.Market.AcceptOffer(c.Request().Context(), CurrentUser(c), id)
+	return ok(c, http.StatusCreated, v, err)
+}
+
+func (a *API) rejectOffer(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	v, err := a.Market.RejectOffer(c.Request().Context(), CurrentUser(c), id)
+	return ok(c, http.StatusOK, v, err)
+}
+
+func (a *API) listDeliveries(c echo.Context) error {
+	f := market.DeliveryFilter{FilterBy: c.QueryParam("filter_by"), Status: c.QueryParam("status"),
+		PaymentMethod: c.QueryParam("payment_method"), Month: c.QueryParam("month"), Year: c.QueryParam("year")}
+	v, err := a.Market.ListDeliveries(c.Request().Context(), CurrentUser(c), f, page(c))
+	return ok(c, http.StatusOK, v, err)
+}
+
+func (a *API) getDelivery(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	v, err := a.Market.GetDelivery(c.Request().Context(), CurrentUser(c), id)
+	return ok(c, http.StatusOK, v, err)
+}
+
+func (a *API) deliveryHistory(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	v, err := a.Market.DeliveryHistory(c.Request().Context(), CurrentUser(c), id)
+	return ok(c, http.StatusOK, v, err)
+}
+
+func (a *API) changeStatus(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	v, err := a.Market.ChangeStatus(c.Request().Context(), CurrentUser(c), id)
+	return ok(c, http.StatusOK, v, err)
+}
+
+func (a *API) cancelDelivery(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	v, err := a.Market.CancelDelivery(c.Request().Context(), CurrentUser(c), id)
+	return ok(c, http.StatusOK, v, err)
+}

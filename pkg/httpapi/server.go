@@ -12,6 +12,7 @@ import (
 	"hermez/pkg/auth"
 	"hermez/pkg/config"
 	"hermez/pkg/input"
+	"hermez/pkg/market"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 )
@@ -27,12 +28,17 @@ type Deps struct {
 	Checks []Check
 	// DevIssuer, when set, serves its JWKS at /.well-known/jwks.json.
 	DevIssuer *auth.DevIssuer
+	// Market runs the marketplace rules (built from Store/Outbox/Config when nil).
+	Market *market.Service
 }
 
 // New builds the web process's Echo with every API route.
 func New(d Deps) *echo.Echo {
 	if d.Log == nil {
 		d.Log = slog.Default()
+	}
+	if d.Market == nil {
+		d.Market = market.New(d.Store, d.Outbox, market.ConfigFrom(d.Config), d.Log)
 	}
 	e := echo.New()
 	Common(e, d.Log, d.Config.DeploymentHost)

@@ -1,0 +1,35 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+
+	"hermez/pkg/config"
+	"hermez/pkg/market"
+	"hermez/pkg/realtime"
+)
+
+// Expire is the `expire` subcommand: one sweep of expired quotes and offers
+// (their events go through the outbox to the configured broker), plus the
+// purge of old webhook ids and published outbox rows.
+func Expire(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	st, err := OpenStore(ctx, cfg, log, cfg.LocalMode())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	broker, err := OpenBroker(cfg)
+	if err != nil {
+		return err
+	}
+	if broker.Redis != nil {
+		defer broker.Redis.Close()
+	}
+	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
+	quotes, offers, err := market.New(st, outbox, market.ConfigFrom(cfg), log).Expire(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("expired quotes and offers removed", "quotes", quotes, "offers", offers)
+	return nil
+}

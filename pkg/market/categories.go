@@ -1,0 +1,141 @@
+package market
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"hermez/pkg/apperr"
+	"hermez/pkg/input"
+	"hermez/pkg/store"
+	"hermez/pkg/view"
+)
+
+// ListCategories lists every category by name.
+func (s *Service) ListCategories(ctx context.Context) ([]*view.Category, error) {
+	var cs []store.Category
+	if err := s.Store.DB.WithContext(ctx).Order("name").Find(&cs).Error; err != nil {
+		return nil, apperr.Wrap(err, "list categories")
+	}
+	out := make([]*view.Category, len(cs))
+	for i := range cs {
+		out[i] = view.NewCategory(&cs[i])
+	}
+	return out, nil
+}
+
+// GetCategory is one category.
+func (s *Service) GetCategory(ctx context.Context, id uuid.UUID) (*view.Category, error) {
+	var c store.Category
+	err := s.Store.DB.WithContext(ctx).Where("id = ?", id).Take(&c).Error
+	if err != nil {
+		return nil, mapDBError(err)
+	}
+	return view.NewCategory(&c), nil
+}
+
+func requireStaff(caller *store.User) error {
+	if caller == nil || !caller.IsStaff {
+		return apperr.ForbiddenErr()
+	}
+	return nil
+}
+
+// categoryFields applies the body to c; partial validates only what is sent.
+func categoryFields(c *store.Category, b input.Body, partial bool) error {
+	f := apperr.Fields{}
+	if v, ok := b.String("name", f, input.StringOpts{Required: !partial, MaxLen: 100}); ok && v != nil {
+		c.Name = *v
+	}
+	if v, ok := b.String("description", f, input.StringOpts{AllowBlank: true, Nullable: true}); ok {
+		c.Description = ""
+		if v != nil {
+			c.Description = *v
+		}
+	}
+	if v, ok := b.Bool("is_active", f, false); ok {
+		c.IsActive = v
+	}
+	return f.Err()
+}
+
+func categorySaveError(err error) error {
+	if store.IsUniqueViolation(err) {
+		return apperr.Field("name", "Ya existe una categoría con este nombre.")
+	}
+	return mapDBError(err)
+}
+
+// CreateCategory adds a category (staff only).
+func (s *Service) CreateCategory(ctx context.Context, caller *store.User, b input.Body) (*view.Category, error) {
+	if err := requireStaff(caller); err != nil {
+		return nil, err
+	}
+	now := store.Now()
+	c := store.Category{ID: uuid.New(), IsActive: true, CreatedAt: now, UpdatedAt: now}
+	if err := categoryFields(&c, b, false); err != nil {
+		return nil, err
+	}
+	if err := s.Store.DB.WithContext(ctx).Create(&c).Error; err != nil {
+		return nil, categorySaveError(err)
+	}
+	return view.NewCategory(&c), nil
+}
+
+// UpdateCategory changes a category (staff only); partial for PATCH.
+func (s *Service) UpdateCategory(ctx context.Context, caller *store.User, id uuid.UUID, b input.Body, partial bool) (*view.Category, error) {
+	if err := requireStaff(caller); err != nil {
+		return nil, err
+	}
+	var c store.Category
+	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
+		if err := s.lock(tx).Where("id = ?", id).Take(&c).Error; err != nil {
+			return err
+		}
+		if err := categoryFields(&c, b, partial); err != nil {
+			return err
+		}
+		c.UpdatedAt = store.Now()
+		return tx.Save(&c).Error
+	})
+	if err != nil {
+		return nil, categorySaveError(err)
+	}
+	return view.NewCategory(&c), nil
+}
+
+// DeleteCategory removes a category no quote or delivery uses (staff only).
+func (s *Service) DeleteCategory(ctx context.Context, caller *store.User, id uuid.UUID) error {
+	if err := requireStaff(caller); err != nil {
+		return err
+	}
+	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
+		res := tx.Where("id = ?", id).Delete(&store.Category{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return apperr.NotFoundErr()
+		}
+		return nil
+	})
+	if store.IsForeignKeyViolation(err) || (err != nil && isRestrict(err)) {
+		return apperr.New(apperr.Invalid, "La categoría está en uso y no se puede eliminar.")
+	}
+	if err != nil {
+		return mapDBError(err)
+	}
+	return nil
+}
+
+// isRestrict recognizes an ON DELETE RESTRICT refusal that the driver did not
+// translate into gorm.ErrForeignKeyViolated.
+func isRestrict(err error) bool {
+	if errors.Is(err, gorm.ErrForeignKeyViolated) {
+		return true
+	}
+	return strings.Contains(strings.ToLower(err.Error()), "foreign key")
+}

@@ -1,0 +1,147 @@
+package market
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"hermez/pkg/realtime"
+	"hermez/pkg/store"
+	"hermez/pkg/view"
+)
+
+// audience is one group and whom its frames are rendered for: the viewer whose
+// email may show and for whom can_accept is computed ("" for many readers).
+type audience struct {
+	group  string
+	viewer view.Viewer
+}
+
+// frames renders each event type for each audience, types first (realtime.md:
+// "events, in order → groups"). Each audience's data is rendered once.
+func frames(types []string, auds []audience, render func(viewer view.Viewer) any) ([]realtime.Message, error) {
+	cache := map[view.Viewer]any{}
+	out := make([]realtime.Message, 0, len(types)*len(auds))
+	for _, t := range types {
+		for _, a := range auds {
+			data, ok := cache[a.viewer]
+			if !ok {
+				data = render(a.viewer)
+				cache[a.viewer] = data
+			}
+			m, err := realtime.NewMessage(a.group, t, data)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// Audiences of a quote's events, in the order realtime.md lists them.
+func quoteNew() audience { return audience{realtime.GroupNewQuotes, ""} }
+func quoteOwn(q *store.Quote) audience {
+	return audience{realtime.GroupQuote(q.ID.String()), q.ClientID}
+}
+func quoteUser(q *store.Quote) audience {
+	return audience{realtime.GroupUserQuotes(q.ClientID), q.ClientID}
+}
+
+func quoteFrames(q *store.Quote, types []string, auds ...audience) ([]realtime.Message, error) {
+	return frames(types, auds, func(v view.Viewer) any { return view.NewQuote(q, v) })
+}
+
+// quoteRemovedFrames announces a quote that ended (cancelled, deleted, expired,
+// the client's profile deleted): quote_expired, quote_deleted to its groups,
+// then offer_expired, offer_deleted to each pending offer's driver.
+func quoteRemovedFrames(q *store.Quote, offers []store.Offer, now time.Time) ([]realtime.Message, error) {
+	msgs, err := quoteFrames(q, []string{realtime.QuoteExpired, realtime.QuoteDeleted}, quoteNew(), quoteOwn(q), quoteUser(q))
+	if err != nil {
+		return nil, err
+	}
+	for i := range offers {
+		o := &offers[i]
+		if o.Status != store.OfferPending {
+			continue // rejected offers already got offer_deleted
+		}
+		o.Quote = q
+		more, err := offerFrames(o, now, []string{realtime.OfferExpired, realtime.OfferDeleted}, offerDriver(o))
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, more...)
+	}
+	return msgs, nil
+}
+
+// Audiences of an offer's events: the quote's client sees can_accept as
+// computed for them; the driver's group always reads can_accept false.
+func offerQuote(o *store.Offer) audience {
+	return audience{realtime.GroupQuote(o.QuoteID.String()), o.Quote.ClientID}
+}
+func offerUser(o *store.Offer) audience {
+	return audience{realtime.GroupUserQuotes(o.Quote.ClientID), o.Quote.ClientID}
+}
+func offerDriver(o *store.Offer) audience {
+	return audience{realtime.GroupDriverOffers(o.DeliveryPersonID), o.DeliveryPersonID}
+}
+
+func offerFrames(o *store.Offer, now time.Time, types []string, auds ...audience) ([]realtime.Message, error) {
+	removed := false
+	for _, t := range types {
+		removed = removed || t == realtime.OfferExpired || t == realtime.OfferDeleted
+	}
+	return frames(types, auds, func(v view.Viewer) any {
+		out := view.NewOffer(o, v, now)
+		if v == o.DeliveryPersonID || removed {
+			out.CanAccept = false // driver_offers_ groups never read true, nor does an offer that is gone
+		}
+		return out
+	})
+}
+
+// Audiences of a delivery's events.
+func deliveryOwn(d *store.Delivery) audience {
+	return audience{realtime.GroupDelivery(d.ID.String()), ""}
+}
+func deliveryClient(d *store.Delivery) audience {
+	return audience{realtime.GroupUserDeliveries(d.ClientID), d.ClientID}
+}
+func deliveryDriver(d *store.Delivery) []audience {
+	if d.DeliveryPersonID == nil {
+		return nil
+	}
+	return []audience{{realtime.GroupDriverDeliveries(*d.DeliveryPersonID), *d.DeliveryPersonID}}
+}
+
+func deliveryFrames(d *store.Delivery, types []string, auds ...audience) ([]realtime.Message, error) {
+	return frames(types, auds, func(v view.Viewer) any { return view.NewDelivery(d, v) })
+}
+
+func deliveryAll(d *store.Delivery) []audience {
+	return append([]audience{deliveryOwn(d), deliveryClient(d)}, deliveryDriver(d)...)
+}
+
+// statsFrame is person_stats/stats_updated: the figures inside data and, like
+// the initial message, at the top level too.
+type statsFrame struct {
+	Type       string            `json:"type"`
+	Data       *view.PersonStats `json:"data"`
+	Deliveries []*view.Delivery  `json:"deliveries"`
+	Total      view.Decimal      `json:"total"`
+	Count      int               `json:"count"`
+}
+
+func statsFrames(driverID string, st *view.PersonStats) ([]realtime.Message, error) {
+	group := realtime.GroupPersonStats(driverID)
+	out := make([]realtime.Message, 0, 2)
+	for _, t := range []string{realtime.PersonStats, realtime.StatsUpdated} {
+		b, err := json.Marshal(statsFrame{Type: t, Data: st, Deliveries: st.Deliveries, Total: st.Total, Count: st.Count})
+		if err != nil {
+			return nil, fmt.Errorf("render %s: %w", t, err)
+		}
+		out = append(out, realtime.RawMessage(group, t, b))
+	}
+	return out, nil
+}

@@ -1,0 +1,205 @@
+package market
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"hermez/pkg/realtime"
+	"hermez/pkg/store"
+)
+
+// Retention of bookkeeping rows the sweeper purges.
+const (
+	WebhookRetention = 7 * 24 * time.Hour
+	OutboxRetention  = 24 * time.Hour
+	expireBatch      = 100
+	expireMaxBatches = 1000
+)
+
+// lockSkip locks rows on PostgreSQL, skipping those another transaction holds
+// (an accept in progress); SQLite is serialized anyway.
+func (s *Service) lockSkip(tx *gorm.DB) *gorm.DB {
+	if s.Store.Dialect == store.Postgres {
+		return tx.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+	}
+	return tx
+}
+
+// Expire is one sweep: it removes expired pending quotes (with their offers)
+// and expired pending offers, publishing quote_expired/quote_deleted and
+// offer_expired/offer_deleted, then purges webhook ids older than 7 days and
+// published outbox rows older than a day. It returns how many quotes and
+// offers it removed.
+func (s *Service) Expire(ctx context.Context) (quotes, offers int, err error) {
+	for range expireMaxBatches {
+		n, m, err := s.expireQuotes(ctx)
+		quotes, offers = quotes+n, offers+m
+		if err != nil {
+			return quotes, offers, err
+		}
+		if n < expireBatch {
+			break
+		}
+	}
+	for range expireMaxBatches {
+		n, err := s.expireOffers(ctx)
+		offers += n
+		if err != nil {
+			return quotes, offers, err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if err := s.purge(ctx); err != nil {
+		return quotes, offers, err
+	}
+	return quotes, offers, nil
+}
+
+func (s *Service) expireQuotes(ctx context.Context) (quotes, offers int, err error) {
+	err = s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
+		now := store.Now()
+		var ids []uuid.UUID
+		err := s.lockSkip(tx.Model(&store.Quote{})).Where("status = ? AND expires_at <= ?", store.QuotePending, now).
+			Order("expires_at").Limit(expireBatch).Pluck("id", &ids).Error
+		if err != nil {
+			return nil, fmt.Errorf("find expired quotes: %w", err)
+		}
+		var msgs []realtime.Message
+		for _, id := range ids {
+			q, err := loadQuote(tx, id)
+			if err != nil {
+				return nil, err
+			}
+			var n int64
+			if err := tx.Model(&store.Offer{}).Where("quote_id = ?", id).Count(&n).Error; err != nil {
+				return nil, fmt.Errorf("count offers: %w", err)
+			}
+			more, err := removeQuote(tx, q, now)
+			if err != nil {
+				return nil, err
+			}
+			msgs = append(msgs, more...)
+			quotes, offers = quotes+1, offers+int(n)
+		}
+		return msgs, nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("expire quotes: %w", err)
+	}
+	return quotes, offers, nil
+}
+
+func (s *Service) expireOffers(ctx context.Context) (offers int, err error) {
+	err = s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
+		now := store.Now()
+		var quoteIDs []uuid.UUID
+		err := tx.Model(&store.Offer{}).Distinct("quote_id").Where("status = ? AND expires_at <= ?", store.OfferPending, now).
+			Limit(expireBatch).Pluck("quote_id", &quoteIDs).Error
+		if err != nil {
+			return nil, fmt.Errorf("find expired offers: %w", err)
+		}
+		if len(quoteIDs) == 0 {
+			return nil, nil
+		}
+		// Lock their quotes, as accept does, so an offer is never both accepted and expired.
+		var locked []uuid.UUID
+		if err := s.lockSkip(tx.Model(&store.Quote{})).Where("id IN ?", quoteIDs).Pluck("id", &locked).Error; err != nil {
+			return nil, fmt.Errorf("lock quotes: %w", err)
+		}
+		if len(locked) == 0 {
+			return nil, nil
+		}
+		os, err := loadOffers(tx, "created_at, id", "quote_id IN ? AND status = ? AND expires_at <= ?", locked, store.OfferPending, now)
+		if err != nil {
+			return nil, err
+		}
+		var msgs []realtime.Message
+		for i := range os {
+			o := &os[i]
+			if err := tx.Where("id = ?", o.ID).Delete(&store.Offer{}).Error; err != nil {
+				return nil, fmt.Errorf("delete offer %s: %w", o.ID, err)
+			}
+			more, err := offerFrames(o, now, []string{realtime.OfferExpired, realtime.OfferDeleted}, offerQuote(o), offerUser(o), offerDriver(o))
+			if err != nil {
+				return nil, err
+			}
+			msgs = append(msgs, more...)
+		}
+		offers = len(os)
+		return msgs, nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("expire offers: %w", err)
+	}
+	return offers, nil
+}
+
+func (s *Service) purge(ctx context.Context) error {
+	db := s.Store.DB.WithContext(ctx)
+	if err := db.Where("received_at < ?", store.Now().Add(-WebhookRetention)).Delete(&store.WebhookEvent{}).Error; err != nil {
+		return fmt.Errorf("purge webhook events: %w", err)
+	}
+	err := db.Where("published_at IS NOT NULL AND published_at < ?", store.Now().Add(-OutboxRetention)).Delete(&store.OutboxEvent{}).Error
+	if err != nil {
+		return fmt.Errorf("purge outbox: %w", err)
+	}
+	return nil
+}
+
+// RemoveUserMarketplace removes, inside the caller's transaction, a user's
+// open quotes (with their offers) and pending offers, and returns the frames
+// announcing it (write them with realtime.Write in the same transaction).
+// Used when a profile is deleted.
+func (s *Service) RemoveUserMarketplace(tx *gorm.DB, userID string) ([]realtime.Message, error) {
+	now := store.Now()
+	var ids []uuid.UUID
+	if err := s.lock(tx.Model(&store.Quote{})).Where("client_id = ?", userID).Order("created_at").Pluck("id", &ids).Error; err != nil {
+		return nil, fmt.Errorf("find quotes of %s: %w", userID, err)
+	}
+	var msgs []realtime.Message
+	for _, id := range ids {
+		q, err := loadQuote(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		q.Status = store.QuoteCancelled
+		more, err := removeQuote(tx, q, now)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, more...)
+	}
+	var quoteIDs []uuid.UUID
+	if err := tx.Model(&store.Offer{}).Where("delivery_person_id = ? AND status = ?", userID, store.OfferPending).Pluck("quote_id", &quoteIDs).Error; err != nil {
+		return nil, fmt.Errorf("find offers of %s: %w", userID, err)
+	}
+	if len(quoteIDs) == 0 {
+		return msgs, nil
+	}
+	if err := s.lock(tx.Model(&store.Quote{})).Where("id IN ?", quoteIDs).Pluck("id", &[]uuid.UUID{}).Error; err != nil {
+		return nil, fmt.Errorf("lock quotes: %w", err)
+	}
+	os, err := loadOffers(tx, "created_at, id", "delivery_person_id = ? AND status = ?", userID, store.OfferPending)
+	if err != nil {
+		return nil, err
+	}
+	for i := range os {
+		o := &os[i]
+		if err := tx.Where("id = ?", o.ID).Delete(&store.Offer{}).Error; err != nil {
+			return nil, fmt.Errorf("delete offer %s: %w", o.ID, err)
+		}
+		more, err := offerFrames(o, now, []string{realtime.OfferExpired, realtime.OfferDeleted}, offerQuote(o), offerUser(o), offerDriver(o))
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, more...)
+	}
+	return msgs, nil
+}

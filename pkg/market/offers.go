@@ -1,0 +1,439 @@
+package market
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
+
+	"hermez/pkg/apperr"
+	"hermez/pkg/input"
+	"hermez/pkg/realtime"
+	"hermez/pkg/store"
+	"hermez/pkg/view"
+)
+
+// Messages of the offer rules.
+const (
+	MsgOwnQuote           = "No puede hacer una oferta en su propia cotización"
+	MsgQuoteNotOpen       = "La cotización ya no está disponible para ofertas"
+	MsgOfferRejectedOnce  = "Su oferta en esta cotización fue rechazada; no puede ofertar de nuevo"
+	MsgOfferNotPending    = "Solo se pueden aceptar ofertas pendientes"
+	MsgRejectNotPending   = "Solo se pueden rechazar ofertas pendientes"
+	MsgOfferExpired       = "La oferta ha expirado"
+	MsgQuoteGone          = "La cotización ya no está pendiente"
+	MsgVehicleNotYours    = "El vehículo no existe o no le pertenece."
+	MsgVehicleRequired    = "Debe tener un vehículo verificado para hacer ofertas."
+	MsgVehicleNotVerified = "El vehículo aún no ha sido verificado."
+	MsgOfferAccepted      = "Oferta aceptada y domicilio creado"
+	MsgDuration           = "Formato de duración inválido. Use [DD] [HH:[MM:]]ss[.uuuuuu]."
+)
+
+type offerInput struct {
+	price     decimal.Decimal
+	time      *int64
+	timeSent  bool
+	vehicle   *uuid.UUID
+	vehicleOK bool
+}
+
+func readOffer(b input.Body, caller string, quoteID uuid.UUID) (*offerInput, error) {
+	if b.Has("delivery_person_id") && !b.IsNull("delivery_person_id") {
+		v, ok := b.String("delivery_person_id", apperr.Fields{}, input.StringOpts{AllowBlank: true})
+		if ok && v != nil && *v != "" && *v != caller {
+			return nil, apperr.ForbiddenErr()
+		}
+	}
+	f := apperr.Fields{}
+	if b.Has("quote_id") && !b.IsNull("quote_id") {
+		if v, ok := b.UUID("quote_id", f, false, true); ok && v != nil && *v != quoteID {
+			f.Add("quote_id", "La cotización indicada no coincide con la de la ruta.")
+		}
+	}
+	in := &offerInput{}
+	if v, ok := b.Decimal("proposed_price", f, 10, 2, true, false); ok && v != nil {
+		if !v.IsPositive() {
+			f.Add("proposed_price", MsgPriceNotPositive)
+		}
+		in.price = *v
+	}
+	if b.Has("estimated_delivery_time") {
+		in.timeSent = true
+		if !b.IsNull("estimated_delivery_time") {
+			s, ok := b.String("estimated_delivery_time", f, input.StringOpts{Nullable: true, AllowBlank: true})
+			if ok && s != nil && *s != "" {
+				us, valid := view.ParseDuration(*s)
+				if !valid {
+					f.Add("estimated_delivery_time", MsgDuration)
+				} else {
+					in.time = &us
+				}
+			}
+		}
+	}
+	if key := b.First("vehicle_id", "vehicleId"); key != "" {
+		if v, ok := b.UUID(key, f, false, true); ok {
+			in.vehicle, in.vehicleOK = v, v != nil
+		}
+	}
+	return in, f.Err()
+}
+
+// offerVehicle resolves the vehicle of an offer: the one named (it must be the
+// caller's), else the caller's current vehicle; verified when required.
+func (s *Service) offerVehicle(tx *gorm.DB, caller string, in *offerInput, fallback *uuid.UUID) (*uuid.UUID, error) {
+	id := in.vehicle
+	if !in.vehicleOK {
+		id = fallback
+		if id == nil {
+			var u store.User
+			if err := tx.Select("userid", "current_vehicle_id").Where("userid = ?", caller).Take(&u).Error; err != nil {
+				return nil, fmt.Errorf("load caller: %w", err)
+			}
+			id = u.CurrentVehicleID
+		}
+	}
+	if id == nil {
+		if s.Config.RequireVerifiedVehicle {
+			return nil, apperr.Field("vehicle_id", MsgVehicleRequired)
+		}
+		return nil, nil
+	}
+	var v store.Vehicle
+	err := tx.Where("vehicle_id = ? AND user_id = ?", *id, caller).Take(&v).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, apperr.Field("vehicle_id", MsgVehicleNotYours)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load vehicle: %w", err)
+	}
+	if s.Config.RequireVerifiedVehicle && !v.IsVerified {
+		return nil, apperr.Field("vehicle_id", MsgVehicleNotVerified)
+	}
+	return &v.VehicleID, nil
+}
+
+// MakeOffer records the caller's offer on a pending, unexpired quote of
+// someone else, or updates their pending one (renewing its expiry). created
+// tells which (201 vs 200).
+func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uuid.UUID, b input.Body) (out *view.Offer, created bool, err error) {
+	in, err := readOffer(b, caller.UserID, quoteID)
+	if err != nil {
+		return nil, false, err
+	}
+	var o *store.Offer
+	err = s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
+		found, err := s.lockQuote(tx, quoteID)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			return nil, apperr.NotFoundErr()
+		}
+		q, err := loadQuote(tx, quoteID)
+		if err != nil {
+			return nil, err
+		}
+		now := store.Now()
+		switch {
+		case !canSeeQuote(q, caller.UserID):
+			return nil, apperr.NotFoundErr()
+		case q.ClientID == caller.UserID:
+			return nil, apperr.New(apperr.Invalid, MsgOwnQuote)
+		case q.Status != store.QuotePending:
+			return nil, apperr.New(apperr.Invalid, MsgQuoteNotOpen)
+		case !now.Before(q.ExpiresAt):
+			return nil, apperr.New(apperr.Invalid, MsgQuoteExpired)
+		}
+		var existing []store.Offer
+		if err := s.lock(tx).Where("quote_id = ? AND delivery_person_id = ?", quoteID, caller.UserID).Find(&existing).Error; err != nil {
+			return nil, fmt.Errorf("load own offer: %w", err)
+		}
+		var (
+			id          uuid.UUID
+			eventType   = realtime.OfferMade
+			description = "Nueva oferta creada por domiciliario"
+		)
+		if len(existing) > 0 {
+			e := existing[0]
+			if e.Status != store.OfferPending {
+				return nil, apperr.New(apperr.Invalid, MsgOfferRejectedOnce)
+			}
+			vid, err := s.offerVehicle(tx, caller.UserID, in, e.VehicleID)
+			if err != nil {
+				return nil, err
+			}
+			changes := map[string]any{"proposed_price": in.price, "vehicle_id": vid,
+				"expires_at": now.Add(s.Config.OfferTTL), "updated_at": now}
+			if in.timeSent {
+				changes["estimated_delivery_time"] = in.time
+			}
+			if err := tx.Model(&store.Offer{}).Where("id = ?", e.ID).Updates(changes).Error; err != nil {
+				return nil, fmt.Errorf("update offer: %w", err)
+			}
+			id, eventType, description = e.ID, realtime.OfferUpdated, "Oferta actualizada por domiciliario"
+		} else {
+			vid, err := s.offerVehicle(tx, caller.UserID, in, nil)
+			if err != nil {
+				return nil, err
+			}
+			no := store.Offer{ID: uuid.New(), DeliveryPersonID: caller.UserID, QuoteID: quoteID, ProposedPrice: in.price,
+				EstimatedDeliveryTime: in.time, VehicleID: vid, Status: store.OfferPending,
+				CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.Config.OfferTTL)}
+			if err := tx.Omit("DeliveryPerson", "Quote", "Vehicle").Create(&no).Error; err != nil {
+				return nil, fmt.Errorf("create offer: %w", err)
+			}
+			id, created = no.ID, true
+		}
+		if err := addHistory(tx, q.HistoryID, store.HistoryOfferMade, description, caller.UserID, now); err != nil {
+			return nil, err
+		}
+		if o, err = loadOffer(tx, id); err != nil {
+			return nil, err
+		}
+		return offerFrames(o, now, []string{eventType}, offerQuote(o), offerUser(o), offerDriver(o))
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return view.NewOffer(o, caller.UserID, store.Now()), created, nil
+}
+
+func renderOffers(os []store.Offer, viewer string) []*view.Offer {
+	now := store.Now()
+	out := make([]*view.Offer, len(os))
+	for i := range os {
+		out[i] = view.NewOffer(&os[i], viewer, now)
+	}
+	return out
+}
+
+// ListQuoteOffers lists a visible quote's offers: all of them for its client,
+// only the caller's own for a driver.
+func (s *Service) ListQuoteOffers(ctx context.Context, caller *store.User, quoteID uuid.UUID, status string) ([]*view.Offer, error) {
+	db := s.Store.DB.WithContext(ctx)
+	var q store.Quote
+	if err := db.Select("id", "client_id", "status").Where("id = ?", quoteID).Take(&q).Error; err != nil {
+		return nil, mapDBError(err)
+	}
+	if !canSeeQuote(&q, caller.UserID) {
+		return nil, apperr.NotFoundErr()
+	}
+	cond, args := "quote_id = ?", []any{quoteID}
+	if q.ClientID != caller.UserID {
+		cond, args = cond+" AND delivery_person_id = ?", append(args, caller.UserID)
+	}
+	if status = strings.TrimSpace(status); offerStatuses[status] {
+		cond, args = cond+" AND status = ?", append(args, status)
+	}
+	os, err := loadOffers(db, "created_at, id", cond, args...)
+	if err != nil {
+		return nil, apperr.Wrap(err, "list quote offers")
+	}
+	return renderOffers(os, caller.UserID), nil
+}
+
+// ListOffers lists the offers the caller made or received, newest first.
+func (s *Service) ListOffers(ctx context.Context, caller *store.User, status string, page Page) ([]*view.Offer, error) {
+	db := s.Store.DB.WithContext(ctx)
+	cond := "(delivery_person_id = ? OR quote_id IN (SELECT id FROM delivery_quotes WHERE client_id = ?))"
+	args := []any{caller.UserID, caller.UserID}
+	if status = strings.TrimSpace(status); offerStatuses[status] {
+		cond, args = cond+" AND status = ?", append(args, status)
+	}
+	os, err := loadOffers(page.apply(db), "created_at DESC, id", cond, args...)
+	if err != nil {
+		return nil, apperr.Wrap(err, "list offers")
+	}
+	return renderOffers(os, caller.UserID), nil
+}
+
+// GetOffer is an offer the caller made or received.
+func (s *Service) GetOffer(ctx context.Context, caller *store.User, id uuid.UUID) (*view.Offer, error) {
+	o, err := loadOffer(s.Store.DB.WithContext(ctx), id)
+	if err != nil {
+		return nil, mapDBError(err)
+	}
+	if o.DeliveryPersonID != caller.UserID && (o.Quote == nil || o.Quote.ClientID != caller.UserID) {
+		return nil, apperr.NotFoundErr()
+	}
+	return view.NewOffer(o, caller.UserID, store.Now()), nil
+}
+
+// lockOfferForClient locks the offer's quote and loads the offer; only the
+// quote's client passes (its driver gets 403, anyone else 404).
+func (s *Service) lockOfferForClient(tx *gorm.DB, caller string, id uuid.UUID) (*store.Offer, error) {
+	var quoteIDs []uuid.UUID
+	if err := tx.Model(&store.Offer{}).Where("id = ?", id).Pluck("quote_id", &quoteIDs).Error; err != nil {
+		return nil, fmt.Errorf("find offer %s: %w", id, err)
+	}
+	if len(quoteIDs) == 0 {
+		return nil, apperr.NotFoundErr()
+	}
+	found, err := s.lockQuote(tx, quoteIDs[0])
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, apperr.NotFoundErr()
+	}
+	// Re-read under the lock: a concurrent accept may have removed it.
+	o, err := loadOffer(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if o.Quote == nil || o.Quote.ClientID != caller {
+		if o.DeliveryPersonID == caller {
+			return nil, apperr.ForbiddenErr()
+		}
+		return nil, apperr.NotFoundErr()
+	}
+	return o, nil
+}
+
+// AcceptResult is the answer of accept.
+type AcceptResult struct {
+	Message      string         `json:"message"`
+	DeliveryID   string         `json:"delivery_id"`
+	Delivery     *view.Delivery `json:"delivery"`
+	QuoteDeleted bool           `json:"quote_deleted"`
+}
+
+// AcceptOffer: in one transaction, with the quote row locked, the quote's
+// client turns a pending, unexpired offer into a delivery; the quote and all
+// its offers are removed. Concurrent accepts yield exactly one delivery.
+func (s *Service) AcceptOffer(ctx context.Context, caller *store.User, id uuid.UUID) (*AcceptResult, error) {
+	var d *store.Delivery
+	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
+		o, err := s.lockOfferForClient(tx, caller.UserID, id)
+		if err != nil {
+			return nil, err
+		}
+		q := o.Quote
+		now := store.Now()
+		switch {
+		case o.Status != store.OfferPending:
+			return nil, apperr.New(apperr.Invalid, MsgOfferNotPending)
+		case q.Status != store.QuotePending:
+			return nil, apperr.New(apperr.Invalid, MsgQuoteGone)
+		case !now.Before(q.ExpiresAt):
+			return nil, apperr.New(apperr.Invalid, MsgQuoteExpired)
+		case !now.Before(o.ExpiresAt):
+			return nil, apperr.New(apperr.Invalid, MsgOfferExpired)
+		}
+		driver := o.DeliveryPersonID
+		nd := store.Delivery{ID: uuid.New(), ClientID: q.ClientID, DeliveryPersonID: &driver,
+			PickupAddress: q.PickupAddress, DeliveryAddress: q.DeliveryAddress, CategoryID: q.CategoryID,
+			Description: q.Description, Observations: q.Observations, EstimatedWeight: q.EstimatedWeight,
+			EstimatedSize: q.EstimatedSize, PaymentMethod: q.PaymentMethod, FinalPrice: o.ProposedPrice,
+			VehicleID: o.VehicleID, Status: store.DeliveryAssigned, CreatedAt: now, UpdatedAt: now, HistoryID: q.HistoryID}
+		if nd.Observations == nil {
+			nd.Observations = store.StringList{}
+		}
+		switch {
+		case o.Vehicle != nil && o.Vehicle.Type != nil:
+			nd.VehicleTypeID, nd.VehicleTypeName = &o.Vehicle.Type.ID, &o.Vehicle.Type.Name
+		case q.VehicleType != nil:
+			nd.VehicleTypeID, nd.VehicleTypeName = &q.VehicleType.ID, &q.VehicleType.Name
+		}
+		if err := tx.Omit("Client", "DeliveryPerson", "Category").Create(&nd).Error; err != nil {
+			return nil, fmt.Errorf("create delivery: %w", err)
+		}
+		desc := "Oferta aceptada por el cliente con precio $" + o.ProposedPrice.StringFixed(2)
+		if err := addHistory(tx, q.HistoryID, store.HistoryOfferAccepted, desc, caller.UserID, now); err != nil {
+			return nil, err
+		}
+		others, err := loadOffers(tx, "created_at, id", "quote_id = ? AND id <> ?", q.ID, o.ID)
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.Where("quote_id = ?", q.ID).Delete(&store.Offer{}).Error; err != nil {
+			return nil, fmt.Errorf("delete offers: %w", err)
+		}
+		if err := tx.Where("id = ?", q.ID).Delete(&store.Quote{}).Error; err != nil {
+			return nil, fmt.Errorf("delete quote: %w", err)
+		}
+		if d, err = loadDelivery(tx, nd.ID); err != nil {
+			return nil, err
+		}
+		o.Status, o.UpdatedAt, q.Status = store.OfferAccepted, now, store.QuoteAccepted
+		msgs, err := offerFrames(o, now, []string{realtime.OfferUpdated, realtime.OfferAcceptedDot}, offerQuote(o), offerUser(o), offerDriver(o))
+		if err != nil {
+			return nil, err
+		}
+		for _, part := range []func() ([]realtime.Message, error){
+			func() ([]realtime.Message, error) {
+				return quoteFrames(q, []string{realtime.QuoteAccepted, realtime.QuoteDeleted}, quoteOwn(q), quoteUser(q), quoteNew())
+			},
+			func() ([]realtime.Message, error) {
+				return deliveryFrames(d, []string{realtime.DeliveryCreatedDot}, deliveryAll(d)...)
+			},
+			func() ([]realtime.Message, error) {
+				return deliveryFrames(d, []string{realtime.DeliveryCreated}, deliveryClient(d))
+			},
+			func() ([]realtime.Message, error) {
+				return deliveryFrames(d, []string{realtime.DeliveryAssigned}, deliveryDriver(d)...)
+			},
+		} {
+			more, err := part()
+			if err != nil {
+				return nil, err
+			}
+			msgs = append(msgs, more...)
+		}
+		for i := range others {
+			other := &others[i]
+			if other.Status != store.OfferPending {
+				continue
+			}
+			other.Quote = q
+			more, err := offerFrames(other, now, []string{realtime.OfferExpired, realtime.OfferDeleted}, offerDriver(other))
+			if err != nil {
+				return nil, err
+			}
+			msgs = append(msgs, more...)
+		}
+		return msgs, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &AcceptResult{Message: MsgOfferAccepted, DeliveryID: d.ID.String(), Delivery: view.NewDelivery(d, caller.UserID), QuoteDeleted: true}, nil
+}
+
+// RejectResult is the answer of reject.
+type RejectResult struct {
+	Status string `json:"status"`
+}
+
+// RejectOffer: the quote's client rejects a pending offer; it stays, rejected,
+// and its driver cannot offer again on that quote.
+func (s *Service) RejectOffer(ctx context.Context, caller *store.User, id uuid.UUID) (*RejectResult, error) {
+	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
+		o, err := s.lockOfferForClient(tx, caller.UserID, id)
+		if err != nil {
+			return nil, err
+		}
+		if o.Status != store.OfferPending {
+			return nil, apperr.New(apperr.Invalid, MsgRejectNotPending)
+		}
+		now := store.Now()
+		if err := tx.Model(&store.Offer{}).Where("id = ?", o.ID).Updates(map[string]any{"status": store.OfferRejected, "updated_at": now}).Error; err != nil {
+			return nil, fmt.Errorf("reject offer: %w", err)
+		}
+		if err := addHistory(tx, o.Quote.HistoryID, store.HistoryOfferRejected, "Oferta rechazada por el cliente", caller.UserID, now); err != nil {
+			return nil, err
+		}
+		o.Status, o.UpdatedAt = store.OfferRejected, now
+		return offerFrames(o, now, []string{realtime.OfferUpdated, realtime.OfferRejected, realtime.OfferDeleted},
+			offerQuote(o), offerUser(o), offerDriver(o))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &RejectResult{Status: "Oferta rechazada"}, nil
+}

@@ -1,0 +1,376 @@
+package market
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"hermez/pkg/apperr"
+	"hermez/pkg/input"
+	"hermez/pkg/realtime"
+	"hermez/pkg/store"
+	"hermez/pkg/view"
+)
+
+// Messages of the quote rules.
+const (
+	MsgSameAddresses    = "Las direcciones de recogida y entrega deben ser diferentes"
+	MsgPriceNotPositive = "El precio debe ser mayor que cero."
+	MsgQuoteNotPending  = "Solo se pueden modificar cotizaciones pendientes"
+	MsgQuoteCancelOnly  = "Solo se pueden cancelar cotizaciones pendientes"
+	MsgQuoteExpired     = "La cotización ha expirado"
+	MsgMinutes          = "Debe indicar un número entero de minutos mayor que cero."
+)
+
+var (
+	paymentMethods = []string{"efectivo", "nequi"}
+	quoteStatuses  = map[string]bool{store.QuotePending: true, store.QuoteAccepted: true, store.QuoteCancelled: true}
+	offerStatuses  = map[string]bool{store.OfferPending: true, store.OfferAccepted: true, store.OfferRejected: true}
+)
+
+func pkMissing(id uuid.UUID) string {
+	return fmt.Sprintf("Clave primaria \"%s\" inválida - objeto no existe.", id)
+}
+
+// quoteFields applies the body to q, validating what is sent (and, unless
+// partial, requiring the required fields).
+func quoteFields(tx *gorm.DB, q *store.Quote, b input.Body, partial bool) error {
+	f := apperr.Fields{}
+	req := !partial
+	if v, ok := b.String("pickup_address", f, input.StringOpts{Required: req}); ok && v != nil {
+		q.PickupAddress = *v
+	}
+	if v, ok := b.String("delivery_address", f, input.StringOpts{Required: req}); ok && v != nil {
+		q.DeliveryAddress = *v
+	}
+	if v, ok := b.String("payment_method", f, input.StringOpts{Choices: paymentMethods}); ok && v != nil {
+		q.PaymentMethod = *v
+	}
+	if v, ok := b.UUID("category_id", f, req, false); ok && v != nil {
+		var c store.Category
+		err := tx.Where("id = ? AND is_active", *v).Take(&c).Error
+		switch {
+		case err == gorm.ErrRecordNotFound:
+			f.Add("category_id", pkMissing(*v))
+		case err != nil:
+			return fmt.Errorf("check category: %w", err)
+		default:
+			q.CategoryID, q.Category = c.ID, &c
+		}
+	}
+	if v, ok := b.UUID("vehicle_type_id", f, false, true); ok {
+		if v == nil {
+			q.VehicleTypeID, q.VehicleType = nil, nil
+		} else {
+			var t store.VehicleType
+			err := tx.Where("id = ?", *v).Take(&t).Error
+			switch {
+			case err == gorm.ErrRecordNotFound:
+				f.Add("vehicle_type_id", pkMissing(*v))
+			case err != nil:
+				return fmt.Errorf("check vehicle type: %w", err)
+			default:
+				q.VehicleTypeID, q.VehicleType = &t.ID, &t
+			}
+		}
+	}
+	if v, ok := b.String("description", f, input.StringOpts{Nullable: true, AllowBlank: true}); ok {
+		q.Description = v
+	}
+	if b.Has("observations") && b.IsNull("observations") {
+		q.Observations = store.StringList{}
+	} else if v, ok := b.StringList("observations", f); ok {
+		obs, bad := make([]string, 0, len(v)), false
+		for _, o := range v {
+			o = strings.TrimSpace(o)
+			if o == "" || len([]rune(o)) > 200 {
+				bad = true
+			}
+			obs = append(obs, o)
+		}
+		switch {
+		case len(obs) > 20:
+			f.Add("observations", "Asegúrese de que este campo no tenga más de 20 elementos.")
+		case bad:
+			f.Add("observations", "Cada observación debe tener entre 1 y 200 caracteres.")
+		default:
+			q.Observations = obs
+		}
+	}
+	if v, ok := b.Decimal("estimated_weight", f, 8, 2, false, true); ok {
+		q.EstimatedWeight = v
+		if v != nil && v.IsNegative() {
+			f.Add("estimated_weight", "Asegúrese de que este valor sea mayor o igual a 0.")
+		}
+	}
+	if v, ok := b.String("estimated_size", f, input.StringOpts{Nullable: true, AllowBlank: true, MaxLen: 100}); ok {
+		q.EstimatedSize = v
+	}
+	if v, ok := b.Decimal("client_price", f, 10, 2, req, false); ok && v != nil {
+		if !v.IsPositive() {
+			f.Add("client_price", MsgPriceNotPositive)
+		} else {
+			q.ClientPrice = *v
+		}
+	}
+	if err := f.Err(); err != nil {
+		return err
+	}
+	if strings.EqualFold(strings.TrimSpace(q.PickupAddress), strings.TrimSpace(q.DeliveryAddress)) {
+		return apperr.Field(apperr.NonField, MsgSameAddresses)
+	}
+	return nil
+}
+
+// tolerateClient accepts a client_id in the body only when it names the caller.
+func tolerateClient(b input.Body, caller string) error {
+	if !b.Has("client_id") || b.IsNull("client_id") {
+		return nil
+	}
+	v, ok := b.String("client_id", apperr.Fields{}, input.StringOpts{AllowBlank: true})
+	if ok && v != nil && *v != "" && *v != caller {
+		return apperr.ForbiddenErr()
+	}
+	return nil
+}
+
+// CreateQuote creates a pending quote for the caller (history quote_created,
+// event quote_created).
+func (s *Service) CreateQuote(ctx context.Context, caller *store.User, b input.Body) (*view.Quote, error) {
+	if err := tolerateClient(b, caller.UserID); err != nil {
+		return nil, err
+	}
+	var q *store.Quote
+	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
+		now := store.Now()
+		nq := store.Quote{ID: uuid.New(), ClientID: caller.UserID, Observations: store.StringList{}, PaymentMethod: "efectivo",
+			Status: store.QuotePending, CreatedAt: now, ExpiresAt: now.Add(s.Config.QuoteTTL), HistoryID: uuid.New()}
+		if err := quoteFields(tx, &nq, b, false); err != nil {
+			return nil, err
+		}
+		if err := tx.Omit("Client", "Category", "VehicleType", "Offers").Create(&nq).Error; err != nil {
+			return nil, fmt.Errorf("create quote: %w", err)
+		}
+		if err := addHistory(tx, nq.HistoryID, store.HistoryQuoteCreated, "Cotización creada por el cliente", caller.UserID, now); err != nil {
+			return nil, err
+		}
+		var err error
+		if q, err = loadQuote(tx, nq.ID); err != nil {
+			return nil, err
+		}
+		return quoteFrames(q, []string{realtime.QuoteCreated}, quoteNew(), quoteOwn(q), quoteUser(q))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return view.NewQuote(q, caller.UserID), nil
+}
+
+// ListQuotes is the caller's quotes plus every other pending, unexpired one,
+// newest first, optionally of one status.
+func (s *Service) ListQuotes(ctx context.Context, caller *store.User, status string, page Page) ([]*view.Quote, error) {
+	db := s.Store.DB.WithContext(ctx)
+	q := store.PreloadQuote(db, "").
+		Where("client_id = ? OR (status = ? AND expires_at > ?)", caller.UserID, store.QuotePending, store.Now())
+	if status = strings.TrimSpace(status); quoteStatuses[status] {
+		q = q.Where("status = ?", status)
+	}
+	var qs []store.Quote
+	if err := page.apply(q.Order("created_at DESC").Order("id")).Find(&qs).Error; err != nil {
+		return nil, apperr.Wrap(err, "list quotes")
+	}
+	users := make([]*store.User, len(qs))
+	for i := range qs {
+		users[i] = qs[i].Client
+	}
+	if err := store.LoadRatings(db, users...); err != nil {
+		return nil, apperr.Wrap(err, "list quotes")
+	}
+	out := make([]*view.Quote, len(qs))
+	for i := range qs {
+		out[i] = view.NewQuote(&qs[i], caller.UserID)
+	}
+	return out, nil
+}
+
+// canSeeQuote: its client, or anyone while it is pending.
+func canSeeQuote(q *store.Quote, caller string) bool {
+	return q.ClientID == caller || q.Status == store.QuotePending
+}
+
+// ownQuote: nil for the client; 403 when the caller can see it, else 404.
+func ownQuote(q *store.Quote, caller string) error {
+	if q.ClientID == caller {
+		return nil
+	}
+	if canSeeQuote(q, caller) {
+		return apperr.ForbiddenErr()
+	}
+	return apperr.NotFoundErr()
+}
+
+// GetQuote is a quote the caller owns, or any pending one.
+func (s *Service) GetQuote(ctx context.Context, caller *store.User, id uuid.UUID) (*view.Quote, error) {
+	q, err := loadQuote(s.Store.DB.WithContext(ctx), id)
+	if err != nil {
+		return nil, mapDBError(err)
+	}
+	if !canSeeQuote(q, caller.UserID) {
+		return nil, apperr.NotFoundErr()
+	}
+	return view.NewQuote(q, caller.UserID), nil
+}
+
+// lockOwnPending locks and loads the caller's pending quote.
+func (s *Service) lockOwnPending(tx *gorm.DB, caller string, id uuid.UUID, notPending string, checkExpiry bool) (*store.Quote, error) {
+	found, err := s.lockQuote(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, apperr.NotFoundErr()
+	}
+	q, err := loadQuote(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := ownQuote(q, caller); err != nil {
+		return nil, err
+	}
+	if q.Status != store.QuotePending {
+		return nil, apperr.New(apperr.Invalid, notPending)
+	}
+	if checkExpiry && !store.Now().Before(q.ExpiresAt) {
+		return nil, apperr.New(apperr.Invalid, MsgQuoteExpired)
+	}
+	return q, nil
+}
+
+func quoteUpdatedFrames(q *store.Quote) ([]realtime.Message, error) {
+	auds := []audience{quoteOwn(q), quoteUser(q)}
+	if q.Status == store.QuotePending {
+		auds = append(auds, quoteNew())
+	}
+	return quoteFrames(q, []string{realtime.QuoteUpdated}, auds...)
+}
+
+// UpdateQuote changes the caller's pending quote (PUT, or PATCH with partial:
+// only what is sent is validated) and publishes quote_updated.
+func (s *Service) UpdateQuote(ctx context.Context, caller *store.User, id uuid.UUID, b input.Body, partial bool) (*view.Quote, error) {
+	if err := tolerateClient(b, caller.UserID); err != nil {
+		return nil, err
+	}
+	var q *store.Quote
+	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
+		var err error
+		if q, err = s.lockOwnPending(tx, caller.UserID, id, MsgQuoteNotPending, true); err != nil {
+			return nil, err
+		}
+		if err := quoteFields(tx, q, b, partial); err != nil {
+			return nil, err
+		}
+		err = tx.Model(&store.Quote{}).Where("id = ?", q.ID).Updates(map[string]any{
+			"pickup_address": q.PickupAddress, "delivery_address": q.DeliveryAddress, "category_id": q.CategoryID,
+			"description": q.Description, "observations": q.Observations, "vehicle_type_id": q.VehicleTypeID,
+			"estimated_weight": q.EstimatedWeight, "estimated_size": q.EstimatedSize, "client_price": q.ClientPrice,
+			"payment_method": q.PaymentMethod,
+		}).Error
+		if err != nil {
+			return nil, fmt.Errorf("update quote: %w", err)
+		}
+		return quoteUpdatedFrames(q)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return view.NewQuote(q, caller.UserID), nil
+}
+
+// removeQuote deletes a quote and its offers inside tx and returns the frames
+// announcing it (quote_expired, quote_deleted; offer_expired, offer_deleted for
+// each pending offer). q.Status is rendered as given.
+func removeQuote(tx *gorm.DB, q *store.Quote, now time.Time) ([]realtime.Message, error) {
+	offers, err := loadOffers(tx, "created_at, id", "quote_id = ?", q.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Where("quote_id = ?", q.ID).Delete(&store.Offer{}).Error; err != nil {
+		return nil, fmt.Errorf("delete offers of quote %s: %w", q.ID, err)
+	}
+	if err := tx.Where("id = ?", q.ID).Delete(&store.Quote{}).Error; err != nil {
+		return nil, fmt.Errorf("delete quote %s: %w", q.ID, err)
+	}
+	return quoteRemovedFrames(q, offers, now)
+}
+
+// CancelQuote removes the caller's pending quote and its offers; the answer
+// is the quote with status "cancelled".
+func (s *Service) CancelQuote(ctx context.Context, caller *store.User, id uuid.UUID) (*view.Quote, error) {
+	var q *store.Quote
+	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
+		var err error
+		if q, err = s.lockOwnPending(tx, caller.UserID, id, MsgQuoteCancelOnly, false); err != nil {
+			return nil, err
+		}
+		now := store.Now()
+		if err := addHistory(tx, q.HistoryID, store.HistoryCancelled, "Cotización cancelada por el cliente", caller.UserID, now); err != nil {
+			return nil, err
+		}
+		q.Status = store.QuoteCancelled
+		return removeQuote(tx, q, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return view.NewQuote(q, caller.UserID), nil
+}
+
+// ExtendResult is the answer of extend-expiration.
+type ExtendResult struct {
+	Status    string    `json:"status"`
+	ExpiresAt view.Time `json:"expires_at"`
+}
+
+// ExtendQuote adds {"minutes": n} (or extra_minutes) to the caller's pending
+// quote's expiry, never past created_at + QUOTE_MAX_LIFETIME_MINUTES.
+func (s *Service) ExtendQuote(ctx context.Context, caller *store.User, id uuid.UUID, b input.Body) (*ExtendResult, error) {
+	key := b.First("minutes", "extra_minutes")
+	if key == "" {
+		key = "minutes"
+	}
+	f := apperr.Fields{}
+	n, ok := b.Int(key, f, true, false)
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	if !ok || n == nil || *n <= 0 || *n > 100000 {
+		return nil, apperr.Field(key, MsgMinutes)
+	}
+	var q *store.Quote
+	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
+		var err error
+		if q, err = s.lockOwnPending(tx, caller.UserID, id, MsgQuoteNotPending, false); err != nil {
+			return nil, err
+		}
+		exp := q.ExpiresAt.Add(time.Duration(*n) * time.Minute)
+		if limit := q.CreatedAt.Add(s.Config.QuoteMaxLifetime); exp.After(limit) {
+			exp = limit
+		}
+		if exp.Before(q.ExpiresAt) {
+			exp = q.ExpiresAt
+		}
+		q.ExpiresAt = exp
+		if err := tx.Model(&store.Quote{}).Where("id = ?", q.ID).Update("expires_at", exp).Error; err != nil {
+			return nil, fmt.Errorf("extend quote: %w", err)
+		}
+		return quoteUpdatedFrames(q)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ExtendResult{Status: "extendido", ExpiresAt: view.Time(q.ExpiresAt)}, nil
+}

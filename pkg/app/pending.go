@@ -12,8 +12,3 @@ import (
 func Expire(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return errors.New("expire: not implemented yet")
 }
-
-// CreateSuperuser is the `createsuperuser` subcommand (issue 6 fills it in).
-func CreateSuperuser(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {
-	return errors.New("createsuperuser: not implemented yet")
-}

@@ -100,12 +100,15 @@ func SaveCategory(ctx context.Context, st *store.Store, id *uuid.UUID, b input.B
 	name, _ := b.String("name", f, input.StringOpts{Required: true, MaxLen: 100})
 	desc, _ := b.String("description", f, input.StringOpts{AllowBlank: true})
 	active, activeSent := b.Bool("is_active", f, false)
+	if err := nameTaken(ctx, st, f, &store.Category{}, name, id, msgCategoryTaken); err != nil {
+		return nil, err
+	}
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
 	var c store.Category
 	err := st.Transaction(ctx, func(tx *gorm.DB) error {
-		if err := uniqueName(tx, &store.Category{}, *name, id, "Ya existe una categoría con este nombre."); err != nil {
+		if err := uniqueName(tx, &store.Category{}, *name, id, msgCategoryTaken); err != nil {
 			return err
 		}
 		now := store.Now()
@@ -133,11 +136,35 @@ func SaveCategory(ctx context.Context, st *store.Store, id *uuid.UUID, b input.B
 	})
 	if err != nil {
 		if store.IsUniqueViolation(err) {
-			return nil, apperr.Field("name", "Ya existe una categoría con este nombre.")
+			return nil, apperr.Field("name", msgCategoryTaken)
 		}
 		return nil, wrapDB(err, "save category")
 	}
 	return &c, nil
+}
+
+const (
+	msgCategoryTaken = "Ya existe una categoría con este nombre."
+	msgTypeTaken     = "Ya existe un tipo de vehículo con este nombre."
+)
+
+// nameTaken adds the uniqueness message next to the other field messages
+// (DRF reports them together); the transaction checks again.
+func nameTaken(ctx context.Context, st *store.Store, f apperr.Fields, model any, name *string, id *uuid.UUID, msg string) error {
+	if name == nil {
+		return nil
+	}
+	err := uniqueName(st.DB.WithContext(ctx), model, *name, id, msg)
+	if e, ok := apperr.As(err); ok {
+		for k, v := range e.Fields {
+			f[k] = append(f[k], v...)
+		}
+		return nil
+	}
+	if err != nil {
+		return apperr.Wrap(err, "check name")
+	}
+	return nil
 }
 
 func uniqueName(tx *gorm.DB, model any, name string, id *uuid.UUID, msg string) error {
@@ -196,12 +223,15 @@ func SaveVehicleType(ctx context.Context, st *store.Store, id *uuid.UUID, b inpu
 		}
 		cats = append(cats, cid)
 	}
+	if err := nameTaken(ctx, st, f, &store.VehicleType{}, name, id, msgTypeTaken); err != nil {
+		return nil, err
+	}
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
 	var vt store.VehicleType
 	err := st.Transaction(ctx, func(tx *gorm.DB) error {
-		if err := uniqueName(tx, &store.VehicleType{}, *name, id, "Ya existe un tipo de vehículo con este nombre."); err != nil {
+		if err := uniqueName(tx, &store.VehicleType{}, *name, id, msgTypeTaken); err != nil {
 			return err
 		}
 		if len(cats) > 0 {
@@ -259,7 +289,7 @@ func SaveVehicleType(ctx context.Context, st *store.Store, id *uuid.UUID, b inpu
 	})
 	if err != nil {
 		if store.IsUniqueViolation(err) {
-			return nil, apperr.Field("name", "Ya existe un tipo de vehículo con este nombre.")
+			return nil, apperr.Field("name", msgTypeTaken)
 		}
 		return nil, wrapDB(err, "save vehicle type")
 	}

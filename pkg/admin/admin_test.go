@@ -109,6 +109,9 @@ func TestLoginLogoutAndPages(t *testing.T) {
 	if res.Status != http.StatusSeeOther || res.Header.Get("Location") != "/admin/" {
 		t.Fatalf("login with a foreign next: %d %q", res.Status, res.Header.Get("Location"))
 	}
+	if res := b.get("/admin/login/"); res.Status != http.StatusFound || res.Header.Get("Location") != "/admin/" {
+		t.Errorf("login page with a session: %d %q", res.Status, res.Header.Get("Location"))
+	}
 	var acc store.StaffAccount
 	must(t, f.W.Store.DB.Where("id = ?", f.Staff.ID).Take(&acc).Error)
 	if acc.LastLoginAt == nil {

@@ -49,6 +49,13 @@ func (a *Console) ensureSession(c echo.Context) (*session, error) {
 }
 
 func (a *Console) loginForm(c echo.Context) error {
+	if s := sessionOf(c); s != nil && s.StaffID != "" {
+		var acc store.StaffAccount
+		err := a.d.Store.DB.WithContext(c.Request().Context()).Where("id = ?", s.StaffID).Take(&acc).Error
+		if err == nil && acc.IsActive && a.sess.authHash(acc.PasswordHash) == s.AuthHash {
+			return c.Redirect(http.StatusFound, safeNext(c.QueryParam("next")))
+		}
+	}
 	if _, err := a.ensureSession(c); err != nil {
 		return err
 	}
@@ -232,12 +239,14 @@ func (a *Console) vehicles(c echo.Context) error {
 		state = "pendientes"
 	}
 	qtext := c.QueryParam("q")
-	q := a.d.Store.DB.WithContext(c.Request().Context()).Model(&store.Vehicle{}).Preload("Type").Order("created_at ASC")
+	q := a.d.Store.DB.WithContext(c.Request().Context()).Model(&store.Vehicle{}).Preload("Type")
 	switch state {
-	case "pendientes":
-		q = q.Where("is_verified = ?", false)
+	case "pendientes": // a queue: oldest first
+		q = q.Where("is_verified = ?", false).Order("created_at ASC")
 	case "verificados":
 		q = q.Where("is_verified = ?", true).Order("updated_at DESC")
+	default:
+		q = q.Order("created_at DESC")
 	}
 	q = search(q, qtext, "license_plate", "brand", "model", "vin", "user_id")
 	var vs []store.Vehicle

@@ -21,7 +21,9 @@ commands:
   seed                       create delivery categories and vehicle types (idempotent)
   expire                     one sweep of expired quotes and offers
   staff <userid> [--off]     grant or remove staff powers
-  createsuperuser            create a staff console login (password from a prompt or HERMEZ_ADMIN_PASSWORD)
+  createsuperuser [--username NAME] [--update]
+                             create a staff console login for /admin/ (password from a prompt or
+                             HERMEZ_ADMIN_PASSWORD, never a flag; --update resets an existing one)
   token <userid> [--name "Ana Gómez"] [--email ana@example.com]
                              print a development JWT (local mode / DEBUG only)
 `

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"hermez/pkg/admin"
 	"hermez/pkg/auth"
 	"hermez/pkg/config"
 	"hermez/pkg/httpapi"
@@ -39,5 +40,8 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	mkt := market.New(st, outbox, market.ConfigFrom(cfg), log)
 	e := httpapi.New(httpapi.Deps{Config: cfg, Store: st, Auth: authn, Outbox: outbox, Log: log,
 		Checks: Checks(st, broker), DevIssuer: dev, Market: mkt})
+	if _, err := admin.Register(e, admin.Deps{Config: cfg, Store: st, Log: log}); err != nil {
+		return nil, err
+	}
 	return &Web{Handler: e, Auth: authn, Dev: dev, Outbox: outbox, Market: mkt, Broker: broker}, nil
 }

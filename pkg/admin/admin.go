@@ -1,0 +1,396 @@
+// Package admin is the staff console at /admin/: server-rendered pages
+// (html/template, embedded CSS/JS with content-hashed names) where staff log in
+// with a console account (`web createsuperuser`), verify drivers' vehicles,
+// maintain categories and vehicle types, grant the API staff flag to app
+// users, and watch quotes, offers and deliveries. It replaces Django's admin.
+package admin
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"gorm.io/gorm"
+
+	"hermez/pkg/apperr"
+	"hermez/pkg/config"
+	"hermez/pkg/input"
+	"hermez/pkg/store"
+)
+
+// Deps is what the console needs.
+type Deps struct {
+	Config config.Config
+	Store  *store.Store
+	Log    *slog.Logger
+}
+
+// Login rate limit: failed attempts per client IP + username within the window
+// (and, whatever the IP, per username).
+const (
+	LoginWindow      = 15 * time.Minute
+	LoginFailsPerIP  = 5
+	LoginFailsPerAcc = 50
+)
+
+// Console is the mounted staff console.
+type Console struct {
+	d      Deps
+	sess   *sessions
+	limit  *limiter
+	assets *assets
+	pages  map[string]*template.Template
+}
+
+const (
+	ctxSession = "admin.session"
+	ctxStaff   = "admin.staff"
+)
+
+// Register mounts the console's routes on e (paths with a trailing slash; the
+// Pre middleware rewrites slashless ones).
+func Register(e *echo.Echo, d Deps) (*Console, error) {
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	as, err := loadAssets()
+	if err != nil {
+		return nil, err
+	}
+	a := &Console{d: d, sess: newSessions(d.Config.SecretKey, !d.Config.Debug),
+		limit: newLimiter(LoginWindow, LoginFailsPerIP, LoginFailsPerAcc), assets: as}
+	if err := a.parseTemplates(); err != nil {
+		return nil, err
+	}
+	e.GET("/admin/static/:name", as.serve)
+	e.GET("/admin/login/", a.loginForm, a.base)
+	e.POST("/admin/login/", a.login, a.base)
+	staff := []echo.MiddlewareFunc{a.base, a.requireStaff, a.csrf}
+	e.POST("/admin/logout/", a.logout, staff...)
+	e.GET("/admin/", a.dashboard, staff...)
+	e.GET("/admin/vehicles/", a.vehicles, staff...)
+	e.GET("/admin/vehicles/:id/", a.vehicle, staff...)
+	e.POST("/admin/vehicles/:id/", a.vehicleSave, staff...)
+	e.GET("/admin/categories/", a.categories, staff...)
+	e.GET("/admin/categories/new/", a.categoryForm, staff...)
+	e.POST("/admin/categories/new/", a.categorySave, staff...)
+	e.GET("/admin/categories/:id/", a.categoryForm, staff...)
+	e.POST("/admin/categories/:id/", a.categorySave, staff...)
+	e.GET("/admin/vehicle-types/", a.vehicleTypes, staff...)
+	e.GET("/admin/vehicle-types/new/", a.vehicleTypeForm, staff...)
+	e.POST("/admin/vehicle-types/new/", a.vehicleTypeSave, staff...)
+	e.GET("/admin/vehicle-types/:id/", a.vehicleTypeForm, staff...)
+	e.POST("/admin/vehicle-types/:id/", a.vehicleTypeSave, staff...)
+	e.GET("/admin/users/", a.users, staff...)
+	e.GET("/admin/users/:id/", a.user, staff...)
+	e.POST("/admin/users/:id/staff/", a.userStaff, staff...)
+	e.GET("/admin/quotes/", a.quotes, staff...)
+	e.GET("/admin/quotes/:id/", a.quote, staff...)
+	e.GET("/admin/offers/", a.offers, staff...)
+	e.GET("/admin/deliveries/", a.deliveries, staff...)
+	e.GET("/admin/deliveries/:id/", a.delivery, staff...)
+	e.GET("/admin/accounts/", a.accounts, staff...)
+	e.POST("/admin/accounts/:id/active/", a.accountActive, staff...)
+	e.Any("/admin/*", a.notFound, staff...)
+	return a, nil
+}
+
+// --- middleware ---
+
+// base sets the console's security headers and reads the session.
+func (a *Console) base(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; "+
+			"frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Cache-Control", "no-store")
+		if s := a.sess.read(c.Request()); s != nil {
+			c.Set(ctxSession, s)
+		}
+		return next(c)
+	}
+}
+
+func sessionOf(c echo.Context) *session { s, _ := c.Get(ctxSession).(*session); return s }
+
+func staffOf(c echo.Context) *store.StaffAccount {
+	s, _ := c.Get(ctxStaff).(*store.StaffAccount)
+	return s
+}
+
+// requireStaff lets through a session of an active staff account whose
+// password has not changed since login; anything else goes to the login page.
+func (a *Console) requireStaff(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		s := sessionOf(c)
+		var acc store.StaffAccount
+		ok := false
+		if s != nil && s.StaffID != "" {
+			err := a.d.Store.DB.WithContext(c.Request().Context()).Where("id = ?", s.StaffID).Take(&acc).Error
+			if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+				return a.fail(c, apperr.Wrap(err, "load staff session"))
+			}
+			ok = err == nil && acc.IsActive && a.sess.authHash(acc.PasswordHash) == s.AuthHash
+			if !ok {
+				a.sess.clear(c.Response())
+			}
+		}
+		if !ok {
+			r := c.Request()
+			target := "/admin/login/"
+			if r.Method == http.MethodGet {
+				target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+				return c.Redirect(http.StatusFound, target)
+			}
+			return c.Redirect(http.StatusSeeOther, target)
+		}
+		c.Set(ctxStaff, &acc)
+		return next(c)
+	}
+}
+
+// csrf refuses (403) an unsafe request without this session's token.
+func (a *Console) csrf(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		switch c.Request().Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			return next(c)
+		}
+		if !a.sess.csrfValid(sessionOf(c), c.FormValue(CSRFField)) {
+			return a.forbiddenCSRF(c)
+		}
+		return next(c)
+	}
+}
+
+func (a *Console) forbiddenCSRF(c echo.Context) error {
+	return a.render(c, http.StatusForbidden, "error.html", "Acceso prohibido", map[string]any{
+		"Status":  http.StatusForbidden,
+		"Message": "Verificación CSRF fallida: el formulario caducó o no vino de esta página. Vuelva a cargar la página e inténtelo de nuevo.",
+	})
+}
+
+// --- rendering ---
+
+var cot = time.FixedZone("COT", -5*60*60) // Colombia, no daylight saving
+
+var statusLabels = map[string]string{
+	"pending": "Pendiente", "approved": "Aprobado", "rejected": "Rechazado",
+	"accepted": "Aceptada", "cancelled": "Cancelada",
+	"assigned": "Asignada", "picked_up": "Recogida", "in_transit": "En camino", "delivered": "Entregada", "paid": "Pagada",
+	"quote_created": "Cotización creada", "offer_made": "Oferta hecha", "offer_accepted": "Oferta aceptada",
+	"offer_rejected": "Oferta rechazada", "status_changed": "Cambio de estado", "completed": "Completada",
+	"client": "Cliente", "delivery": "Domiciliario", "efectivo": "Efectivo", "nequi": "Nequi",
+}
+
+func (a *Console) funcs() template.FuncMap {
+	return template.FuncMap{
+		"static": a.assets.url,
+		"time": func(t any) string {
+			switch v := t.(type) {
+			case time.Time:
+				return v.In(cot).Format("02/01/2006 15:04")
+			case *time.Time:
+				if v == nil {
+					return "—"
+				}
+				return v.In(cot).Format("02/01/2006 15:04")
+			}
+			return ""
+		},
+		"str": func(p *string) string {
+			if p == nil {
+				return ""
+			}
+			return *p
+		},
+		"label": func(s any) string {
+			var k string
+			switch v := s.(type) {
+			case string:
+				k = v
+			case *string:
+				if v == nil {
+					return "—"
+				}
+				k = *v
+			}
+			if l, ok := statusLabels[k]; ok {
+				return l
+			}
+			return k
+		},
+		"person": personName,
+		"errs": func(f apperr.Fields, key string) []string {
+			if f == nil {
+				return nil
+			}
+			return f[key]
+		},
+		"list": func(items ...string) []string { return items },
+		"deref": func(p *float64) float64 {
+			if p == nil {
+				return 0
+			}
+			return *p
+		},
+		"has": func(list []string, v string) bool {
+			for _, x := range list {
+				if x == v {
+					return true
+				}
+			}
+			return false
+		},
+	}
+}
+
+func personName(u *store.User) string {
+	if u == nil {
+		return "—"
+	}
+	var parts []string
+	for _, p := range []*string{u.FirstName, u.LastName} {
+		if p != nil && strings.TrimSpace(*p) != "" {
+			parts = append(parts, strings.TrimSpace(*p))
+		}
+	}
+	name := strings.Join(parts, " ")
+	if name == "" && u.Username != nil {
+		name = *u.Username
+	}
+	if name == "" {
+		name = u.UserID
+	}
+	if u.DeletedAt != nil {
+		name += " (eliminado)"
+	}
+	return name
+}
+
+func (a *Console) parseTemplates() error {
+	a.pages = map[string]*template.Template{}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		base := strings.TrimPrefix(n, "templates/")
+		if base == "layout.html" {
+			continue
+		}
+		t, err := template.New(base).Funcs(a.funcs()).ParseFS(templateFS, "templates/layout.html", n)
+		if err != nil {
+			return fmt.Errorf("admin template %s: %w", base, err)
+		}
+		a.pages[base] = t
+	}
+	return nil
+}
+
+// page is what every template receives.
+type page struct {
+	Title string
+	Staff *store.StaffAccount
+	CSRF  string
+	Path  string
+	Flash string
+	Data  any
+}
+
+func (a *Console) render(c echo.Context, status int, name, title string, data any) error {
+	t, ok := a.pages[name]
+	if !ok {
+		return fmt.Errorf("no admin template %s", name)
+	}
+	p := page{Title: title, Staff: staffOf(c), Path: c.Request().URL.Path, Data: data}
+	if s := sessionOf(c); s != nil {
+		p.CSRF = a.sess.csrfToken(s)
+	}
+	if c.QueryParam("guardado") != "" {
+		p.Flash = "Cambios guardados."
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// fail renders a business error as an HTML page with its status.
+func (a *Console) fail(c echo.Context, err error) error {
+	status, msg := http.StatusInternalServerError, apperr.MsgInternal
+	if e, ok := apperr.As(err); ok {
+		switch e.Kind {
+		case apperr.Invalid:
+			status, msg = http.StatusBadRequest, e.Message
+		case apperr.Forbidden:
+			status, msg = http.StatusForbidden, e.Message
+		case apperr.NotFound:
+			status, msg = http.StatusNotFound, e.Message
+		case apperr.Conflict:
+			status, msg = http.StatusConflict, e.Message
+		}
+	}
+	if status >= 500 {
+		a.d.Log.Error("admin", "path", c.Request().URL.Path, "err", err)
+		msg = apperr.MsgInternal
+	}
+	return a.render(c, status, "error.html", "Error", map[string]any{"Status": status, "Message": msg})
+}
+
+func (a *Console) notFound(c echo.Context) error { return a.fail(c, apperr.NotFoundErr()) }
+
+// formBody turns the posted form into an input.Body (first value of each
+// field); checkboxes become "true"/"false" so an unchecked box is sent.
+func formBody(c echo.Context, checkboxes ...string) (input.Body, map[string]string, error) {
+	form, err := c.FormParams()
+	if err != nil {
+		return nil, nil, apperr.New(apperr.Invalid, "Formulario mal formado.")
+	}
+	vals := map[string]string{}
+	for k, v := range form {
+		if k == CSRFField || len(v) == 0 {
+			continue
+		}
+		vals[k] = v[0]
+	}
+	for _, cb := range checkboxes {
+		if form.Has(cb) {
+			vals[cb] = "true"
+		} else {
+			vals[cb] = "false"
+		}
+	}
+	return input.FromStrings(vals), vals, nil
+}
+
+func paramUUID(c echo.Context) (uuid.UUID, error) {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		return uuid.Nil, apperr.NotFoundErr()
+	}
+	return id, nil
+}
+
+// fieldErrors returns the field messages of a validation error (nil otherwise).
+func fieldErrors(err error) apperr.Fields {
+	if e, ok := apperr.As(err); ok && e.Kind == apperr.Invalid && len(e.Fields) > 0 {
+		return apperr.Fields(e.Fields)
+	}
+	return nil
+}
+
+func clientIP(c echo.Context) string { return c.RealIP() }

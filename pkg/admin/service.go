@@ -1,0 +1,328 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
+
+	"hermez/pkg/apperr"
+	"hermez/pkg/input"
+	"hermez/pkg/store"
+)
+
+// The console's changes. They take an input.Body (form values) and validate
+// like the API does (DRF messages, data-model.md lengths and uniqueness).
+// None of them has a realtime event (realtime.md: vehicle and reference-data
+// edits publish nothing; they show in the next snapshot).
+
+// DocumentStatuses are the values of a vehicle's four document statuses.
+var DocumentStatuses = []string{"pending", "approved", "rejected"}
+
+// Document fields of a vehicle, in display order.
+var documentFields = []struct{ Key, Column, Label string }{
+	{"driverLicenseStatus", "driver_license_status", "Licencia de conducción"},
+	{"registrationCardStatus", "registration_card_status", "Tarjeta de propiedad"},
+	{"insurancePolicyStatus", "insurance_policy_status", "Póliza de seguro (SOAT)"},
+	{"criminalRecordStatus", "criminal_record_status", "Antecedentes judiciales"},
+}
+
+func wrapDB(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := apperr.As(err); ok {
+		return err
+	}
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return apperr.NotFoundErr()
+	}
+	return apperr.Wrap(err, what)
+}
+
+// VerifyVehicle sets a vehicle's document statuses, isVerified and notes.
+// A vehicle can be marked verified only with every document approved.
+func VerifyVehicle(ctx context.Context, st *store.Store, id uuid.UUID, b input.Body) (*store.Vehicle, error) {
+	f := apperr.Fields{}
+	updates := map[string]any{}
+	statuses := map[string]string{}
+	for _, d := range documentFields {
+		v, ok := b.String(d.Key, f, input.StringOpts{Required: true, Choices: DocumentStatuses})
+		if ok && v != nil {
+			updates[d.Column] = *v
+			statuses[d.Key] = *v
+		}
+	}
+	verified, vok := b.Bool("isVerified", f, true)
+	if vok {
+		updates["is_verified"] = verified
+	}
+	notes, nok := b.String("verificationNotes", f, input.StringOpts{Nullable: true, AllowBlank: true, MaxLen: 2000})
+	if nok {
+		if notes != nil && *notes == "" {
+			notes = nil
+		}
+		updates["verification_notes"] = notes
+	}
+	if vok && verified && len(statuses) == len(documentFields) {
+		for _, s := range statuses {
+			if s != "approved" {
+				f.Add("isVerified", "Solo se puede verificar un vehículo con todos sus documentos aprobados.")
+				break
+			}
+		}
+	}
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	var v store.Vehicle
+	err := st.Transaction(ctx, func(tx *gorm.DB) error {
+		if err := tx.Where("vehicle_id = ?", id).Take(&v).Error; err != nil {
+			return err
+		}
+		updates["updated_at"] = store.Now()
+		return tx.Model(&v).Updates(updates).Error
+	})
+	if err != nil {
+		return nil, wrapDB(err, "verify vehicle")
+	}
+	return &v, nil
+}
+
+// SaveCategory creates (id nil) or updates a delivery category.
+func SaveCategory(ctx context.Context, st *store.Store, id *uuid.UUID, b input.Body) (*store.Category, error) {
+	f := apperr.Fields{}
+	name, _ := b.String("name", f, input.StringOpts{Required: true, MaxLen: 100})
+	desc, _ := b.String("description", f, input.StringOpts{AllowBlank: true})
+	active, activeSent := b.Bool("is_active", f, false)
+	if err := nameTaken(ctx, st, f, &store.Category{}, name, id, msgCategoryTaken); err != nil {
+		return nil, err
+	}
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	var c store.Category
+	err := st.Transaction(ctx, func(tx *gorm.DB) error {
+		if err := uniqueName(tx, &store.Category{}, *name, id, msgCategoryTaken); err != nil {
+			return err
+		}
+		now := store.Now()
+		if id == nil {
+			c = store.Category{ID: uuid.New(), Name: *name, IsActive: true, CreatedAt: now, UpdatedAt: now}
+			if desc != nil {
+				c.Description = *desc
+			}
+			if activeSent {
+				c.IsActive = active
+			}
+			return tx.Create(&c).Error
+		}
+		if err := tx.Where("id = ?", *id).Take(&c).Error; err != nil {
+			return err
+		}
+		upd := map[string]any{"name": *name, "updated_at": now}
+		if desc != nil {
+			upd["description"] = *desc
+		}
+		if activeSent {
+			upd["is_active"] = active
+		}
+		return tx.Model(&c).Updates(upd).Error
+	})
+	if err != nil {
+		if store.IsUniqueViolation(err) {
+			return nil, apperr.Field("name", msgCategoryTaken)
+		}
+		return nil, wrapDB(err, "save category")
+	}
+	return &c, nil
+}
+
+const (
+	msgCategoryTaken = "Ya existe una categoría con este nombre."
+	msgTypeTaken     = "Ya existe un tipo de vehículo con este nombre."
+)
+
+// nameTaken adds the uniqueness message next to the other field messages
+// (DRF reports them together); the transaction checks again.
+func nameTaken(ctx context.Context, st *store.Store, f apperr.Fields, model any, name *string, id *uuid.UUID, msg string) error {
+	if name == nil {
+		return nil
+	}
+	err := uniqueName(st.DB.WithContext(ctx), model, *name, id, msg)
+	if e, ok := apperr.As(err); ok {
+		for k, v := range e.Fields {
+			f[k] = append(f[k], v...)
+		}
+		return nil
+	}
+	if err != nil {
+		return apperr.Wrap(err, "check name")
+	}
+	return nil
+}
+
+func uniqueName(tx *gorm.DB, model any, name string, id *uuid.UUID, msg string) error {
+	q := tx.Model(model).Where("name = ?", name)
+	if id != nil {
+		q = q.Where("id <> ?", *id)
+	}
+	var n int64
+	if err := q.Count(&n).Error; err != nil {
+		return err
+	}
+	if n > 0 {
+		return apperr.Field("name", msg)
+	}
+	return nil
+}
+
+// SaveVehicleType creates (id nil) or updates a vehicle type and its
+// category links ("delivery_categories": a list of category ids).
+func SaveVehicleType(ctx context.Context, st *store.Store, id *uuid.UUID, b input.Body) (*store.VehicleType, error) {
+	f := apperr.Fields{}
+	name, _ := b.String("name", f, input.StringOpts{Required: true, MaxLen: 100})
+	desc, _ := b.String("description", f, input.StringOpts{AllowBlank: true})
+	kg, _ := b.Decimal("max_weight_capacity_kg", f, 10, 2, true, false)
+	liters, _ := b.Decimal("max_volume_capacity_liters", f, 10, 2, true, false)
+	pax, _ := b.Int("passenger_capacity", f, true, false)
+	image, imageSent := b.String("image", f, input.StringOpts{Nullable: true, AllowBlank: true, MaxLen: 200})
+	active, activeSent := b.Bool("is_active", f, false)
+	catIDs, catsSent := b.StringList("delivery_categories", f)
+	for _, p := range []struct {
+		key string
+		d   *decimal.Decimal
+	}{{"max_weight_capacity_kg", kg}, {"max_volume_capacity_liters", liters}} {
+		if p.d != nil && p.d.IsNegative() {
+			f.Add(p.key, "Asegúrese de que este valor sea mayor o igual a 0.")
+		}
+	}
+	if pax != nil && *pax < 0 {
+		f.Add("passenger_capacity", "Asegúrese de que este valor sea mayor o igual a 0.")
+	}
+	if image != nil && *image == "" {
+		image = nil
+	}
+	if image != nil {
+		u, err := url.Parse(*image)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			f.Add("image", "Introduzca una URL válida.")
+		}
+	}
+	var cats []uuid.UUID
+	for _, s := range catIDs {
+		cid, err := uuid.Parse(strings.TrimSpace(s))
+		if err != nil {
+			f.Add("delivery_categories", fmt.Sprintf("Clave primaria %q inválida - objeto no existe.", s))
+			continue
+		}
+		cats = append(cats, cid)
+	}
+	if err := nameTaken(ctx, st, f, &store.VehicleType{}, name, id, msgTypeTaken); err != nil {
+		return nil, err
+	}
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	var vt store.VehicleType
+	err := st.Transaction(ctx, func(tx *gorm.DB) error {
+		if err := uniqueName(tx, &store.VehicleType{}, *name, id, msgTypeTaken); err != nil {
+			return err
+		}
+		if len(cats) > 0 {
+			var n int64
+			if err := tx.Model(&store.Category{}).Where("id IN ?", cats).Count(&n).Error; err != nil {
+				return err
+			}
+			if int(n) != len(uniq(cats)) {
+				return apperr.Field("delivery_categories", "Alguna de las categorías elegidas no existe.")
+			}
+		}
+		now := store.Now()
+		if id == nil {
+			vt = store.VehicleType{ID: uuid.New(), Name: *name, MaxWeightCapacityKg: *kg, MaxVolumeCapacityLiters: *liters,
+				PassengerCapacity: int(*pax), Image: image, IsActive: true, CreatedAt: now, UpdatedAt: now}
+			if desc != nil {
+				vt.Description = *desc
+			}
+			if activeSent {
+				vt.IsActive = active
+			}
+			if err := tx.Omit("Categories").Create(&vt).Error; err != nil {
+				return err
+			}
+		} else {
+			if err := tx.Where("id = ?", *id).Take(&vt).Error; err != nil {
+				return err
+			}
+			upd := map[string]any{"name": *name, "max_weight_capacity_kg": *kg, "max_volume_capacity_liters": *liters,
+				"passenger_capacity": int(*pax), "updated_at": now}
+			if desc != nil {
+				upd["description"] = *desc
+			}
+			if imageSent {
+				upd["image"] = image
+			}
+			if activeSent {
+				upd["is_active"] = active
+			}
+			if err := tx.Model(&vt).Omit("Categories").Updates(upd).Error; err != nil {
+				return err
+			}
+		}
+		if catsSent || id == nil {
+			if err := tx.Where("vehicle_type_id = ?", vt.ID).Delete(&store.VehicleTypeCategory{}).Error; err != nil {
+				return err
+			}
+			for _, cid := range uniq(cats) {
+				if err := tx.Create(&store.VehicleTypeCategory{VehicleTypeID: vt.ID, CategoryID: cid}).Error; err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if store.IsUniqueViolation(err) {
+			return nil, apperr.Field("name", msgTypeTaken)
+		}
+		return nil, wrapDB(err, "save vehicle type")
+	}
+	return &vt, nil
+}
+
+func uniq(ids []uuid.UUID) []uuid.UUID {
+	seen := map[uuid.UUID]bool{}
+	out := ids[:0:0]
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// SetUserStaff sets an existing app user's staff flag (their JWT then has
+// staff powers in the API).
+func SetUserStaff(ctx context.Context, st *store.Store, userid string, b input.Body) error {
+	f := apperr.Fields{}
+	staff, _ := b.Bool("is_staff", f, true)
+	if err := f.Err(); err != nil {
+		return err
+	}
+	res := st.DB.WithContext(ctx).Model(&store.User{}).Where("userid = ?", userid).
+		Updates(map[string]any{"is_staff": staff, "updated_at": store.Now()})
+	if res.Error != nil {
+		return apperr.Wrap(res.Error, "set staff")
+	}
+	if res.RowsAffected == 0 {
+		return apperr.NotFoundErr()
+	}
+	return nil
+}

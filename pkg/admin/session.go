@@ -1,0 +1,200 @@
+package admin
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/securecookie"
+)
+
+// CookieName is the staff console session cookie (path /admin/).
+const CookieName = "hermez_admin"
+
+// CSRFField is the hidden form field every POST must carry.
+const CSRFField = "csrf_token"
+
+// SessionTTL is the absolute lifetime of a session.
+const SessionTTL = 12 * time.Hour
+
+// session is what the signed (and encrypted) cookie carries. Every visitor
+// gets one on the login page (for the login form's CSRF token); StaffID is
+// set once logged in.
+type session struct {
+	Nonce    string    `json:"n"`
+	StaffID  string    `json:"s,omitempty"`
+	AuthHash string    `json:"h,omitempty"` // ties the session to the password it was opened with
+	Issued   time.Time `json:"t"`
+}
+
+type sessions struct {
+	codec   *securecookie.SecureCookie
+	csrfKey []byte
+	authKey []byte
+	secure  bool
+}
+
+func derive(secret, purpose string) []byte {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("hermez/admin/" + purpose))
+	return m.Sum(nil)
+}
+
+func newSessions(secret string, secure bool) *sessions {
+	codec := securecookie.New(derive(secret, "session-hmac"), derive(secret, "session-aes"))
+	codec.MaxAge(int(SessionTTL / time.Second))
+	codec.SetSerializer(securecookie.JSONEncoder{})
+	return &sessions{codec: codec, csrfKey: derive(secret, "csrf"), authKey: derive(secret, "auth-hash"), secure: secure}
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// read returns the valid session of the request, or nil.
+func (s *sessions) read(r *http.Request) *session {
+	c, err := r.Cookie(CookieName)
+	if err != nil {
+		return nil
+	}
+	var sess session
+	if err := s.codec.Decode(CookieName, c.Value, &sess); err != nil || sess.Nonce == "" {
+		return nil
+	}
+	if now().Sub(sess.Issued) > SessionTTL {
+		return nil
+	}
+	return &sess
+}
+
+func (s *sessions) write(w http.ResponseWriter, sess *session) error {
+	v, err := s.codec.Encode(CookieName, sess)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: v, Path: "/admin/", MaxAge: int(SessionTTL / time.Second),
+		Expires: sess.Issued.Add(SessionTTL), HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
+	return nil
+}
+
+func (s *sessions) clear(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/admin/", MaxAge: -1,
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
+}
+
+// fresh starts a new session (a new nonce: login rotates it, so a session
+// fixed before login is worthless after).
+func fresh() *session { return &session{Nonce: randomToken(), Issued: now().UTC()} }
+
+// csrfToken is the token forms of this session carry: an HMAC of its nonce.
+func (s *sessions) csrfToken(sess *session) string {
+	m := hmac.New(sha256.New, s.csrfKey)
+	m.Write([]byte(sess.Nonce))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (s *sessions) csrfValid(sess *session, token string) bool {
+	if sess == nil || token == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(s.csrfToken(sess)), []byte(token)) == 1
+}
+
+// authHash binds a session to the password hash it was opened with: changing
+// the password (createsuperuser --update) ends every older session.
+func (s *sessions) authHash(passwordHash string) string {
+	m := hmac.New(sha256.New, s.authKey)
+	m.Write([]byte(passwordHash))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// limiter counts failed logins in a sliding window, per client IP + username
+// and (a backstop against rotating IPs) per username.
+type limiter struct {
+	mu      sync.Mutex
+	window  time.Duration
+	perPair int
+	perUser int
+	fails   map[string][]time.Time
+}
+
+func newLimiter(window time.Duration, perPair, perUser int) *limiter {
+	return &limiter{window: window, perPair: perPair, perUser: perUser, fails: map[string][]time.Time{}}
+}
+
+// maxKeys bounds the limiter's memory; past it, expired entries are pruned
+// and, if still full, the map starts over.
+const maxKeys = 50000
+
+func limiterKeys(ip, username string) (pair, user string) {
+	u := strings.ToLower(strings.TrimSpace(username))
+	return "p|" + ip + "|" + u, "u|" + u
+}
+
+func (l *limiter) recent(key string, t time.Time) []time.Time {
+	ts := l.fails[key]
+	i := 0
+	for i < len(ts) && t.Sub(ts[i]) >= l.window {
+		i++
+	}
+	ts = ts[i:]
+	if len(ts) == 0 {
+		delete(l.fails, key)
+		return nil
+	}
+	l.fails[key] = ts
+	return ts
+}
+
+// blocked tells whether another attempt must be refused, and for how long.
+func (l *limiter) blocked(ip, username string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := now()
+	pair, user := limiterKeys(ip, username)
+	if ts := l.recent(pair, t); len(ts) >= l.perPair {
+		return true, l.window - t.Sub(ts[0])
+	}
+	if ts := l.recent(user, t); len(ts) >= l.perUser {
+		return true, l.window - t.Sub(ts[0])
+	}
+	return false, 0
+}
+
+func (l *limiter) fail(ip, username string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := now()
+	if len(l.fails) >= maxKeys {
+		for k := range l.fails {
+			l.recent(k, t)
+		}
+		if len(l.fails) >= maxKeys {
+			l.fails = map[string][]time.Time{}
+		}
+	}
+	pair, user := limiterKeys(ip, username)
+	for _, k := range []string{pair, user} {
+		ts := append(l.recent(k, t), t)
+		if len(ts) > 2*l.perUser {
+			ts = ts[len(ts)-2*l.perUser:]
+		}
+		l.fails[k] = ts
+	}
+}
+
+func (l *limiter) reset(ip, username string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	pair, _ := limiterKeys(ip, username)
+	delete(l.fails, pair)
+}

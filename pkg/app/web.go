@@ -10,6 +10,7 @@ import (
 	"hermez/pkg/httpapi"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
+	"hermez/pkg/ws"
 )
 
 // Web is the assembled web process.
@@ -24,6 +25,11 @@ type Web struct {
 	Background []func(ctx context.Context)
 	// OnShutdown runs before the HTTP server drains (closes sockets with 1001).
 	OnShutdown []func(ctx context.Context)
+	// Hub and Runner exist in single-process mode only (no REDIS_URL, no
+	// WORKER_URL): the sockets and the relay/sweep loop run here. Set
+	// Runner.Sweep before starting Background.
+	Hub    *ws.Hub
+	Runner *Runner
 }
 
 // BuildWeb wires the web process on an opened store and broker. Tests use it
@@ -36,5 +42,9 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
 	e := httpapi.New(httpapi.Deps{Config: cfg, Store: st, Auth: authn, Outbox: outbox, Log: log,
 		Checks: Checks(st, broker), DevIssuer: dev})
-	return &Web{Handler: e, Auth: authn, Dev: dev, Outbox: outbox, Broker: broker}, nil
+	w := &Web{Handler: e, Auth: authn, Dev: dev, Outbox: outbox, Broker: broker}
+	if err := w.mountSockets(e, cfg, log, st); err != nil {
+		return nil, err
+	}
+	return w, nil
 }

@@ -285,3 +285,17 @@ func (h *Hub) Shutdown(ctx context.Context) {
 }
 
 func codeLabel(code int) string { return strconv.Itoa(code) }
+
+// Members is the number of local sockets in group.
+func (h *Hub) Members(group string) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.groups[group])
+}
+
+// Subscribed tells whether the broker subscription of group was requested.
+func (h *Hub) Subscribed(group string) bool {
+	h.subMu.Lock()
+	defer h.subMu.Unlock()
+	return h.subscribed[group]
+}

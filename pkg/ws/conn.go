@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,7 +98,16 @@ func (c *Conn) Close(code int, reason string) {
 // every queued frame, a ping every PingInterval, and the close frame at the end.
 func (c *Conn) writeLoop(first []byte) {
 	defer close(c.exited)
-	defer c.ws.Close()
+	defer func() {
+		if c.code == CloseTryAgainLater {
+			// A peer that does not read would keep megabytes queued in an
+			// orphaned kernel socket: reset it instead.
+			if tc, ok := c.ws.NetConn().(*net.TCPConn); ok {
+				_ = tc.SetLinger(0)
+			}
+		}
+		_ = c.ws.Close()
+	}()
 	ping := time.NewTicker(c.opts.PingInterval)
 	defer ping.Stop()
 	if first != nil {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/gorilla/websocket"
 	"github.com/shopspring/decimal"
 
@@ -30,6 +32,7 @@ type worker struct {
 	W      *app.Worker
 	Store  *store.Store
 	Config config.Config
+	Broker *app.Broker
 	cancel context.CancelFunc
 	srv    *httptest.Server
 }
@@ -55,7 +58,7 @@ func startWorker(t testing.TB, st *store.Store, broker *app.Broker, o app.Worker
 		go run(ctx)
 	}
 	srv := httptest.NewServer(w.Handler)
-	wk := &worker{URL: srv.URL, W: w, Store: st, Config: cfg, cancel: cancel, srv: srv}
+	wk := &worker{URL: srv.URL, W: w, Store: st, Config: cfg, Broker: broker, cancel: cancel, srv: srv}
 	t.Cleanup(wk.stop)
 	return wk
 }
@@ -291,4 +294,16 @@ func testContext(t testing.TB, d time.Duration) (context.Context, context.Cancel
 func joined(t testing.TB, w *worker, group string, n int) {
 	t.Helper()
 	waitFor(t, wait, group+" joined", func() bool { return w.W.Hub.Members(group) == n && w.W.Hub.Subscribed(group) })
+}
+
+// value reads a counter or gauge.
+func value(c prometheus.Metric) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		panic(err)
+	}
+	if m.Counter != nil {
+		return m.Counter.GetValue()
+	}
+	return m.Gauge.GetValue()
 }

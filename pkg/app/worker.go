@@ -59,7 +59,9 @@ func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *s
 		}
 	}
 	e := echo.New()
-	httpapi.Common(e, log, cfg.DeploymentHost)
+	// No Host check: browsers reach the worker at its own public host, and
+	// forwarded upgrades carry the worker's host; sockets authenticate by token.
+	httpapi.Common(e, log, "")
 	hub := ws.NewHub(sub, log, o.Socket)
 	checks := []httpapi.Check{{Name: "database", Ping: st.Ping}, {Name: "redis", Ping: hub.Ping}}
 	httpapi.Health(e, checks...)

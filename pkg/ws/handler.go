@@ -122,7 +122,6 @@ func (s *Server) handle(r route) echo.HandlerFunc {
 			closeNow(wsc, CloseGoingAway, ReasonGoingAway)
 			return nil
 		}
-		defer s.Hub.leave(conn)
 		// Joined (and subscribed) before the snapshot is read, so no event
 		// falls between the two; events queued meanwhile follow the snapshot.
 		var first []byte
@@ -138,9 +137,14 @@ func (s *Server) handle(r route) echo.HandlerFunc {
 		}
 		cancel()
 		s.Log.Debug("socket open", "user", u.UserID, "group", p.group)
+		// The handler returns so that net/http and Echo release the request's
+		// buffers and context; the socket lives on in its two goroutines.
 		go conn.readLoop()
-		conn.writeLoop(first)
-		s.Log.Debug("socket closed", "user", u.UserID, "group", p.group, "code", conn.code)
+		go func() {
+			defer s.Hub.leave(conn)
+			conn.writeLoop(first)
+			s.Log.Debug("socket closed", "user", conn.user, "group", conn.group, "code", conn.code)
+		}()
 		return nil
 	}
 }

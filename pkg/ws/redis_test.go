@@ -80,6 +80,17 @@ func TestTwoWorkersOnOneRedisDeliverEveryEvent(t *testing.T) {
 		}
 	}
 	expectSilence(t, strangerOn1, 300*time.Millisecond)
+
+	// The last local member leaving unsubscribes each worker.
+	clientOn1.Close()
+	clientOn2.Close()
+	waitFor(t, 10*time.Second, "unsubscribed after the last member left", func() bool {
+		m, err := web.Redis.PubSubNumSub(context.Background(), pub.Channel(realtime.GroupUserQuotes(f.Client))).Result()
+		return err == nil && m[pub.Channel(realtime.GroupUserQuotes(f.Client))] == 0
+	})
+	if w1.W.Hub.Subscribed(realtime.GroupUserQuotes(f.Client)) || w2.W.Hub.Subscribed(realtime.GroupUserQuotes(f.Client)) {
+		t.Fatal("hub still subscribed")
+	}
 }
 
 func TestSlowClientIsClosedWhileOthersKeepReceiving(t *testing.T) {

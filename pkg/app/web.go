@@ -25,9 +25,9 @@ type Web struct {
 	Background []func(ctx context.Context)
 	// OnShutdown runs before the HTTP server drains (closes sockets with 1001).
 	OnShutdown []func(ctx context.Context)
-	// Hub and Runner exist in single-process mode only (no REDIS_URL, no
-	// WORKER_URL): the sockets and the relay/sweep loop run here. Set
-	// Runner.Sweep before starting Background.
+	// Hub exists when web serves the sockets itself (no WORKER_URL); Runner
+	// in single-process mode only (no REDIS_URL): the relay/sweep loop runs
+	// here. Set Runner.Sweep before starting Background.
 	Hub    *ws.Hub
 	Runner *Runner
 }

@@ -142,8 +142,9 @@ func WorkerProxy(target string, log *slog.Logger) (http.Handler, error) {
 }
 
 // mountSockets adds the socket side to the web process: forwarding to
-// WORKER_URL when set, else (single-process mode, the in-process broker) the
-// sockets served here plus the relay/sweep runner.
+// WORKER_URL when set; else the sockets are served here over the process's
+// broker (config.md), and in single-process mode (the in-process broker) the
+// relay/sweep runner runs here too (with Redis, the worker runs it).
 func (w *Web) mountSockets(e *echo.Echo, cfg config.Config, log *slog.Logger, st *store.Store) error {
 	if cfg.WorkerURL != "" {
 		proxy, err := WorkerProxy(cfg.WorkerURL, log)
@@ -153,16 +154,25 @@ func (w *Web) mountSockets(e *echo.Echo, cfg config.Config, log *slog.Logger, st
 		e.Any("/ws/*", echo.WrapHandler(proxy))
 		return nil
 	}
-	if w.Broker == nil || w.Broker.Memory == nil {
-		return nil // Redis: the worker serves the sockets and runs the runner
+	if w.Broker == nil || (w.Broker.Memory == nil && w.Broker.Redis == nil) {
+		return nil // a publisher only (tests)
 	}
-	hub := ws.NewHub(w.Broker.Memory, log, ws.Options{})
+	sub, err := w.Broker.Subscriber(log)
+	if err != nil {
+		return err
+	}
+	hub := ws.NewHub(sub, log, ws.Options{})
 	(&ws.Server{Hub: hub, Auth: w.Auth, Store: st, Log: log}).Routes(e)
 	w.Hub = hub
-	w.Runner = NewRunner(cfg, log, st, w.Broker, nil)
-	w.Background = append(w.Background,
-		func(ctx context.Context) { _ = hub.Run(ctx) },
-		w.Runner.Run)
+	w.Background = append(w.Background, func(ctx context.Context) {
+		if err := hub.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error("broker subscription ended", "err", err)
+		}
+	})
 	w.OnShutdown = append(w.OnShutdown, hub.Shutdown)
+	if w.Broker.Memory != nil {
+		w.Runner = NewRunner(cfg, log, st, w.Broker, nil)
+		w.Background = append(w.Background, w.Runner.Run)
+	}
 	return nil
 }

@@ -69,7 +69,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // socketRoundTrip opens users/me/quotes on base, checks the echo and the
 // snapshot, publishes an event on m and reads it.
-func socketRoundTrip(t *testing.T, base, token, user string, hubMembers func(string) int, m *realtime.Memory) {
+func socketRoundTrip(t *testing.T, base, token, user string, hubMembers func(string) int, m realtime.Publisher) {
 	t.Helper()
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, Subprotocols: []string{token}}
 	c, res, err := d.Dial(wsURL(base, "/ws/deliveries/users/me/quotes/"), nil)
@@ -85,6 +85,12 @@ func socketRoundTrip(t *testing.T, base, token, user string, hubMembers func(str
 	}
 	group := realtime.GroupUserQuotes(user)
 	waitFor(t, "joined", func() bool { return hubMembers(group) == 1 })
+	if p, ok := m.(*realtime.RedisPublisher); ok {
+		waitFor(t, "redis subscription", func() bool {
+			n, err := p.Client.PubSubNumSub(context.Background(), p.Channel(group)).Result()
+			return err == nil && n[p.Channel(group)] == 1
+		})
+	}
 	ev, _ := realtime.NewMessage(group, realtime.QuoteCreated, map[string]string{"id": "q1"})
 	if err := m.Publish(context.Background(), ev); err != nil {
 		t.Fatal(err)
@@ -140,6 +146,21 @@ func TestSingleProcessWebServesSockets(t *testing.T) {
 		t.Fatal("single-process mode has no hub or runner")
 	}
 	socketRoundTrip(t, web.URL, web.Token(t, "user_single"), "user_single", web.App.Hub.Members, m)
+}
+
+func TestWebWithRedisAndNoWorkerURLServesSockets(t *testing.T) {
+	url, prefix := testutil.Redis(t)
+	c, err := realtime.OpenRedis(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	pub := &realtime.RedisPublisher{Client: c, Prefix: prefix}
+	web := testutil.NewWeb(t, testutil.WebOptions{Broker: &app.Broker{Publisher: pub, Redis: c}})
+	if web.App.Hub == nil || web.App.Runner != nil {
+		t.Fatal("with Redis, web serves sockets but leaves the runner to the worker")
+	}
+	socketRoundTrip(t, web.URL, web.Token(t, "user_redis_web"), "user_redis_web", web.App.Hub.Members, pub)
 }
 
 func TestWorkerProxyTargets(t *testing.T) {

@@ -150,6 +150,9 @@ func (h *Hub) syncSubscription(group string) {
 	if want == h.subscribed[group] {
 		return
 	}
+	if !want && h.Closing() {
+		return // shutting down: the subscription ends with the process
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var err error

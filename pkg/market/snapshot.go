@@ -18,11 +18,11 @@ import (
 	"hermez/pkg/view"
 )
 
-// inProgress are the delivery statuses of a delivery still under way.
-var inProgress = []string{store.DeliveryAssigned, store.DeliveryPickedUp, store.DeliveryInTransit}
+// snapshotInProgress are the delivery statuses of a delivery still under way.
+var snapshotInProgress = []string{store.DeliveryAssigned, store.DeliveryPickedUp, store.DeliveryInTransit}
 
-// QuoteClient returns the client of quote id; found is false when it does not exist.
-func QuoteClient(ctx context.Context, db *gorm.DB, id uuid.UUID) (clientID string, found bool, err error) {
+// SnapshotQuoteOwner returns the client of quote id; found is false when it does not exist.
+func SnapshotQuoteOwner(ctx context.Context, db *gorm.DB, id uuid.UUID) (clientID string, found bool, err error) {
 	var q store.Quote
 	err = db.WithContext(ctx).Select("id", "client_id").Where("id = ?", id).Take(&q).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -34,9 +34,9 @@ func QuoteClient(ctx context.Context, db *gorm.DB, id uuid.UUID) (clientID strin
 	return q.ClientID, true, nil
 }
 
-// DeliveryParties returns the client and driver ("" when none) of delivery id;
+// SnapshotDeliveryParties returns the client and driver ("" when none) of delivery id;
 // found is false when it does not exist.
-func DeliveryParties(ctx context.Context, db *gorm.DB, id uuid.UUID) (clientID, driverID string, found bool, err error) {
+func SnapshotDeliveryParties(ctx context.Context, db *gorm.DB, id uuid.UUID) (clientID, driverID string, found bool, err error) {
 	var d store.Delivery
 	err = db.WithContext(ctx).Select("id", "client_id", "delivery_person_id").Where("id = ?", id).Take(&d).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -51,9 +51,9 @@ func DeliveryParties(ctx context.Context, db *gorm.DB, id uuid.UUID) (clientID, 
 	return d.ClientID, driverID, true, nil
 }
 
-// OpenQuotes are the pending, unexpired quotes, newest first, without offers,
+// SnapshotNewQuotes are the pending, unexpired quotes, newest first, without offers,
 // rendered for the many-reader new_quotes audience (no emails).
-func OpenQuotes(ctx context.Context, db *gorm.DB, now time.Time) ([]*view.Quote, error) {
+func SnapshotNewQuotes(ctx context.Context, db *gorm.DB, now time.Time) ([]*view.Quote, error) {
 	var qs []store.Quote
 	err := store.PreloadQuote(db.WithContext(ctx), "").
 		Where("status = ? AND expires_at > ?", store.QuotePending, now).
@@ -75,25 +75,25 @@ func OpenQuotes(ctx context.Context, db *gorm.DB, now time.Time) ([]*view.Quote,
 	return out, nil
 }
 
-// QuoteWithPendingOffers is quote id with its pending, unexpired offers, for
+// SnapshotQuote is quote id with its pending, unexpired offers, for
 // viewer (the quote's client); nil when the quote does not exist.
-func QuoteWithPendingOffers(ctx context.Context, db *gorm.DB, id uuid.UUID, viewer view.Viewer, now time.Time) (*view.QuoteWithOffers, error) {
-	qs, err := quotesWithOffers(ctx, db, now, viewer, func(tx *gorm.DB) *gorm.DB { return tx.Where("id = ?", id) })
+func SnapshotQuote(ctx context.Context, db *gorm.DB, id uuid.UUID, viewer view.Viewer, now time.Time) (*view.QuoteWithOffers, error) {
+	qs, err := snapshotQuotesWithOffers(ctx, db, now, viewer, func(tx *gorm.DB) *gorm.DB { return tx.Where("id = ?", id) })
 	if err != nil || len(qs) == 0 {
 		return nil, err
 	}
 	return qs[0], nil
 }
 
-// UserQuotes are the quotes of client userID, newest first, each with its
+// SnapshotUserQuotes are the quotes of client userID, newest first, each with its
 // pending, unexpired offers, rendered for that user.
-func UserQuotes(ctx context.Context, db *gorm.DB, userID string, now time.Time) ([]*view.QuoteWithOffers, error) {
-	return quotesWithOffers(ctx, db, now, userID, func(tx *gorm.DB) *gorm.DB {
+func SnapshotUserQuotes(ctx context.Context, db *gorm.DB, userID string, now time.Time) ([]*view.QuoteWithOffers, error) {
+	return snapshotQuotesWithOffers(ctx, db, now, userID, func(tx *gorm.DB) *gorm.DB {
 		return tx.Where("client_id = ?", userID).Order("created_at DESC").Order("id")
 	})
 }
 
-func quotesWithOffers(ctx context.Context, db *gorm.DB, now time.Time, viewer view.Viewer, where func(*gorm.DB) *gorm.DB) ([]*view.QuoteWithOffers, error) {
+func snapshotQuotesWithOffers(ctx context.Context, db *gorm.DB, now time.Time, viewer view.Viewer, where func(*gorm.DB) *gorm.DB) ([]*view.QuoteWithOffers, error) {
 	tx := store.PreloadQuote(db.WithContext(ctx), "").
 		Preload("Offers", func(tx *gorm.DB) *gorm.DB {
 			return tx.Where("status = ? AND expires_at > ?", store.OfferPending, now).Order("created_at").Order("id")
@@ -128,17 +128,17 @@ func quotesWithOffers(ctx context.Context, db *gorm.DB, now time.Time, viewer vi
 	return out, nil
 }
 
-// ClientDeliveriesInProgress are userID's deliveries under way as client, newest first.
-func ClientDeliveriesInProgress(ctx context.Context, db *gorm.DB, userID string) ([]*view.Delivery, error) {
-	return deliveries(ctx, db, userID, "client_id = ? AND status IN ?", userID, inProgress)
+// SnapshotClientDeliveries are userID's deliveries under way as client, newest first.
+func SnapshotClientDeliveries(ctx context.Context, db *gorm.DB, userID string) ([]*view.Delivery, error) {
+	return snapshotDeliveries(ctx, db, userID, "client_id = ? AND status IN ?", userID, snapshotInProgress)
 }
 
-// DriverDeliveriesInProgress are userID's deliveries under way as driver, newest first.
-func DriverDeliveriesInProgress(ctx context.Context, db *gorm.DB, userID string) ([]*view.Delivery, error) {
-	return deliveries(ctx, db, userID, "delivery_person_id = ? AND status IN ?", userID, inProgress)
+// SnapshotDriverDeliveries are userID's deliveries under way as driver, newest first.
+func SnapshotDriverDeliveries(ctx context.Context, db *gorm.DB, userID string) ([]*view.Delivery, error) {
+	return snapshotDeliveries(ctx, db, userID, "delivery_person_id = ? AND status IN ?", userID, snapshotInProgress)
 }
 
-func deliveries(ctx context.Context, db *gorm.DB, viewer view.Viewer, cond string, args ...any) ([]*view.Delivery, error) {
+func snapshotDeliveries(ctx context.Context, db *gorm.DB, viewer view.Viewer, cond string, args ...any) ([]*view.Delivery, error) {
 	var ds []store.Delivery
 	err := store.PreloadDelivery(db.WithContext(ctx)).Where(cond, args...).
 		Order("created_at DESC").Order("id").Find(&ds).Error
@@ -159,9 +159,9 @@ func deliveries(ctx context.Context, db *gorm.DB, viewer view.Viewer, cond strin
 	return out, nil
 }
 
-// DriverPendingOffers are driverID's pending, unexpired offers, newest first,
+// SnapshotDriverOffers are driverID's pending, unexpired offers, newest first,
 // rendered for that driver (can_accept is false: the driver's view).
-func DriverPendingOffers(ctx context.Context, db *gorm.DB, driverID string, now time.Time) ([]*view.Offer, error) {
+func SnapshotDriverOffers(ctx context.Context, db *gorm.DB, driverID string, now time.Time) ([]*view.Offer, error) {
 	var offers []store.Offer
 	err := store.PreloadOffer(db.WithContext(ctx), "").
 		Where("delivery_person_id = ? AND status = ? AND expires_at > ?", driverID, store.OfferPending, now).

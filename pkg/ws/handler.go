@@ -273,7 +273,7 @@ type initialStats struct {
 func (s *Server) newQuotes(echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
 	return func(_ context.Context, _ *store.User) (*plan, error) {
 		return &plan{group: realtime.GroupNewQuotes, snapshot: func(ctx context.Context) (any, error) {
-			qs, err := market.OpenQuotes(ctx, s.Store.DB, store.Now())
+			qs, err := market.SnapshotNewQuotes(ctx, s.Store.DB, store.Now())
 			return initialQuotes{Type: "initial_quotes", Quotes: qs}, err
 		}}, nil
 	}, nil
@@ -285,7 +285,7 @@ func (s *Server) quote(c echo.Context) (func(context.Context, *store.User) (*pla
 		return nil, err
 	}
 	return func(ctx context.Context, u *store.User) (*plan, error) {
-		client, found, err := market.QuoteClient(ctx, s.Store.DB, id)
+		client, found, err := market.SnapshotQuoteOwner(ctx, s.Store.DB, id)
 		switch {
 		case err != nil:
 			return nil, err
@@ -295,7 +295,7 @@ func (s *Server) quote(c echo.Context) (func(context.Context, *store.User) (*pla
 			return &plan{deny: CloseForbidden, reason: reasonNotQuote}, nil
 		}
 		return &plan{group: realtime.GroupQuote(id.String()), snapshot: func(ctx context.Context) (any, error) {
-			q, err := market.QuoteWithPendingOffers(ctx, s.Store.DB, id, u.UserID, store.Now())
+			q, err := market.SnapshotQuote(ctx, s.Store.DB, id, u.UserID, store.Now())
 			quotes := []*view.QuoteWithOffers{}
 			if q != nil {
 				quotes = append(quotes, q)
@@ -311,7 +311,7 @@ func (s *Server) delivery(c echo.Context) (func(context.Context, *store.User) (*
 		return nil, err
 	}
 	return func(ctx context.Context, u *store.User) (*plan, error) {
-		client, driver, found, err := market.DeliveryParties(ctx, s.Store.DB, id)
+		client, driver, found, err := market.SnapshotDeliveryParties(ctx, s.Store.DB, id)
 		switch {
 		case err != nil:
 			return nil, err
@@ -352,28 +352,28 @@ func (s *Server) personStats(c echo.Context) (func(context.Context, *store.User)
 
 func (s *Server) userQuotes(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
 	return s.own(c, true, realtime.GroupUserQuotes, func(ctx context.Context, user string) (any, error) {
-		qs, err := market.UserQuotes(ctx, s.Store.DB, user, store.Now())
+		qs, err := market.SnapshotUserQuotes(ctx, s.Store.DB, user, store.Now())
 		return initialQuotes{Type: "user_quotes.initial", Quotes: qs}, err
 	})
 }
 
 func (s *Server) userDeliveries(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
 	return s.own(c, true, realtime.GroupUserDeliveries, func(ctx context.Context, user string) (any, error) {
-		ds, err := market.ClientDeliveriesInProgress(ctx, s.Store.DB, user)
+		ds, err := market.SnapshotClientDeliveries(ctx, s.Store.DB, user)
 		return initialDeliveries{Type: "user_deliveries.initial", Deliveries: ds}, err
 	})
 }
 
 func (s *Server) driverDeliveries(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
 	return s.own(c, true, realtime.GroupDriverDeliveries, func(ctx context.Context, user string) (any, error) {
-		ds, err := market.DriverDeliveriesInProgress(ctx, s.Store.DB, user)
+		ds, err := market.SnapshotDriverDeliveries(ctx, s.Store.DB, user)
 		return initialDeliveries{Type: "driver_deliveries.initial", Deliveries: ds}, err
 	})
 }
 
 func (s *Server) driverOffers(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
 	return s.own(c, true, realtime.GroupDriverOffers, func(ctx context.Context, user string) (any, error) {
-		os, err := market.DriverPendingOffers(ctx, s.Store.DB, user, store.Now())
+		os, err := market.SnapshotDriverOffers(ctx, s.Store.DB, user, store.Now())
 		return initialOffers{Type: "driver_offers.initial", Offers: os}, err
 	})
 }

@@ -8,11 +8,8 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/labstack/echo/v4"
-
 	"hermez/pkg/app"
 	"hermez/pkg/config"
-	"hermez/pkg/httpapi"
 )
 
 const usage = `usage: worker [command]
@@ -72,8 +69,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	e := echo.New()
-	httpapi.Common(e, log, "")
-	httpapi.Health(e, app.Checks(st, broker)...)
-	return app.Serve(ctx, cfg, log, e)
+	// TODO(issue 3 merge): Sweep: the market service's Expire.
+	w, err := app.BuildWorker(ctx, cfg, log, st, broker, app.WorkerOptions{})
+	if err != nil {
+		return err
+	}
+	for _, run := range w.Background {
+		go run(ctx)
+	}
+	return app.Serve(ctx, cfg, log, w.Handler, w.OnShutdown...)
 }

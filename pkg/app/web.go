@@ -12,6 +12,7 @@ import (
 	"hermez/pkg/market"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
+	"hermez/pkg/ws"
 )
 
 // Web is the assembled web process.
@@ -27,6 +28,11 @@ type Web struct {
 	Background []func(ctx context.Context)
 	// OnShutdown runs before the HTTP server drains (closes sockets with 1001).
 	OnShutdown []func(ctx context.Context)
+	// Hub exists when web serves the sockets itself (no WORKER_URL); Runner
+	// in single-process mode only (no REDIS_URL): the relay/sweep loop runs
+	// here. Set Runner.Sweep before starting Background.
+	Hub    *ws.Hub
+	Runner *Runner
 }
 
 // BuildWeb wires the web process on an opened store and broker. Tests use it
@@ -43,5 +49,9 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	if _, err := admin.Register(e, admin.Deps{Config: cfg, Store: st, Log: log}); err != nil {
 		return nil, err
 	}
-	return &Web{Handler: e, Auth: authn, Dev: dev, Outbox: outbox, Market: mkt, Broker: broker}, nil
+	w := &Web{Handler: e, Auth: authn, Dev: dev, Outbox: outbox, Market: mkt, Broker: broker}
+	if err := w.mountSockets(e, cfg, log, st); err != nil {
+		return nil, err
+	}
+	return w, nil
 }

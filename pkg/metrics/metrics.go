@@ -48,6 +48,18 @@ var (
 	SocketsClosedSlow = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "hermez_ws_slow_closed_total", Help: "Sockets closed because their send queue overflowed.",
 	})
+	// SocketsClosed counts close frames the server sent, by close code.
+	SocketsClosed = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "hermez_ws_closed_total", Help: "WebSocket close frames sent by the server, by close code.",
+	}, []string{"code"})
+	// SocketGroups is the number of groups with a local socket (broker subscriptions).
+	SocketGroups = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "hermez_ws_groups", Help: "Groups with at least one local WebSocket (broker subscriptions).",
+	})
+	// RelayRuns counts outbox relay passes by outcome.
+	RelayRuns = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "hermez_outbox_relay_runs_total", Help: "Outbox relay passes by outcome.",
+	}, []string{"outcome"})
 	// BrokerDropped counts broker messages lost before reaching the hub.
 	BrokerDropped = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "hermez_broker_messages_dropped_total", Help: "Broker messages lost before reaching the hub.",

@@ -1,0 +1,91 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"hermez/pkg/app"
+	"hermez/pkg/realtime"
+	"hermez/pkg/store"
+	"hermez/pkg/testutil"
+)
+
+func TestRunnerRelaysOldUnpublishedRows(t *testing.T) {
+	st := testutil.NewStore(t)
+	rec := &testutil.Recorder{}
+	old := store.Now().Add(-10 * time.Second)
+	rows := []store.OutboxEvent{
+		{GroupName: "new_quotes", EventType: "quote_created", Payload: `{"type":"quote_created","data":{}}`, CreatedAt: old},
+		{GroupName: "new_quotes", EventType: "quote_deleted", Payload: `{"type":"quote_deleted","data":{}}`, CreatedAt: store.Now()}, // too fresh
+	}
+	if err := st.DB.Create(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	r := &app.Runner{Outbox: &realtime.Outbox{Store: st, Publisher: rec}, Lock: app.NewLocker(st, nil, "t")}
+	r.RelayOnce(context.Background())
+	got := rec.Take()
+	if len(got) != 1 || got[0].Type != "quote_created" || string(got[0].Payload) != rows[0].Payload {
+		t.Fatalf("relayed %v", got)
+	}
+	var unpublished int64
+	st.DB.Model(&store.OutboxEvent{}).Where("published_at IS NULL").Count(&unpublished)
+	if unpublished != 1 {
+		t.Fatalf("%d unpublished rows, want 1 (the fresh one)", unpublished)
+	}
+}
+
+func TestRunnerSweepsAndReportsErrors(t *testing.T) {
+	st := testutil.NewStore(t)
+	calls := 0
+	r := &app.Runner{Sweep: func(context.Context) error { calls++; return errors.New("boom") }, Lock: app.NewLocker(st, nil, "t")}
+	r.SweepOnce(context.Background())
+	r.SweepOnce(context.Background())
+	if calls != 2 {
+		t.Fatalf("sweep ran %d times", calls)
+	}
+}
+
+// Only one replica runs a pass: a second locker on the same lock is refused
+// while the first holds it, and gets it once released.
+func testExclusive(t *testing.T, a, b app.Locker) {
+	t.Helper()
+	ctx := context.Background()
+	unlock, ok, err := a.TryLock(ctx)
+	if err != nil || !ok {
+		t.Fatalf("first lock: %v %v", ok, err)
+	}
+	if _, ok, err := b.TryLock(ctx); err != nil || ok {
+		t.Fatalf("second lock while held: %v %v", ok, err)
+	}
+	r := &app.Runner{Lock: b, Sweep: func(context.Context) error { t.Fatal("swept while another replica holds the lock"); return nil }}
+	r.SweepOnce(ctx)
+	unlock()
+	unlock2, ok, err := b.TryLock(ctx)
+	if err != nil || !ok {
+		t.Fatalf("lock after release: %v %v", ok, err)
+	}
+	unlock2()
+}
+
+func TestPostgresAdvisoryLockIsExclusive(t *testing.T) {
+	if !testutil.IsPostgres() {
+		t.Skip("PostgreSQL only (TEST_DATABASE_URL)")
+	}
+	st := testutil.NewStore(t)
+	name := "runner-" + time.Now().String()
+	testExclusive(t, app.NewLocker(st, nil, name), app.NewLocker(st, nil, name))
+}
+
+func TestRedisLockIsExclusive(t *testing.T) {
+	url, prefix := testutil.Redis(t)
+	c1, err := realtime.OpenRedis(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	c2, _ := realtime.OpenRedis(url)
+	defer c2.Close()
+	testExclusive(t, app.NewLocker(nil, c1, prefix+"lock"), app.NewLocker(nil, c2, prefix+"lock"))
+}

@@ -1,0 +1,178 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"hermez/pkg/auth"
+	"hermez/pkg/config"
+	"hermez/pkg/httpapi"
+	"hermez/pkg/realtime"
+	"hermez/pkg/store"
+	"hermez/pkg/ws"
+)
+
+// Worker is the assembled realtime process: the socket routes over a hub fed
+// by the broker, and the relay/sweep runner.
+type Worker struct {
+	Handler http.Handler
+	Hub     *ws.Hub
+	Runner  *Runner
+	Auth    *auth.Authenticator
+	Dev     *auth.DevIssuer
+	// Background runs the broker subscription and the runner until ctx ends.
+	Background []func(ctx context.Context)
+	// OnShutdown closes the sockets with 1001 within the drain deadline.
+	OnShutdown []func(ctx context.Context)
+}
+
+// WorkerOptions adjust BuildWorker.
+type WorkerOptions struct {
+	// Sweep is the expiry sweep ((*market.Service).Expire adapted); nil: none.
+	Sweep func(ctx context.Context) error
+	// Subscriber overrides the broker's subscriber (tests).
+	Subscriber realtime.Subscriber
+	// Socket tunes the hub (tests shorten pings and queues).
+	Socket ws.Options
+}
+
+// BuildWorker wires the worker on an opened store and broker (Redis in
+// production; the in-process broker works too).
+func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, broker *Broker, o WorkerOptions) (*Worker, error) {
+	authn, dev, err := Authenticator(ctx, cfg, st, log)
+	if err != nil {
+		return nil, err
+	}
+	sub := o.Subscriber
+	if sub == nil {
+		sub, err = broker.Subscriber(log)
+		if err != nil {
+			return nil, err
+		}
+	}
+	e := echo.New()
+	// No Host check: browsers reach the worker at its own public host, and
+	// forwarded upgrades carry the worker's host; sockets authenticate by token.
+	httpapi.Common(e, log, "")
+	hub := ws.NewHub(sub, log, o.Socket)
+	checks := []httpapi.Check{{Name: "database", Ping: st.Ping}, {Name: "redis", Ping: hub.Ping}}
+	httpapi.Health(e, checks...)
+	(&ws.Server{Hub: hub, Auth: authn, Store: st, Log: log}).Routes(e)
+	runner := NewRunner(cfg, log, st, broker, o.Sweep)
+	w := &Worker{Handler: e, Hub: hub, Runner: runner, Auth: authn, Dev: dev}
+	w.Background = []func(context.Context){
+		func(ctx context.Context) {
+			if err := hub.Run(ctx); err != nil && ctx.Err() == nil {
+				log.Error("broker subscription ended", "err", err)
+			}
+		},
+		runner.Run,
+	}
+	w.OnShutdown = []func(context.Context){hub.Shutdown}
+	return w, nil
+}
+
+// NewRunner builds the relay/sweep runner of a process.
+func NewRunner(cfg config.Config, log *slog.Logger, st *store.Store, broker *Broker, sweep func(context.Context) error) *Runner {
+	return &Runner{
+		Outbox:     &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log},
+		SweepEvery: cfg.ExpireInterval(),
+		Sweep:      sweep,
+		Lock:       NewLocker(st, broker.Redis, cfg.RedisPrefix+"runner-lock"),
+		Log:        log,
+	}
+}
+
+// Subscriber is the receiving side of the broker: a Redis subscription, or the
+// in-process broker itself.
+func (b *Broker) Subscriber(log *slog.Logger) (realtime.Subscriber, error) {
+	switch {
+	case b.Memory != nil:
+		return b.Memory, nil
+	case b.Redis != nil:
+		prefix := ""
+		if p, ok := b.Publisher.(*realtime.RedisPublisher); ok {
+			prefix = p.Prefix
+		}
+		return realtime.NewRedisSubscriber(b.Redis, prefix, log), nil
+	default:
+		return nil, fmt.Errorf("no broker to subscribe to")
+	}
+}
+
+// WorkerProxy forwards /ws/ requests, upgrades included, to the worker at
+// target (`http://host:port`, `https://…` or Render's bare `host:port`).
+func WorkerProxy(target string, log *slog.Logger) (http.Handler, error) {
+	t := strings.TrimSpace(target)
+	if !strings.Contains(t, "://") {
+		t = "http://" + t
+	}
+	u, err := url.Parse(t)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("WORKER_URL %q is not http://host:port or host:port", target)
+	}
+	switch u.Scheme {
+	case "ws":
+		u.Scheme = "http"
+	case "wss":
+		u.Scheme = "https"
+	}
+	u.Path, u.RawPath = strings.TrimRight(u.Path, "/"), ""
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			pr.SetXForwarded()
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			log.Error("forward socket to worker", "path", r.URL.Path, "err", err)
+			msg := "El servicio de tiempo real no está disponible."
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadGateway)
+			_ = json.NewEncoder(w).Encode(map[string]string{"detail": msg, "error": msg})
+		},
+	}, nil
+}
+
+// mountSockets adds the socket side to the web process: forwarding to
+// WORKER_URL when set; else the sockets are served here over the process's
+// broker (config.md), and in single-process mode (the in-process broker) the
+// relay/sweep runner runs here too (with Redis, the worker runs it).
+func (w *Web) mountSockets(e *echo.Echo, cfg config.Config, log *slog.Logger, st *store.Store) error {
+	if cfg.WorkerURL != "" {
+		proxy, err := WorkerProxy(cfg.WorkerURL, log)
+		if err != nil {
+			return err
+		}
+		e.Any("/ws/*", echo.WrapHandler(proxy))
+		return nil
+	}
+	if w.Broker == nil || (w.Broker.Memory == nil && w.Broker.Redis == nil) {
+		return nil // a publisher only (tests)
+	}
+	sub, err := w.Broker.Subscriber(log)
+	if err != nil {
+		return err
+	}
+	hub := ws.NewHub(sub, log, ws.Options{})
+	(&ws.Server{Hub: hub, Auth: w.Auth, Store: st, Log: log}).Routes(e)
+	w.Hub = hub
+	w.Background = append(w.Background, func(ctx context.Context) {
+		if err := hub.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error("broker subscription ended", "err", err)
+		}
+	})
+	w.OnShutdown = append(w.OnShutdown, hub.Shutdown)
+	if w.Broker.Memory != nil {
+		w.Runner = NewRunner(cfg, log, st, w.Broker, nil)
+		w.Background = append(w.Background, w.Runner.Run)
+	}
+	return nil
+}

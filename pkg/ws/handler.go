@@ -1,0 +1,379 @@
+package ws
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+	"github.com/labstack/echo/v4"
+
+	"hermez/pkg/apperr"
+	"hermez/pkg/auth"
+	"hermez/pkg/market"
+	"hermez/pkg/realtime"
+	"hermez/pkg/store"
+	"hermez/pkg/view"
+)
+
+// Server serves the socket routes of realtime.md over a hub.
+type Server struct {
+	Hub   *Hub
+	Auth  *auth.Authenticator
+	Store *store.Store
+	Log   *slog.Logger
+
+	once     sync.Once
+	upgrader websocket.Upgrader
+}
+
+// Routes registers the eight socket paths (with their trailing slash; the
+// common Pre middleware adds it to slashless requests).
+func (s *Server) Routes(e *echo.Echo) {
+	s.init()
+	g := e.Group("/ws/deliveries")
+	g.GET("/new-quotes/", s.handle(s.newQuotes))
+	g.GET("/quotes/:id/", s.handle(s.quote))
+	g.GET("/:id/", s.handle(s.delivery))
+	g.GET("/person/:id/stats/", s.handle(s.personStats))
+	g.GET("/users/:id/quotes/", s.handle(s.userQuotes))
+	g.GET("/users/:id/deliveries/", s.handle(s.userDeliveries))
+	g.GET("/drivers/:id/deliveries/", s.handle(s.driverDeliveries))
+	g.GET("/drivers/:id/offers/", s.handle(s.driverOffers))
+}
+
+func (s *Server) init() {
+	s.once.Do(func() {
+		if s.Log == nil {
+			s.Log = slog.Default()
+		}
+		s.upgrader = websocket.Upgrader{
+			HandshakeTimeout: 10 * time.Second,
+			ReadBufferSize:   1024,
+			WriteBufferSize:  4096,
+			// Idle sockets hold no write buffer.
+			WriteBufferPool: &sync.Pool{},
+			// Authentication is by token, never by cookie: any Origin may connect.
+			CheckOrigin: func(*http.Request) bool { return true },
+			Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+				msg := "Se esperaba una conexión WebSocket."
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(status)
+				_ = json.NewEncoder(w).Encode(map[string]string{"detail": msg, "error": msg})
+			},
+		}
+	})
+}
+
+// plan is what a route decided for a caller: the group to join, or a close
+// code (4403/4404) with its reason, and the initial message (nil: none).
+type plan struct {
+	group    string
+	deny     int
+	reason   string
+	snapshot func(ctx context.Context) (any, error)
+}
+
+// A route reads its path parameter (a bad one is a 404 before anything else)
+// and returns the decision for the authenticated caller.
+type route func(c echo.Context) (func(ctx context.Context, u *store.User) (*plan, error), error)
+
+func (s *Server) handle(r route) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		decide, err := r(c)
+		if err != nil {
+			return err
+		}
+		if s.Hub.Closing() {
+			return apperr.New(apperr.Unavailable, "El servidor se está reiniciando; vuelva a conectar.")
+		}
+		req := c.Request()
+		token, proto := Token(req)
+		u, err := s.Auth.Authenticate(req.Context(), token)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), 15*time.Second)
+		defer cancel()
+		p, err := decide(ctx, u)
+		if err != nil {
+			return err
+		}
+		var hdr http.Header
+		if proto != "" {
+			hdr = http.Header{"Sec-Websocket-Protocol": {proto}}
+		}
+		wsc, err := s.upgrader.Upgrade(c.Response(), req, hdr)
+		if err != nil {
+			return nil // the upgrader answered already
+		}
+		if p.deny != 0 {
+			s.Log.Info("socket refused", "user", u.UserID, "path", req.URL.Path, "code", p.deny)
+			closeNow(wsc, p.deny, p.reason)
+			return nil
+		}
+		conn := newConn(wsc, u.UserID, p.group, &s.Hub.opts)
+		if !s.Hub.join(conn) {
+			closeNow(wsc, CloseGoingAway, ReasonGoingAway)
+			return nil
+		}
+		// Joined (and subscribed) before the snapshot is read, so no event
+		// falls between the two; events queued meanwhile follow the snapshot.
+		var first []byte
+		if p.snapshot != nil {
+			v, err := p.snapshot(ctx)
+			if err == nil {
+				first, err = json.Marshal(v)
+			}
+			if err != nil {
+				s.Log.Error("socket snapshot", "user", u.UserID, "group", p.group, "err", err)
+				conn.Close(CloseInternal, ReasonInternal)
+			}
+		}
+		cancel()
+		s.Log.Debug("socket open", "user", u.UserID, "group", p.group)
+		// The handler returns so that net/http and Echo release the request's
+		// buffers and context; the socket lives on in its two goroutines.
+		go conn.readLoop()
+		go func() {
+			defer s.Hub.leave(conn)
+			conn.writeLoop(first)
+			s.Log.Debug("socket closed", "user", conn.user, "group", conn.group, "code", conn.code)
+		}()
+		return nil
+	}
+}
+
+// closeNow sends a close frame on a socket that never joined, waits briefly
+// for the client's answer, and ends it.
+func closeNow(wsc *websocket.Conn, code int, reason string) {
+	defer wsc.Close()
+	metricsClosed(code)
+	deadline := time.Now().Add(2 * time.Second)
+	if err := wsc.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, truncate(reason)), deadline); err != nil {
+		return
+	}
+	_ = wsc.SetReadDeadline(deadline)
+	for {
+		if _, _, err := wsc.NextReader(); err != nil {
+			return
+		}
+	}
+}
+
+// Token finds the caller's token: the bare JWT as a subprotocol (what the
+// frontend sends), `Bearer <jwt>` / `Bearer_`, `Bearer:`, `Bearer-` (or
+// "Bearer" then the token as the next subprotocol), the `token` or
+// `access_token` query parameter, or an Authorization header. proto is the
+// subprotocol to echo in the handshake ("" when the token came another way).
+func Token(r *http.Request) (token, proto string) {
+	protos := websocket.Subprotocols(r)
+	for i, p := range protos {
+		if t, ok := cutBearer(p); ok {
+			if t != "" {
+				return t, p
+			}
+			if i+1 < len(protos) {
+				return protos[i+1], p
+			}
+		}
+	}
+	for _, p := range protos {
+		if strings.Count(p, ".") == 2 {
+			return p, p
+		}
+	}
+	if len(protos) == 1 {
+		return protos[0], protos[0]
+	}
+	q := r.URL.Query()
+	for _, k := range []string{"token", "access_token"} {
+		if v := strings.TrimSpace(q.Get(k)); v != "" {
+			if t, ok := cutBearer(v); ok && t != "" {
+				return t, ""
+			}
+			return v, ""
+		}
+	}
+	if t, ok := cutBearer(strings.TrimSpace(r.Header.Get("Authorization"))); ok && t != "" {
+		return t, ""
+	}
+	return "", ""
+}
+
+// cutBearer reads "Bearer", "Bearer <t>", "Bearer_<t>", "Bearer:<t>", "Bearer-<t>".
+func cutBearer(p string) (string, bool) {
+	if len(p) < 6 || !strings.EqualFold(p[:6], "bearer") {
+		return "", false
+	}
+	rest := p[6:]
+	if rest == "" {
+		return "", true
+	}
+	switch rest[0] {
+	case ' ', '_', ':', '-':
+		return strings.TrimSpace(rest[1:]), true
+	}
+	return "", false
+}
+
+// Parameters.
+
+func uuidParam(c echo.Context) (uuid.UUID, error) {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil || len(c.Param("id")) != 36 {
+		return uuid.Nil, echo.ErrNotFound
+	}
+	return id, nil
+}
+
+func userParam(c echo.Context) (string, error) {
+	id := c.Param("id")
+	if id == "" || len(id) > 255 {
+		return "", echo.ErrNotFound
+	}
+	return id, nil
+}
+
+const (
+	reasonOthersGroup = "No tiene permiso para unirse a este grupo."
+	reasonNotQuote    = "Esta cotización no es suya."
+	reasonNotDelivery = "Este envío no es suyo."
+	reasonNoQuote     = "La cotización no existe."
+	reasonNoDelivery  = "El envío no existe."
+)
+
+type initialQuotes struct {
+	Type   string `json:"type"`
+	Quotes any    `json:"quotes"`
+}
+
+type initialDeliveries struct {
+	Type       string `json:"type"`
+	Deliveries any    `json:"deliveries"`
+}
+
+type initialOffers struct {
+	Type   string `json:"type"`
+	Offers any    `json:"offers"`
+}
+
+type initialStats struct {
+	Type string `json:"type"`
+	*view.PersonStats
+}
+
+// Routes of realtime.md.
+
+func (s *Server) newQuotes(echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
+	return func(_ context.Context, _ *store.User) (*plan, error) {
+		return &plan{group: realtime.GroupNewQuotes, snapshot: func(ctx context.Context) (any, error) {
+			qs, err := market.SnapshotNewQuotes(ctx, s.Store.DB, store.Now())
+			return initialQuotes{Type: "initial_quotes", Quotes: qs}, err
+		}}, nil
+	}, nil
+}
+
+func (s *Server) quote(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
+	id, err := uuidParam(c)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, u *store.User) (*plan, error) {
+		client, found, err := market.SnapshotQuoteOwner(ctx, s.Store.DB, id)
+		switch {
+		case err != nil:
+			return nil, err
+		case !found:
+			return &plan{deny: CloseNotFound, reason: reasonNoQuote}, nil
+		case client != u.UserID:
+			return &plan{deny: CloseForbidden, reason: reasonNotQuote}, nil
+		}
+		return &plan{group: realtime.GroupQuote(id.String()), snapshot: func(ctx context.Context) (any, error) {
+			q, err := market.SnapshotQuote(ctx, s.Store.DB, id, u.UserID, store.Now())
+			quotes := []*view.QuoteWithOffers{}
+			if q != nil {
+				quotes = append(quotes, q)
+			}
+			return initialQuotes{Type: "initial_quotes", Quotes: quotes}, err
+		}}, nil
+	}, nil
+}
+
+func (s *Server) delivery(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
+	id, err := uuidParam(c)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, u *store.User) (*plan, error) {
+		client, driver, found, err := market.SnapshotDeliveryParties(ctx, s.Store.DB, id)
+		switch {
+		case err != nil:
+			return nil, err
+		case !found:
+			return &plan{deny: CloseNotFound, reason: reasonNoDelivery}, nil
+		case client != u.UserID && driver != u.UserID:
+			return &plan{deny: CloseForbidden, reason: reasonNotDelivery}, nil
+		}
+		return &plan{group: realtime.GroupDelivery(id.String())}, nil
+	}, nil
+}
+
+// own builds a route of one user's group: only that user may join (and `me`
+// names the caller when allowMe).
+func (s *Server) own(c echo.Context, allowMe bool, group func(string) string,
+	snapshot func(ctx context.Context, user string) (any, error)) (func(context.Context, *store.User) (*plan, error), error) {
+	id, err := userParam(c)
+	if err != nil {
+		return nil, err
+	}
+	return func(_ context.Context, u *store.User) (*plan, error) {
+		if allowMe && id == "me" {
+			id = u.UserID
+		}
+		if id != u.UserID {
+			return &plan{deny: CloseForbidden, reason: reasonOthersGroup}, nil
+		}
+		return &plan{group: group(id), snapshot: func(ctx context.Context) (any, error) { return snapshot(ctx, id) }}, nil
+	}, nil
+}
+
+func (s *Server) personStats(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
+	return s.own(c, false, realtime.GroupPersonStats, func(ctx context.Context, user string) (any, error) {
+		st, err := market.PersonStats(ctx, s.Store.DB, user, user)
+		return initialStats{Type: realtime.PersonStats, PersonStats: st}, err
+	})
+}
+
+func (s *Server) userQuotes(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
+	return s.own(c, true, realtime.GroupUserQuotes, func(ctx context.Context, user string) (any, error) {
+		qs, err := market.SnapshotUserQuotes(ctx, s.Store.DB, user, store.Now())
+		return initialQuotes{Type: "user_quotes.initial", Quotes: qs}, err
+	})
+}
+
+func (s *Server) userDeliveries(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
+	return s.own(c, true, realtime.GroupUserDeliveries, func(ctx context.Context, user string) (any, error) {
+		ds, err := market.SnapshotClientDeliveries(ctx, s.Store.DB, user)
+		return initialDeliveries{Type: "user_deliveries.initial", Deliveries: ds}, err
+	})
+}
+
+func (s *Server) driverDeliveries(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
+	return s.own(c, true, realtime.GroupDriverDeliveries, func(ctx context.Context, user string) (any, error) {
+		ds, err := market.SnapshotDriverDeliveries(ctx, s.Store.DB, user)
+		return initialDeliveries{Type: "driver_deliveries.initial", Deliveries: ds}, err
+	})
+}
+
+func (s *Server) driverOffers(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
+	return s.own(c, true, realtime.GroupDriverOffers, func(ctx context.Context, user string) (any, error) {
+		os, err := market.SnapshotDriverOffers(ctx, s.Store.DB, user, store.Now())
+		return initialOffers{Type: "driver_offers.initial", Offers: os}, err
+	})
+}

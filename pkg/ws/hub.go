@@ -1,0 +1,304 @@
+// Package ws is the socket side of realtime.md: the handshake (token from the
+// subprotocol or the query, authorization per route), the initial snapshot,
+// and the hub that fans the broker's frames out to the local sockets of each
+// group, one bounded queue and one writer per socket.
+package ws
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"hermez/pkg/metrics"
+	"hermez/pkg/realtime"
+)
+
+// Options tune the hub and its sockets; zero fields take the defaults.
+type Options struct {
+	QueueSize    int           // frames buffered per socket before it is closed as slow (128)
+	PingInterval time.Duration // server pings (25 s)
+	ReadTimeout  time.Duration // a socket that sends nothing, not even a pong, for this long is dropped (60 s)
+	WriteTimeout time.Duration // one write (10 s)
+	ReadLimit    int64         // biggest client frame (512 bytes)
+}
+
+func (o Options) withDefaults() Options {
+	if o.QueueSize <= 0 {
+		o.QueueSize = 128
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = 25 * time.Second
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 60 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.ReadLimit <= 0 {
+		o.ReadLimit = 512
+	}
+	return o
+}
+
+// Hub knows the local sockets of each group and keeps the broker subscribed
+// to exactly the groups that have one.
+type Hub struct {
+	sub  realtime.Subscriber
+	log  *slog.Logger
+	opts Options
+
+	mu      sync.RWMutex
+	groups  map[string]map[*Conn]struct{}
+	users   map[string]map[*Conn]struct{}
+	closing bool
+	wg      sync.WaitGroup // one per joined socket, until it left
+
+	subMu      sync.Mutex // serializes broker (un)subscriptions
+	subscribed map[string]bool
+}
+
+// NewHub makes a hub over sub. Call Run to start receiving.
+func NewHub(sub realtime.Subscriber, log *slog.Logger, opts Options) *Hub {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Hub{sub: sub, log: log, opts: opts.withDefaults(),
+		groups: map[string]map[*Conn]struct{}{}, users: map[string]map[*Conn]struct{}{},
+		subscribed: map[string]bool{}}
+}
+
+// Run receives the broker's frames until ctx ends.
+func (h *Hub) Run(ctx context.Context) error {
+	return h.sub.Run(ctx, h.Dispatch, h.Reset)
+}
+
+// Ping is the broker's readiness.
+func (h *Hub) Ping(ctx context.Context) error { return h.sub.Ping(ctx) }
+
+// join adds c to its group (subscribing the broker on the group's first local
+// member). It returns false when the hub is shutting down.
+func (h *Hub) join(c *Conn) bool {
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		return false
+	}
+	m := h.groups[c.group]
+	first := m == nil
+	if first {
+		m = map[*Conn]struct{}{}
+		h.groups[c.group] = m
+	}
+	m[c] = struct{}{}
+	u := h.users[c.user]
+	if u == nil {
+		u = map[*Conn]struct{}{}
+		h.users[c.user] = u
+	}
+	u[c] = struct{}{}
+	h.wg.Add(1)
+	h.mu.Unlock()
+	metrics.SocketsOpen.Inc()
+	if first {
+		h.syncSubscription(c.group)
+	}
+	return true
+}
+
+// leave removes c (unsubscribing the broker after the group's last local member).
+func (h *Hub) leave(c *Conn) {
+	h.mu.Lock()
+	m := h.groups[c.group]
+	if _, ok := m[c]; !ok {
+		h.mu.Unlock()
+		return
+	}
+	delete(m, c)
+	last := len(m) == 0
+	if last {
+		delete(h.groups, c.group)
+	}
+	if u := h.users[c.user]; u != nil {
+		delete(u, c)
+		if len(u) == 0 {
+			delete(h.users, c.user)
+		}
+	}
+	h.mu.Unlock()
+	metrics.SocketsOpen.Dec()
+	if last {
+		h.syncSubscription(c.group)
+	}
+	h.wg.Done()
+}
+
+// syncSubscription makes the broker subscription of group match whether it has
+// local members now. Calls are serialized, and each one reads the current
+// membership, so the last call after any sequence of joins and leaves wins.
+func (h *Hub) syncSubscription(group string) {
+	h.subMu.Lock()
+	defer h.subMu.Unlock()
+	h.mu.RLock()
+	want := len(h.groups[group]) > 0
+	h.mu.RUnlock()
+	if want == h.subscribed[group] {
+		return
+	}
+	if !want && h.Closing() {
+		return // shutting down: the subscription ends with the process
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var err error
+	if want {
+		err = h.sub.Subscribe(ctx, group)
+		h.subscribed[group] = true // kept even on error: the broker retries it on reconnect
+		metrics.SocketGroups.Inc()
+	} else {
+		err = h.sub.Unsubscribe(ctx, group)
+		delete(h.subscribed, group)
+		metrics.SocketGroups.Dec()
+	}
+	if err != nil {
+		h.log.Warn("broker subscription change failed", "group", group, "subscribe", want, "err", err)
+	}
+}
+
+// Dispatch hands one broker frame to the local sockets of its group: encoded
+// once as a PreparedMessage, queued without blocking (a full queue closes that
+// socket only). Control frames act on sockets instead.
+func (h *Hub) Dispatch(msg realtime.Message) {
+	if msg.Group == realtime.GroupControl {
+		h.control(msg.Payload)
+		return
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	members := h.groups[msg.Group]
+	if len(members) == 0 {
+		return
+	}
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, msg.Payload)
+	if err != nil {
+		h.log.Error("prepare frame", "group", msg.Group, "err", err)
+		return
+	}
+	for c := range members {
+		c.enqueue(pm)
+	}
+}
+
+// Control is the payload of a GroupControl frame.
+type Control struct {
+	Type string `json:"type"`
+	User string `json:"user,omitempty"`
+}
+
+func (h *Hub) control(payload []byte) {
+	var c Control
+	if err := json.Unmarshal(payload, &c); err != nil {
+		h.log.Warn("bad control frame", "err", err)
+		return
+	}
+	switch c.Type {
+	case realtime.ControlUserDeleted:
+		n := h.CloseUser(c.User, CloseUnauthorized, ReasonDeleted)
+		h.log.Info("closed the sockets of a deleted user", "user", c.User, "sockets", n)
+	default:
+		h.log.Warn("unknown control frame", "type", c.Type)
+	}
+}
+
+// CloseUser closes every local socket of user with code and reason.
+func (h *Hub) CloseUser(user string, code int, reason string) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.users[user] {
+		c.Close(code, reason)
+	}
+	return len(h.users[user])
+}
+
+// Reset is the broker's onReset: frames may have been lost, so every socket is
+// closed with 1012 and its client reconnects to a fresh snapshot.
+func (h *Hub) Reset() {
+	n := h.closeAll(CloseServiceReset, ReasonReset)
+	h.log.Warn("broker reset: closed every socket with 1012", "sockets", n)
+}
+
+func (h *Hub) closeAll(code int, reason string) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n := 0
+	for _, m := range h.groups {
+		for c := range m {
+			c.Close(code, reason)
+			n++
+		}
+	}
+	return n
+}
+
+// Len is the number of local sockets.
+func (h *Hub) Len() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n := 0
+	for _, m := range h.groups {
+		n += len(m)
+	}
+	return n
+}
+
+// Closing tells whether Shutdown started (new sockets are refused).
+func (h *Hub) Closing() bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.closing
+}
+
+// Shutdown refuses new sockets, closes every open one with 1001 and waits for
+// them to end until ctx's deadline; what is left then is cut.
+func (h *Hub) Shutdown(ctx context.Context) {
+	h.mu.Lock()
+	h.closing = true
+	h.mu.Unlock()
+	n := h.closeAll(CloseGoingAway, ReasonGoingAway)
+	h.log.Info("closing sockets", "sockets", n)
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		h.mu.RLock()
+		for _, m := range h.groups {
+			for c := range m {
+				_ = c.ws.NetConn().Close()
+			}
+		}
+		h.mu.RUnlock()
+		h.log.Warn("shutdown deadline reached with sockets still closing")
+	}
+}
+
+func codeLabel(code int) string { return strconv.Itoa(code) }
+
+// Members is the number of local sockets in group.
+func (h *Hub) Members(group string) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.groups[group])
+}
+
+// Subscribed tells whether the broker subscription of group was requested.
+func (h *Hub) Subscribed(group string) bool {
+	h.subMu.Lock()
+	defer h.subMu.Unlock()
+	return h.subscribed[group]
+}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"hermez/pkg/account"
 	"hermez/pkg/auth"
 	"hermez/pkg/config"
 	"hermez/pkg/httpapi"
@@ -19,6 +20,7 @@ type Web struct {
 	Dev     *auth.DevIssuer
 	Outbox  *realtime.Outbox
 	Broker  *Broker
+	Account *account.Service
 	// Background runs what the web process runs besides HTTP (in single-process
 	// mode: the socket hub, the sweeper and the relay) until ctx ends.
 	Background []func(ctx context.Context)
@@ -34,7 +36,9 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 		return nil, err
 	}
 	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
+	acct := account.New(st, outbox, log)
+	// acct.OnDelete = <marketplace removal of the user's open quotes and pending offers>
 	e := httpapi.New(httpapi.Deps{Config: cfg, Store: st, Auth: authn, Outbox: outbox, Log: log,
-		Checks: Checks(st, broker), DevIssuer: dev})
-	return &Web{Handler: e, Auth: authn, Dev: dev, Outbox: outbox, Broker: broker}, nil
+		Checks: Checks(st, broker), DevIssuer: dev, Account: acct})
+	return &Web{Handler: e, Auth: authn, Dev: dev, Outbox: outbox, Broker: broker, Account: acct}, nil
 }

@@ -50,7 +50,9 @@ const (
 	MsgBadWebhook       = "Evento de webhook inválido: faltan los campos type o data."
 )
 
-func msgNoObject(v any) string { return fmt.Sprintf("Clave primaria \"%v\" inválida - objeto no existe.", v) }
+func msgNoObject(v any) string {
+	return fmt.Sprintf("Clave primaria \"%v\" inválida - objeto no existe.", v)
+}
 
 // write runs fn in one transaction and publishes the frames it wrote to the
 // outbox after commit.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,5 +167,53 @@ func BenchmarkMeEndToEnd(b *testing.B) {
 		if rec.Code != http.StatusOK {
 			b.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
+	}
+}
+
+func TestClaimsRefreshTheRow(t *testing.T) {
+	w, j := clerkWeb(t, nil)
+	wantStatus(t, w.Do(t, "GET", "/user/api/me/", j.Token(t, "user_claims"), nil), 200)
+	c := j.Claims("user_claims")
+	c["first_name"], c["email"], c["last_name"], c["image_url"] = "Nueva", "nueva@clerk.test", "", "https://img.clerk.com/n"
+	res := w.Do(t, "GET", "/user/api/me/user_claims/", j.Sign(t, testutil.DefaultKID, testutil.Key(), c), nil)
+	wantStatus(t, res, 200)
+	m := res.Map(t)
+	// Non-empty differing claims refresh; an empty claim never clears a field.
+	if m["first_name"] != "Nueva" || m["email"] != "nueva@clerk.test" || m["last_name"] != "user_claims" || m["image_url"] != "https://img.clerk.com/n" {
+		t.Fatalf("claims refresh: %s", res.Body)
+	}
+}
+
+func TestConcurrentFirstSight(t *testing.T) {
+	w, j := clerkWeb(t, nil)
+	tok := j.Token(t, "user_burst")
+	errs := make(chan string, 20)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("GET", w.URL+"/user/api/me/", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				errs <- res.Status
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	var n int64
+	w.Store.DB.Model(&store.User{}).Where("userid = ?", "user_burst").Count(&n)
+	if n != 1 {
+		t.Fatalf("rows %d", n)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -249,4 +250,31 @@ func TestWebhookUserDeleted(t *testing.T) {
 		t.Fatal("tombstone overwritten")
 	}
 	wantDetail(t, w.Do(t, "GET", "/user/api/me/", w.Token(t, "user_never"), nil), 401)
+}
+
+func TestWebhookConcurrentRedelivery(t *testing.T) {
+	w := webhookWeb(t)
+	body := clerkEvent("user.created", "user_race", time.Now().UnixMilli(), "Rosa")
+	h := testutil.SvixHeaders(t, testutil.WebhookSecret, "msg_race", time.Now(), body)
+	statuses := make(chan int, 10)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses <- post(t, w, webhookPath, h, body).Status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		if s != 200 {
+			t.Fatalf("status %d", s)
+		}
+	}
+	var n int64
+	w.Store.DB.Model(&store.WebhookEvent{}).Where("svix_id = ?", "msg_race").Count(&n)
+	if n != 1 || *loadUser(t, w.Store, "user_race").FirstName != "Rosa" {
+		t.Fatalf("events %d", n)
+	}
 }

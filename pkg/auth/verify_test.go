@@ -193,3 +193,23 @@ func TestDevIssuerTokensAreNotClerkTokens(t *testing.T) {
 	_, err = v.Verify(context.Background(), tok)
 	wantAuthError(t, err, auth.MsgInvalid)
 }
+
+// BenchmarkVerify is the token check alone (RS256 with the cached JWKS, no database).
+func BenchmarkVerify(b *testing.B) {
+	j := testutil.NewJWKS(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	kf, err := auth.NewClerkKeyfunc(ctx, j.URL, time.Hour, 30*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := auth.NewVerifier(auth.VerifierConfig{Audience: "hermez-backend-api", Leeway: 10 * time.Second})
+	v.AddIssuer(j.URL, kf)
+	tok := j.Token(b, "user_bench")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

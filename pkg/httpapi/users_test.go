@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"hermez/pkg/account"
 	"hermez/pkg/store"
 	"hermez/pkg/testutil"
 )
@@ -329,8 +330,16 @@ func TestRatingEndpoints(t *testing.T) {
 	}
 	// No shared delivered delivery yet; an unfinished one does not count.
 	seedDelivery(t, w.Store, "user_rcli", "user_rdrv", store.DeliveryInTransit, time.Now())
-	wantFieldError(t, rate(cli, map[string]any{"ratee_id": "user_rdrv", "rating": 9}), "non_field_errors")
-	wantFieldError(t, rate(cli, map[string]any{"ratee_id": "user_rcli", "rating": 9}), "non_field_errors")
+	res := rate(cli, map[string]any{"ratee_id": "user_rdrv", "rating": 9})
+	wantFieldError(t, res, "non_field_errors")
+	if !strings.Contains(string(res.Body), account.MsgNoSharedDelivery) {
+		t.Fatalf("no shared delivery message: %s", res.Body)
+	}
+	res = rate(cli, map[string]any{"ratee_id": "user_rcli", "rating": 9})
+	wantFieldError(t, res, "non_field_errors")
+	if !strings.Contains(string(res.Body), account.MsgNoSelfRating) {
+		t.Fatalf("self-rating message: %s", res.Body)
+	}
 	wantFieldError(t, rate(cli, map[string]any{"ratee_id": "user_rdrv", "rating": 11}), "rating")
 	wantFieldError(t, rate(cli, map[string]any{"ratee_id": "user_rdrv", "rating": -1}), "rating")
 	wantFieldError(t, rate(cli, map[string]any{"rating": 5}), "ratee_id")
@@ -338,7 +347,7 @@ func TestRatingEndpoints(t *testing.T) {
 
 	older := seedDelivery(t, w.Store, "user_rcli", "user_rdrv", store.DeliveryPaid, time.Now().Add(-2*time.Hour))
 	newer := seedDelivery(t, w.Store, "user_rcli", "user_rdrv", store.DeliveryDelivered, time.Now().Add(-time.Hour))
-	res := rate(cli, map[string]any{"ratee_id": "user_rdrv", "rating": "9", "comment": "Muy puntual", "rater_id": "user_rstr"})
+	res = rate(cli, map[string]any{"ratee_id": "user_rdrv", "rating": "9", "comment": "Muy puntual", "rater_id": "user_rstr"})
 	wantStatus(t, res, 201)
 	wantKeys(t, "Rating", res.Body, ratingKeys)
 	wantKeys(t, "Rating.ratee", field(t, res.Body, "ratee"), userKeys)

@@ -73,6 +73,27 @@ func page(c echo.Context) store.Page {
 
 func me(c echo.Context) string { return CurrentUser(c).UserID }
 
+// reservedMe are the fixed segments under me/: another method on them falls
+// into me/{userid}/ and must answer 405, not 403/404.
+var reservedMe = map[string]string{
+	"update": "PATCH, OPTIONS", "toggle-availability": "POST, OPTIONS", "set-current-vehicle": "POST, OPTIONS",
+	"ratings": "GET, HEAD, OPTIONS", "vehicle-types": "GET, HEAD, OPTIONS",
+	"addresses": "GET, HEAD, POST, OPTIONS", "vehicles": "GET, HEAD, POST, OPTIONS",
+}
+
+// selfOnly guards me/{userid}/: a reserved segment → 405; another user's id → other.
+func selfOnly(c echo.Context, other error) error {
+	id := c.Param("userid")
+	if allow, ok := reservedMe[id]; ok {
+		c.Response().Header().Set(echo.HeaderAllow, allow)
+		return echo.ErrMethodNotAllowed
+	}
+	if id != me(c) {
+		return other
+	}
+	return nil
+}
+
 // --- profile ---
 
 // listMe answers [User]: a one-element list with the caller.
@@ -86,8 +107,8 @@ func (a *API) listMe(c echo.Context) error {
 
 // getMe answers the caller; another id is a 404.
 func (a *API) getMe(c echo.Context) error {
-	if c.Param("userid") != me(c) {
-		return apperr.NotFoundErr()
+	if err := selfOnly(c, apperr.NotFoundErr()); err != nil {
+		return err
 	}
 	u, err := a.Account.User(c.Request().Context(), me(c))
 	if err != nil {
@@ -98,8 +119,8 @@ func (a *API) getMe(c echo.Context) error {
 
 // updateMe is PUT/PATCH me/{userid}/: a partial update of the caller (another id: 403).
 func (a *API) updateMe(c echo.Context) error {
-	if c.Param("userid") != me(c) {
-		return apperr.ForbiddenErr()
+	if err := selfOnly(c, apperr.ForbiddenErr()); err != nil {
+		return err
 	}
 	b, err := body(c)
 	if err != nil {
@@ -126,8 +147,8 @@ func (a *API) updateMeMessage(c echo.Context) error {
 
 // deleteMe deletes the caller's profile (another id: 403) → 204.
 func (a *API) deleteMe(c echo.Context) error {
-	if c.Param("userid") != me(c) {
-		return apperr.ForbiddenErr()
+	if err := selfOnly(c, apperr.ForbiddenErr()); err != nil {
+		return err
 	}
 	if err := a.Account.DeleteProfile(c.Request().Context(), me(c)); err != nil {
 		return err

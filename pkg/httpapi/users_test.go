@@ -465,3 +465,18 @@ func TestDeleteProfile(t *testing.T) {
 	}
 	_ = fmt.Sprint
 }
+
+func TestUserRoutesMethodNotAllowed(t *testing.T) {
+	w := testutil.NewWeb(t, testutil.WebOptions{})
+	tok := w.Token(t, "user_routes")
+	for _, c := range [][2]string{{"GET", "/user/api/me/update/"}, {"GET", "/user/api/me/toggle-availability"},
+		{"DELETE", "/user/api/me/vehicle-types/"}, {"PATCH", "/user/api/me/ratings/"}, {"POST", "/user/api/me/user_routes/"}} {
+		res := w.Do(t, c[0], c[1], tok, nil)
+		wantDetail(t, res, 405)
+		if res.Header.Get("Allow") == "" {
+			t.Fatalf("%s %s: no Allow header", c[0], c[1])
+		}
+	}
+	res := w.Do(t, "GET", "/user/api/me/user_routes/ratings", tok, nil) // slashless
+	wantStatus(t, res, 200)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -51,5 +52,25 @@ func TestDeleteHookFailureRollsBack(t *testing.T) {
 	// Deleting twice is harmless.
 	if err := svc.DeleteProfile(ctx, "user_keep"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestPurgeWebhookEvents(t *testing.T) {
+	st := testutil.NewStore(t)
+	ctx := context.Background()
+	svc := account.New(st, nil, testutil.Logger())
+	now := store.Now()
+	st.DB.Create(&[]store.WebhookEvent{
+		{SvixID: "msg_old", EventType: "user.created", ReceivedAt: now.Add(-8 * 24 * time.Hour)},
+		{SvixID: "msg_new", EventType: "user.created", ReceivedAt: now.Add(-time.Hour)},
+	})
+	n, err := svc.PurgeWebhookEvents(ctx, account.WebhookRetention)
+	if err != nil || n != 1 {
+		t.Fatalf("purged %d, %v", n, err)
+	}
+	var left []store.WebhookEvent
+	st.DB.Find(&left)
+	if len(left) != 1 || left[0].SvixID != "msg_new" {
+		t.Fatalf("left %+v", left)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"gorm.io/gorm"
@@ -179,4 +180,18 @@ func upsertClerkUser(tx *gorm.DB, cu *clerkUser) (ClerkResult, error) {
 		return "", apperr.Wrap(err, "sync user "+cu.ID)
 	}
 	return ClerkApplied, nil
+}
+
+// WebhookRetention is how long applied svix-ids are remembered (Svix retries
+// for about 28 hours; data-model.md keeps them 7 days).
+const WebhookRetention = 7 * 24 * time.Hour
+
+// PurgeWebhookEvents deletes webhook_events rows older than age (the sweeper
+// calls it with WebhookRetention) and returns how many it removed.
+func (s *Service) PurgeWebhookEvents(ctx context.Context, age time.Duration) (int64, error) {
+	res := s.Store.DB.WithContext(ctx).Where("received_at < ?", store.Now().Add(-age)).Delete(&store.WebhookEvent{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("purge webhook events: %w", res.Error)
+	}
+	return res.RowsAffected, nil
 }

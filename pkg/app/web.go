@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"hermez/pkg/account"
 	"hermez/pkg/admin"
 	"hermez/pkg/auth"
 	"hermez/pkg/config"
@@ -23,6 +24,7 @@ type Web struct {
 	Outbox  *realtime.Outbox
 	Market  *market.Service
 	Broker  *Broker
+	Account *account.Service
 	// Background runs what the web process runs besides HTTP (in single-process
 	// mode: the socket hub, the sweeper and the relay) until ctx ends.
 	Background []func(ctx context.Context)
@@ -44,12 +46,14 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	}
 	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
 	mkt := market.New(st, outbox, market.ConfigFrom(cfg), log)
+	acct := account.New(st, outbox, log)
+	acct.OnDelete = mkt.RemoveUserMarketplace
 	e := httpapi.New(httpapi.Deps{Config: cfg, Store: st, Auth: authn, Outbox: outbox, Log: log,
-		Checks: Checks(st, broker), DevIssuer: dev, Market: mkt})
+		Checks: Checks(st, broker), DevIssuer: dev, Market: mkt, Account: acct})
 	if _, err := admin.Register(e, admin.Deps{Config: cfg, Store: st, Log: log}); err != nil {
 		return nil, err
 	}
-	w := &Web{Handler: e, Auth: authn, Dev: dev, Outbox: outbox, Market: mkt, Broker: broker}
+	w := &Web{Handler: e, Auth: authn, Dev: dev, Outbox: outbox, Market: mkt, Account: acct, Broker: broker}
 	if err := w.mountSockets(e, cfg, log, st); err != nil {
 		return nil, err
 	}

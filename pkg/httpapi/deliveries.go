@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -54,17 +53,6 @@ func pathID(c echo.Context, name string) (uuid.UUID, error) {
 	return id, nil
 }
 
-// page reads the opt-in ?limit=&offset= (bad values ignored).
-func page(c echo.Context) market.Page {
-	var p market.Page
-	if n, err := strconv.Atoi(c.QueryParam("limit")); err == nil && n > 0 {
-		p.Limit = min(n, 1000)
-	}
-	if n, err := strconv.Atoi(c.QueryParam("offset")); err == nil && n > 0 {
-		p.Offset = n
-	}
-	return p
-}
 
 // ok renders v with status, or the error.
 func ok(c echo.Context, status int, v any, err error) error {

@@ -3,12 +3,14 @@
 package httpapi
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
+	"hermez/pkg/account"
 	"hermez/pkg/auth"
 	"hermez/pkg/config"
 	"hermez/pkg/input"
@@ -24,6 +26,9 @@ type Deps struct {
 	Auth   *auth.Authenticator
 	Outbox *realtime.Outbox
 	Log    *slog.Logger
+	// Account is the users/addresses/vehicles/ratings service; built from
+	// Store and Outbox when nil.
+	Account *account.Service
 	// Checks are the readiness dependencies (database, Redis).
 	Checks []Check
 	// DevIssuer, when set, serves its JWKS at /.well-known/jwks.json.
@@ -50,7 +55,15 @@ func New(d Deps) *echo.Echo {
 			return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, jwks)
 		})
 	}
+	if d.Account == nil {
+		d.Account = account.New(d.Store, d.Outbox, d.Log)
+	}
 	api := &API{Deps: d}
+	if wh, err := auth.NewWebhookVerifier(d.Config.ClerkWebhookSecret); err == nil {
+		api.webhook = wh
+	} else if !errors.Is(err, auth.ErrWebhookNotConfigured) {
+		d.Log.Error("Clerk webhook disabled: bad CLERK_WEBHOOK_SIGNING_SECRET", "err", err)
+	}
 	api.routes(e)
 	return e
 }
@@ -61,6 +74,8 @@ type API struct {
 	// authed is the authentication middleware; pass it to each route (not to
 	// the group: a group middleware would turn unknown paths into 401s).
 	authed echo.MiddlewareFunc
+	// webhook verifies Clerk's Svix signatures (nil: no secret, 503).
+	webhook *auth.WebhookVerifier
 }
 
 func (a *API) routes(e *echo.Echo) {

@@ -78,7 +78,7 @@ func (s *Service) ListDeliveries(ctx context.Context, caller *store.User, f Deli
 		if len(where) > 0 {
 			q = q.Where(strings.Join(where, " AND "), args...)
 		}
-		return page.apply(q.Order("created_at DESC").Order("id"))
+		return page.Apply(q.Order("created_at DESC").Order("id"))
 	})
 	if err != nil {
 		return nil, apperr.Wrap(err, "list deliveries")

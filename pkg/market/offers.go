@@ -245,7 +245,7 @@ func (s *Service) ListOffers(ctx context.Context, caller *store.User, status str
 	if status = strings.TrimSpace(status); offerStatuses[status] {
 		cond, args = cond+" AND status = ?", append(args, status)
 	}
-	os, err := loadOffers(page.apply(db), "created_at DESC, id", cond, args...)
+	os, err := loadOffers(page.Apply(db), "created_at DESC, id", cond, args...)
 	if err != nil {
 		return nil, apperr.Wrap(err, "list offers")
 	}

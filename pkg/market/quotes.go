@@ -180,7 +180,7 @@ func (s *Service) ListQuotes(ctx context.Context, caller *store.User, status str
 		q = q.Where("status = ?", status)
 	}
 	var qs []store.Quote
-	if err := page.apply(q.Order("created_at DESC").Order("id")).Find(&qs).Error; err != nil {
+	if err := page.Apply(q.Order("created_at DESC").Order("id")).Find(&qs).Error; err != nil {
 		return nil, apperr.Wrap(err, "list quotes")
 	}
 	users := make([]*store.User, len(qs))

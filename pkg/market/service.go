@@ -196,16 +196,4 @@ func addHistory(tx *gorm.DB, historyID uuid.UUID, eventType, description string,
 }
 
 // Page is the opt-in ?limit=&offset= paging of lists (zero Limit: everything).
-type Page struct {
-	Limit, Offset int
-}
-
-func (p Page) apply(q *gorm.DB) *gorm.DB {
-	if p.Limit > 0 {
-		q = q.Limit(p.Limit)
-	}
-	if p.Offset > 0 {
-		q = q.Offset(p.Offset)
-	}
-	return q
-}
+type Page = store.Page

@@ -1,0 +1,129 @@
+// Package account holds the rules over users, addresses, vehicles and ratings,
+// and the Clerk webhook sync. Every write runs in one transaction; realtime
+// frames (the user_deleted control frame, the marketplace's removals) go
+// through the outbox and are published after commit.
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"hermez/pkg/apperr"
+	"hermez/pkg/realtime"
+	"hermez/pkg/store"
+)
+
+// DeleteHook runs inside the profile-deletion transaction, before the user's
+// addresses and vehicles are removed: the marketplace removes the user's open
+// quotes and pending offers there and returns the frames that announce it.
+type DeleteHook func(tx *gorm.DB, userID string) ([]realtime.Message, error)
+
+// Service is the account business layer.
+type Service struct {
+	Store  *store.Store
+	Outbox *realtime.Outbox // nil: frames stay in the outbox for the relay
+	Log    *slog.Logger
+	// OnDelete is called (when set) inside every profile deletion, API or webhook.
+	OnDelete DeleteHook
+}
+
+// New makes the service.
+func New(st *store.Store, outbox *realtime.Outbox, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{Store: st, Outbox: outbox, Log: log}
+}
+
+// Messages shown to users.
+const (
+	MsgNoSelfRating     = "No puedes calificarte a ti mismo."
+	MsgNoSharedDelivery = "Solo puedes calificar a un usuario con quien compartiste una entrega completada que aún no has calificado."
+	MsgVehicleInUse     = "Este vehículo está asociado a entregas u ofertas y no puede eliminarse."
+	MsgPlateTaken       = "Ya existe un vehículo con esta placa."
+	MsgVINTaken         = "Ya existe un vehículo con este VIN."
+	MsgBadWebhook       = "Evento de webhook inválido: faltan los campos type o data."
+)
+
+func msgNoObject(v any) string {
+	return fmt.Sprintf("Clave primaria \"%v\" inválida - objeto no existe.", v)
+}
+
+// write runs fn in one transaction and publishes the frames it wrote to the
+// outbox after commit.
+func (s *Service) write(ctx context.Context, fn func(tx *gorm.DB) ([]realtime.Message, error)) error {
+	var pending *realtime.Pending
+	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
+		msgs, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		if len(msgs) > 0 {
+			if pending, err = realtime.Write(tx, msgs...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if s.Outbox != nil {
+		s.Outbox.Flush(ctx, pending)
+	}
+	return nil
+}
+
+// internal wraps a database error unless it already is an *apperr.Error.
+func internal(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := apperr.As(err); ok {
+		return err
+	}
+	return apperr.Wrap(err, what)
+}
+
+func notFound(err error) bool { return errors.Is(err, gorm.ErrRecordNotFound) }
+
+// User loads a user with its current vehicle and rating figures, ready for view.NewUser.
+func (s *Service) User(ctx context.Context, userID string) (*store.User, error) {
+	return loadUser(s.Store.DB.WithContext(ctx), userID)
+}
+
+func loadUser(tx *gorm.DB, userID string) (*store.User, error) {
+	var u store.User
+	err := store.PreloadUser(tx, "").Where("userid = ?", userID).Take(&u).Error
+	if notFound(err) {
+		return nil, apperr.NotFoundErr()
+	}
+	if err != nil {
+		return nil, apperr.Wrap(err, "load user "+userID)
+	}
+	if err := store.LoadRatings(tx, &u); err != nil {
+		return nil, apperr.Wrap(err, "load user ratings")
+	}
+	return &u, nil
+}
+
+// ParseID reads a path id; a malformed one is a 404 (api.md).
+func ParseID(s string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, apperr.NotFoundErr()
+	}
+	return id, nil
+}
+
+func strOrNil(p *string) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}

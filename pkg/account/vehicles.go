@@ -1,0 +1,202 @@
+package account
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"hermez/pkg/apperr"
+	"hermez/pkg/input"
+	"hermez/pkg/store"
+)
+
+// DocPending is the initial status of every vehicle document.
+const DocPending = "pending"
+
+// VehicleTypes lists every vehicle type by name, with its categories.
+func (s *Service) VehicleTypes(ctx context.Context, p store.Page) ([]store.VehicleType, error) {
+	var out []store.VehicleType
+	err := p.Apply(s.Store.DB.WithContext(ctx).Preload("Categories", func(db *gorm.DB) *gorm.DB { return db.Order("name") }).
+		Order("name")).Find(&out).Error
+	return out, internal(err, "list vehicle types")
+}
+
+// Vehicles lists the caller's vehicles, oldest first.
+func (s *Service) Vehicles(ctx context.Context, userID string, p store.Page) ([]store.Vehicle, error) {
+	var out []store.Vehicle
+	err := p.Apply(store.PreloadVehicle(s.Store.DB.WithContext(ctx), "").Where("user_id = ?", userID).
+		Order("created_at").Order("vehicle_id")).Find(&out).Error
+	return out, internal(err, "list vehicles")
+}
+
+// Vehicle is one of the caller's vehicles (another's → 404).
+func (s *Service) Vehicle(ctx context.Context, userID string, id uuid.UUID) (*store.Vehicle, error) {
+	return ownVehicle(s.Store.DB.WithContext(ctx), userID, id)
+}
+
+func ownVehicle(tx *gorm.DB, userID string, id uuid.UUID) (*store.Vehicle, error) {
+	var v store.Vehicle
+	err := store.PreloadVehicle(tx, "").Where("vehicle_id = ? AND user_id = ?", id, userID).Take(&v).Error
+	if notFound(err) {
+		return nil, apperr.NotFoundErr()
+	}
+	if err != nil {
+		return nil, apperr.Wrap(err, "load vehicle")
+	}
+	return &v, nil
+}
+
+// readVehicle applies the writable fields of the body to v. The verification
+// fields (document statuses, isVerified, verificationNotes), vehicleId and
+// userId are read-only and ignored. It reports whether an identifying field
+// (type, plate, VIN) changed.
+func readVehicle(tx *gorm.DB, b input.Body, v *store.Vehicle, create bool) (identityChanged bool, err error) {
+	f := apperr.Fields{}
+	if id, ok := b.UUID("type_id", f, create, false); ok && id != nil {
+		var t store.VehicleType
+		err := tx.Where("id = ?", *id).Take(&t).Error
+		switch {
+		case notFound(err), err == nil && !t.IsActive:
+			f.Add("type_id", msgNoObject(*id))
+		case err != nil:
+			return false, apperr.Wrap(err, "load vehicle type")
+		case t.ID != v.TypeID:
+			v.TypeID, v.Type, identityChanged = t.ID, nil, true
+		}
+	}
+	set := func(key string, dst *string, o input.StringOpts, upper bool) bool {
+		val, ok := b.String(key, f, o)
+		if !ok || val == nil {
+			return false
+		}
+		s := *val
+		if upper {
+			s = strings.ToUpper(s)
+		}
+		changed := s != *dst
+		*dst = s
+		return changed
+	}
+	set("brand", &v.Brand, input.StringOpts{Required: create, MaxLen: 50}, false)
+	set("model", &v.Model, input.StringOpts{Required: create, MaxLen: 50}, false)
+	set("color", &v.Color, input.StringOpts{AllowBlank: true, MaxLen: 30}, false)
+	plateKey := b.First("licensePlate", "plate", "license_plate")
+	if plateKey == "" && create {
+		f.Add("licensePlate", apperr.MsgRequired)
+	} else if plateKey != "" && set(plateKey, &v.LicensePlate, input.StringOpts{Required: create, MaxLen: 20}, true) {
+		identityChanged = true
+	}
+	if set("vin", &v.VIN, input.StringOpts{Required: create, MaxLen: 17}, true) {
+		identityChanged = true
+	}
+	if y, ok := b.Int("year", f, create, false); ok && y != nil {
+		maxYear := int64(time.Now().UTC().Year() + 1)
+		if *y < 1900 || *y > maxYear {
+			f.Add("year", fmt.Sprintf("El año debe estar entre 1900 y %d.", maxYear))
+		} else {
+			v.Year = int(*y)
+		}
+	}
+	if err := f.Err(); err != nil {
+		return false, err
+	}
+	return identityChanged, checkUnique(tx, v)
+}
+
+// checkUnique refuses a licensePlate or vin another vehicle already has.
+func checkUnique(tx *gorm.DB, v *store.Vehicle) error {
+	f := apperr.Fields{}
+	for _, c := range []struct{ col, field, val, msg string }{
+		{"license_plate", "licensePlate", v.LicensePlate, MsgPlateTaken},
+		{"vin", "vin", v.VIN, MsgVINTaken},
+	} {
+		var n int64
+		if err := tx.Model(&store.Vehicle{}).Where(c.col+" = ? AND vehicle_id <> ?", c.val, v.VehicleID).Count(&n).Error; err != nil {
+			return apperr.Wrap(err, "check unique "+c.col)
+		}
+		if n > 0 {
+			f.Add(c.field, c.msg)
+		}
+	}
+	return f.Err()
+}
+
+// uniqueErr turns a unique violation that raced past checkUnique into the field error.
+func uniqueErr(err error, what string) error {
+	if store.IsUniqueViolation(err) {
+		return apperr.Field(apperr.NonField, "Ya existe un vehículo con esta placa o VIN.")
+	}
+	return internal(err, what)
+}
+
+// CreateVehicle registers a vehicle for the caller; its documents start pending.
+func (s *Service) CreateVehicle(ctx context.Context, userID string, b input.Body) (*store.Vehicle, error) {
+	var out *store.Vehicle
+	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
+		now := store.Now()
+		v := store.Vehicle{VehicleID: uuid.New(), UserID: userID, DriverLicenseStatus: DocPending,
+			RegistrationCardStatus: DocPending, InsurancePolicyStatus: DocPending, CriminalRecordStatus: DocPending,
+			CreatedAt: now, UpdatedAt: now}
+		if _, err := readVehicle(tx, b, &v, true); err != nil {
+			return err
+		}
+		if err := tx.Omit("Type").Create(&v).Error; err != nil {
+			return uniqueErr(err, "create vehicle")
+		}
+		got, err := ownVehicle(tx, userID, v.VehicleID)
+		out = got
+		return err
+	})
+	return out, err
+}
+
+// UpdateVehicle updates one of the caller's vehicles with the fields sent.
+// Changing the type, plate or VIN withdraws the staff verification.
+func (s *Service) UpdateVehicle(ctx context.Context, userID string, id uuid.UUID, b input.Body) (*store.Vehicle, error) {
+	var out *store.Vehicle
+	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
+		v, err := ownVehicle(tx, userID, id)
+		if err != nil {
+			return err
+		}
+		changed, err := readVehicle(tx, b, v, false)
+		if err != nil {
+			return err
+		}
+		if changed {
+			v.IsVerified = false
+		}
+		v.UpdatedAt = store.Now()
+		if err := tx.Omit("Type").Select("*").Save(v).Error; err != nil {
+			return uniqueErr(err, "update vehicle")
+		}
+		got, err := ownVehicle(tx, userID, id)
+		out = got
+		return err
+	})
+	return out, err
+}
+
+// DeleteVehicle deletes one of the caller's vehicles; one used by a delivery
+// or an offer is kept (400).
+func (s *Service) DeleteVehicle(ctx context.Context, userID string, id uuid.UUID) error {
+	return s.Store.Transaction(ctx, func(tx *gorm.DB) error {
+		if _, err := ownVehicle(tx, userID, id); err != nil {
+			return err
+		}
+		var used int64
+		err := tx.Raw(`SELECT (SELECT COUNT(*) FROM deliveries WHERE vehicle_id = ?) + (SELECT COUNT(*) FROM delivery_offers WHERE vehicle_id = ?)`, id, id).
+			Scan(&used).Error
+		if err != nil {
+			return apperr.Wrap(err, "check vehicle use")
+		}
+		if used > 0 {
+			return apperr.New(apperr.Invalid, MsgVehicleInUse)
+		}
+		return internal(tx.Where("vehicle_id = ?", id).Delete(&store.Vehicle{}).Error, "delete vehicle")
+	})
+}

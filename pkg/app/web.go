@@ -8,6 +8,7 @@ import (
 	"hermez/pkg/auth"
 	"hermez/pkg/config"
 	"hermez/pkg/httpapi"
+	"hermez/pkg/openapi"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 )
@@ -36,5 +37,6 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
 	e := httpapi.New(httpapi.Deps{Config: cfg, Store: st, Auth: authn, Outbox: outbox, Log: log,
 		Checks: Checks(st, broker), DevIssuer: dev})
+	openapi.Register(e)
 	return &Web{Handler: e, Auth: authn, Dev: dev, Outbox: outbox, Broker: broker}, nil
 }

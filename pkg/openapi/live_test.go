@@ -1,0 +1,49 @@
+package openapi_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"hermez/pkg/testutil"
+)
+
+// The real web process's answers validate (the routes that exist so far; the
+// end-to-end test covers the whole story).
+func TestLiveAnswersValidate(t *testing.T) {
+	v := validator(t)
+	w := testutil.NewWeb(t, testutil.WebOptions{})
+	tok := w.Token(t, "user_openapi_live")
+	cases := []struct {
+		method, path, token string
+		body                any
+		status              int
+	}{
+		{"GET", "/user/api/me/", tok, nil, 200},
+		{"GET", "/user/api/me", tok, nil, 200},
+		{"GET", "/user/api/me/", "", nil, 401},
+		{"GET", "/user/api/me/", "not.a.jwt", nil, 401},
+		{"GET", "/nope/", tok, nil, 404},
+		{"GET", "/healthz", "", nil, 200},
+		{"GET", "/readyz", "", nil, 200},
+		{"GET", "/openapi.json", "", nil, 200},
+	}
+	for _, c := range cases {
+		res := w.Do(t, c.method, c.path, c.token, c.body)
+		if res.Status != c.status {
+			t.Fatalf("%s %s: status %d, want %d: %s", c.method, c.path, res.Status, c.status, res.Body)
+		}
+		req, err := http.NewRequest(c.method, w.URL+c.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.ValidateResponse(t, req, res.Status, res.Header, res.Body); err != nil {
+			t.Errorf("%s %s: %v", c.method, c.path, err)
+		}
+	}
+	// The served document is this package's document.
+	res := w.Do(t, "GET", "/openapi.json", "", nil)
+	if !strings.Contains(string(res.Body), `"/deliveries/api/offers/{id}/accept/"`) {
+		t.Fatalf("served document lacks the accept path: %.200s", res.Body)
+	}
+}

@@ -1,0 +1,56 @@
+package load
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// ParseVmRSS reads the VmRSS line of a /proc/<pid>/status text, in bytes.
+func ParseVmRSS(status string) (int64, error) {
+	sc := bufio.NewScanner(strings.NewReader(status))
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "VmRSS:") {
+			continue
+		}
+		f := strings.Fields(strings.TrimPrefix(line, "VmRSS:"))
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("unexpected VmRSS line %q", line)
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("VmRSS line %q: %w", line, err)
+		}
+		return kb * 1024, nil
+	}
+	return 0, fmt.Errorf("no VmRSS line")
+}
+
+// RSS is the resident set size of process pid, in bytes.
+func RSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read RSS of pid %d: %w", pid, err)
+	}
+	return ParseVmRSS(string(b))
+}
+
+// RaiseNoFile raises this process's open-files soft limit to its hard limit
+// (sockets scenarios need one descriptor per socket) and returns the new limit.
+func RaiseNoFile() (uint64, error) {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return 0, fmt.Errorf("getrlimit: %w", err)
+	}
+	if l.Cur < l.Max {
+		l.Cur = l.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+			return 0, fmt.Errorf("setrlimit NOFILE %d: %w", l.Max, err)
+		}
+	}
+	return l.Cur, nil
+}

@@ -54,3 +54,21 @@ func RaiseNoFile() (uint64, error) {
 	}
 	return l.Cur, nil
 }
+
+// LoadAvg is the 1-minute load average (/proc/loadavg), or -1 when unknown:
+// the figures of a run on a busy machine are not the server's alone.
+func LoadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}

@@ -130,6 +130,8 @@ type httpReport struct {
 	P999ms        float64  `json:"p999_ms"`
 	Maxms         float64  `json:"max_ms"`
 	ElapsedS      float64  `json:"elapsed_s"`
+	LoadBefore    float64  `json:"loadavg1_before"`
+	LoadAfter     float64  `json:"loadavg1_after"`
 	ErrorExamples []string `json:"error_examples,omitempty"`
 }
 
@@ -143,7 +145,7 @@ func (r httpReport) line() string {
 	if r.Late > 0 {
 		s += fmt.Sprintf(" late=%d", r.Late)
 	}
-	return s
+	return s + fmt.Sprintf(" load1=%.1f→%.1f", r.LoadBefore, r.LoadAfter)
 }
 
 func (b *bench) httpScenario(ctx context.Context) error {
@@ -202,11 +204,12 @@ func (b *bench) httpScenario(ctx context.Context) error {
 		if i > 1 {
 			time.Sleep(o.pause)
 		}
+		la := load.LoadAvg()
 		res := load.Run(ctx, plan, op, load.NewRecorder(o.maxSamples))
 		r := httpReport{Scenario: o.scenario, Mode: mode, Workers: o.workers, Rate: o.rate, Run: i, ReqPerOp: reqPerOp,
 			OpsPerSec: res.Throughput, ReqPerSec: res.Throughput * float64(reqPerOp), Ops: res.Count, Errors: res.Errors, Late: res.Late,
 			P50ms: msf(res.P50), P90ms: msf(res.P90), P99ms: msf(res.P99), P999ms: msf(res.P999), Maxms: msf(res.Max),
-			ElapsedS: res.Elapsed.Seconds(), ErrorExamples: res.ErrorSamples}
+			ElapsedS: res.Elapsed.Seconds(), ErrorExamples: res.ErrorSamples, LoadBefore: la, LoadAfter: load.LoadAvg()}
 		b.report(r.line(), r)
 		for _, e := range res.ErrorSamples {
 			fmt.Println("  error:", e)

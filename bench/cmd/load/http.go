@@ -212,7 +212,7 @@ func (b *bench) httpScenario(ctx context.Context) error {
 			ElapsedS: res.Elapsed.Seconds(), ErrorExamples: res.ErrorSamples, LoadBefore: la, LoadAfter: load.LoadAvg()}
 		b.report(r.line(), r)
 		for _, e := range res.ErrorSamples {
-			fmt.Println("  error:", e)
+			fmt.Fprintln(b.out, "  error:", e)
 		}
 		rps, p50, p99, maxs = append(rps, r.ReqPerSec), append(p50, r.P50ms), append(p99, r.P99ms), append(maxs, r.Maxms)
 	}
@@ -274,7 +274,7 @@ func (b *bench) driverVehicles(ctx context.Context, drivers []string) {
 	o := b.o
 	body, err := b.client.do(ctx, "GET", o.target+"/user/api/me/vehicle-types/", drivers[0], nil, 200, true)
 	if err != nil {
-		fmt.Println("note: no vehicle types, drivers offer without a vehicle:", err)
+		fmt.Fprintln(b.out, "note: no vehicle types, drivers offer without a vehicle:", err)
 		return
 	}
 	var types []struct {
@@ -286,7 +286,7 @@ func (b *bench) driverVehicles(ctx context.Context, drivers []string) {
 	for i, tok := range drivers {
 		me, err := b.client.do(ctx, "GET", o.target+"/user/api/me/", tok, nil, 200, true)
 		if err != nil {
-			fmt.Println("note: driver setup:", err)
+			fmt.Fprintln(b.out, "note: driver setup:", err)
 			return
 		}
 		var users []struct {
@@ -300,7 +300,7 @@ func (b *bench) driverVehicles(ctx context.Context, drivers []string) {
 			"licensePlate": plate, "vin": fmt.Sprintf("BENCHVIN%09d", i), "color": "Negro"})
 		vb, err := b.client.do(ctx, "POST", o.target+"/user/api/me/vehicles/", tok, v, 201, true)
 		if err != nil {
-			fmt.Println("note: driver vehicle setup failed, offers go without a vehicle:", err)
+			fmt.Fprintln(b.out, "note: driver vehicle setup failed, offers go without a vehicle:", err)
 			return
 		}
 		var veh struct {
@@ -311,7 +311,7 @@ func (b *bench) driverVehicles(ctx context.Context, drivers []string) {
 		}
 		sb, _ := json.Marshal(map[string]string{"vehicle_id": veh.VehicleID})
 		if _, err := b.client.do(ctx, "POST", o.target+"/user/api/me/set-current-vehicle/", tok, sb, 200, false); err != nil {
-			fmt.Println("note: set current vehicle failed:", err)
+			fmt.Fprintln(b.out, "note: set current vehicle failed:", err)
 			return
 		}
 	}

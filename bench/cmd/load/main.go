@@ -11,6 +11,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
@@ -18,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -65,38 +67,42 @@ const (
 
 func main() {
 	var o options
-	flag.StringVar(&o.scenario, "scenario", "me", "me | categories | quote | accept | sockets-idle | sockets-fanout | publish-latency")
-	flag.StringVar(&o.target, "target", "http://127.0.0.1:8000", "web base URL (loopback only)")
-	flag.StringVar(&o.wsTarget, "ws-target", "", "socket base URL, e.g. ws://127.0.0.1:8001 for a worker (default: the web target)")
-	flag.StringVar(&o.devKey, "dev-key", ".hermez/dev-jwt.pem", "the development issuer's key file the server uses (tokens are minted with it)")
-	flag.StringVar(&o.audience, "audience", "hermez-backend-api", "token audience (CLERK_JWT_AUDIENCE)")
-	flag.IntVar(&o.workers, "c", 64, "concurrent workers (saturation) or worker pool size (fixed rate)")
-	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of one run (HTTP scenarios)")
-	flag.Float64Var(&o.rate, "rate", 0, "operations per second (0 = saturation)")
-	flag.Int64Var(&o.maxOps, "max-ops", 10_000_000, "stop a run after this many operations")
-	flag.IntVar(&o.maxSamples, "max-samples", 2_000_000, "latency samples kept per run (reservoir beyond)")
-	flag.IntVar(&o.users, "users", 0, "distinct users for HTTP scenarios (default: one per worker, at most 200)")
-	flag.IntVar(&o.runs, "runs", 1, "repeat the run this many times and print the medians (1..10)")
-	flag.DurationVar(&o.pause, "pause", 2*time.Second, "pause between runs")
-	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before the first run (HTTP scenarios)")
-	flag.DurationVar(&o.timeout, "timeout", 10*time.Second, "per-request timeout")
-	flag.BoolVar(&o.jsonOut, "json", false, "also print each report as one JSON line")
-	flag.IntVar(&o.sockets, "sockets", 1000, "sockets to open (sockets-idle, sockets-fanout)")
-	flag.IntVar(&o.dialers, "dialers", 128, "concurrent socket handshakes while opening")
-	flag.IntVar(&o.pid, "pid", 0, "server process whose RSS is measured (sockets-idle; /proc/<pid>/status)")
-	flag.DurationVar(&o.settle, "settle", 3*time.Second, "wait after opening sockets before measuring RSS")
-	flag.DurationVar(&o.hold, "hold", 0, "keep the sockets open this long after measuring")
-	flag.IntVar(&o.events, "events", 5, "events to publish (sockets-fanout: rounds; publish-latency: quotes)")
-	flag.DurationVar(&o.interval, "interval", 50*time.Millisecond, "idle time between publish-latency quotes (1s between fan-out rounds)")
-	flag.StringVar(&o.wsPath, "ws-path", "", "socket path override (default: per scenario)")
-	flag.StringVar(&o.userPrefix, "user-prefix", "bench", "prefix of the benchmark users' ids")
-	flag.DurationVar(&o.eventWait, "event-wait", 30*time.Second, "how long to wait for an event to reach every socket")
-	flag.DurationVar(&o.openTimeout, "open-timeout", 5*time.Minute, "bound on opening all sockets")
+	defineFlags(flag.CommandLine, &o)
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
+}
+
+func defineFlags(fs *flag.FlagSet, o *options) {
+	fs.StringVar(&o.scenario, "scenario", "me", "me | categories | quote | accept | sockets-idle | sockets-fanout | publish-latency")
+	fs.StringVar(&o.target, "target", "http://127.0.0.1:8000", "web base URL (loopback only)")
+	fs.StringVar(&o.wsTarget, "ws-target", "", "socket base URL, e.g. ws://127.0.0.1:8001 for a worker (default: the web target)")
+	fs.StringVar(&o.devKey, "dev-key", ".hermez/dev-jwt.pem", "the development issuer's key file the server uses (tokens are minted with it)")
+	fs.StringVar(&o.audience, "audience", "hermez-backend-api", "token audience (CLERK_JWT_AUDIENCE)")
+	fs.IntVar(&o.workers, "c", 64, "concurrent workers (saturation) or worker pool size (fixed rate)")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of one run (HTTP scenarios)")
+	fs.Float64Var(&o.rate, "rate", 0, "operations per second (0 = saturation)")
+	fs.Int64Var(&o.maxOps, "max-ops", 10_000_000, "stop a run after this many operations")
+	fs.IntVar(&o.maxSamples, "max-samples", 2_000_000, "latency samples kept per run (reservoir beyond)")
+	fs.IntVar(&o.users, "users", 0, "distinct users for HTTP scenarios (default: one per worker, at most 200)")
+	fs.IntVar(&o.runs, "runs", 1, "repeat the run this many times and print the medians (1..10)")
+	fs.DurationVar(&o.pause, "pause", 2*time.Second, "pause between runs")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before the first run (HTTP scenarios)")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "per-request timeout")
+	fs.BoolVar(&o.jsonOut, "json", false, "also print each report as one JSON line")
+	fs.IntVar(&o.sockets, "sockets", 1000, "sockets to open (sockets-idle, sockets-fanout)")
+	fs.IntVar(&o.dialers, "dialers", 128, "concurrent socket handshakes while opening")
+	fs.IntVar(&o.pid, "pid", 0, "server process whose RSS is measured (sockets-idle; /proc/<pid>/status)")
+	fs.DurationVar(&o.settle, "settle", 3*time.Second, "wait after opening sockets before measuring RSS")
+	fs.DurationVar(&o.hold, "hold", 0, "keep the sockets open this long after measuring")
+	fs.IntVar(&o.events, "events", 5, "events to publish (sockets-fanout: rounds; publish-latency: quotes)")
+	fs.DurationVar(&o.interval, "interval", 50*time.Millisecond, "idle time between publish-latency quotes (1s between fan-out rounds)")
+	fs.StringVar(&o.wsPath, "ws-path", "", "socket path override (default: per scenario)")
+	fs.StringVar(&o.userPrefix, "user-prefix", "bench", "prefix of the benchmark users' ids")
+	fs.DurationVar(&o.eventWait, "event-wait", 30*time.Second, "how long to wait for an event to reach every socket")
+	fs.DurationVar(&o.openTimeout, "open-timeout", 5*time.Minute, "bound on opening all sockets")
 }
 
 func (o *options) validate() error {
@@ -136,17 +142,28 @@ func (o *options) validate() error {
 }
 
 func run(o options) error {
-	if err := o.validate(); err != nil {
-		return err
-	}
-	iss, err := issuer(o.devKey, o.audience)
+	b, err := newBench(o, os.Stdout)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	b := &bench{o: o, iss: iss, client: newHTTPClient(o.workers, o.timeout)}
-	switch o.scenario {
+	return b.run(ctx)
+}
+
+func newBench(o options, out io.Writer) (*bench, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	iss, err := issuer(o.devKey, o.audience)
+	if err != nil {
+		return nil, err
+	}
+	return &bench{out: out, o: o, iss: iss, client: newHTTPClient(o.workers, o.timeout)}, nil
+}
+
+func (b *bench) run(ctx context.Context) error {
+	switch b.o.scenario {
 	case "me", "categories", "quote", "accept":
 		return b.httpScenario(ctx)
 	case "sockets-idle":
@@ -156,7 +173,7 @@ func run(o options) error {
 	case "publish-latency":
 		return b.publishLatency(ctx)
 	default:
-		return fmt.Errorf("unknown scenario %q", o.scenario)
+		return fmt.Errorf("unknown scenario %q", b.o.scenario)
 	}
 }
 
@@ -184,6 +201,7 @@ func issuer(path, audience string) (*auth.DevIssuer, error) {
 }
 
 type bench struct {
+	out    io.Writer
 	o      options
 	iss    *auth.DevIssuer
 	client *httpClient
@@ -207,11 +225,11 @@ func (b *bench) tokens(kind string, n int) ([]string, error) {
 
 // report prints one summary line (and a JSON line with -json).
 func (b *bench) report(line string, v any) {
-	fmt.Println(line)
+	fmt.Fprintln(b.out, line)
 	if b.o.jsonOut {
 		j, err := json.Marshal(v)
 		if err == nil {
-			fmt.Println(string(j))
+			fmt.Fprintln(b.out, string(j))
 		}
 	}
 }

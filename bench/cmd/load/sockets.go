@@ -126,7 +126,7 @@ func (b *bench) openSockets(ctx context.Context, path string, n int, toks []stri
 		}
 	}
 	if f := failed.Load(); f > 0 {
-		fmt.Printf("note: %d of %d sockets failed to open; first error: %v\n", f, n, firstErr.Load())
+		fmt.Fprintf(b.out, "note: %d of %d sockets failed to open; first error: %v\n", f, n, firstErr.Load())
 	}
 	if len(open) == 0 {
 		return nil, errors.New("no socket opened")

@@ -281,3 +281,86 @@ func TestServed(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func frame(t *testing.T, typ string, data []byte, extra string) []byte {
+	t.Helper()
+	return []byte(`{"type":"` + typ + `","data":` + string(data) + extra + `}`)
+}
+
+// Socket frames built from the examples' full bodies validate; broken ones fail.
+func TestFramesValidate(t *testing.T) {
+	v := validator(t)
+	quote, offer := read(t, "quote.json"), read(t, "offer.json")
+	var accept struct {
+		Delivery json.RawMessage `json:"delivery"`
+	}
+	if err := json.Unmarshal(read(t, "accept.json"), &accept); err != nil {
+		t.Fatal(err)
+	}
+	delivery := []byte(accept.Delivery)
+	withOffers := []byte(strings.TrimSuffix(strings.TrimSpace(string(quote)), "}") + `, "offers": [` + string(offer) + `]}`)
+	stats := `{"deliveries":[` + string(delivery) + `],"total":"13500.00","count":1}`
+	good := map[string][]byte{
+		"quote_created":           frame(t, "quote_created", quote, ""),
+		"quote_deleted":           frame(t, "quote_deleted", quote, ""),
+		"offer_made":              frame(t, "offer_made", offer, ""),
+		"offer.accepted":          frame(t, "offer.accepted", offer, ""),
+		"delivery.created":        frame(t, "delivery.created", delivery, ""),
+		"delivery_status_changed": frame(t, "delivery_status_changed", delivery, ""),
+		"person_stats event":      frame(t, "person_stats", []byte(stats), `,"deliveries":[`+string(delivery)+`],"total":"13500.00","count":1`),
+		"person_stats initial":    []byte(`{"type":"person_stats","deliveries":[],"total":"0.00","count":0}`),
+		"new-quotes initial":      []byte(`{"type":"initial_quotes","quotes":[` + string(quote) + `]}`),
+		"quote initial":           []byte(`{"type":"initial_quotes","quotes":[` + string(withOffers) + `]}`),
+		"user_quotes.initial":     []byte(`{"type":"user_quotes.initial","quotes":[` + string(withOffers) + `]}`),
+		"driver_offers.initial":   []byte(`{"type":"driver_offers.initial","offers":[` + string(offer) + `]}`),
+		"user_deliveries.initial": []byte(`{"type":"user_deliveries.initial","deliveries":[` + string(delivery) + `]}`),
+	}
+	for name, f := range good {
+		if err := v.ValidateFrame(f); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	bad := map[string][]byte{
+		"unknown type":               []byte(`{"type":"quote_exploded","data":{}}`),
+		"quote event carrying offer": frame(t, "quote_created", offer, ""),
+		"offer without envelope":     offer,
+		"stats total as number":      []byte(`{"type":"person_stats","deliveries":[],"total":0,"count":0}`),
+		"user_quotes without offers": []byte(`{"type":"user_quotes.initial","quotes":[` + string(quote) + `]}`),
+		"not JSON":                   []byte(`pong`),
+	}
+	for name, f := range bad {
+		if err := v.ValidateFrame(f); err == nil {
+			t.Errorf("%s: validated", name)
+		}
+	}
+}
+
+// Transport validates every answer a client sees.
+func TestTransport(t *testing.T) {
+	v := validator(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/deliveries/api/categories/" {
+			_, _ = w.Write(read(t, "categories.json"))
+			return
+		}
+		_, _ = w.Write([]byte(`[{"id": 1}]`)) // not a Quote list
+	}))
+	defer srv.Close()
+	var errs []error
+	c := &http.Client{Transport: v.Transport(nil, func(err error) { errs = append(errs, err) })}
+	for _, p := range []string{"/deliveries/api/categories/", "/deliveries/api/quotes/"} {
+		res, err := c.Get(srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body any
+		if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+			t.Fatalf("body not handed on: %v", err)
+		}
+		res.Body.Close()
+	}
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "listQuotes") {
+		t.Fatalf("want one failure on listQuotes, got %v", errs)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -203,5 +204,24 @@ func TestSortedHelperMatchesSort(t *testing.T) {
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	if st.P50 != Percentile(s, 50) || st.P50 != ms(7) {
 		t.Fatalf("p50 %v", st.P50)
+	}
+}
+
+func TestRaiseNoFile(t *testing.T) {
+	var before syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &before); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &before) })
+	got, err := RaiseNoFile(64) // below any real limit: nothing to do
+	if err != nil || got < 64 {
+		t.Fatalf("%d %v", got, err)
+	}
+	got, err = RaiseNoFile(before.Max)
+	if err != nil || got < before.Max {
+		t.Fatalf("soft limit not raised to the hard one: %d %v", got, err)
+	}
+	if NoFileTarget(20000) != 21024 {
+		t.Fatal(NoFileTarget(20000))
 	}
 }

@@ -39,18 +39,33 @@ func RSS(pid int) (int64, error) {
 	return ParseVmRSS(string(b))
 }
 
-// RaiseNoFile raises this process's open-files soft limit to its hard limit
-// (sockets scenarios need one descriptor per socket) and returns the new limit.
-func RaiseNoFile() (uint64, error) {
+// NoFileTarget is the open-files limit to ask for: the sockets plus headroom.
+func NoFileTarget(sockets int) uint64 { return uint64(sockets) + 1024 }
+
+// RaiseNoFile raises this process's open-files limit to at least want
+// (sockets scenarios need one descriptor per socket): the soft limit up to the
+// hard one, and the hard one too when allowed (root). It returns the limit in
+// force; an error when it stays below want.
+func RaiseNoFile(want uint64) (uint64, error) {
 	var l syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
 		return 0, fmt.Errorf("getrlimit: %w", err)
 	}
-	if l.Cur < l.Max {
-		l.Cur = l.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-			return 0, fmt.Errorf("setrlimit NOFILE %d: %w", l.Max, err)
+	if l.Cur >= want {
+		return l.Cur, nil
+	}
+	if l.Max < want {
+		raised := syscall.Rlimit{Cur: want, Max: want}
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised); err == nil {
+			return want, nil
 		}
+	}
+	l.Cur = l.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return 0, fmt.Errorf("setrlimit NOFILE %d: %w", l.Max, err)
+	}
+	if l.Cur < want {
+		return l.Cur, fmt.Errorf("open-files limit %d is below the %d needed (raise the hard limit: run as root or `ulimit -Hn`)", l.Cur, want)
 	}
 	return l.Cur, nil
 }

@@ -230,3 +230,16 @@ func TestRefusesNonLoopbackAndBadBounds(t *testing.T) {
 		}
 	}
 }
+
+func TestExpectsInitial(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/ws/deliveries/new-quotes/":                                        true,
+		"/ws/deliveries/users/me/quotes/":                                   true,
+		"/ws/deliveries/3a580685-0b84-4e90-b54a-619bc99038c7/":              false,
+		"/ws/deliveries/person/3a580685-0b84-4e90-b54a-619bc99038c7/stats/": true,
+	} {
+		if expectsInitial(p) != want {
+			t.Errorf("%s: %v", p, !want)
+		}
+	}
+}

@@ -65,7 +65,7 @@ func (h *httpClient) do(ctx context.Context, method, url, token string, body []b
 		if len(out) > 200 {
 			out = out[:200]
 		}
-		return nil, fmt.Errorf("%s %s: status %d, want %d: %s", method, req.URL.Path, res.StatusCode, want, out)
+		return nil, fmt.Errorf("%s %s: status %d, want %d: %s", method, req.URL.Path, res.StatusCode, want, bytes.TrimSpace(out))
 	}
 	return out, nil
 }
@@ -200,6 +200,7 @@ func (b *bench) httpScenario(ctx context.Context) error {
 		load.Run(ctx, load.Plan{Duration: o.warmup, Workers: o.workers, MaxOps: o.maxOps}, op, load.NewRecorder(1))
 	}
 	var rps, p50, p99, maxs []float64
+	var errs, ops int64
 	for i := 1; i <= o.runs && ctx.Err() == nil; i++ {
 		if i > 1 {
 			time.Sleep(o.pause)
@@ -214,14 +215,15 @@ func (b *bench) httpScenario(ctx context.Context) error {
 		for _, e := range res.ErrorSamples {
 			fmt.Fprintln(b.out, "  error:", e)
 		}
+		errs, ops = errs+r.Errors, ops+r.Ops
 		rps, p50, p99, maxs = append(rps, r.ReqPerSec), append(p50, r.P50ms), append(p99, r.P99ms), append(maxs, r.Maxms)
 	}
 	if o.runs > 1 {
 		med := map[string]any{"scenario": o.scenario, "mode": mode, "workers": o.workers, "rate": o.rate, "runs": len(rps),
 			"median_requests_per_sec": load.Median(rps), "median_p50_ms": load.Median(p50),
-			"median_p99_ms": load.Median(p99), "median_max_ms": load.Median(maxs)}
-		b.report(fmt.Sprintf("MEDIAN scenario=%s mode=%s c=%d rate=%.0f runs=%d req/s=%.0f p50=%.2fms p99=%.2fms max=%.2fms",
-			o.scenario, mode, o.workers, o.rate, len(rps), load.Median(rps), load.Median(p50), load.Median(p99), load.Median(maxs)), med)
+			"median_p99_ms": load.Median(p99), "median_max_ms": load.Median(maxs), "ops": ops, "errors": errs}
+		b.report(fmt.Sprintf("MEDIAN scenario=%s mode=%s c=%d rate=%.0f runs=%d req/s=%.0f p50=%.2fms p99=%.2fms max=%.2fms (ops=%d errors=%d)",
+			o.scenario, mode, o.workers, o.rate, len(rps), load.Median(rps), load.Median(p50), load.Median(p99), load.Median(maxs), ops, errs), med)
 	}
 	return nil
 }

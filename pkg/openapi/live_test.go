@@ -27,6 +27,8 @@ func TestLiveAnswersValidate(t *testing.T) {
 		{"GET", "/healthz", "", nil, 200},
 		{"GET", "/readyz", "", nil, 200},
 		{"GET", "/openapi.json", "", nil, 200},
+		{"POST", "/user/api/me/", tok, map[string]any{}, 405},
+		{"DELETE", "/user/api/me", tok, nil, 405},
 	}
 	for _, c := range cases {
 		res := w.Do(t, c.method, c.path, c.token, c.body)
@@ -40,6 +42,21 @@ func TestLiveAnswersValidate(t *testing.T) {
 		if err := v.ValidateResponse(t, req, res.Status, res.Header, res.Body); err != nil {
 			t.Errorf("%s %s: %v", c.method, c.path, err)
 		}
+	}
+	// A CORS preflight is answered without a body and accepted.
+	pre, err := http.NewRequest("OPTIONS", w.URL+"/user/api/me/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre.Header.Set("Origin", "http://localhost:4321")
+	pre.Header.Set("Access-Control-Request-Method", "GET")
+	res0, err := http.DefaultClient.Do(pre)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res0.Body.Close()
+	if err := v.ValidateResponse(t, pre, res0.StatusCode, res0.Header, nil); err != nil {
+		t.Errorf("preflight (%d): %v", res0.StatusCode, err)
 	}
 	// The served document is this package's document.
 	res := w.Do(t, "GET", "/openapi.json", "", nil)

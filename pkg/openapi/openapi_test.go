@@ -142,6 +142,7 @@ func TestExamplesValidate(t *testing.T) {
 		{"GET", "/nope/", 404, jsonHeader(), "error_404.json"},                     // unknown route
 		{"POST", "/deliveries/api/", 405, jsonHeader(), "error_405.json"},          // method not offered
 		{"DELETE", "/deliveries/api/offers/", 405, jsonHeader(), "error_405.json"}, // method not offered
+		{"DELETE", "/user/api/me", 405, jsonHeader(), "error_405.json"},            // not /me/{userid}/ with an empty id
 	}
 	for _, c := range cases {
 		t.Run(c.method+" "+c.path+" "+c.file, func(t *testing.T) {
@@ -213,6 +214,7 @@ func TestDriftFails(t *testing.T) {
 		{"unknown route answered 200", "GET", "/nope/", 200, jsonHeader(), []byte(`{}`), "no operation"},
 		{"unknown route with non-JSON 404", "GET", "/nope/", 404, http.Header{"Content-Type": []string{"text/html"}}, []byte(`<h1>404</h1>`), "content type"},
 		{"not JSON", "GET", "/deliveries/api/categories/", 200, http.Header{"Content-Type": []string{"text/plain"}}, []byte(`hola`), ""},
+		{"empty id is no match", "DELETE", "/user/api/me/", 204, jsonHeader(), nil, "no operation"},
 		{"204 with a body", "DELETE", "/user/api/me/addresses/4acb89ce-670a-4517-861f-87b904bb4c99/", 204, jsonHeader(), []byte(`{}`), "204"},
 	}
 	for _, c := range cases {

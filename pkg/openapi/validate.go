@@ -70,7 +70,32 @@ func (v *Validator) ValidateResponse(t interface{ Helper() }, req *http.Request,
 	r := req.Clone(context.Background())
 	r.URL = cloneURL(req.URL)
 	r.Body = http.NoBody
+	switch r.Method {
+	case http.MethodOptions:
+		// CORS preflights are answered by the middleware for every route, without a body.
+		if (status == http.StatusNoContent || status == http.StatusOK) && len(bytes.TrimSpace(body)) == 0 {
+			return nil
+		}
+	case http.MethodHead:
+		// HEAD answers like GET without a body: the GET operation must exist.
+		r.Method = http.MethodGet
+		if _, _, err := v.router.FindRoute(r); err != nil && status < 400 {
+			return fmt.Errorf("openapi: HEAD %s answered %d: no GET operation: %w", req.URL.Path, status, err)
+		}
+		return nil
+	}
 	route, params, err := v.router.FindRoute(r)
+	if err == nil {
+		for _, val := range params {
+			if val == "" {
+				// The router lets a parameter match an empty segment
+				// (DELETE /user/api/me → /user/api/me/{userid}/): that is
+				// not a match.
+				err = v.noRoute(r.URL.Path)
+				break
+			}
+		}
+	}
 	if err != nil {
 		var re *routers.RouteError
 		if errors.As(err, &re) {
@@ -98,6 +123,18 @@ func (v *Validator) ValidateResponse(t interface{ Helper() }, req *http.Request,
 		return fmt.Errorf("openapi: %s %s answered 204 with a body", req.Method, req.URL.Path)
 	}
 	return nil
+}
+
+// noRoute tells apart a path the document lists (with another method) from
+// an unknown one.
+func (v *Validator) noRoute(path string) error {
+	if !strings.HasSuffix(path, "/") {
+		path += "/"
+	}
+	if v.doc.Paths.Value(path) != nil {
+		return &routers.RouteError{Reason: routers.ErrMethodNotAllowed.Error()}
+	}
+	return &routers.RouteError{Reason: routers.ErrPathNotFound.Error()}
 }
 
 func (v *Validator) validateDetail(req *http.Request, status int, header http.Header, body []byte) error {

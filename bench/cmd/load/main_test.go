@@ -243,3 +243,19 @@ func TestExpectsInitial(t *testing.T) {
 		}
 	}
 }
+
+func TestQuoteCreatedID(t *testing.T) {
+	cases := map[string]string{
+		`{"type":"quote_created","data":{"id":"3f5750d5-c077-4e65-a1ed-629046e8128b","client":{}}}`:    "3f5750d5-c077-4e65-a1ed-629046e8128b",
+		`{"data": {"client": {}, "id": "abc"}, "type": "quote_created"}`:                               "abc",
+		`{"type":"quote_updated","data":{"id":"x"}}`:                                                   "",
+		`{"type":"initial_quotes","quotes":[{"id":"x","description":"quote_created"}]}`:                "",
+		`{"type":"offer_made","data":{"id":"o","quote":{"id":"q","description":"\"quote_created\""}}}`: "",
+	}
+	for msg, want := range cases {
+		got, ok := quoteCreatedID([]byte(msg))
+		if got != want || ok != (want != "") {
+			t.Errorf("%s: %q %v, want %q", msg, got, ok, want)
+		}
+	}
+}

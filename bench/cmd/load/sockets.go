@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,13 +38,8 @@ func (s *sock) read() {
 			return
 		}
 		at := time.Now()
-		var f struct {
-			Type string `json:"type"`
-			Data struct {
-				ID string `json:"id"`
-			} `json:"data"`
-		}
-		if json.Unmarshal(msg, &f) != nil || f.Type != "quote_created" {
+		id, ok := quoteCreatedID(msg)
+		if !ok {
 			continue
 		}
 		s.mu.Lock()
@@ -51,9 +47,40 @@ func (s *sock) read() {
 			copy(s.seen, s.seen[1:])
 			s.seen = s.seen[:keepReceipts-1]
 		}
-		s.seen = append(s.seen, receipt{f.Data.ID, at})
+		s.seen = append(s.seen, receipt{id, at})
 		s.mu.Unlock()
 	}
+}
+
+var (
+	createdPrefix = []byte(`{"type":"quote_created","data":{"id":"`)
+	createdType   = []byte(`"quote_created"`)
+)
+
+// quoteCreatedID returns the quote id of a quote_created frame. The server
+// writes "type" then "data" with "id" first, so the fast path reads the id
+// without decoding the whole quote (thousands of sockets share the cores
+// with the server); any other layout falls back to JSON decoding.
+func quoteCreatedID(msg []byte) (string, bool) {
+	if !bytes.Contains(msg, createdType) {
+		return "", false
+	}
+	if bytes.HasPrefix(msg, createdPrefix) {
+		rest := msg[len(createdPrefix):]
+		if end := bytes.IndexByte(rest, '"'); end > 0 {
+			return string(rest[:end]), true
+		}
+	}
+	var f struct {
+		Type string `json:"type"`
+		Data struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(msg, &f) != nil || f.Type != "quote_created" || f.Data.ID == "" {
+		return "", false
+	}
+	return f.Data.ID, true
 }
 
 func (s *sock) receivedAt(id string) (time.Time, bool) {

@@ -368,3 +368,35 @@ func TestTransport(t *testing.T) {
 		t.Fatalf("want one failure on listQuotes, got %v", errs)
 	}
 }
+
+// Static segments win over parameters: /me/update/ is not /me/{userid}/.
+func TestRoutePrecedence(t *testing.T) {
+	v := validator(t)
+	addresses := "[" + string(read(t, "address.json")) + "]"
+	cases := []struct {
+		method, path string
+		body         string
+		op           string
+	}{
+		{"PATCH", "/user/api/me/update/", `{"message": "User user_x updated successfully"}`, "updateMeMessage"},
+		{"GET", "/user/api/me/ratings/", `[]`, "listMyRatings"},
+		{"GET", "/user/api/me/addresses/", addresses, "listAddresses"},
+		{"GET", "/user/api/me/vehicles", `[]`, "listVehicles"},
+		{"GET", "/user/api/me/vehicle-types/", string(read(t, "vehicle_types.json")), "listVehicleTypes"},
+		{"POST", "/user/api/me/toggle-availability/", `{"is_available": true}`, "toggleAvailability"},
+		{"GET", "/deliveries/api/quotes/", `[]`, "listQuotes"},
+		{"GET", "/deliveries/api/offers/", `[]`, "listOffers"},
+		{"GET", "/deliveries/api/categories", string(read(t, "categories.json")), "listCategories"},
+	}
+	for _, c := range cases {
+		req := httptest.NewRequest(c.method, c.path, nil)
+		if err := v.ValidateResponse(t, req, 200, jsonHeader(), []byte(c.body)); err != nil {
+			t.Errorf("%s %s should be %s: %v", c.method, c.path, c.op, err)
+		}
+	}
+	// And the parameter route still answers for a real id.
+	user := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(string(read(t, "user_list.json"))), "["), "]")
+	if err := v.ValidateResponse(t, httptest.NewRequest("GET", "/user/api/me/user_2pR3kT9wXy7ZbM1nQ5vL8sH2dGa/", nil), 200, jsonHeader(), []byte(user)); err != nil {
+		t.Fatal(err)
+	}
+}

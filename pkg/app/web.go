@@ -11,6 +11,7 @@ import (
 	"hermez/pkg/config"
 	"hermez/pkg/httpapi"
 	"hermez/pkg/market"
+	"hermez/pkg/openapi"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 	"hermez/pkg/ws"
@@ -53,6 +54,7 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	if _, err := admin.Register(e, admin.Deps{Config: cfg, Store: st, Log: log}); err != nil {
 		return nil, err
 	}
+	openapi.Register(e)
 	w := &Web{Handler: e, Auth: authn, Dev: dev, Outbox: outbox, Market: mkt, Account: acct, Broker: broker}
 	if err := w.mountSockets(e, cfg, log, st); err != nil {
 		return nil, err

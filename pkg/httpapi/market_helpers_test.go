@@ -60,7 +60,7 @@ func categoryID(t *testing.T, w *testutil.Web, name string) string {
 	return c.ID.String()
 }
 
-func vehicleTypeID(t *testing.T, w *testutil.Web, name string) string {
+func marketVehicleTypeID(t *testing.T, w *testutil.Web, name string) string {
 	t.Helper()
 	var vt store.VehicleType
 	if err := w.Store.DB.Where("name = ?", name).Take(&vt).Error; err != nil {
@@ -80,7 +80,7 @@ func quoteBody(t *testing.T, w *testutil.Web, client actor, over map[string]any)
 		"delivery_address": "Calle 56 # 17A-23, Ricaurte, Bucaramanga",
 		"description":      "Caja mediana con repuestos de licuadora",
 		"observations":     []string{"Frágil", "Llamar al llegar"},
-		"vehicle_type_id":  vehicleTypeID(t, w, "Moto"),
+		"vehicle_type_id":  marketVehicleTypeID(t, w, "Moto"),
 		"estimated_weight": 3.5,
 		"estimated_size":   "Mediano",
 	}

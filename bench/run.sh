@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Runs every HTTP scenario of the load tool RUNS times against a fresh
+# PostgreSQL-backed web process and prints the medians. Bounded: each run
+# lasts DURATION; the whole script takes about
+#   (#scenarios × (1 + #rates)) × RUNS × (DURATION + pause).
+# Everything it starts it stops (by pid), and it drops the database it made.
+#
+#   bash bench/run.sh                         # defaults below
+#   RUNS=5 DURATION=10s RATES="1000 5000" SCENARIOS="me categories" bash bench/run.sh
+#
+# Needs PostgreSQL (PG_URL, a superuser URL without database name) and, unless
+# REDIS_URL is set empty, Redis. Loopback only.
+set -euo pipefail
+
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-10s}
+C=${C:-64}
+RATES=${RATES:-1000 5000}
+SCENARIOS=${SCENARIOS:-me categories quote accept}
+PORT=${PORT:-18000}
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
+REDIS_URL=${REDIS_URL-redis://127.0.0.1:6379/0}
+JSON=${JSON:-}
+
+if (( RUNS < 1 || RUNS > 10 )); then echo "RUNS must be 1..10" >&2; exit 2; fi
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d -t hermez-bench.XXXXXX)
+db="hermez_bench_$$_$RANDOM"
+web_pid=""
+
+cleanup() {
+  if [[ -n "$web_pid" ]] && kill -0 "$web_pid" 2>/dev/null; then
+    kill -TERM "$web_pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$web_pid" 2>/dev/null || break; sleep 0.2; done
+  fi
+  psql "$PG_URL/postgres?sslmode=disable" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== building web and load into $work"
+(cd "$root" && go build -o "$work/web" ./cmd/web && go build -o "$work/load" ./bench/cmd/load)
+
+echo "== database $db"
+psql "$PG_URL/postgres?sslmode=disable" -qc "CREATE DATABASE $db"
+export DATABASE_URL="$PG_URL/$db?sslmode=disable" DEBUG=true MIGRATE_ON_START=true PORT
+export REDIS_URL REDIS_PREFIX="bench$$:"
+cd "$work"
+./web migrate 2>>web.log
+./web seed 2>>web.log
+
+echo "== starting web on 127.0.0.1:$PORT (log: $work/web.log)"
+./web 2>>web.log &
+web_pid=$!
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+  kill -0 "$web_pid" 2>/dev/null || { echo "web exited; see log:"; tail -20 web.log; exit 1; }
+  sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null
+
+echo "== machine: $(nproc) cores, $(uname -sr), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+load=(./load -target "http://127.0.0.1:$PORT" -dev-key .hermez/dev-jwt.pem -runs "$RUNS" -duration "$DURATION" -c "$C")
+[[ -n "$JSON" ]] && load+=(-json)
+
+summary=()
+for s in $SCENARIOS; do
+  echo "== $s: saturation, c=$C"
+  out=$("${load[@]}" -scenario "$s" 2>&1) || true
+  echo "$out"
+  summary+=("$(grep '^MEDIAN' <<<"$out" || grep '^scenario=' <<<"$out" | tail -1 || echo "$s: failed")")
+  for r in $RATES; do
+    echo "== $s: fixed rate $r/s"
+    out=$("${load[@]}" -scenario "$s" -rate "$r" -warmup 0 2>&1) || true
+    echo "$out"
+    summary+=("$(grep '^MEDIAN' <<<"$out" || grep '^scenario=' <<<"$out" | tail -1 || echo "$s @ $r/s: failed")")
+  done
+done
+
+echo
+echo "== medians of $RUNS runs ($DURATION each)"
+printf '%s\n' "${summary[@]}"

@@ -10,6 +10,8 @@ import (
 
 	"hermez/pkg/app"
 	"hermez/pkg/config"
+	"hermez/pkg/market"
+	"hermez/pkg/realtime"
 )
 
 const usage = `usage: worker [command]
@@ -69,8 +71,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	// TODO(issue 3 merge): Sweep: the market service's Expire.
-	w, err := app.BuildWorker(ctx, cfg, log, st, broker, app.WorkerOptions{})
+	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
+	mkt := market.New(st, outbox, market.ConfigFrom(cfg), log)
+	w, err := app.BuildWorker(ctx, cfg, log, st, broker, app.WorkerOptions{Sweep: app.Sweep(mkt, log)})
 	if err != nil {
 		return err
 	}

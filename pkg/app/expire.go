@@ -33,3 +33,14 @@ func Expire(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	log.Info("expired quotes and offers removed", "quotes", quotes, "offers", offers)
 	return nil
 }
+
+// Sweep adapts the market's expiry sweep for the periodic runner.
+func Sweep(mkt *market.Service, log *slog.Logger) func(context.Context) error {
+	return func(ctx context.Context) error {
+		quotes, offers, err := mkt.Expire(ctx)
+		if quotes+offers > 0 {
+			log.Info("sweeper removed expired quotes and offers", "quotes", quotes, "offers", offers)
+		}
+		return err
+	}
+}

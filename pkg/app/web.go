@@ -59,5 +59,8 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	if err := w.mountSockets(e, cfg, log, st); err != nil {
 		return nil, err
 	}
+	if w.Runner != nil {
+		w.Runner.Sweep = Sweep(mkt, log)
+	}
 	return w, nil
 }

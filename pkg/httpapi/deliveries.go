@@ -53,7 +53,6 @@ func pathID(c echo.Context, name string) (uuid.UUID, error) {
 	return id, nil
 }
 
-
 // ok renders v with status, or the error.
 func ok(c echo.Context, status int, v any, err error) error {
 	if err != nil {

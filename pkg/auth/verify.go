@@ -94,8 +94,11 @@ func NewClerkKeyfunc(ctx context.Context, frontendAPIURL string, refresh, unknow
 	k, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{url}, keyfunc.Override{
 		RefreshInterval:   refresh,
 		RefreshUnknownKID: rate.NewLimiter(rate.Every(unknownKIDEvery), 1),
-		RateLimitWaitMax:  time.Millisecond,
-		HTTPTimeout:       10 * time.Second,
+		// jwkset uses this deadline both for waiting on the limiter (Wait fails at
+		// once when the next refresh is further away, so other unknown kids fail
+		// fast) and for the refresh request itself: it must cover an HTTP fetch.
+		RateLimitWaitMax: 3 * time.Second,
+		HTTPTimeout:      10 * time.Second,
 		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
 			return func(ctx context.Context, err error) {
 				slog.Default().ErrorContext(ctx, "refresh Clerk JWKS failed", "url", u, "err", err)

@@ -213,3 +213,28 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// A cached verification never outlives the token: once exp (+ leeway) passes,
+// the same token string is refused as expired.
+func TestVerifiedTokenCacheHonoursExpiry(t *testing.T) {
+	j := testutil.NewJWKS(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	kf, err := auth.NewClerkKeyfunc(ctx, j.URL, time.Hour, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := auth.NewVerifier(auth.VerifierConfig{Audience: "hermez-backend-api"}) // no leeway
+	v.AddIssuer(j.URL, kf)
+	claims := j.Claims("user_cache")
+	claims["exp"] = time.Now().Add(1200 * time.Millisecond).Unix()
+	tok := j.Sign(t, testutil.DefaultKID, testutil.Key(), claims)
+	for range 3 {
+		if _, err := v.Verify(ctx, tok); err != nil {
+			t.Fatalf("fresh token refused: %v", err)
+		}
+	}
+	time.Sleep(time.Until(time.Unix(claims["exp"].(int64), 0)) + 50*time.Millisecond)
+	_, err = v.Verify(ctx, tok)
+	wantAuthError(t, err, auth.MsgExpired)
+}

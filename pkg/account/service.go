@@ -97,6 +97,29 @@ func (s *Service) User(ctx context.Context, userID string) (*store.User, error) 
 	return loadUser(s.Store.DB.WithContext(ctx), userID)
 }
 
+// Hydrate completes an already loaded row — the authenticated caller — with
+// what the User view renders (current vehicle, ratings), instead of reading
+// the users row a second time.
+func (s *Service) Hydrate(ctx context.Context, u *store.User) (*store.User, error) {
+	db := s.Store.DB.WithContext(ctx)
+	out := *u
+	out.CurrentVehicle = nil
+	if u.CurrentVehicleID != nil {
+		var v store.Vehicle
+		err := store.PreloadVehicle(db, "").Where("vehicle_id = ?", *u.CurrentVehicleID).Take(&v).Error
+		if err != nil && !notFound(err) {
+			return nil, apperr.Wrap(err, "load current vehicle of "+u.UserID)
+		}
+		if err == nil {
+			out.CurrentVehicle = &v
+		}
+	}
+	if err := store.LoadRatings(db, &out); err != nil {
+		return nil, apperr.Wrap(err, "load user ratings")
+	}
+	return &out, nil
+}
+
 func loadUser(tx *gorm.DB, userID string) (*store.User, error) {
 	var u store.User
 	err := store.PreloadUser(tx, "").Where("userid = ?", userID).Take(&u).Error

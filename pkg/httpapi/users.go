@@ -98,7 +98,7 @@ func selfOnly(c echo.Context, other error) error {
 
 // listMe answers [User]: a one-element list with the caller.
 func (a *API) listMe(c echo.Context) error {
-	u, err := a.Account.User(c.Request().Context(), me(c))
+	u, err := a.Account.Hydrate(c.Request().Context(), CurrentUser(c))
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ func (a *API) getMe(c echo.Context) error {
 	if err := selfOnly(c, apperr.NotFoundErr()); err != nil {
 		return err
 	}
-	u, err := a.Account.User(c.Request().Context(), me(c))
+	u, err := a.Account.Hydrate(c.Request().Context(), CurrentUser(c))
 	if err != nil {
 		return err
 	}

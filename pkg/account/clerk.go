@@ -106,6 +106,9 @@ func (s *Service) ApplyClerkEvent(ctx context.Context, svixID string, payload []
 			return "", apperr.New(apperr.Invalid, MsgBadWebhook)
 		}
 	}
+	if isUser {
+		defer s.changed(u.ID)
+	}
 	result := ClerkIgnored
 	err := s.write(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
 		if svixID != "" {

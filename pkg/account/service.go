@@ -30,6 +30,17 @@ type Service struct {
 	Log    *slog.Logger
 	// OnDelete is called (when set) inside every profile deletion, API or webhook.
 	OnDelete DeleteHook
+	// UserChanged is called (when set) after a write to these users' rows
+	// (or to a vehicle that may be their current one) has ended, committed or
+	// not: the authenticator's short-lived row cache forgets them.
+	UserChanged func(userIDs ...string)
+}
+
+// changed tells UserChanged; callers defer it.
+func (s *Service) changed(userIDs ...string) {
+	if s.UserChanged != nil {
+		s.UserChanged(userIDs...)
+	}
 }
 
 // New makes the service.

@@ -28,6 +28,7 @@ const MaxAge = 150
 // first_name, last_name, gender, phone, age, role, is_online, is_available,
 // current_vehicle_id (one of the caller's vehicles). Anything else is ignored.
 func (s *Service) Update(ctx context.Context, userID string, b input.Body) (*store.User, error) {
+	defer s.changed(userID)
 	f := apperr.Fields{}
 	changes := map[string]any{}
 	str := func(key string, o input.StringOpts) {
@@ -94,6 +95,7 @@ func (s *Service) Update(ctx context.Context, userID string, b input.Body) (*sto
 // ToggleAvailability flips is_available, or sets it when the body carries
 // {"is_available": bool} (idempotent), and returns the new value.
 func (s *Service) ToggleAvailability(ctx context.Context, userID string, b input.Body) (bool, error) {
+	defer s.changed(userID)
 	f := apperr.Fields{}
 	val, set := b.Bool("is_available", f, false)
 	if err := f.Err(); err != nil {
@@ -124,6 +126,7 @@ func (s *Service) ToggleAvailability(ctx context.Context, userID string, b input
 // message and the new current vehicle id (nil when cleared). Missing → 400,
 // unknown → 404, another user's → 403.
 func (s *Service) SetCurrentVehicle(ctx context.Context, userID string, b input.Body) (string, *uuid.UUID, error) {
+	defer s.changed(userID)
 	key := b.First("vehicle_id", "vehicleId")
 	if key == "" || b.IsNull(key) {
 		return "", nil, apperr.Field("vehicle_id", apperr.MsgRequired)
@@ -176,6 +179,7 @@ func lockFor(tx *gorm.DB) []clause.Expression {
 
 // DeleteProfile deletes userID's profile (DELETE me/{id}/).
 func (s *Service) DeleteProfile(ctx context.Context, userID string) error {
+	defer s.changed(userID)
 	return s.write(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
 		return s.deleteProfile(tx, userID)
 	})

@@ -157,6 +157,7 @@ func (s *Service) CreateVehicle(ctx context.Context, userID string, b input.Body
 // UpdateVehicle updates one of the caller's vehicles with the fields sent.
 // Changing the type, plate or VIN withdraws the staff verification.
 func (s *Service) UpdateVehicle(ctx context.Context, userID string, id uuid.UUID, b input.Body) (*store.Vehicle, error) {
+	defer s.changed(userID)
 	var out *store.Vehicle
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		v, err := ownVehicle(tx, userID, id)
@@ -184,6 +185,7 @@ func (s *Service) UpdateVehicle(ctx context.Context, userID string, id uuid.UUID
 // DeleteVehicle deletes one of the caller's vehicles; one used by a delivery
 // or an offer is kept (400).
 func (s *Service) DeleteVehicle(ctx context.Context, userID string, id uuid.UUID) error {
+	defer s.changed(userID)
 	return s.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		if _, err := ownVehicle(tx, userID, id); err != nil {
 			return err

@@ -32,6 +32,12 @@ type Deps struct {
 	Config config.Config
 	Store  *store.Store
 	Log    *slog.Logger
+	// UserChanged (when set) is told after a user's row changed here (staff
+	// flag), so the API's authentication cache forgets it.
+	UserChanged func(userIDs ...string)
+	// CategoriesChanged (when set) is told after a category was saved here,
+	// so the API's cached category list is dropped.
+	CategoriesChanged func()
 }
 
 // Login rate limit: failed attempts per client IP + username within the window

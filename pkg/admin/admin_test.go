@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"hermez/pkg/admin"
+	"hermez/pkg/auth"
 	"hermez/pkg/config"
 	"hermez/pkg/store"
 	"hermez/pkg/testutil"
@@ -372,6 +373,19 @@ func TestCategoriesAndVehicleTypes(t *testing.T) {
 	b := f.browser(t)
 	b.mustLogin()
 	tok := b.token("/admin/categories/new/")
+	apiJWT := f.W.Token(t, "user_cat_reader")
+	apiNames := func() string {
+		var list []struct{ Name string }
+		f.W.Do(t, "GET", "/deliveries/api/categories/", apiJWT, nil).JSON(t, &list)
+		var names []string
+		for _, c := range list {
+			names = append(names, c.Name)
+		}
+		return strings.Join(names, ",")
+	}
+	if n := apiNames(); strings.Contains(n, "Mensajería") { // the API's list is now cached
+		t.Fatalf("API list before: %s", n)
+	}
 	// Validation like the API: required, length, uniqueness.
 	for form, msg := range map[string]string{
 		"":                       "Este campo es requerido.",
@@ -395,6 +409,9 @@ func TestCategoriesAndVehicleTypes(t *testing.T) {
 	m := idRe.FindStringSubmatch(b.get("/admin/categories/").Body)
 	if m == nil {
 		t.Fatal("new category not listed")
+	}
+	if n := apiNames(); !strings.Contains(n, "Mensajería") {
+		t.Fatalf("the API still serves the list from before the console's write: %s", n)
 	}
 	// Deactivate (unchecked box) and rename.
 	res = b.post("/admin/categories/"+m[1]+"/", url.Values{"csrf_token": {tok}, "name": {"Mensajería urbana"}, "description": {"Sobres"}})
@@ -460,8 +477,19 @@ func TestUserStaffFlag(t *testing.T) {
 	b.mustLogin()
 	path := "/admin/users/" + f.Driver.UserID + "/"
 	tok := b.token(path)
+	// The API sees the flag at once, though it had just authenticated (and
+	// cached) the driver without it.
+	jwt, err := f.W.Dev.Mint(f.Driver.UserID, auth.TokenOptions{Name: "Pedro Pérez"})
+	must(t, err)
+	apiStatus := func() int { return f.W.Do(t, "GET", "/deliveries/api/?filter_by=all", jwt, nil).Status }
+	if s := apiStatus(); s != http.StatusForbidden {
+		t.Fatalf("before the grant: %d", s)
+	}
 	if res := b.post(path+"staff/", url.Values{"csrf_token": {tok}, "is_staff": {"true"}}); res.Status != http.StatusSeeOther {
 		t.Fatalf("grant: %d", res.Status)
+	}
+	if s := apiStatus(); s != http.StatusOK {
+		t.Fatalf("API right after the grant: %d, want 200", s)
 	}
 	var u store.User
 	must(t, f.W.Store.DB.Where("userid = ?", f.Driver.UserID).Take(&u).Error)
@@ -476,6 +504,9 @@ func TestUserStaffFlag(t *testing.T) {
 	}
 	if res := b.post(path+"staff/", url.Values{"csrf_token": {tok}, "is_staff": {"false"}}); res.Status != http.StatusSeeOther {
 		t.Fatalf("revoke: %d", res.Status)
+	}
+	if s := apiStatus(); s != http.StatusForbidden {
+		t.Fatalf("API right after the revoke: %d, want 403", s)
 	}
 	must(t, f.W.Store.DB.Where("userid = ?", f.Driver.UserID).Take(&u).Error)
 	if u.IsStaff {

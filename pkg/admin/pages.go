@@ -402,6 +402,9 @@ func (a *Console) categorySave(c echo.Context) error {
 		return a.fail(c, err)
 	}
 	cat, err := SaveCategory(c.Request().Context(), a.d.Store, id, body)
+	if a.d.CategoriesChanged != nil {
+		a.d.CategoriesChanged()
+	}
 	if err != nil {
 		fe := fieldErrors(err)
 		if fe == nil {
@@ -572,7 +575,11 @@ func (a *Console) userStaff(c echo.Context) error {
 		return a.fail(c, err)
 	}
 	id := c.Param("id")
-	if err := SetUserStaff(c.Request().Context(), a.d.Store, id, body); err != nil {
+	err = SetUserStaff(c.Request().Context(), a.d.Store, id, body)
+	if a.d.UserChanged != nil {
+		a.d.UserChanged(id)
+	}
+	if err != nil {
 		return a.fail(c, err)
 	}
 	a.d.Log.Info("admin staff flag", "staff", staffOf(c).Username, "userid", id, "is_staff", vals["is_staff"])

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -106,7 +107,7 @@ func Authenticator(ctx context.Context, cfg config.Config, st *store.Store, log 
 		v.AddIssuer(auth.DevIssuerName, dev.Keyfunc)
 		log.Warn("development token issuer enabled: mint tokens with `web token <userid>`", "iss", auth.DevIssuerName)
 	}
-	return &auth.Authenticator{Verifier: v, Store: st}, dev, nil
+	return &auth.Authenticator{Verifier: v, Store: st, UserTTL: auth.DefaultUserTTL}, dev, nil
 }
 
 // Broker is Redis when REDIS_URL is set, else the in-process broker.
@@ -209,6 +210,12 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Hand
 func metricsMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler())
+	// Profiles only on the internal port, never on the public one.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
 }
 

@@ -131,7 +131,7 @@ func TestServePortInUse(t *testing.T) {
 }
 
 // With METRICS_PORT set, /metrics answers on that internal port only; the
-// public port gives the API's JSON 404.
+// public port gives the API's JSON 404. Profiles (/debug/pprof/) likewise.
 func TestServeMetricsOnInternalPort(t *testing.T) {
 	cfg := config.Defaults()
 	cfg.Port, cfg.MetricsPort = freePort(t), freePort(t)
@@ -170,6 +170,12 @@ func TestServeMetricsOnInternalPort(t *testing.T) {
 	}
 	if code, _ := get(cfg.MetricsPort, "/healthz"); code != 404 {
 		t.Fatalf("the internal port serves only /metrics, got %d for /healthz", code)
+	}
+	if code, body := get(cfg.MetricsPort, "/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
+		t.Fatalf("internal /debug/pprof/: %d %.100s", code, body)
+	}
+	if code, _ := get(cfg.Port, "/debug/pprof/"); code != 404 {
+		t.Fatalf("profiles must not be on the public port, got %d", code)
 	}
 	cancel()
 	select {

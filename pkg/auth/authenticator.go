@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -13,9 +14,21 @@ import (
 
 // Authenticator turns a bearer token into the caller's user row: first sight
 // creates it, non-empty differing claims refresh it, a deleted user is refused.
+//
+// With UserTTL > 0 the row is reused for that long (see DefaultUserTTL); every
+// write to a users row in this process must call Forget.
 type Authenticator struct {
 	Verifier *Verifier
 	Store    *store.Store
+	UserTTL  time.Duration
+
+	users userCache
+}
+
+// Forget drops the cached rows of these users (call it after a write to them
+// commits); with no ids it still invalidates reads in flight.
+func (a *Authenticator) Forget(userIDs ...string) {
+	a.users.forget(userIDs...)
 }
 
 // Authenticate verifies token and returns the caller. Failures are *AuthError
@@ -29,6 +42,23 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*store.
 }
 
 func (a *Authenticator) userFor(ctx context.Context, c *Claims) (*store.User, error) {
+	if a.UserTTL > 0 {
+		if u, ok := a.users.get(c.Subject, time.Now()); ok && len(claimChanges(&u, c)) == 0 {
+			return &u, nil
+		}
+	}
+	gen := a.users.generation()
+	u, err := a.loadUser(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if a.UserTTL > 0 {
+		a.users.put(*u, gen, time.Now().Add(a.UserTTL))
+	}
+	return u, nil
+}
+
+func (a *Authenticator) loadUser(ctx context.Context, c *Claims) (*store.User, error) {
 	db := a.Store.DB.WithContext(ctx)
 	var u store.User
 	err := db.Where("userid = ?", c.Subject).Take(&u).Error

@@ -47,7 +47,7 @@ type Config struct {
 	DevKeyDir string `envconfig:"HERMEZ_DEV_DIR" default:".hermez"`
 	// ShutdownSeconds bounds the graceful drain (api.md: in-flight requests ≤ 10 s).
 	ShutdownSeconds int `envconfig:"SHUTDOWN_TIMEOUT_SECONDS" default:"10"`
-	// MetricsPort, when set, serves /metrics on that port only (internal, for the
+	// MetricsPort, when set, serves /metrics and /debug/pprof/ on that port only (internal, for the
 	// platform's private network) and not on PORT; 0 serves it on PORT (local mode).
 	MetricsPort int `envconfig:"METRICS_PORT" default:"0"`
 }

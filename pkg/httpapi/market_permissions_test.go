@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"hermez/pkg/config"
-	"hermez/pkg/store"
 	"hermez/pkg/testutil"
 )
 
@@ -17,9 +16,7 @@ func TestMarketPermissions(t *testing.T) {
 	driver := newActor(t, w, "user_perm_driver")
 	stranger := newActor(t, w, "user_perm_stranger")
 	staff := newActor(t, w, "user_perm_staff")
-	if err := store.SetStaff(ctx(), w.Store, staff.ID, true); err != nil {
-		t.Fatal(err)
-	}
+	w.SetStaff(t, staff.ID, true)
 	vid := addVehicle(t, w, driver.ID, "Moto", false)
 	strangerVehicle := addVehicle(t, w, stranger.ID, "Carro", false)
 

@@ -86,6 +86,14 @@ func TestProfileEndpoints(t *testing.T) {
 		t.Fatalf("me/update/: %q", res.Body)
 	}
 	wantFieldError(t, w.Do(t, "PATCH", "/user/api/me/update/", tok, map[string]any{"gender": "x"}), "gender")
+	// The next GET sees the write at once (the authenticated row is cached briefly; writes forget it).
+	var after []map[string]any
+	res = w.Do(t, "GET", "/user/api/me/", tok, nil)
+	wantStatus(t, res, 200)
+	res.JSON(t, &after)
+	if len(after) != 1 || after[0]["age"] != float64(26) { // (last_name comes back from the token's claims)
+		t.Fatalf("GET me/ after PATCH: %v", after)
+	}
 
 	// current_vehicle_id must be one of the caller's vehicles.
 	moto := vehicleTypeID(t, w.Store, "Moto")

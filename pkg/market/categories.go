@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -14,8 +16,30 @@ import (
 	"hermez/pkg/view"
 )
 
-// ListCategories lists every category by name.
+// CategoriesTTL is how long the category list is served from memory. Staff
+// edit categories rarely; writes through this process (API or console) call
+// CategoriesChanged, another process's writes show within the TTL.
+const CategoriesTTL = 2 * time.Second
+
+// categoryCache holds the rendered list; gen guards against storing a list
+// read before a CategoriesChanged.
+type categoryCache struct {
+	mu    sync.Mutex
+	gen   uint64
+	list  []*view.Category
+	until time.Time
+}
+
+// ListCategories lists every category by name. The result is shared: do not
+// modify it.
 func (s *Service) ListCategories(ctx context.Context) ([]*view.Category, error) {
+	c := &s.categories
+	c.mu.Lock()
+	list, fresh, gen := c.list, time.Now().Before(c.until), c.gen
+	c.mu.Unlock()
+	if fresh {
+		return list, nil
+	}
 	var cs []store.Category
 	if err := s.Store.DB.WithContext(ctx).Order("name").Find(&cs).Error; err != nil {
 		return nil, apperr.Wrap(err, "list categories")
@@ -24,7 +48,21 @@ func (s *Service) ListCategories(ctx context.Context) ([]*view.Category, error) 
 	for i := range cs {
 		out[i] = view.NewCategory(&cs[i])
 	}
+	c.mu.Lock()
+	if c.gen == gen {
+		c.list, c.until = out, time.Now().Add(CategoriesTTL)
+	}
+	c.mu.Unlock()
 	return out, nil
+}
+
+// CategoriesChanged drops the cached category list (after any write to categories).
+func (s *Service) CategoriesChanged() {
+	c := &s.categories
+	c.mu.Lock()
+	c.gen++
+	c.list, c.until = nil, time.Time{}
+	c.mu.Unlock()
 }
 
 // GetCategory is one category.
@@ -71,6 +109,7 @@ func categorySaveError(err error) error {
 
 // CreateCategory adds a category (staff only).
 func (s *Service) CreateCategory(ctx context.Context, caller *store.User, b input.Body) (*view.Category, error) {
+	defer s.CategoriesChanged()
 	if err := requireStaff(caller); err != nil {
 		return nil, err
 	}
@@ -87,6 +126,7 @@ func (s *Service) CreateCategory(ctx context.Context, caller *store.User, b inpu
 
 // UpdateCategory changes a category (staff only); partial for PATCH.
 func (s *Service) UpdateCategory(ctx context.Context, caller *store.User, id uuid.UUID, b input.Body, partial bool) (*view.Category, error) {
+	defer s.CategoriesChanged()
 	if err := requireStaff(caller); err != nil {
 		return nil, err
 	}
@@ -109,6 +149,7 @@ func (s *Service) UpdateCategory(ctx context.Context, caller *store.User, id uui
 
 // DeleteCategory removes a category no quote or delivery uses (staff only).
 func (s *Service) DeleteCategory(ctx context.Context, caller *store.User, id uuid.UUID) error {
+	defer s.CategoriesChanged()
 	if err := requireStaff(caller); err != nil {
 		return err
 	}

@@ -39,6 +39,8 @@ type Service struct {
 	Outbox *realtime.Outbox
 	Config Config
 	Log    *slog.Logger
+
+	categories categoryCache
 }
 
 // New builds the service.

@@ -213,3 +213,14 @@ func (w *Web) Do(t testing.TB, method, path, token string, body any) *Response {
 	}
 	return &Response{Status: res.StatusCode, Header: res.Header, Body: b}
 }
+
+// SetStaff sets a user's staff flag in the database, as `web staff` does from
+// another process, and makes this web process forget its cached row (another
+// process would see the change within auth.DefaultUserTTL).
+func (w *Web) SetStaff(t testing.TB, userID string, on bool) {
+	t.Helper()
+	if err := store.SetStaff(context.Background(), w.Store, userID, on); err != nil {
+		t.Fatal(err)
+	}
+	w.App.Auth.Forget(userID)
+}

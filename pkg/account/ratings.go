@@ -106,6 +106,7 @@ func (s *Service) CreateRating(ctx context.Context, raterID string, b input.Body
 		return nil, apperr.Field(apperr.NonField, MsgNoSelfRating)
 	}
 	r.RateeID = *ratee
+	defer s.changed(r.RateeID) // the ratee's row carries the rating totals
 	var out *store.Rating
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		var n int64
@@ -146,11 +147,14 @@ func (s *Service) CreateRating(ctx context.Context, raterID string, b input.Body
 // sees it but may not change it (403).
 func (s *Service) UpdateRating(ctx context.Context, userID string, id uuid.UUID, b input.Body) (*store.Rating, error) {
 	var out *store.Rating
+	var ratee string
+	defer func() { s.changed(ratee) }()
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		r, err := visibleRating(tx, userID, id)
 		if err != nil {
 			return err
 		}
+		ratee = r.RateeID
 		if r.RaterID != userID {
 			return apperr.ForbiddenErr()
 		}
@@ -171,11 +175,14 @@ func (s *Service) UpdateRating(ctx context.Context, userID string, id uuid.UUID,
 
 // DeleteRating deletes a rating the caller gave (the ratee: 403).
 func (s *Service) DeleteRating(ctx context.Context, userID string, id uuid.UUID) error {
+	var ratee string
+	defer func() { s.changed(ratee) }()
 	return s.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		r, err := visibleRating(tx, userID, id)
 		if err != nil {
 			return err
 		}
+		ratee = r.RateeID
 		if r.RaterID != userID {
 			return apperr.ForbiddenErr()
 		}

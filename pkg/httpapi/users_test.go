@@ -415,7 +415,14 @@ func TestRatingEndpoints(t *testing.T) {
 	if me["rating_average"] != 7.5 || me["rating_count"] != 2.0 {
 		t.Fatalf("rating figures: %v %v", me["rating_average"], me["rating_count"])
 	}
+	if m := w.Do(t, "GET", "/user/api/me/user_rcli/", cli, nil).Map(t); m["rating_average"] != 10.0 || m["rating_count"] != 1.0 {
+		t.Fatalf("client's figures before the delete: %v %v", m["rating_average"], m["rating_count"])
+	}
 	wantStatus(t, w.Do(t, "DELETE", "/user/api/user-ratings/"+fromDriver+"/", drv, nil), 204)
+	// The ratee's totals follow the delete at once (the rater's request changed them).
+	if m := w.Do(t, "GET", "/user/api/me/user_rcli/", cli, nil).Map(t); m["rating_average"] != nil || m["rating_count"] != 0.0 {
+		t.Fatalf("client's figures after the delete: %v %v", m["rating_average"], m["rating_count"])
+	}
 	wantDetail(t, w.Do(t, "GET", "/user/api/user-ratings/"+fromDriver+"/", drv, nil), 404)
 	wantDetail(t, w.Do(t, "GET", "/user/api/user-ratings/zzz/", drv, nil), 404)
 }

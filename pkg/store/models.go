@@ -55,9 +55,12 @@ type User struct {
 	CreatedAt        time.Time  `gorm:"column:created_at"`
 	UpdatedAt        time.Time  `gorm:"column:updated_at"`
 
-	// Derived on read (see LoadRatings); never stored.
+	// Totals of the ratings received, kept by a database trigger on
+	// user_rating (migration 00002); never written from Go.
+	RatingCount int   `gorm:"column:rating_count;<-:false"`
+	RatingSum   int64 `gorm:"column:rating_sum;<-:false"`
+	// Derived on read from the totals (see LoadRatings); never stored.
 	RatingAverage *float64 `gorm:"-"`
-	RatingCount   int      `gorm:"-"`
 }
 
 func (User) TableName() string { return "users" }

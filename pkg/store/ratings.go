@@ -1,48 +1,24 @@
 package store
 
 import (
-	"fmt"
 	"math"
 
 	"gorm.io/gorm"
 )
 
-// LoadRatings fills RatingAverage and RatingCount of the given users with one
-// grouped query (no N+1). Nil entries and duplicates are fine.
-func LoadRatings(tx *gorm.DB, users ...*User) error {
-	ids := make([]string, 0, len(users))
-	seen := map[string]bool{}
-	for _, u := range users {
-		if u != nil && !seen[u.UserID] {
-			seen[u.UserID] = true
-			ids = append(ids, u.UserID)
-		}
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	var rows []struct {
-		RateeID string
-		Avg     float64
-		Cnt     int
-	}
-	err := tx.Model(&Rating{}).Select("ratee_id, AVG(rating) AS avg, COUNT(*) AS cnt").
-		Where("ratee_id IN ?", ids).Group("ratee_id").Scan(&rows).Error
-	if err != nil {
-		return fmt.Errorf("load ratings: %w", err)
-	}
-	byID := make(map[string]int, len(rows))
-	for i, r := range rows {
-		byID[r.RateeID] = i
-	}
+// LoadRatings fills RatingAverage (2 decimals, nil without ratings) of the
+// given users from the totals on their rows (kept by the user_rating trigger):
+// no query. tx is unused; it stays so that callers read like other loaders.
+// Nil entries are fine.
+func LoadRatings(_ *gorm.DB, users ...*User) error {
 	for _, u := range users {
 		if u == nil {
 			continue
 		}
-		u.RatingAverage, u.RatingCount = nil, 0
-		if i, ok := byID[u.UserID]; ok && rows[i].Cnt > 0 {
-			avg := math.Round(rows[i].Avg*100) / 100
-			u.RatingAverage, u.RatingCount = &avg, rows[i].Cnt
+		u.RatingAverage = nil
+		if u.RatingCount > 0 {
+			avg := math.Round(float64(u.RatingSum)/float64(u.RatingCount)*100) / 100
+			u.RatingAverage = &avg
 		}
 	}
 	return nil

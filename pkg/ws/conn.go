@@ -2,6 +2,7 @@ package ws
 
 import (
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,27 +32,41 @@ const (
 	ReasonInternal  = "Error interno del servidor."
 )
 
-// Conn is one socket: a bounded send queue drained by its only writer.
+// Conn is one socket: a bounded send queue and at most one writer. The
+// writer goroutine exists only while there is something to write (frames, a
+// ping, the close frame): an idle socket costs its reader goroutine and no
+// writer, no ticker and no queue.
 type Conn struct {
 	ws    *websocket.Conn
 	user  string
 	group string
 	opts  *Options
 
-	send chan *websocket.PreparedMessage
-	done chan struct{}
+	mu      sync.Mutex
+	queue   []frame // bounded by opts.QueueSize
+	writing bool    // a writer owns the socket (or the handshake holds it, see start)
+	closing bool    // Close was called: the writer sends the close frame and ends
+	code    int
+	reason  string
 
 	closeOnce sync.Once
-	code      int
-	reason    string
-	exited    chan struct{} // closed when the writer returned
 	dropped   atomic.Bool
+	onExit    func()    // runs once the connection is closed (leaves the hub)
+	nextPing  time.Time // owned by the hub's ping loop
 }
 
+// frame is one queued write: a prepared event, raw text (the snapshot) or a ping.
+type frame struct {
+	pm   *websocket.PreparedMessage
+	text []byte
+	ping bool
+}
+
+// newConn makes a joined-but-held socket: frames queue up and nothing is
+// written until start (so the snapshot goes first).
 func newConn(ws *websocket.Conn, user, group string, opts *Options) *Conn {
-	return &Conn{ws: ws, user: user, group: group, opts: opts,
-		send: make(chan *websocket.PreparedMessage, opts.QueueSize),
-		done: make(chan struct{}), exited: make(chan struct{})}
+	return &Conn{ws: ws, user: user, group: group, opts: opts, writing: true,
+		nextPing: time.Now().Add(opts.PingInterval)}
 }
 
 // User is the authenticated user of the socket.
@@ -60,18 +75,34 @@ func (c *Conn) User() string { return c.user }
 // Group is the group the socket joined.
 func (c *Conn) Group() string { return c.group }
 
+// start releases a held socket: first (the snapshot, when not nil) is written
+// before every frame queued meanwhile. Call it exactly once.
+func (c *Conn) start(first []byte) {
+	c.mu.Lock()
+	if first != nil {
+		c.queue = append([]frame{{text: first}}, c.queue...)
+	}
+	c.mu.Unlock()
+	go c.writeLoop()
+}
+
 // enqueue hands pm to the writer without ever blocking: a full queue closes
 // the socket (1013) and counts it. Called from the fan-out.
 func (c *Conn) enqueue(pm *websocket.PreparedMessage) bool {
-	select {
-	case <-c.done:
+	return c.push(frame{pm: pm})
+}
+
+// ping queues a ping (from the hub's ping loop).
+func (c *Conn) ping() { c.push(frame{ping: true}) }
+
+func (c *Conn) push(f frame) bool {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
 		return false
-	default:
 	}
-	select {
-	case c.send <- pm:
-		return true
-	default:
+	if len(c.queue) >= c.opts.QueueSize {
+		c.mu.Unlock()
 		metrics.SocketMessagesDropped.Inc()
 		if c.dropped.CompareAndSwap(false, true) {
 			metrics.SocketsClosedSlow.Inc()
@@ -79,6 +110,14 @@ func (c *Conn) enqueue(pm *websocket.PreparedMessage) bool {
 		}
 		return false
 	}
+	c.queue = append(c.queue, f)
+	spawn := !c.writing
+	c.writing = true
+	c.mu.Unlock()
+	if spawn {
+		go c.writeLoop()
+	}
+	return true
 }
 
 // Close asks the writer to send a close frame with code and reason and end
@@ -86,83 +125,96 @@ func (c *Conn) enqueue(pm *websocket.PreparedMessage) bool {
 // (the peer is already gone). Never blocks.
 func (c *Conn) Close(code int, reason string) {
 	c.closeOnce.Do(func() {
-		c.code, c.reason = code, reason
-		close(c.done)
+		c.mu.Lock()
+		c.closing, c.code, c.reason = true, code, reason
+		spawn := !c.writing
+		c.writing = true
+		c.mu.Unlock()
 		// A writer blocked on a dead peer gives up at its write deadline;
 		// make sure the connection ends even then.
 		time.AfterFunc(c.opts.WriteTimeout+time.Second, func() { _ = c.ws.NetConn().Close() })
+		if spawn {
+			go c.writeLoop()
+		}
 	})
 }
 
-// writeLoop is the socket's only writer: first the snapshot (when any), then
-// every queued frame, a ping every PingInterval, and the close frame at the end.
-func (c *Conn) writeLoop(first []byte) {
-	defer close(c.exited)
-	defer func() {
-		if c.code == CloseTryAgainLater {
-			// A peer that does not read would keep megabytes queued in an
-			// orphaned kernel socket: reset it instead.
-			if tc, ok := c.ws.NetConn().(*net.TCPConn); ok {
-				_ = tc.SetLinger(0)
-			}
-		}
-		_ = c.ws.Close()
-	}()
-	ping := time.NewTicker(c.opts.PingInterval)
-	defer ping.Stop()
-	if first != nil {
-		if !c.write(websocket.TextMessage, first, nil) {
-			return
-		}
-	}
+// writeLoop is the socket's only writer while it runs: it writes the queued
+// frames in order and returns when the queue is empty; after Close it writes
+// the close frame (skipping what is still queued) and closes the connection.
+func (c *Conn) writeLoop() {
+	idle := false
 	for {
-		// Prefer closing over writing what is still queued.
-		select {
-		case <-c.done:
-			c.writeClose()
+		c.mu.Lock()
+		if c.closing {
+			c.mu.Unlock()
+			c.finish()
 			return
-		default:
 		}
-		select {
-		case <-c.done:
-			c.writeClose()
+		if len(c.queue) == 0 {
+			if !idle {
+				// In a burst the next frame is usually a moment away: look
+				// once more before giving the socket up.
+				idle = true
+				c.mu.Unlock()
+				runtime.Gosched()
+				continue
+			}
+			c.writing = false
+			c.queue = nil // idle sockets hold no queue
+			c.mu.Unlock()
 			return
-		case pm := <-c.send:
-			if !c.write(0, nil, pm) {
-				return
-			}
-		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)); err != nil {
-				c.Close(0, "")
-				return
-			}
+		}
+		idle = false
+		f := c.queue[0]
+		c.queue[0] = frame{}
+		c.queue = c.queue[1:]
+		c.mu.Unlock()
+		if !c.write(f) {
+			c.Close(0, "")
 		}
 	}
 }
 
-func (c *Conn) write(kind int, b []byte, pm *websocket.PreparedMessage) bool {
-	_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+func (c *Conn) write(f frame) bool {
+	deadline := time.Now().Add(c.opts.WriteTimeout)
 	var err error
-	if pm != nil {
-		err = c.ws.WritePreparedMessage(pm)
-	} else {
-		err = c.ws.WriteMessage(kind, b)
+	switch {
+	case f.ping:
+		return c.ws.WriteControl(websocket.PingMessage, nil, deadline) == nil
+	case f.pm != nil:
+		_ = c.ws.SetWriteDeadline(deadline)
+		err = c.ws.WritePreparedMessage(f.pm)
+	default:
+		_ = c.ws.SetWriteDeadline(deadline)
+		err = c.ws.WriteMessage(websocket.TextMessage, f.text)
 	}
 	if err != nil {
-		c.Close(0, "")
 		return false
 	}
 	metrics.SocketMessagesSent.Inc()
 	return true
 }
 
-func (c *Conn) writeClose() {
-	if c.code == 0 {
-		return
+// finish sends the close frame (when Close gave a code), closes the
+// connection and tells the hub.
+func (c *Conn) finish() {
+	if c.code != 0 {
+		metricsClosed(c.code)
+		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(c.code, truncate(c.reason)),
+			time.Now().Add(c.opts.WriteTimeout))
 	}
-	metricsClosed(c.code)
-	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(c.code, truncate(c.reason)),
-		time.Now().Add(c.opts.WriteTimeout))
+	if c.code == CloseTryAgainLater {
+		// A peer that does not read would keep megabytes queued in an
+		// orphaned kernel socket: reset it instead.
+		if tc, ok := c.ws.NetConn().(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+	}
+	_ = c.ws.Close()
+	if c.onExit != nil {
+		c.onExit()
+	}
 }
 
 // readLoop reads (and mostly ignores) what the client sends: a text `ping`

@@ -138,13 +138,14 @@ func (s *Server) handle(r route) echo.HandlerFunc {
 		cancel()
 		s.Log.Debug("socket open", "user", u.UserID, "group", p.group)
 		// The handler returns so that net/http and Echo release the request's
-		// buffers and context; the socket lives on in its two goroutines.
-		go conn.readLoop()
-		go func() {
-			defer s.Hub.leave(conn)
-			conn.writeLoop(first)
+		// buffers and context; the socket lives on in its reader goroutine
+		// (and a writer goroutine while it has something to write).
+		conn.onExit = func() {
+			s.Hub.leave(conn)
 			s.Log.Debug("socket closed", "user", conn.user, "group", conn.group, "code", conn.code)
-		}()
+		}
+		conn.start(first)
+		go conn.readLoop()
 		return nil
 	}
 }

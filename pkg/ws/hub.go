@@ -1,7 +1,7 @@
 // Package ws is the socket side of realtime.md: the handshake (token from the
 // subprotocol or the query, authorization per route), the initial snapshot,
 // and the hub that fans the broker's frames out to the local sockets of each
-// group, one bounded queue and one writer per socket.
+// group, one bounded queue and at most one writer per socket.
 package ws
 
 import (
@@ -73,9 +73,40 @@ func NewHub(sub realtime.Subscriber, log *slog.Logger, opts Options) *Hub {
 		subscribed: map[string]bool{}}
 }
 
-// Run receives the broker's frames until ctx ends.
+// Run receives the broker's frames, and pings the sockets, until ctx ends.
 func (h *Hub) Run(ctx context.Context) error {
+	go h.pingLoop(ctx)
 	return h.sub.Run(ctx, h.Dispatch, h.Reset)
+}
+
+// pingLoop pings each socket every PingInterval (counted from its join, so
+// the pings of many sockets spread out) from one ticker for the whole hub,
+// instead of one ticker and one waiting goroutine per socket.
+func (h *Hub) pingLoop(ctx context.Context) {
+	step := min(time.Second, h.opts.PingInterval/4)
+	t := time.NewTicker(step)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			h.pingDue(now)
+		}
+	}
+}
+
+func (h *Hub) pingDue(now time.Time) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, m := range h.groups {
+		for c := range m {
+			if !now.Before(c.nextPing) {
+				c.nextPing = now.Add(h.opts.PingInterval)
+				c.ping()
+			}
+		}
+	}
 }
 
 // Ping is the broker's readiness.

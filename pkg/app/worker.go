@@ -63,6 +63,7 @@ func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *s
 	// forwarded upgrades carry the worker's host; sockets authenticate by token.
 	httpapi.Common(e, log, "")
 	hub := ws.NewHub(sub, log, o.Socket)
+	hub.UserDeleted = func(id string) { authn.Forget(id) }
 	checks := []httpapi.Check{{Name: "database", Ping: st.Ping}, {Name: "redis", Ping: hub.Ping}}
 	httpapi.Health(e, checks...)
 	(&ws.Server{Hub: hub, Auth: authn, Store: st, Log: log}).Routes(e)
@@ -162,6 +163,7 @@ func (w *Web) mountSockets(e *echo.Echo, cfg config.Config, log *slog.Logger, st
 		return err
 	}
 	hub := ws.NewHub(sub, log, ws.Options{})
+	hub.UserDeleted = func(id string) { w.Auth.Forget(id) }
 	(&ws.Server{Hub: hub, Auth: w.Auth, Store: st, Log: log}).Routes(e)
 	w.Hub = hub
 	w.Background = append(w.Background, func(ctx context.Context) {

@@ -61,6 +61,11 @@ type Hub struct {
 
 	subMu      sync.Mutex // serializes broker (un)subscriptions
 	subscribed map[string]bool
+
+	// UserDeleted (when set) runs on a user_deleted control frame before the
+	// user's sockets are closed: the authenticator forgets its cached row, so
+	// a handshake after this is refused (set it before Run).
+	UserDeleted func(userID string)
 }
 
 // NewHub makes a hub over sub. Call Run to start receiving.
@@ -239,6 +244,9 @@ func (h *Hub) control(payload []byte) {
 	}
 	switch c.Type {
 	case realtime.ControlUserDeleted:
+		if h.UserDeleted != nil {
+			h.UserDeleted(c.User)
+		}
 		n := h.CloseUser(c.User, CloseUnauthorized, ReasonDeleted)
 		h.log.Info("closed the sockets of a deleted user", "user", c.User, "sockets", n)
 	default:

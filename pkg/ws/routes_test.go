@@ -14,6 +14,7 @@ import (
 
 	"hermez/pkg/app"
 	"hermez/pkg/realtime"
+	"hermez/pkg/store"
 	"hermez/pkg/testutil"
 )
 
@@ -277,12 +278,21 @@ func TestInitialMessagesAndPermissions(t *testing.T) {
 		read(t, victim, wait)
 		other := mustDial(t, w.URL, "/ws/deliveries/users/me/quotes/", client)
 		read(t, other, wait)
+		// The deletion commits (as account.DeleteProfile does), then its control frame goes out.
+		if err := st.DB.Model(&store.User{}).Where("userid = ?", f.Stranger).Update("deleted_at", store.Now()).Error; err != nil {
+			t.Fatal(err)
+		}
 		b, _ := json.Marshal(map[string]string{"type": realtime.ControlUserDeleted, "user": f.Stranger})
 		if err := m.Publish(t.Context(), realtime.RawMessage(realtime.GroupControl, realtime.ControlUserDeleted, b)); err != nil {
 			t.Fatal(err)
 		}
 		if code, _ := closeCode(t, victim, wait); code != 4401 {
 			t.Fatalf("close %d, want 4401", code)
+		}
+		// The worker had the user's row cached from the handshake above; the
+		// control frame made it forget, so a new handshake is refused.
+		if _, res, err := dial(t, w.URL, "/ws/deliveries/users/me/quotes/", stranger); err == nil || res == nil || res.StatusCode != 401 {
+			t.Fatalf("a deleted user's new socket: %v %v", res, err)
 		}
 		publish(t, m, realtime.GroupUserQuotes(f.Client), realtime.QuoteUpdated, map[string]string{"id": q})
 		if read(t, other, wait)["type"] != realtime.QuoteUpdated {

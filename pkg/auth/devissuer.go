@@ -31,49 +31,86 @@ type DevIssuer struct {
 	audience string
 }
 
-// LoadOrCreateDevIssuer reads the key at dir/dev-jwt.pem, creating it (0600) on first use.
+// LoadOrCreateDevIssuer reads the key at dir/dev-jwt.pem, creating it (0600) on
+// first use. Processes starting together (web and worker in one directory) end
+// up with the same key: the file is published with a link that never
+// overwrites, and the loser reads the winner's key.
 func LoadOrCreateDevIssuer(dir, audience string) (*DevIssuer, error) {
 	path := filepath.Join(dir, "dev-jwt.pem")
+	for range 2 {
+		key, err := readDevKey(path)
+		if err == nil {
+			return NewDevIssuer(key, audience), nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		key, err = createDevKey(dir, path)
+		if err == nil {
+			return NewDevIssuer(key, audience), nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return nil, err
+		}
+		// Another process published its key first: read that one.
+	}
+	return nil, fmt.Errorf("development key %s: could not read or create it", path)
+}
+
+func readDevKey(path string) (*rsa.PrivateKey, error) {
 	b, err := os.ReadFile(path)
-	var key *rsa.PrivateKey
-	switch {
-	case err == nil:
-		block, _ := pem.Decode(b)
-		if block == nil {
-			return nil, fmt.Errorf("development key %s: not PEM", path)
-		}
-		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("development key %s: %w", path, err)
-		}
-		rk, ok := k.(*rsa.PrivateKey)
-		if !ok {
-			return nil, fmt.Errorf("development key %s: not RSA", path)
-		}
-		key = rk
-	case errors.Is(err, os.ErrNotExist):
-		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			return nil, fmt.Errorf("generate development key: %w", err)
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			return nil, fmt.Errorf("encode development key: %w", err)
-		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("create %s: %w", dir, err)
-		}
-		_ = os.WriteFile(filepath.Join(dir, ".gitignore"), []byte("*\n"), 0o600)
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-			return nil, fmt.Errorf("write development key: %w", err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return nil, fmt.Errorf("write development key: %w", err)
-		}
-	default:
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err != nil {
 		return nil, fmt.Errorf("read development key: %w", err)
 	}
-	return NewDevIssuer(key, audience), nil
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("development key %s: not PEM", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("development key %s: %w", path, err)
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("development key %s: not RSA", path)
+	}
+	return rk, nil
+}
+
+// createDevKey writes a new key to a temporary file and links it to path; an
+// error wrapping os.ErrExist means another process got there first.
+func createDevKey(dir, path string) (*rsa.PrivateKey, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("generate development key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("encode development key: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	_ = os.WriteFile(filepath.Join(dir, ".gitignore"), []byte("*\n"), 0o600)
+	tmp, err := os.CreateTemp(dir, "dev-jwt-*.tmp") // 0600
+	if err != nil {
+		return nil, fmt.Errorf("write development key: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("write development key: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		return nil, fmt.Errorf("publish development key: %w", err)
+	}
+	return key, nil
 }
 
 // NewDevIssuer wraps a key (tests use it with their own keys).

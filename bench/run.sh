@@ -7,6 +7,7 @@
 #
 #   bash bench/run.sh                         # defaults below
 #   RUNS=5 DURATION=10s RATES="1000 5000" SCENARIOS="me categories" bash bench/run.sh
+#   WRITE_RATES="100 250" SCENARIOS="quote accept" bash bench/run.sh
 #
 # Needs PostgreSQL (PG_URL, a superuser URL without database name) and, unless
 # REDIS_URL is set empty, Redis. Loopback only.
@@ -15,7 +16,8 @@ set -euo pipefail
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-10s}
 C=${C:-64}
-RATES=${RATES:-1000 5000}
+RATES=${RATES:-1000 5000}            # fixed rates of the GET scenarios (me, categories)
+WRITE_RATES=${WRITE_RATES:-250}      # fixed rates of quote (req/s) and accept (flows/s ×3 requests): below their capacity
 SCENARIOS=${SCENARIOS:-me categories quote accept}
 PORT=${PORT:-18000}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
@@ -70,7 +72,10 @@ for s in $SCENARIOS; do
   out=$("${load[@]}" -scenario "$s" 2>&1) || true
   echo "$out"
   summary+=("$(grep '^MEDIAN' <<<"$out" || grep '^scenario=' <<<"$out" | tail -1 || echo "$s: failed")")
-  for r in $RATES; do
+  rates=$RATES
+  case $s in quote | accept) rates=$WRITE_RATES ;; esac
+  [[ $s == accept ]] && rates=$(for r in $rates; do echo $((r / 3)); done)
+  for r in $rates; do
     echo "== $s: fixed rate $r/s"
     out=$("${load[@]}" -scenario "$s" -rate "$r" -warmup 0 2>&1) || true
     echo "$out"

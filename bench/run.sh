@@ -11,6 +11,10 @@
 #
 # Needs PostgreSQL (PG_URL, a superuser URL without database name) and, unless
 # REDIS_URL is set empty, Redis. Loopback only.
+#
+# ISSUER=clerk (default): web runs as in production (DEBUG=false, JSON logs)
+# and verifies tokens against a JWKS that the load tool serves in place of
+# Clerk (-serve-jwks / -issuer). ISSUER=dev: DEBUG=true and development tokens.
 set -euo pipefail
 
 RUNS=${RUNS:-3}
@@ -23,6 +27,7 @@ PORT=${PORT:-18000}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 REDIS_URL=${REDIS_URL-redis://127.0.0.1:6379/0}
 JSON=${JSON:-}
+ISSUER=${ISSUER:-clerk}
 
 if (( RUNS < 1 || RUNS > 10 )); then echo "RUNS must be 1..10" >&2; exit 2; fi
 
@@ -30,8 +35,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d -t hermez-bench.XXXXXX)
 db="hermez_bench_$$_$RANDOM"
 web_pid=""
+jwks_pid=""
 
 cleanup() {
+  if [[ -n "$jwks_pid" ]]; then kill -TERM "$jwks_pid" 2>/dev/null || true; fi
   if [[ -n "$web_pid" ]] && kill -0 "$web_pid" 2>/dev/null; then
     kill -TERM "$web_pid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$web_pid" 2>/dev/null || break; sleep 0.2; done
@@ -46,9 +53,29 @@ echo "== building web and load into $work"
 
 echo "== database $db"
 psql "$PG_URL/postgres?sslmode=disable" -qc "CREATE DATABASE $db"
-export DATABASE_URL="$PG_URL/$db?sslmode=disable" DEBUG=true MIGRATE_ON_START=true PORT
+export DATABASE_URL="$PG_URL/$db?sslmode=disable" MIGRATE_ON_START=true PORT
 export REDIS_URL REDIS_PREFIX="bench$$:"
 cd "$work"
+key=.hermez/dev-jwt.pem
+issuer_args=()
+if [[ $ISSUER == clerk ]]; then
+  jwks="127.0.0.1:$((PORT + 1))"
+  key=issuer/dev-jwt.pem
+  ./load -serve-jwks "$jwks" -dev-key "$key" -serve-for 6h >jwks.log 2>&1 &
+  jwks_pid=$!
+  for _ in $(seq 1 100); do
+    curl -fsS "http://$jwks/.well-known/jwks.json" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  export DEBUG=false CLERK_FRONTEND_API_URL="http://$jwks" CLERK_AUTHORIZED_PARTIES=http://localhost:4321
+  SECRET_KEY="bench-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  export SECRET_KEY
+  issuer_args=(-issuer "http://$jwks")
+  echo "== production verification: JWKS served by the load tool at http://$jwks, DEBUG=false"
+else
+  export DEBUG=true
+  echo "== development issuer: DEBUG=true"
+fi
 ./web migrate 2>>web.log
 ./web seed 2>>web.log
 
@@ -63,7 +90,7 @@ done
 curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null
 
 echo "== machine: $(nproc) cores, $(uname -sr), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-load=(./load -target "http://127.0.0.1:$PORT" -dev-key .hermez/dev-jwt.pem -runs "$RUNS" -duration "$DURATION" -c "$C")
+load=(./load -target "http://127.0.0.1:$PORT" -dev-key "$key" "${issuer_args[@]}" -runs "$RUNS" -duration "$DURATION" -c "$C")
 [[ -n "$JSON" ]] && load+=(-json)
 
 summary=()

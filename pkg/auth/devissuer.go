@@ -133,6 +133,11 @@ type TokenOptions struct {
 	Email    string
 	Username string // defaults to the user id
 	TTL      time.Duration
+	// Issuer (iss) defaults to DevIssuerName; the load tool sets a Clerk-like
+	// issuer URL and serves the key's JWKS there, so the server can be measured
+	// with its production verification path.
+	Issuer          string
+	AuthorizedParty string // azp, when set
 }
 
 // Mint signs a development token for userid.
@@ -143,11 +148,15 @@ func (d *DevIssuer) Mint(userid string, o TokenOptions) (string, error) {
 	if o.Username == "" {
 		o.Username = userid
 	}
+	if o.Issuer == "" {
+		o.Issuer = DevIssuerName
+	}
 	first, last, _ := strings.Cut(strings.TrimSpace(o.Name), " ")
 	now := time.Now()
 	c := Claims{
+		AuthorizedParty: o.AuthorizedParty,
 		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer: DevIssuerName, Subject: userid, Audience: jwt.ClaimStrings{d.audience},
+			Issuer: o.Issuer, Subject: userid, Audience: jwt.ClaimStrings{d.audience},
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now.Add(-time.Second)),
 			ExpiresAt: jwt.NewNumericDate(now.Add(o.TTL)),
 		},

@@ -34,6 +34,10 @@ type options struct {
 	wsTarget    string
 	devKey      string
 	audience    string
+	issuerURL   string
+	azp         string
+	serveJWKS   string
+	serveFor    time.Duration
 	workers     int
 	duration    time.Duration
 	rate        float64
@@ -81,6 +85,10 @@ func defineFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.wsTarget, "ws-target", "", "socket base URL, e.g. ws://127.0.0.1:8001 for a worker (default: the web target)")
 	fs.StringVar(&o.devKey, "dev-key", ".hermez/dev-jwt.pem", "the development issuer's key file the server uses (tokens are minted with it)")
 	fs.StringVar(&o.audience, "audience", "hermez-backend-api", "token audience (CLERK_JWT_AUDIENCE)")
+	fs.StringVar(&o.issuerURL, "issuer", "", "mint Clerk-like tokens with this iss (the server's CLERK_FRONTEND_API_URL, served by -serve-jwks) instead of development tokens")
+	fs.StringVar(&o.azp, "azp", "http://localhost:4321", "azp claim of -issuer tokens (one of the server's CLERK_AUTHORIZED_PARTIES)")
+	fs.StringVar(&o.serveJWKS, "serve-jwks", "", "no scenario: serve the -dev-key key's JWKS at http://ADDR/.well-known/jwks.json (creating the key if missing) for -serve-for")
+	fs.DurationVar(&o.serveFor, "serve-for", 2*time.Hour, "how long -serve-jwks serves (ended early by SIGINT/SIGTERM)")
 	fs.IntVar(&o.workers, "c", 64, "concurrent workers (saturation) or worker pool size (fixed rate)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of one run (HTTP scenarios)")
 	fs.Float64Var(&o.rate, "rate", 0, "operations per second (0 = saturation)")
@@ -142,6 +150,11 @@ func (o *options) validate() error {
 }
 
 func run(o options) error {
+	if o.serveJWKS != "" {
+		ctx, cancel := signalContext()
+		defer cancel()
+		return serveJWKS(ctx, o)
+	}
 	b, err := newBench(o, os.Stdout)
 	if err != nil {
 		return err
@@ -208,7 +221,11 @@ type bench struct {
 }
 
 func (b *bench) token(userid string) (string, error) {
-	return b.iss.Mint(userid, auth.TokenOptions{Name: "Bench " + userid, Email: userid + "@bench.invalid", TTL: 3 * time.Hour})
+	o := auth.TokenOptions{Name: "Bench " + userid, Email: userid + "@bench.invalid", TTL: 3 * time.Hour}
+	if b.o.issuerURL != "" {
+		o.Issuer, o.AuthorizedParty = b.o.issuerURL, b.o.azp
+	}
+	return b.iss.Mint(userid, o)
 }
 
 func (b *bench) tokens(kind string, n int) ([]string, error) {

@@ -24,6 +24,7 @@ import (
 	"hermez/pkg/apperr"
 	"hermez/pkg/config"
 	"hermez/pkg/input"
+	"hermez/pkg/market"
 	"hermez/pkg/store"
 )
 
@@ -35,9 +36,9 @@ type Deps struct {
 	// UserChanged (when set) is told after a user's row changed here (staff
 	// flag), so the API's authentication cache forgets it.
 	UserChanged func(userIDs ...string)
-	// CategoriesChanged (when set) is told after a category was saved here,
-	// so the API's cached category list is dropped.
-	CategoriesChanged func()
+	// Market owns the category rule (validation, uniqueness, the API's
+	// cached list); the console saves categories through it.
+	Market *market.Service
 }
 
 // Login rate limit: failed attempts per client IP + username within the window
@@ -67,6 +68,9 @@ const (
 func Register(e *echo.Echo, d Deps) (*Console, error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
+	}
+	if d.Market == nil {
+		d.Market = market.New(d.Store, nil, market.ConfigFrom(d.Config), d.Log)
 	}
 	as, err := loadAssets()
 	if err != nil {

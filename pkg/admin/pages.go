@@ -401,10 +401,7 @@ func (a *Console) categorySave(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	cat, err := SaveCategory(c.Request().Context(), a.d.Store, id, body)
-	if a.d.CategoriesChanged != nil {
-		a.d.CategoriesChanged()
-	}
+	cat, err := a.d.Market.SaveCategory(c.Request().Context(), id, body, false)
 	if err != nil {
 		fe := fieldErrors(err)
 		if fe == nil {

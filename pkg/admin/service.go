@@ -94,59 +94,7 @@ func VerifyVehicle(ctx context.Context, st *store.Store, id uuid.UUID, b input.B
 	return &v, nil
 }
 
-// SaveCategory creates (id nil) or updates a delivery category.
-func SaveCategory(ctx context.Context, st *store.Store, id *uuid.UUID, b input.Body) (*store.Category, error) {
-	f := apperr.Fields{}
-	name, _ := b.String("name", f, input.StringOpts{Required: true, MaxLen: 100})
-	desc, _ := b.String("description", f, input.StringOpts{AllowBlank: true})
-	active, activeSent := b.Bool("is_active", f, false)
-	if err := nameTaken(ctx, st, f, &store.Category{}, name, id, msgCategoryTaken); err != nil {
-		return nil, err
-	}
-	if err := f.Err(); err != nil {
-		return nil, err
-	}
-	var c store.Category
-	err := st.Transaction(ctx, func(tx *gorm.DB) error {
-		if err := uniqueName(tx, &store.Category{}, *name, id, msgCategoryTaken); err != nil {
-			return err
-		}
-		now := store.Now()
-		if id == nil {
-			c = store.Category{ID: uuid.New(), Name: *name, IsActive: true, CreatedAt: now, UpdatedAt: now}
-			if desc != nil {
-				c.Description = *desc
-			}
-			if activeSent {
-				c.IsActive = active
-			}
-			return tx.Create(&c).Error
-		}
-		if err := tx.Where("id = ?", *id).Take(&c).Error; err != nil {
-			return err
-		}
-		upd := map[string]any{"name": *name, "updated_at": now}
-		if desc != nil {
-			upd["description"] = *desc
-		}
-		if activeSent {
-			upd["is_active"] = active
-		}
-		return tx.Model(&c).Updates(upd).Error
-	})
-	if err != nil {
-		if store.IsUniqueViolation(err) {
-			return nil, apperr.Field("name", msgCategoryTaken)
-		}
-		return nil, wrapDB(err, "save category")
-	}
-	return &c, nil
-}
-
-const (
-	msgCategoryTaken = "Ya existe una categoría con este nombre."
-	msgTypeTaken     = "Ya existe un tipo de vehículo con este nombre."
-)
+const msgTypeTaken = "Ya existe un tipo de vehículo con este nombre."
 
 // nameTaken adds the uniqueness message next to the other field messages
 // (DRF reports them together); the transaction checks again.

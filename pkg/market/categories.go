@@ -107,32 +107,25 @@ func categorySaveError(err error) error {
 	return mapDBError(err)
 }
 
-// CreateCategory adds a category (staff only).
-func (s *Service) CreateCategory(ctx context.Context, caller *store.User, b input.Body) (*view.Category, error) {
+// SaveCategory creates (id nil) or updates a category: the one rule for the
+// API's staff users and the staff console (which checks its own sessions).
+// partial validates only what is sent (PATCH).
+func (s *Service) SaveCategory(ctx context.Context, id *uuid.UUID, b input.Body, partial bool) (*store.Category, error) {
 	defer s.CategoriesChanged()
-	if err := requireStaff(caller); err != nil {
-		return nil, err
-	}
-	now := store.Now()
-	c := store.Category{ID: uuid.New(), IsActive: true, CreatedAt: now, UpdatedAt: now}
-	if err := categoryFields(&c, b, false); err != nil {
-		return nil, err
-	}
-	if err := s.Store.DB.WithContext(ctx).Create(&c).Error; err != nil {
-		return nil, categorySaveError(err)
-	}
-	return view.NewCategory(&c), nil
-}
-
-// UpdateCategory changes a category (staff only); partial for PATCH.
-func (s *Service) UpdateCategory(ctx context.Context, caller *store.User, id uuid.UUID, b input.Body, partial bool) (*view.Category, error) {
-	defer s.CategoriesChanged()
-	if err := requireStaff(caller); err != nil {
-		return nil, err
+	if id == nil {
+		now := store.Now()
+		c := store.Category{ID: uuid.New(), IsActive: true, CreatedAt: now, UpdatedAt: now}
+		if err := categoryFields(&c, b, false); err != nil {
+			return nil, err
+		}
+		if err := s.Store.DB.WithContext(ctx).Create(&c).Error; err != nil {
+			return nil, categorySaveError(err)
+		}
+		return &c, nil
 	}
 	var c store.Category
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
-		if err := s.lock(tx).Where("id = ?", id).Take(&c).Error; err != nil {
+		if err := s.lock(tx).Where("id = ?", *id).Take(&c).Error; err != nil {
 			return err
 		}
 		if err := categoryFields(&c, b, partial); err != nil {
@@ -144,7 +137,31 @@ func (s *Service) UpdateCategory(ctx context.Context, caller *store.User, id uui
 	if err != nil {
 		return nil, categorySaveError(err)
 	}
-	return view.NewCategory(&c), nil
+	return &c, nil
+}
+
+// CreateCategory adds a category (staff only).
+func (s *Service) CreateCategory(ctx context.Context, caller *store.User, b input.Body) (*view.Category, error) {
+	if err := requireStaff(caller); err != nil {
+		return nil, err
+	}
+	c, err := s.SaveCategory(ctx, nil, b, false)
+	if err != nil {
+		return nil, err
+	}
+	return view.NewCategory(c), nil
+}
+
+// UpdateCategory changes a category (staff only); partial for PATCH.
+func (s *Service) UpdateCategory(ctx context.Context, caller *store.User, id uuid.UUID, b input.Body, partial bool) (*view.Category, error) {
+	if err := requireStaff(caller); err != nil {
+		return nil, err
+	}
+	c, err := s.SaveCategory(ctx, &id, b, partial)
+	if err != nil {
+		return nil, err
+	}
+	return view.NewCategory(c), nil
 }
 
 // DeleteCategory removes a category no quote or delivery uses (staff only).

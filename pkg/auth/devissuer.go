@@ -57,6 +57,15 @@ func LoadOrCreateDevIssuer(dir, audience string) (*DevIssuer, error) {
 	return nil, fmt.Errorf("development key %s: could not read or create it", path)
 }
 
+// LoadDevIssuer reads an existing development key file (never creates one).
+func LoadDevIssuer(path, audience string) (*DevIssuer, error) {
+	key, err := readDevKey(path)
+	if err != nil {
+		return nil, err
+	}
+	return NewDevIssuer(key, audience), nil
+}
+
 func readDevKey(path string) (*rsa.PrivateKey, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {

@@ -12,10 +12,7 @@ package main
 
 import (
 	"context"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -194,23 +191,11 @@ func (b *bench) run(ctx context.Context) error {
 // verify there (the server must run with the development issuer: local mode,
 // or DEBUG=true with no CLERK_FRONTEND_API_URL).
 func issuer(path, audience string) (*auth.DevIssuer, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("development key (start the server once with DEBUG=true to create it, and pass -dev-key): %w", err)
+	iss, err := auth.LoadDevIssuer(path, audience)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("development key (start the server once with DEBUG=true to create it, or -serve-jwks; and pass -dev-key): %w", err)
 	}
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, fmt.Errorf("%s: not PEM", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	rk, ok := k.(*rsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("%s: not an RSA key", path)
-	}
-	return auth.NewDevIssuer(rk, audience), nil
+	return iss, err
 }
 
 type bench struct {

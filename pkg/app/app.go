@@ -187,7 +187,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Hand
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: draining requests", "timeout", cfg.ShutdownTimeout())
+	log.Info("shutting down: draining requests", "timeout", cfg.ShutdownTimeout().String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout())
 	defer cancel()
 	for _, f := range onShutdown {

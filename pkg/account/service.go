@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"hermez/pkg/apperr"
@@ -144,15 +143,6 @@ func loadUser(tx *gorm.DB, userID string) (*store.User, error) {
 		return nil, apperr.Wrap(err, "load user ratings")
 	}
 	return &u, nil
-}
-
-// ParseID reads a path id; a malformed one is a 404 (api.md).
-func ParseID(s string) (uuid.UUID, error) {
-	id, err := uuid.Parse(s)
-	if err != nil {
-		return uuid.Nil, apperr.NotFoundErr()
-	}
-	return id, nil
 }
 
 func strOrNil(p *string) any {

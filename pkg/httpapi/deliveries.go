@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -8,6 +9,7 @@ import (
 
 	"hermez/pkg/apperr"
 	"hermez/pkg/market"
+	"hermez/pkg/store"
 )
 
 // deliveryRoutes registers /deliveries/api/… (api.md "Deliveries"). Methods a
@@ -23,25 +25,25 @@ func (a *API) deliveryRoutes(g *echo.Group) {
 
 	g.GET("/quotes/", a.listQuotes, a.authed)
 	g.POST("/quotes/", a.createQuote, a.authed)
-	g.GET("/quotes/:id/", a.getQuote, a.authed)
+	g.GET("/quotes/:id/", byID(http.StatusOK, a.Market.GetQuote), a.authed)
 	g.PUT("/quotes/:id/", a.updateQuote(false), a.authed)
 	g.PATCH("/quotes/:id/", a.updateQuote(true), a.authed)
 	g.DELETE("/quotes/:id/", a.deleteQuote, a.authed)
 	g.GET("/quotes/:id/offers/", a.listQuoteOffers, a.authed)
 	g.POST("/quotes/:id/offers/", a.makeOffer, a.authed)
-	g.POST("/quotes/:id/cancel/", a.cancelQuote, a.authed)
+	g.POST("/quotes/:id/cancel/", byID(http.StatusOK, a.Market.CancelQuote), a.authed)
 	g.POST("/quotes/:id/extend-expiration/", a.extendQuote, a.authed)
 
 	g.GET("/offers/", a.listOffers, a.authed)
-	g.GET("/offers/:id/", a.getOffer, a.authed)
-	g.POST("/offers/:id/accept/", a.acceptOffer, a.authed)
-	g.POST("/offers/:id/reject/", a.rejectOffer, a.authed)
+	g.GET("/offers/:id/", byID(http.StatusOK, a.Market.GetOffer), a.authed)
+	g.POST("/offers/:id/accept/", byID(http.StatusCreated, a.Market.AcceptOffer), a.authed)
+	g.POST("/offers/:id/reject/", byID(http.StatusOK, a.Market.RejectOffer), a.authed)
 
 	g.GET("/", a.listDeliveries, a.authed)
-	g.GET("/:id/", a.getDelivery, a.authed)
-	g.GET("/:id/history/", a.deliveryHistory, a.authed)
-	g.POST("/:id/change_status/", a.changeStatus, a.authed)
-	g.POST("/:id/cancel/", a.cancelDelivery, a.authed)
+	g.GET("/:id/", byID(http.StatusOK, a.Market.GetDelivery), a.authed)
+	g.GET("/:id/history/", byID(http.StatusOK, a.Market.DeliveryHistory), a.authed)
+	g.POST("/:id/change_status/", byID(http.StatusOK, a.Market.ChangeStatus), a.authed)
+	g.POST("/:id/cancel/", byID(http.StatusOK, a.Market.CancelDelivery), a.authed)
 }
 
 // pathID reads a UUID path parameter; anything else is 404.
@@ -51,6 +53,20 @@ func pathID(c echo.Context, name string) (uuid.UUID, error) {
 		return uuid.Nil, apperr.NotFoundErr()
 	}
 	return id, nil
+}
+
+// byID is the handler of a route that only names a resource: it reads the
+// :id path parameter (malformed: 404), calls fn for the caller and renders
+// its result with status.
+func byID[T any](status int, fn func(context.Context, *store.User, uuid.UUID) (T, error)) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		v, err := fn(c.Request().Context(), CurrentUser(c), id)
+		return ok(c, status, v, err)
+	}
 }
 
 // ok renders v with status, or the error.
@@ -124,15 +140,6 @@ func (a *API) createQuote(c echo.Context) error {
 	return ok(c, http.StatusCreated, v, err)
 }
 
-func (a *API) getQuote(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	v, err := a.Market.GetQuote(c.Request().Context(), CurrentUser(c), id)
-	return ok(c, http.StatusOK, v, err)
-}
-
 func (a *API) updateQuote(partial bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := pathID(c, "id")
@@ -157,15 +164,6 @@ func (a *API) deleteQuote(c echo.Context) error {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
-}
-
-func (a *API) cancelQuote(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	v, err := a.Market.CancelQuote(c.Request().Context(), CurrentUser(c), id)
-	return ok(c, http.StatusOK, v, err)
 }
 
 func (a *API) extendQuote(c echo.Context) error {
@@ -212,72 +210,9 @@ func (a *API) listOffers(c echo.Context) error {
 	return ok(c, http.StatusOK, v, err)
 }
 
-func (a *API) getOffer(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	v, err := a.Market.GetOffer(c.Request().Context(), CurrentUser(c), id)
-	return ok(c, http.StatusOK, v, err)
-}
-
-func (a *API) acceptOffer(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	v, err := a.Market.AcceptOffer(c.Request().Context(), CurrentUser(c), id)
-	return ok(c, http.StatusCreated, v, err)
-}
-
-func (a *API) rejectOffer(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	v, err := a.Market.RejectOffer(c.Request().Context(), CurrentUser(c), id)
-	return ok(c, http.StatusOK, v, err)
-}
-
 func (a *API) listDeliveries(c echo.Context) error {
 	f := market.DeliveryFilter{FilterBy: c.QueryParam("filter_by"), Status: c.QueryParam("status"),
 		PaymentMethod: c.QueryParam("payment_method"), Month: c.QueryParam("month"), Year: c.QueryParam("year")}
 	v, err := a.Market.ListDeliveries(c.Request().Context(), CurrentUser(c), f, page(c))
-	return ok(c, http.StatusOK, v, err)
-}
-
-func (a *API) getDelivery(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	v, err := a.Market.GetDelivery(c.Request().Context(), CurrentUser(c), id)
-	return ok(c, http.StatusOK, v, err)
-}
-
-func (a *API) deliveryHistory(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	v, err := a.Market.DeliveryHistory(c.Request().Context(), CurrentUser(c), id)
-	return ok(c, http.StatusOK, v, err)
-}
-
-func (a *API) changeStatus(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	v, err := a.Market.ChangeStatus(c.Request().Context(), CurrentUser(c), id)
-	return ok(c, http.StatusOK, v, err)
-}
-
-func (a *API) cancelDelivery(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	v, err := a.Market.CancelDelivery(c.Request().Context(), CurrentUser(c), id)
 	return ok(c, http.StatusOK, v, err)
 }

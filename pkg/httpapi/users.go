@@ -8,7 +8,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"hermez/pkg/account"
 	"hermez/pkg/apperr"
 	"hermez/pkg/auth"
 	"hermez/pkg/store"
@@ -217,7 +216,7 @@ func (a *API) listUserRatings(c echo.Context) error {
 }
 
 func (a *API) getRating(c echo.Context) error {
-	id, err := account.ParseID(c.Param("id"))
+	id, err := pathID(c, "id")
 	if err != nil {
 		return err
 	}
@@ -241,7 +240,7 @@ func (a *API) createRating(c echo.Context) error {
 }
 
 func (a *API) updateRating(c echo.Context) error {
-	id, err := account.ParseID(c.Param("id"))
+	id, err := pathID(c, "id")
 	if err != nil {
 		return err
 	}
@@ -257,7 +256,7 @@ func (a *API) updateRating(c echo.Context) error {
 }
 
 func (a *API) deleteRating(c echo.Context) error {
-	id, err := account.ParseID(c.Param("id"))
+	id, err := pathID(c, "id")
 	if err != nil {
 		return err
 	}
@@ -294,7 +293,7 @@ func (a *API) createAddress(c echo.Context) error {
 }
 
 func (a *API) getAddress(c echo.Context) error {
-	id, err := account.ParseID(c.Param("id"))
+	id, err := pathID(c, "id")
 	if err != nil {
 		return err
 	}
@@ -306,7 +305,7 @@ func (a *API) getAddress(c echo.Context) error {
 }
 
 func (a *API) updateAddress(c echo.Context) error {
-	id, err := account.ParseID(c.Param("id"))
+	id, err := pathID(c, "id")
 	if err != nil {
 		return err
 	}
@@ -322,7 +321,7 @@ func (a *API) updateAddress(c echo.Context) error {
 }
 
 func (a *API) deleteAddress(c echo.Context) error {
-	id, err := account.ParseID(c.Param("id"))
+	id, err := pathID(c, "id")
 	if err != nil {
 		return err
 	}
@@ -333,7 +332,7 @@ func (a *API) deleteAddress(c echo.Context) error {
 }
 
 func (a *API) toggleFavorite(c echo.Context) error {
-	id, err := account.ParseID(c.Param("id"))
+	id, err := pathID(c, "id")
 	if err != nil {
 		return err
 	}
@@ -390,7 +389,7 @@ func (a *API) createVehicle(c echo.Context) error {
 }
 
 func (a *API) getVehicle(c echo.Context) error {
-	id, err := account.ParseID(c.Param("id"))
+	id, err := pathID(c, "id")
 	if err != nil {
 		return err
 	}
@@ -402,7 +401,7 @@ func (a *API) getVehicle(c echo.Context) error {
 }
 
 func (a *API) updateVehicle(c echo.Context) error {
-	id, err := account.ParseID(c.Param("id"))
+	id, err := pathID(c, "id")
 	if err != nil {
 		return err
 	}
@@ -418,7 +417,7 @@ func (a *API) updateVehicle(c echo.Context) error {
 }
 
 func (a *API) deleteVehicle(c echo.Context) error {
-	id, err := account.ParseID(c.Param("id"))
+	id, err := pathID(c, "id")
 	if err != nil {
 		return err
 	}

@@ -395,6 +395,18 @@ func paramUUID(c echo.Context) (uuid.UUID, error) {
 	return id, nil
 }
 
+// optionalID is the :id of an edit form's route, nil on a "new" route.
+func optionalID(c echo.Context) (*uuid.UUID, error) {
+	if c.Param("id") == "" {
+		return nil, nil
+	}
+	id, err := paramUUID(c)
+	if err != nil {
+		return nil, err
+	}
+	return &id, nil
+}
+
 // fieldErrors returns the field messages of a validation error (nil otherwise).
 func fieldErrors(err error) apperr.Fields {
 	if e, ok := apperr.As(err); ok && e.Kind == apperr.Invalid && len(e.Fields) > 0 {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
@@ -389,13 +388,9 @@ func categoryTitle(f categoryForm) string {
 }
 
 func (a *Console) categorySave(c echo.Context) error {
-	var id *uuid.UUID
-	if c.Param("id") != "" {
-		u, err := paramUUID(c)
-		if err != nil {
-			return a.fail(c, err)
-		}
-		id = &u
+	id, err := optionalID(c)
+	if err != nil {
+		return a.fail(c, err)
 	}
 	body, vals, err := formBody(c, "is_active")
 	if err != nil {
@@ -483,13 +478,9 @@ func (a *Console) vehicleTypeForm(c echo.Context) error {
 }
 
 func (a *Console) vehicleTypeSave(c echo.Context) error {
-	var id *uuid.UUID
-	if c.Param("id") != "" {
-		u, err := paramUUID(c)
-		if err != nil {
-			return a.fail(c, err)
-		}
-		id = &u
+	id, err := optionalID(c)
+	if err != nil {
+		return a.fail(c, err)
 	}
 	body, vals, err := formBody(c, "is_active")
 	if err != nil {

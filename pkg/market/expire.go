@@ -120,20 +120,8 @@ func (s *Service) expireOffers(ctx context.Context) (offers int, err error) {
 		if err != nil {
 			return nil, err
 		}
-		var msgs []realtime.Message
-		for i := range os {
-			o := &os[i]
-			if err := tx.Where("id = ?", o.ID).Delete(&store.Offer{}).Error; err != nil {
-				return nil, fmt.Errorf("delete offer %s: %w", o.ID, err)
-			}
-			more, err := offerFrames(o, now, []string{realtime.OfferExpired, realtime.OfferDeleted}, offerQuote(o), offerUser(o), offerDriver(o))
-			if err != nil {
-				return nil, err
-			}
-			msgs = append(msgs, more...)
-		}
 		offers = len(os)
-		return msgs, nil
+		return deleteOffers(tx, os, now)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("expire offers: %w", err)
@@ -190,6 +178,18 @@ func (s *Service) RemoveUserMarketplace(tx *gorm.DB, userID string) ([]realtime.
 	if err != nil {
 		return nil, err
 	}
+	more, err := deleteOffers(tx, os, now)
+	if err != nil {
+		return nil, err
+	}
+	return append(msgs, more...), nil
+}
+
+// deleteOffers deletes pending offers (expired, or their driver left) and
+// returns the offer_expired + offer_deleted frames for the quote, its client
+// and the driver.
+func deleteOffers(tx *gorm.DB, os []store.Offer, now time.Time) ([]realtime.Message, error) {
+	var msgs []realtime.Message
 	for i := range os {
 		o := &os[i]
 		if err := tx.Where("id = ?", o.ID).Delete(&store.Offer{}).Error; err != nil {

@@ -22,22 +22,13 @@ func preloadRating(tx *gorm.DB) *gorm.DB {
 	return store.PreloadUser(store.PreloadUser(tx.Preload("Ratee").Preload("Rater"), "Ratee"), "Rater")
 }
 
-// fillRatings loads the rating figures of every nested user.
-func fillRatings(tx *gorm.DB, rs []store.Rating) error {
-	users := make([]*store.User, 0, 2*len(rs))
-	for i := range rs {
-		users = append(users, rs[i].Ratee, rs[i].Rater)
-	}
-	return store.LoadRatings(tx, users...)
-}
-
 func (s *Service) listRatings(ctx context.Context, p store.Page, where string, args ...any) ([]store.Rating, error) {
 	db := s.Store.DB.WithContext(ctx)
 	var out []store.Rating
 	if err := p.Apply(preloadRating(db).Where(where, args...).Order("created_at DESC").Order("id")).Find(&out).Error; err != nil {
 		return nil, apperr.Wrap(err, "list ratings")
 	}
-	return out, internal(fillRatings(db, out), "list ratings")
+	return out, nil
 }
 
 // RatingsReceived lists the ratings userID received, newest first (404 for an unknown user).
@@ -69,9 +60,6 @@ func visibleRating(tx *gorm.DB, userID string, id uuid.UUID) (*store.Rating, err
 		return nil, apperr.NotFoundErr()
 	}
 	if err != nil {
-		return nil, apperr.Wrap(err, "load rating")
-	}
-	if err := fillRatings(tx, []store.Rating{r}); err != nil {
 		return nil, apperr.Wrap(err, "load rating")
 	}
 	return &r, nil

@@ -124,9 +124,6 @@ func (s *Service) Hydrate(ctx context.Context, u *store.User) (*store.User, erro
 			out.CurrentVehicle = &v
 		}
 	}
-	if err := store.LoadRatings(db, &out); err != nil {
-		return nil, apperr.Wrap(err, "load user ratings")
-	}
 	return &out, nil
 }
 
@@ -138,9 +135,6 @@ func loadUser(tx *gorm.DB, userID string) (*store.User, error) {
 	}
 	if err != nil {
 		return nil, apperr.Wrap(err, "load user "+userID)
-	}
-	if err := store.LoadRatings(tx, &u); err != nil {
-		return nil, apperr.Wrap(err, "load user ratings")
 	}
 	return &u, nil
 }

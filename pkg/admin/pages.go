@@ -539,9 +539,6 @@ func (a *Console) user(c echo.Context) error {
 	if err := db.Where("userid = ?", c.Param("id")).Take(&u).Error; err != nil {
 		return a.fail(c, wrapDB(err, "load user"))
 	}
-	if err := store.LoadRatings(db, &u); err != nil {
-		return a.fail(c, apperr.Wrap(err, "user ratings"))
-	}
 	var vs []store.Vehicle
 	if err := db.Preload("Type").Where("user_id = ?", u.UserID).Order("created_at").Find(&vs).Error; err != nil {
 		return a.fail(c, apperr.Wrap(err, "user vehicles"))

@@ -132,13 +132,6 @@ func (s *Service) DeliveryHistory(ctx context.Context, caller *store.User, id uu
 	if err != nil {
 		return nil, apperr.Wrap(err, "load history")
 	}
-	users := make([]*store.User, len(hs))
-	for i := range hs {
-		users[i] = hs[i].ChangedBy
-	}
-	if err := store.LoadRatings(db, users...); err != nil {
-		return nil, apperr.Wrap(err, "load history")
-	}
 	out := &HistoryResult{Delivery: view.NewDelivery(d, caller.UserID), History: make([]*view.HistoryEvent, len(hs))}
 	for i := range hs {
 		out.History[i] = view.NewHistoryEvent(&hs[i], caller.UserID)

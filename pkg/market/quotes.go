@@ -183,13 +183,6 @@ func (s *Service) ListQuotes(ctx context.Context, caller *store.User, status str
 	if err := page.Apply(q.Order("created_at DESC").Order("id")).Find(&qs).Error; err != nil {
 		return nil, apperr.Wrap(err, "list quotes")
 	}
-	users := make([]*store.User, len(qs))
-	for i := range qs {
-		users[i] = qs[i].Client
-	}
-	if err := store.LoadRatings(db, users...); err != nil {
-		return nil, apperr.Wrap(err, "list quotes")
-	}
 	out := make([]*view.Quote, len(qs))
 	for i := range qs {
 		out[i] = view.NewQuote(&qs[i], caller.UserID)

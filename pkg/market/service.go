@@ -105,7 +105,7 @@ func (s *Service) lockQuote(tx *gorm.DB, id uuid.UUID) (bool, error) {
 	return len(ids) > 0, nil
 }
 
-// loadQuote loads a quote with what its JSON needs (ratings included).
+// loadQuote loads a quote with what its JSON needs.
 func loadQuote(tx *gorm.DB, id uuid.UUID) (*store.Quote, error) {
 	var q store.Quote
 	err := store.PreloadQuote(tx, "").Where("id = ?", id).Take(&q).Error
@@ -114,9 +114,6 @@ func loadQuote(tx *gorm.DB, id uuid.UUID) (*store.Quote, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load quote %s: %w", id, err)
-	}
-	if err := store.LoadRatings(tx, q.Client); err != nil {
-		return nil, err
 	}
 	return &q, nil
 }
@@ -130,16 +127,6 @@ func loadOffers(tx *gorm.DB, order string, query any, args ...any) ([]store.Offe
 	}
 	if err := q.Find(&os).Error; err != nil {
 		return nil, fmt.Errorf("load offers: %w", err)
-	}
-	users := make([]*store.User, 0, 2*len(os))
-	for i := range os {
-		users = append(users, os[i].DeliveryPerson)
-		if os[i].Quote != nil {
-			users = append(users, os[i].Quote.Client)
-		}
-	}
-	if err := store.LoadRatings(tx, users...); err != nil {
-		return nil, err
 	}
 	return os, nil
 }
@@ -161,13 +148,6 @@ func loadDeliveries(tx *gorm.DB, q func(*gorm.DB) *gorm.DB) ([]store.Delivery, e
 	var ds []store.Delivery
 	if err := q(store.PreloadDelivery(tx)).Find(&ds).Error; err != nil {
 		return nil, fmt.Errorf("load deliveries: %w", err)
-	}
-	users := make([]*store.User, 0, 2*len(ds))
-	for i := range ds {
-		users = append(users, ds[i].Client, ds[i].DeliveryPerson)
-	}
-	if err := store.LoadRatings(tx, users...); err != nil {
-		return nil, err
 	}
 	return ds, nil
 }

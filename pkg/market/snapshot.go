@@ -61,13 +61,6 @@ func SnapshotNewQuotes(ctx context.Context, db *gorm.DB, now time.Time) ([]*view
 	if err != nil {
 		return nil, fmt.Errorf("open quotes: %w", err)
 	}
-	users := make([]*store.User, 0, len(qs))
-	for i := range qs {
-		users = append(users, qs[i].Client)
-	}
-	if err := store.LoadRatings(db.WithContext(ctx), users...); err != nil {
-		return nil, err
-	}
 	out := make([]*view.Quote, len(qs))
 	for i := range qs {
 		out[i] = view.NewQuote(&qs[i], "")
@@ -103,20 +96,6 @@ func snapshotQuotesWithOffers(ctx context.Context, db *gorm.DB, now time.Time, v
 	if err := where(tx).Find(&qs).Error; err != nil {
 		return nil, fmt.Errorf("quotes with offers: %w", err)
 	}
-	var users []*store.User
-	for i := range qs {
-		users = append(users, qs[i].Client)
-		for j := range qs[i].Offers {
-			o := &qs[i].Offers[j]
-			users = append(users, o.DeliveryPerson)
-			if o.Quote != nil {
-				users = append(users, o.Quote.Client)
-			}
-		}
-	}
-	if err := store.LoadRatings(db.WithContext(ctx), users...); err != nil {
-		return nil, err
-	}
 	out := make([]*view.QuoteWithOffers, len(qs))
 	for i := range qs {
 		q := &view.QuoteWithOffers{Quote: view.NewQuote(&qs[i], viewer), Offers: make([]*view.Offer, len(qs[i].Offers))}
@@ -145,13 +124,6 @@ func snapshotDeliveries(ctx context.Context, db *gorm.DB, viewer view.Viewer, co
 	if err != nil {
 		return nil, fmt.Errorf("deliveries in progress: %w", err)
 	}
-	users := make([]*store.User, 0, 2*len(ds))
-	for i := range ds {
-		users = append(users, ds[i].Client, ds[i].DeliveryPerson)
-	}
-	if err := store.LoadRatings(db.WithContext(ctx), users...); err != nil {
-		return nil, err
-	}
 	out := make([]*view.Delivery, len(ds))
 	for i := range ds {
 		out[i] = view.NewDelivery(&ds[i], viewer)
@@ -168,16 +140,6 @@ func SnapshotDriverOffers(ctx context.Context, db *gorm.DB, driverID string, now
 		Order("created_at DESC").Order("id").Find(&offers).Error
 	if err != nil {
 		return nil, fmt.Errorf("pending offers of %s: %w", driverID, err)
-	}
-	users := make([]*store.User, 0, 2*len(offers))
-	for i := range offers {
-		users = append(users, offers[i].DeliveryPerson)
-		if offers[i].Quote != nil {
-			users = append(users, offers[i].Quote.Client)
-		}
-	}
-	if err := store.LoadRatings(db.WithContext(ctx), users...); err != nil {
-		return nil, err
 	}
 	out := make([]*view.Offer, len(offers))
 	for i := range offers {

@@ -24,13 +24,6 @@ func PersonStats(ctx context.Context, db *gorm.DB, driverID string, viewer view.
 	if err != nil {
 		return nil, fmt.Errorf("person stats of %s: %w", driverID, err)
 	}
-	users := make([]*store.User, 0, 2*len(ds))
-	for i := range ds {
-		users = append(users, ds[i].Client, ds[i].DeliveryPerson)
-	}
-	if err := store.LoadRatings(db.WithContext(ctx), users...); err != nil {
-		return nil, err
-	}
 	out := &view.PersonStats{Deliveries: make([]*view.Delivery, len(ds)), Count: len(ds)}
 	total := decimal.Zero
 	for i := range ds {

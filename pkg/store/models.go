@@ -56,11 +56,9 @@ type User struct {
 	UpdatedAt        time.Time  `gorm:"column:updated_at"`
 
 	// Totals of the ratings received, kept by a database trigger on
-	// user_rating (migration 00002); never written from Go.
+	// user_rating (migration 00002); never written from Go. See RatingAverage.
 	RatingCount int   `gorm:"column:rating_count;<-:false"`
 	RatingSum   int64 `gorm:"column:rating_sum;<-:false"`
-	// Derived on read from the totals (see LoadRatings); never stored.
-	RatingAverage *float64 `gorm:"-"`
 }
 
 func (User) TableName() string { return "users" }

@@ -3,7 +3,7 @@ package store
 import "gorm.io/gorm"
 
 // Preload paths for the nested JSON of each resource (no N+1: GORM loads each
-// level with one IN query). Ratings are filled afterwards with LoadRatings.
+// level with one IN query). Rating figures come with the users rows.
 
 func byName(db *gorm.DB) *gorm.DB { return db.Order("name") }
 

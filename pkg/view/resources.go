@@ -39,7 +39,7 @@ func NewUser(u *store.User, viewer Viewer) *User {
 		UserID: u.UserID, Username: u.Username, FirstName: u.FirstName, LastName: u.LastName,
 		ImageURL: u.ImageURL, Gender: u.Gender, Phone: u.Phone, Age: u.Age, Role: u.Role,
 		IsOnline: u.IsOnline, IsAvailable: u.IsAvailable,
-		RatingAverage: u.RatingAverage, RatingCount: u.RatingCount,
+		RatingAverage: u.RatingAverage(), RatingCount: u.RatingCount,
 	}
 	if viewer == u.UserID {
 		out.Email = u.Email

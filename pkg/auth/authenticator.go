@@ -87,11 +87,15 @@ func (a *Authenticator) loadUser(ctx context.Context, c *Claims) (*store.User, e
 	return &u, nil
 }
 
-// claimChanges lists the non-empty claims that differ from the row.
+// claimChanges lists the non-empty claims that differ from the row (nil when
+// none: the usual case, checked on every request).
 func claimChanges(u *store.User, c *Claims) map[string]any {
-	m := map[string]any{}
+	var m map[string]any
 	set := func(col string, cur *string, v string) {
 		if v != "" && (cur == nil || *cur != v) {
+			if m == nil {
+				m = map[string]any{}
+			}
 			m[col] = v
 		}
 	}

@@ -3,6 +3,8 @@ package app_test
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,4 +90,50 @@ func TestRedisLockIsExclusive(t *testing.T) {
 	c2, _ := realtime.OpenRedis(url)
 	defer c2.Close()
 	testExclusive(t, app.NewLocker(nil, c1, prefix+"lock"), app.NewLocker(nil, c2, prefix+"lock"))
+}
+
+// The relay never puts an older state of a resource after a newer one: an
+// unpublished row whose resource already had a newer frame published to the
+// same group is skipped (marked, counted), while older rows of other groups
+// or resources, and same-version siblings, are published in order.
+func TestRelaySkipsRowsSupersededByAPublishedNewerFrame(t *testing.T) {
+	st := testutil.NewStore(t)
+	rec := &testutil.Recorder{}
+	old, now := store.Now().Add(-10*time.Second), store.Now()
+	row := func(group, typ, res string, ver int64, published bool) store.OutboxEvent {
+		r := store.OutboxEvent{GroupName: group, EventType: typ, Payload: `{"type":"` + typ + `","data":{}}`,
+			CreatedAt: old, Resource: res, Version: ver}
+		if published {
+			r.PublishedAt = &now
+		}
+		return r
+	}
+	rows := []store.OutboxEvent{
+		row("quote_1", "quote_updated", "quote:1", 4, false),    // superseded by v5 below
+		row("new_quotes", "quote_updated", "quote:1", 4, false), // no newer frame to new_quotes: published
+		row("quote_1", "quote_expired", "quote:1", 5, true),     // published by the web process
+		row("quote_1", "offer_made", "offer:9", 1, false),       // another resource: published
+		row("quote_1", "quote_updated", "quote:1", 5, false),    // same version as the published one: published
+		row("quote_1", "quote_created", "", 0, false),           // outside the rule: published
+		row("new_quotes", "quote_updated", "quote:1", 3, false), // older, but nothing newer published to new_quotes
+		row("driver_offers_d", "offer_deleted", "offer:9", 2, false),
+	}
+	if err := st.DB.Create(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	r := &app.Runner{Outbox: &realtime.Outbox{Store: st, Publisher: rec}, Lock: app.NewLocker(st, nil, "t")}
+	r.RelayOnce(context.Background())
+	var got []string
+	for _, m := range rec.Take() {
+		got = append(got, m.Group+"/"+m.Resource+"@"+strconv.FormatInt(m.Version, 10))
+	}
+	want := []string{"new_quotes/quote:1@4", "quote_1/offer:9@1", "quote_1/quote:1@5", "quote_1/@0", "new_quotes/quote:1@3", "driver_offers_d/offer:9@2"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("relayed\n %v\nwant\n %v", got, want)
+	}
+	var unpublished int64
+	st.DB.Model(&store.OutboxEvent{}).Where("published_at IS NULL").Count(&unpublished)
+	if unpublished != 0 {
+		t.Fatalf("%d rows left unpublished (the superseded one is marked too)", unpublished)
+	}
 }

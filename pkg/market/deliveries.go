@@ -187,7 +187,7 @@ func (s *Service) ChangeStatus(ctx context.Context, caller *store.User, id uuid.
 			return nil, apperr.New(apperr.Invalid, MsgStatusFinal)
 		}
 		now := store.Now()
-		changes := map[string]any{"status": nxt, "updated_at": now}
+		changes := map[string]any{"status": nxt, "updated_at": now, "version": bumpVersion}
 		if nxt == store.DeliveryDelivered {
 			changes["completed_at"] = now
 		}
@@ -210,11 +210,17 @@ func (s *Service) ChangeStatus(ctx context.Context, caller *store.User, id uuid.
 			return nil, err
 		}
 		if nxt == store.DeliveryDelivered || nxt == store.DeliveryPaid {
+			// Bumped first: this locks the driver's row, so two completions
+			// of one driver compute their stats one after the other.
+			ver, err := bumpStats(tx, caller.UserID)
+			if err != nil {
+				return nil, err
+			}
 			stats, err := PersonStats(ctx, tx, caller.UserID, caller.UserID)
 			if err != nil {
 				return nil, err
 			}
-			more, err := statsFrames(caller.UserID, stats)
+			more, err := statsFrames(caller.UserID, stats, ver)
 			if err != nil {
 				return nil, err
 			}
@@ -256,7 +262,7 @@ func (s *Service) CancelDelivery(ctx context.Context, caller *store.User, id uui
 		}
 		now := store.Now()
 		if err := tx.Model(&store.Delivery{}).Where("id = ?", d.ID).
-			Updates(map[string]any{"status": store.DeliveryCancelled, "cancelled_at": now, "updated_at": now}).Error; err != nil {
+			Updates(map[string]any{"status": store.DeliveryCancelled, "cancelled_at": now, "updated_at": now, "version": bumpVersion}).Error; err != nil {
 			return nil, fmt.Errorf("cancel delivery: %w", err)
 		}
 		who := "el cliente"

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"gorm.io/gorm"
+
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 	"hermez/pkg/view"
@@ -17,9 +19,23 @@ type audience struct {
 	viewer view.Viewer
 }
 
+// about is the resource a change's frames describe, its version after the
+// change, and whether the change removed it (realtime.md "Order"). Versions are
+// bumped in the change's transaction while the row is locked (bumpVersion);
+// a removal's version is one past the row's last one.
+type about struct {
+	resource string
+	version  int64
+	final    bool
+}
+
+// bumpVersion is the column update that bumps a resource's version; add it to
+// the Updates of every change that publishes frames about the row.
+var bumpVersion = gorm.Expr("version + 1")
+
 // frames renders each event type for each audience, types first (realtime.md:
 // "events, in order → groups"). Each audience's data is rendered once.
-func frames(types []string, auds []audience, render func(viewer view.Viewer) any) ([]realtime.Message, error) {
+func frames(types []string, auds []audience, ab about, render func(viewer view.Viewer) any) ([]realtime.Message, error) {
 	cache := map[view.Viewer]any{}
 	out := make([]realtime.Message, 0, len(types)*len(auds))
 	for _, t := range types {
@@ -33,7 +49,7 @@ func frames(types []string, auds []audience, render func(viewer view.Viewer) any
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, m)
+			out = append(out, m.About(ab.resource, ab.version, ab.final))
 		}
 	}
 	return out, nil
@@ -48,15 +64,19 @@ func quoteUser(q *store.Quote) audience {
 	return audience{realtime.GroupUserQuotes(q.ClientID), q.ClientID}
 }
 
-func quoteFrames(q *store.Quote, types []string, auds ...audience) ([]realtime.Message, error) {
-	return frames(types, auds, func(v view.Viewer) any { return view.NewQuote(q, v) })
+// quoteFrames renders q's frames at q.Version; final: the quote is gone.
+func quoteFrames(q *store.Quote, final bool, types []string, auds ...audience) ([]realtime.Message, error) {
+	ab := about{realtime.ResourceQuote(q.ID.String()), q.Version, final}
+	return frames(types, auds, ab, func(v view.Viewer) any { return view.NewQuote(q, v) })
 }
 
 // quoteRemovedFrames announces a quote that ended (cancelled, deleted, expired,
 // the client's profile deleted): quote_expired, quote_deleted to its groups,
-// then offer_expired, offer_deleted to each pending offer's driver.
+// then offer_expired, offer_deleted to each pending offer's driver. The rows
+// are gone: their frames carry the version after their last one.
 func quoteRemovedFrames(q *store.Quote, offers []store.Offer, now time.Time) ([]realtime.Message, error) {
-	msgs, err := quoteFrames(q, []string{realtime.QuoteExpired, realtime.QuoteDeleted}, quoteNew(), quoteOwn(q), quoteUser(q))
+	q.Version++
+	msgs, err := quoteFrames(q, true, []string{realtime.QuoteExpired, realtime.QuoteDeleted}, quoteNew(), quoteOwn(q), quoteUser(q))
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +86,7 @@ func quoteRemovedFrames(q *store.Quote, offers []store.Offer, now time.Time) ([]
 			continue // rejected offers already got offer_deleted
 		}
 		o.Quote = q
+		o.Version++
 		more, err := offerFrames(o, now, []string{realtime.OfferExpired, realtime.OfferDeleted}, offerDriver(o))
 		if err != nil {
 			return nil, err
@@ -92,7 +113,9 @@ func offerFrames(o *store.Offer, now time.Time, types []string, auds ...audience
 	for _, t := range types {
 		removed = removed || t == realtime.OfferExpired || t == realtime.OfferDeleted
 	}
-	return frames(types, auds, func(v view.Viewer) any {
+	// A removed offer (expired, deleted, rejected: never changed again) is final.
+	ab := about{realtime.ResourceOffer(o.ID.String()), o.Version, removed}
+	return frames(types, auds, ab, func(v view.Viewer) any {
 		out := view.NewOffer(o, v, now)
 		if v == o.DeliveryPersonID || removed {
 			out.CanAccept = false // driver_offers_ groups never read true, nor does an offer that is gone
@@ -116,7 +139,8 @@ func deliveryDriver(d *store.Delivery) []audience {
 }
 
 func deliveryFrames(d *store.Delivery, types []string, auds ...audience) ([]realtime.Message, error) {
-	return frames(types, auds, func(v view.Viewer) any { return view.NewDelivery(d, v) })
+	ab := about{realtime.ResourceDelivery(d.ID.String()), d.Version, false}
+	return frames(types, auds, ab, func(v view.Viewer) any { return view.NewDelivery(d, v) })
 }
 
 func deliveryAll(d *store.Delivery) []audience {
@@ -133,7 +157,8 @@ type statsFrame struct {
 	Count      int               `json:"count"`
 }
 
-func statsFrames(driverID string, st *view.PersonStats) ([]realtime.Message, error) {
+// statsFrames renders a driver's stats at version (bumpStats).
+func statsFrames(driverID string, st *view.PersonStats, version int64) ([]realtime.Message, error) {
 	group := realtime.GroupPersonStats(driverID)
 	out := make([]realtime.Message, 0, 2)
 	for _, t := range []string{realtime.PersonStats, realtime.StatsUpdated} {
@@ -141,7 +166,7 @@ func statsFrames(driverID string, st *view.PersonStats) ([]realtime.Message, err
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %w", t, err)
 		}
-		out = append(out, realtime.RawMessage(group, t, b))
+		out = append(out, realtime.RawMessage(group, t, b).About(realtime.ResourceStats(driverID), version, false))
 	}
 	return out, nil
 }

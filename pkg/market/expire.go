@@ -195,6 +195,7 @@ func deleteOffers(tx *gorm.DB, os []store.Offer, now time.Time) ([]realtime.Mess
 		if err := tx.Where("id = ?", o.ID).Delete(&store.Offer{}).Error; err != nil {
 			return nil, fmt.Errorf("delete offer %s: %w", o.ID, err)
 		}
+		o.Version++ // the row is gone: one past its last version
 		more, err := offerFrames(o, now, []string{realtime.OfferExpired, realtime.OfferDeleted}, offerQuote(o), offerUser(o), offerDriver(o))
 		if err != nil {
 			return nil, err

@@ -168,7 +168,7 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 				return nil, err
 			}
 			changes := map[string]any{"proposed_price": in.price, "vehicle_id": vid,
-				"expires_at": now.Add(s.Config.OfferTTL), "updated_at": now}
+				"expires_at": now.Add(s.Config.OfferTTL), "updated_at": now, "version": bumpVersion}
 			if in.timeSent {
 				changes["estimated_delivery_time"] = in.time
 			}
@@ -181,7 +181,7 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 			if err != nil {
 				return nil, err
 			}
-			no := store.Offer{ID: uuid.New(), DeliveryPersonID: caller.UserID, QuoteID: quoteID, ProposedPrice: in.price,
+			no := store.Offer{ID: uuid.New(), Version: 1, DeliveryPersonID: caller.UserID, QuoteID: quoteID, ProposedPrice: in.price,
 				EstimatedDeliveryTime: in.time, VehicleID: vid, Status: store.OfferPending,
 				CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.Config.OfferTTL)}
 			if err := tx.Omit("DeliveryPerson", "Quote", "Vehicle").Create(&no).Error; err != nil {
@@ -326,7 +326,7 @@ func (s *Service) AcceptOffer(ctx context.Context, caller *store.User, id uuid.U
 			return nil, apperr.New(apperr.Invalid, MsgOfferExpired)
 		}
 		driver := o.DeliveryPersonID
-		nd := store.Delivery{ID: uuid.New(), ClientID: q.ClientID, DeliveryPersonID: &driver,
+		nd := store.Delivery{ID: uuid.New(), Version: 1, ClientID: q.ClientID, DeliveryPersonID: &driver,
 			PickupAddress: q.PickupAddress, DeliveryAddress: q.DeliveryAddress, CategoryID: q.CategoryID,
 			Description: q.Description, Observations: q.Observations, EstimatedWeight: q.EstimatedWeight,
 			EstimatedSize: q.EstimatedSize, PaymentMethod: q.PaymentMethod, FinalPrice: o.ProposedPrice,
@@ -360,14 +360,17 @@ func (s *Service) AcceptOffer(ctx context.Context, caller *store.User, id uuid.U
 		if d, err = loadDelivery(tx, nd.ID); err != nil {
 			return nil, err
 		}
+		// The quote and its offers are gone: their frames carry the version after their last one.
 		o.Status, o.UpdatedAt, q.Status = store.OfferAccepted, now, store.QuoteAccepted
+		o.Version++
+		q.Version++
 		msgs, err := offerFrames(o, now, []string{realtime.OfferUpdated, realtime.OfferAcceptedDot}, offerQuote(o), offerUser(o), offerDriver(o))
 		if err != nil {
 			return nil, err
 		}
 		for _, part := range []func() ([]realtime.Message, error){
 			func() ([]realtime.Message, error) {
-				return quoteFrames(q, []string{realtime.QuoteAccepted, realtime.QuoteDeleted}, quoteOwn(q), quoteUser(q), quoteNew())
+				return quoteFrames(q, true, []string{realtime.QuoteAccepted, realtime.QuoteDeleted}, quoteOwn(q), quoteUser(q), quoteNew())
 			},
 			func() ([]realtime.Message, error) {
 				return deliveryFrames(d, []string{realtime.DeliveryCreatedDot}, deliveryAll(d)...)
@@ -391,6 +394,7 @@ func (s *Service) AcceptOffer(ctx context.Context, caller *store.User, id uuid.U
 				continue
 			}
 			other.Quote = q
+			other.Version++
 			more, err := offerFrames(other, now, []string{realtime.OfferExpired, realtime.OfferDeleted}, offerDriver(other))
 			if err != nil {
 				return nil, err
@@ -422,13 +426,14 @@ func (s *Service) RejectOffer(ctx context.Context, caller *store.User, id uuid.U
 			return nil, apperr.New(apperr.Invalid, MsgRejectNotPending)
 		}
 		now := store.Now()
-		if err := tx.Model(&store.Offer{}).Where("id = ?", o.ID).Updates(map[string]any{"status": store.OfferRejected, "updated_at": now}).Error; err != nil {
+		if err := tx.Model(&store.Offer{}).Where("id = ?", o.ID).Updates(map[string]any{"status": store.OfferRejected, "updated_at": now, "version": bumpVersion}).Error; err != nil {
 			return nil, fmt.Errorf("reject offer: %w", err)
 		}
 		if err := addHistory(tx, o.Quote.HistoryID, store.HistoryOfferRejected, "Oferta rechazada por el cliente", caller.UserID, now); err != nil {
 			return nil, err
 		}
 		o.Status, o.UpdatedAt = store.OfferRejected, now
+		o.Version++
 		return offerFrames(o, now, []string{realtime.OfferUpdated, realtime.OfferRejected, realtime.OfferDeleted},
 			offerQuote(o), offerUser(o), offerDriver(o))
 	})

@@ -147,7 +147,7 @@ func (s *Service) CreateQuote(ctx context.Context, caller *store.User, b input.B
 	var q *store.Quote
 	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
 		now := store.Now()
-		nq := store.Quote{ID: uuid.New(), ClientID: caller.UserID, Observations: store.StringList{}, PaymentMethod: "efectivo",
+		nq := store.Quote{ID: uuid.New(), Version: 1, ClientID: caller.UserID, Observations: store.StringList{}, PaymentMethod: "efectivo",
 			Status: store.QuotePending, CreatedAt: now, ExpiresAt: now.Add(s.Config.QuoteTTL), HistoryID: uuid.New()}
 		if err := quoteFields(tx, &nq, b, false); err != nil {
 			return nil, err
@@ -162,7 +162,7 @@ func (s *Service) CreateQuote(ctx context.Context, caller *store.User, b input.B
 		if q, err = loadQuote(tx, nq.ID); err != nil {
 			return nil, err
 		}
-		return quoteFrames(q, []string{realtime.QuoteCreated}, quoteNew(), quoteOwn(q), quoteUser(q))
+		return quoteFrames(q, false, []string{realtime.QuoteCreated}, quoteNew(), quoteOwn(q), quoteUser(q))
 	})
 	if err != nil {
 		return nil, err
@@ -248,7 +248,7 @@ func quoteUpdatedFrames(q *store.Quote) ([]realtime.Message, error) {
 	if q.Status == store.QuotePending {
 		auds = append(auds, quoteNew())
 	}
-	return quoteFrames(q, []string{realtime.QuoteUpdated}, auds...)
+	return quoteFrames(q, false, []string{realtime.QuoteUpdated}, auds...)
 }
 
 // UpdateQuote changes the caller's pending quote (PUT, or PATCH with partial:
@@ -270,11 +270,12 @@ func (s *Service) UpdateQuote(ctx context.Context, caller *store.User, id uuid.U
 			"pickup_address": q.PickupAddress, "delivery_address": q.DeliveryAddress, "category_id": q.CategoryID,
 			"description": q.Description, "observations": q.Observations, "vehicle_type_id": q.VehicleTypeID,
 			"estimated_weight": q.EstimatedWeight, "estimated_size": q.EstimatedSize, "client_price": q.ClientPrice,
-			"payment_method": q.PaymentMethod,
+			"payment_method": q.PaymentMethod, "version": bumpVersion,
 		}).Error
 		if err != nil {
 			return nil, fmt.Errorf("update quote: %w", err)
 		}
+		q.Version++
 		return quoteUpdatedFrames(q)
 	})
 	if err != nil {
@@ -357,9 +358,10 @@ func (s *Service) ExtendQuote(ctx context.Context, caller *store.User, id uuid.U
 			exp = q.ExpiresAt
 		}
 		q.ExpiresAt = exp
-		if err := tx.Model(&store.Quote{}).Where("id = ?", q.ID).Update("expires_at", exp).Error; err != nil {
+		if err := tx.Model(&store.Quote{}).Where("id = ?", q.ID).Updates(map[string]any{"expires_at": exp, "version": bumpVersion}).Error; err != nil {
 			return nil, fmt.Errorf("extend quote: %w", err)
 		}
+		q.Version++
 		return quoteUpdatedFrames(q)
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 	"hermez/pkg/view"
 )
@@ -53,7 +54,9 @@ func SnapshotDeliveryParties(ctx context.Context, db *gorm.DB, id uuid.UUID) (cl
 
 // SnapshotNewQuotes are the pending, unexpired quotes, newest first, without offers,
 // rendered for the many-reader new_quotes audience (no emails).
-func SnapshotNewQuotes(ctx context.Context, db *gorm.DB, now time.Time) ([]*view.Quote, error) {
+// seen (when not nil) collects the version of every resource shown, here and
+// in every Snapshot function.
+func SnapshotNewQuotes(ctx context.Context, db *gorm.DB, now time.Time, seen realtime.Versions) ([]*view.Quote, error) {
 	var qs []store.Quote
 	err := store.PreloadQuote(db.WithContext(ctx), "").
 		Where("status = ? AND expires_at > ?", store.QuotePending, now).
@@ -64,14 +67,15 @@ func SnapshotNewQuotes(ctx context.Context, db *gorm.DB, now time.Time) ([]*view
 	out := make([]*view.Quote, len(qs))
 	for i := range qs {
 		out[i] = view.NewQuote(&qs[i], "")
+		seen.Note(realtime.ResourceQuote(qs[i].ID.String()), qs[i].Version)
 	}
 	return out, nil
 }
 
 // SnapshotQuote is quote id with its pending, unexpired offers, for
 // viewer (the quote's client); nil when the quote does not exist.
-func SnapshotQuote(ctx context.Context, db *gorm.DB, id uuid.UUID, viewer view.Viewer, now time.Time) (*view.QuoteWithOffers, error) {
-	qs, err := snapshotQuotesWithOffers(ctx, db, now, viewer, func(tx *gorm.DB) *gorm.DB { return tx.Where("id = ?", id) })
+func SnapshotQuote(ctx context.Context, db *gorm.DB, id uuid.UUID, viewer view.Viewer, now time.Time, seen realtime.Versions) (*view.QuoteWithOffers, error) {
+	qs, err := snapshotQuotesWithOffers(ctx, db, now, viewer, seen, func(tx *gorm.DB) *gorm.DB { return tx.Where("id = ?", id) })
 	if err != nil || len(qs) == 0 {
 		return nil, err
 	}
@@ -80,13 +84,13 @@ func SnapshotQuote(ctx context.Context, db *gorm.DB, id uuid.UUID, viewer view.V
 
 // SnapshotUserQuotes are the quotes of client userID, newest first, each with its
 // pending, unexpired offers, rendered for that user.
-func SnapshotUserQuotes(ctx context.Context, db *gorm.DB, userID string, now time.Time) ([]*view.QuoteWithOffers, error) {
-	return snapshotQuotesWithOffers(ctx, db, now, userID, func(tx *gorm.DB) *gorm.DB {
+func SnapshotUserQuotes(ctx context.Context, db *gorm.DB, userID string, now time.Time, seen realtime.Versions) ([]*view.QuoteWithOffers, error) {
+	return snapshotQuotesWithOffers(ctx, db, now, userID, seen, func(tx *gorm.DB) *gorm.DB {
 		return tx.Where("client_id = ?", userID).Order("created_at DESC").Order("id")
 	})
 }
 
-func snapshotQuotesWithOffers(ctx context.Context, db *gorm.DB, now time.Time, viewer view.Viewer, where func(*gorm.DB) *gorm.DB) ([]*view.QuoteWithOffers, error) {
+func snapshotQuotesWithOffers(ctx context.Context, db *gorm.DB, now time.Time, viewer view.Viewer, seen realtime.Versions, where func(*gorm.DB) *gorm.DB) ([]*view.QuoteWithOffers, error) {
 	tx := store.PreloadQuote(db.WithContext(ctx), "").
 		Preload("Offers", func(tx *gorm.DB) *gorm.DB {
 			return tx.Where("status = ? AND expires_at > ?", store.OfferPending, now).Order("created_at").Order("id")
@@ -99,8 +103,10 @@ func snapshotQuotesWithOffers(ctx context.Context, db *gorm.DB, now time.Time, v
 	out := make([]*view.QuoteWithOffers, len(qs))
 	for i := range qs {
 		q := &view.QuoteWithOffers{Quote: view.NewQuote(&qs[i], viewer), Offers: make([]*view.Offer, len(qs[i].Offers))}
+		seen.Note(realtime.ResourceQuote(qs[i].ID.String()), qs[i].Version)
 		for j := range qs[i].Offers {
 			q.Offers[j] = view.NewOffer(&qs[i].Offers[j], viewer, now)
+			seen.Note(realtime.ResourceOffer(qs[i].Offers[j].ID.String()), qs[i].Offers[j].Version)
 		}
 		out[i] = q
 	}
@@ -108,16 +114,16 @@ func snapshotQuotesWithOffers(ctx context.Context, db *gorm.DB, now time.Time, v
 }
 
 // SnapshotClientDeliveries are userID's deliveries under way as client, newest first.
-func SnapshotClientDeliveries(ctx context.Context, db *gorm.DB, userID string) ([]*view.Delivery, error) {
-	return snapshotDeliveries(ctx, db, userID, "client_id = ? AND status IN ?", userID, snapshotInProgress)
+func SnapshotClientDeliveries(ctx context.Context, db *gorm.DB, userID string, seen realtime.Versions) ([]*view.Delivery, error) {
+	return snapshotDeliveries(ctx, db, userID, seen, "client_id = ? AND status IN ?", userID, snapshotInProgress)
 }
 
 // SnapshotDriverDeliveries are userID's deliveries under way as driver, newest first.
-func SnapshotDriverDeliveries(ctx context.Context, db *gorm.DB, userID string) ([]*view.Delivery, error) {
-	return snapshotDeliveries(ctx, db, userID, "delivery_person_id = ? AND status IN ?", userID, snapshotInProgress)
+func SnapshotDriverDeliveries(ctx context.Context, db *gorm.DB, userID string, seen realtime.Versions) ([]*view.Delivery, error) {
+	return snapshotDeliveries(ctx, db, userID, seen, "delivery_person_id = ? AND status IN ?", userID, snapshotInProgress)
 }
 
-func snapshotDeliveries(ctx context.Context, db *gorm.DB, viewer view.Viewer, cond string, args ...any) ([]*view.Delivery, error) {
+func snapshotDeliveries(ctx context.Context, db *gorm.DB, viewer view.Viewer, seen realtime.Versions, cond string, args ...any) ([]*view.Delivery, error) {
 	var ds []store.Delivery
 	err := store.PreloadDelivery(db.WithContext(ctx)).Where(cond, args...).
 		Order("created_at DESC").Order("id").Find(&ds).Error
@@ -127,13 +133,14 @@ func snapshotDeliveries(ctx context.Context, db *gorm.DB, viewer view.Viewer, co
 	out := make([]*view.Delivery, len(ds))
 	for i := range ds {
 		out[i] = view.NewDelivery(&ds[i], viewer)
+		seen.Note(realtime.ResourceDelivery(ds[i].ID.String()), ds[i].Version)
 	}
 	return out, nil
 }
 
 // SnapshotDriverOffers are driverID's pending, unexpired offers, newest first,
 // rendered for that driver (can_accept is false: the driver's view).
-func SnapshotDriverOffers(ctx context.Context, db *gorm.DB, driverID string, now time.Time) ([]*view.Offer, error) {
+func SnapshotDriverOffers(ctx context.Context, db *gorm.DB, driverID string, now time.Time, seen realtime.Versions) ([]*view.Offer, error) {
 	var offers []store.Offer
 	err := store.PreloadOffer(db.WithContext(ctx), "").
 		Where("delivery_person_id = ? AND status = ? AND expires_at > ?", driverID, store.OfferPending, now).
@@ -145,6 +152,7 @@ func SnapshotDriverOffers(ctx context.Context, db *gorm.DB, driverID string, now
 	for i := range offers {
 		out[i] = view.NewOffer(&offers[i], driverID, now)
 		out[i].CanAccept = false
+		seen.Note(realtime.ResourceOffer(offers[i].ID.String()), offers[i].Version)
 	}
 	return out, nil
 }

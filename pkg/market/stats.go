@@ -33,3 +33,26 @@ func PersonStats(ctx context.Context, db *gorm.DB, driverID string, viewer view.
 	out.Total = view.Decimal(total)
 	return out, nil
 }
+
+// bumpStats bumps driverID's stats version (the order of their person_stats
+// frames) inside tx, locking their users row, and returns the new version.
+func bumpStats(tx *gorm.DB, driverID string) (int64, error) {
+	if err := tx.Model(&store.User{}).Where("userid = ?", driverID).Update("stats_version", gorm.Expr("stats_version + 1")).Error; err != nil {
+		return 0, fmt.Errorf("bump stats version of %s: %w", driverID, err)
+	}
+	return StatsVersion(tx.Statement.Context, tx, driverID)
+}
+
+// StatsVersion is driverID's stats version (0 when they have none yet). A
+// snapshot reads it before the stats themselves, so the state it shows is at
+// least that version.
+func StatsVersion(ctx context.Context, db *gorm.DB, driverID string) (int64, error) {
+	var vs []int64
+	if err := db.WithContext(ctx).Model(&store.User{}).Where("userid = ?", driverID).Pluck("stats_version", &vs).Error; err != nil {
+		return 0, fmt.Errorf("stats version of %s: %w", driverID, err)
+	}
+	if len(vs) == 0 {
+		return 0, nil
+	}
+	return vs[0], nil
+}

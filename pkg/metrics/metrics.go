@@ -32,6 +32,16 @@ var (
 	OutboxRelayed = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "hermez_outbox_relayed_total", Help: "Realtime frames republished by the outbox relay.",
 	})
+	// OutboxSuperseded counts unpublished outbox rows the relay skipped because a
+	// newer frame of the same resource to the same group was already published.
+	OutboxSuperseded = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "hermez_outbox_superseded_total", Help: "Unpublished outbox frames skipped by the relay: a newer frame of their resource was already published.",
+	})
+	// FramesStale counts frames a worker did not deliver because a newer
+	// version of their resource had already been delivered (or snapshotted).
+	FramesStale = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "hermez_ws_stale_frames_dropped_total", Help: "Frames not delivered: older than a version of their resource already delivered to the group or read in a snapshot.",
+	})
 	// SocketsOpen is the number of open WebSockets.
 	SocketsOpen = promauto.NewGauge(prometheus.GaugeOpts{
 		Name: "hermez_ws_connections", Help: "Open WebSocket connections.",

@@ -62,7 +62,8 @@ func Write(tx *gorm.DB, msgs ...Message) (*Pending, error) {
 	now := store.Now()
 	rows := make([]store.OutboxEvent, len(msgs))
 	for i, m := range msgs {
-		rows[i] = store.OutboxEvent{GroupName: m.Group, EventType: m.Type, Payload: string(m.Payload), CreatedAt: now}
+		rows[i] = store.OutboxEvent{GroupName: m.Group, EventType: m.Type, Payload: string(m.Payload), CreatedAt: now,
+			Resource: m.Resource, Version: m.Version, Final: m.Final}
 	}
 	if err := tx.Create(&rows).Error; err != nil {
 		return nil, fmt.Errorf("write outbox: %w", err)
@@ -103,8 +104,18 @@ func (o *Outbox) Flush(ctx context.Context, p *Pending) {
 // published, oldest first, at most batch rows, and returns how many it published.
 // Call it from one runner at a time (the worker holds a lock); on PostgreSQL the
 // rows are also locked with SKIP LOCKED.
+//
+// A row is superseded when a newer frame of its resource to its group is
+// already marked published (typically: its publish failed during a Redis
+// outage, and a later change of the same resource was published once Redis
+// came back). That newer frame reached every subscribed worker (or they closed
+// their sockets with 1012), and sockets that joined since read a snapshot at
+// least as new: publishing the old row would only put an older state after a
+// newer one (realtime.md "Order"). Superseded rows are marked published
+// without publishing, counted and logged. Rows of one resource are published
+// in id order, which is their commit order (each change locks the resource's row).
 func (o *Outbox) Relay(ctx context.Context, minAge time.Duration, batch int) (int, error) {
-	published := 0
+	published, superseded := 0, 0
 	err := o.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		q := tx.Where("published_at IS NULL AND created_at <= ?", store.Now().Add(-minAge)).Order("id").Limit(batch)
 		if o.Store.Dialect == store.Postgres {
@@ -117,19 +128,43 @@ func (o *Outbox) Relay(ctx context.Context, minAge time.Duration, batch int) (in
 		if len(rows) == 0 {
 			return nil
 		}
-		msgs := make([]Message, len(rows))
 		ids := make([]int64, len(rows))
 		for i, r := range rows {
-			msgs[i] = RawMessage(r.GroupName, r.EventType, []byte(r.Payload))
 			ids[i] = r.ID
 		}
-		if err := o.Publisher.Publish(ctx, msgs...); err != nil {
-			return fmt.Errorf("relay publish: %w", err)
+		var stale []int64
+		err := tx.Raw(`SELECT o.id FROM outbox_events o WHERE o.id IN ? AND o.resource <> '' AND EXISTS (
+			SELECT 1 FROM outbox_events n WHERE n.resource = o.resource AND n.group_name = o.group_name
+			AND n.version > o.version AND n.published_at IS NOT NULL)`, ids).Scan(&stale).Error
+		if err != nil {
+			return fmt.Errorf("find superseded outbox rows: %w", err)
 		}
-		published = len(rows)
-		metrics.OutboxRelayed.Add(float64(len(rows)))
+		skip := make(map[int64]bool, len(stale))
+		for _, id := range stale {
+			skip[id] = true
+		}
+		msgs := make([]Message, 0, len(rows))
+		for _, r := range rows {
+			if skip[r.ID] {
+				continue
+			}
+			msgs = append(msgs, Message{Group: r.GroupName, Type: r.EventType, Payload: []byte(r.Payload),
+				Resource: r.Resource, Version: r.Version, Final: r.Final})
+		}
+		if len(msgs) > 0 {
+			if err := o.Publisher.Publish(ctx, msgs...); err != nil {
+				return fmt.Errorf("relay publish: %w", err)
+			}
+		}
+		published, superseded = len(msgs), len(stale)
+		metrics.OutboxRelayed.Add(float64(published))
+		metrics.OutboxSuperseded.Add(float64(superseded))
 		return tx.Model(&store.OutboxEvent{}).Where("id IN ?", ids).Update("published_at", store.Now()).Error
 	})
+	if err == nil && superseded > 0 {
+		o.logger().Info("outbox relay skipped frames superseded by a newer published frame of the same resource",
+			"frames", superseded)
+	}
 	return published, err
 }
 

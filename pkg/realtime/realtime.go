@@ -53,10 +53,32 @@ const (
 
 // Message is one rendered frame for one group. Payload is the exact text
 // frame the sockets of that group receive.
+//
+// Resource and Version carry the order rule of realtime.md: Resource names
+// what the frame is about ("quote:<id>", see the Resource* functions) and
+// Version is that resource's version after the change that caused the frame
+// (bumped in the change's transaction under the row lock), so a worker can
+// drop a frame older than one it already delivered. Frames of one change of
+// a resource share its version. Final marks the frame announcing that the
+// resource is gone (deleted): no newer frame of it will follow. They travel
+// in the broker envelope (EncodeEnvelope), never inside Payload, which is the
+// wire format of realtime.md. Frames with no Resource (control frames) are
+// outside the rule.
 type Message struct {
-	Group   string `json:"group"`
-	Type    string `json:"type"`
-	Payload []byte `json:"payload"`
+	Group    string `json:"group"`
+	Type     string `json:"type"`
+	Payload  []byte `json:"payload"`
+	Resource string `json:"resource,omitempty"`
+	Version  int64  `json:"version,omitempty"`
+	Final    bool   `json:"final,omitempty"`
+}
+
+// Resource keys of the order rule.
+func ResourceQuote(id string) string    { return "quote:" + id }
+func ResourceOffer(id string) string    { return "offer:" + id }
+func ResourceDelivery(id string) string { return "delivery:" + id }
+func ResourceStats(userID string) string {
+	return "stats:" + userID
 }
 
 // NewMessage renders {"type": eventType, "data": data} for group.
@@ -74,6 +96,12 @@ func NewMessage(group, eventType string, data any) (Message, error) {
 // RawMessage wraps an already rendered frame.
 func RawMessage(group, eventType string, payload []byte) Message {
 	return Message{Group: group, Type: eventType, Payload: payload}
+}
+
+// About returns m describing version of resource (final: the resource is gone).
+func (m Message) About(resource string, version int64, final bool) Message {
+	m.Resource, m.Version, m.Final = resource, version, final
+	return m
 }
 
 // Publisher hands frames to the broker, in order.
@@ -99,4 +127,16 @@ type Broker interface {
 	Publisher
 	Subscriber
 	Close() error
+}
+
+// Versions are the resource versions a socket's initial snapshot showed
+// (resource → version). The hub drops frames older than them for that socket.
+type Versions map[string]int64
+
+// Note records that the snapshot showed resource at version (the highest wins;
+// a nil Versions records nothing).
+func (v Versions) Note(resource string, version int64) {
+	if v != nil && version > v[resource] {
+		v[resource] = version
+	}
 }

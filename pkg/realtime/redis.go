@@ -9,6 +9,7 @@ import (
 
 // RedisPublisher publishes each frame on the Redis channel prefix+group.
 // Frames of one Publish call go through one pipeline, so their order holds.
+// Each goes in the broker envelope (EncodeEnvelope).
 type RedisPublisher struct {
 	Client *redis.Client
 	Prefix string
@@ -23,14 +24,14 @@ func (p *RedisPublisher) Publish(ctx context.Context, msgs ...Message) error {
 		return nil
 	}
 	if len(msgs) == 1 {
-		if err := p.Client.Publish(ctx, p.Channel(msgs[0].Group), msgs[0].Payload).Err(); err != nil {
+		if err := p.Client.Publish(ctx, p.Channel(msgs[0].Group), EncodeEnvelope(msgs[0])).Err(); err != nil {
 			return fmt.Errorf("redis publish %s: %w", msgs[0].Group, err)
 		}
 		return nil
 	}
 	_, err := p.Client.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for _, m := range msgs {
-			pipe.Publish(ctx, p.Channel(m.Group), m.Payload)
+			pipe.Publish(ctx, p.Channel(m.Group), EncodeEnvelope(m))
 		}
 		return nil
 	})

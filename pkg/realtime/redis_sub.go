@@ -144,7 +144,12 @@ func (s *RedisSubscriber) Run(ctx context.Context, handle func(Message), onReset
 				if !ok {
 					continue
 				}
-				handle(RawMessage(group, "", []byte(m.Payload)))
+				msg, err := DecodeEnvelope(group, []byte(m.Payload))
+				if err != nil {
+					s.log.Error("dropped a malformed broker frame", "err", err)
+					continue
+				}
+				handle(msg)
 			case *redis.Subscription:
 				if m.Kind != "subscribe" || m.Channel != control {
 					continue

@@ -59,6 +59,9 @@ type User struct {
 	// user_rating (migration 00002); never written from Go. See RatingAverage.
 	RatingCount int   `gorm:"column:rating_count;<-:false"`
 	RatingSum   int64 `gorm:"column:rating_sum;<-:false"`
+	// StatsVersion orders the user's person_stats frames (realtime.md "Order"):
+	// bumped in the transaction of each delivery they complete (migration 00003).
+	StatsVersion int64 `gorm:"column:stats_version;<-:false"`
 }
 
 func (User) TableName() string { return "users" }
@@ -156,10 +159,13 @@ type Quote struct {
 	ClientPrice     decimal.Decimal  `gorm:"column:client_price"`
 	PaymentMethod   string           `gorm:"column:payment_method"`
 	Status          string           `gorm:"column:status"`
-	CreatedAt       time.Time        `gorm:"column:created_at"`
-	ExpiresAt       time.Time        `gorm:"column:expires_at"`
-	HistoryID       uuid.UUID        `gorm:"column:history_id"`
-	Offers          []Offer          `gorm:"foreignKey:QuoteID"`
+	// Version orders the realtime frames about this row (realtime.md "Order"):
+	// 1 when created, bumped by every change in its transaction (migration 00003).
+	Version   int64     `gorm:"column:version;default:1"`
+	CreatedAt time.Time `gorm:"column:created_at"`
+	ExpiresAt time.Time `gorm:"column:expires_at"`
+	HistoryID uuid.UUID `gorm:"column:history_id"`
+	Offers    []Offer   `gorm:"foreignKey:QuoteID"`
 }
 
 func (Quote) TableName() string { return "delivery_quotes" }
@@ -177,9 +183,12 @@ type Offer struct {
 	VehicleID             *uuid.UUID      `gorm:"column:vehicle_id"`
 	Vehicle               *Vehicle        `gorm:"foreignKey:VehicleID;references:VehicleID"`
 	Status                string          `gorm:"column:status"`
-	CreatedAt             time.Time       `gorm:"column:created_at"`
-	UpdatedAt             time.Time       `gorm:"column:updated_at"`
-	ExpiresAt             time.Time       `gorm:"column:expires_at"`
+	// Version orders the realtime frames about this row (realtime.md "Order"):
+	// 1 when created, bumped by every change in its transaction (migration 00003).
+	Version   int64     `gorm:"column:version;default:1"`
+	CreatedAt time.Time `gorm:"column:created_at"`
+	UpdatedAt time.Time `gorm:"column:updated_at"`
+	ExpiresAt time.Time `gorm:"column:expires_at"`
 }
 
 func (Offer) TableName() string { return "delivery_offers" }
@@ -205,11 +214,14 @@ type Delivery struct {
 	FinalPrice       decimal.Decimal  `gorm:"column:final_price"`
 	VehicleID        *uuid.UUID       `gorm:"column:vehicle_id"`
 	Status           string           `gorm:"column:status"`
-	CreatedAt        time.Time        `gorm:"column:created_at"`
-	UpdatedAt        time.Time        `gorm:"column:updated_at"`
-	CompletedAt      *time.Time       `gorm:"column:completed_at"`
-	CancelledAt      *time.Time       `gorm:"column:cancelled_at"`
-	HistoryID        uuid.UUID        `gorm:"column:history_id"`
+	// Version orders the realtime frames about this row (realtime.md "Order"):
+	// 1 when created, bumped by every change in its transaction (migration 00003).
+	Version     int64      `gorm:"column:version;default:1"`
+	CreatedAt   time.Time  `gorm:"column:created_at"`
+	UpdatedAt   time.Time  `gorm:"column:updated_at"`
+	CompletedAt *time.Time `gorm:"column:completed_at"`
+	CancelledAt *time.Time `gorm:"column:cancelled_at"`
+	HistoryID   uuid.UUID  `gorm:"column:history_id"`
 }
 
 func (Delivery) TableName() string { return "deliveries" }
@@ -260,6 +272,11 @@ type OutboxEvent struct {
 	Payload     string     `gorm:"column:payload"`
 	CreatedAt   time.Time  `gorm:"column:created_at"`
 	PublishedAt *time.Time `gorm:"column:published_at"`
+	// Resource, Version and Final are the frame's realtime.Message fields of
+	// the same names (the order rule; empty/0 for frames outside it).
+	Resource string `gorm:"column:resource"`
+	Version  int64  `gorm:"column:version"`
+	Final    bool   `gorm:"column:final"`
 }
 
 func (OutboxEvent) TableName() string { return "outbox_events" }

@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"hermez/pkg/metrics"
+	"hermez/pkg/realtime"
 )
 
 // Close codes the server sends (RFC 6455 and the application range of realtime.md).
@@ -51,22 +52,32 @@ type Conn struct {
 
 	closeOnce sync.Once
 	dropped   atomic.Bool
-	onExit    func()    // runs once the connection is closed (leaves the hub)
-	nextPing  time.Time // owned by the hub's ping loop
+	broken    bool          // a write failed: the stream may end mid-frame (writer only)
+	readDone  chan struct{} // closed when readLoop returns
+	onExit    func()        // runs once the connection is closed (leaves the hub)
+	nextPing  time.Time     // owned by the hub's ping loop
 }
 
-// frame is one queued write: a prepared event, raw text (the snapshot) or a ping.
+// A slow socket's 1013 close frame is written with this deadline, then the
+// server waits this long for the client to read it and answer before the
+// connection is reset (SO_LINGER 0).
+const slowCloseWait = 2 * time.Second
+
+// frame is one queued write: a prepared event, raw text (the snapshot) or a
+// ping. An event keeps its resource and version until written (order.go).
 type frame struct {
-	pm   *websocket.PreparedMessage
-	text []byte
-	ping bool
+	pm       *websocket.PreparedMessage
+	text     []byte
+	ping     bool
+	resource string
+	version  int64
 }
 
 // newConn makes a joined-but-held socket: frames queue up and nothing is
 // written until start (so the snapshot goes first).
 func newConn(ws *websocket.Conn, user, group string, opts *Options) *Conn {
 	return &Conn{ws: ws, user: user, group: group, opts: opts, writing: true,
-		nextPing: time.Now().Add(opts.PingInterval)}
+		readDone: make(chan struct{}), nextPing: time.Now().Add(opts.PingInterval)}
 }
 
 // User is the authenticated user of the socket.
@@ -76,9 +87,11 @@ func (c *Conn) User() string { return c.user }
 func (c *Conn) Group() string { return c.group }
 
 // start releases a held socket: first (the snapshot, when not nil) is written
-// before every frame queued meanwhile. Call it exactly once.
-func (c *Conn) start(first []byte) {
+// before every frame queued meanwhile, except those older than the snapshot
+// showed (seen). Call it exactly once (Hub.release does).
+func (c *Conn) start(first []byte, seen realtime.Versions) {
 	c.mu.Lock()
+	c.queue = dropStale(c.queue, seen)
 	if first != nil {
 		c.queue = append([]frame{{text: first}}, c.queue...)
 	}
@@ -87,7 +100,7 @@ func (c *Conn) start(first []byte) {
 }
 
 // enqueue hands pm to the writer without ever blocking: a full queue closes
-// the socket (1013) and counts it. Called from the fan-out.
+// the socket (1013) and counts it.
 func (c *Conn) enqueue(pm *websocket.PreparedMessage) bool {
 	return c.push(frame{pm: pm})
 }
@@ -132,7 +145,7 @@ func (c *Conn) Close(code int, reason string) {
 		c.mu.Unlock()
 		// A writer blocked on a dead peer gives up at its write deadline;
 		// make sure the connection ends even then.
-		time.AfterFunc(c.opts.WriteTimeout+time.Second, func() { _ = c.ws.NetConn().Close() })
+		time.AfterFunc(c.opts.WriteTimeout+2*slowCloseWait+time.Second, func() { _ = c.ws.NetConn().Close() })
 		if spawn {
 			go c.writeLoop()
 		}
@@ -171,6 +184,7 @@ func (c *Conn) writeLoop() {
 		c.queue = c.queue[1:]
 		c.mu.Unlock()
 		if !c.write(f) {
+			c.broken = true
 			c.Close(0, "")
 		}
 	}
@@ -196,18 +210,36 @@ func (c *Conn) write(f frame) bool {
 	return true
 }
 
-// finish sends the close frame (when Close gave a code), closes the
-// connection and tells the hub.
+// finish sends the close frame (when Close gave a code and the stream is
+// intact), closes the connection and tells the hub.
 func (c *Conn) finish() {
+	sent := false
 	if c.code != 0 {
 		metricsClosed(c.code)
-		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(c.code, truncate(c.reason)),
-			time.Now().Add(c.opts.WriteTimeout))
+		wait := c.opts.WriteTimeout
+		if c.code == CloseTryAgainLater {
+			wait = slowCloseWait
+		}
+		if !c.broken {
+			sent = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(c.code, truncate(c.reason)),
+				time.Now().Add(wait)) == nil
+		}
 	}
 	if c.code == CloseTryAgainLater {
-		// A peer that does not read would keep megabytes queued in an
-		// orphaned kernel socket: reset it instead.
-		if tc, ok := c.ws.NetConn().(*net.TCPConn); ok {
+		// The close frame sits in the kernel's send buffer behind what the
+		// client has not read yet: give a client that reads again a moment to
+		// reach it and answer (its reader then ends). A peer that does not
+		// read would keep megabytes queued in an orphaned kernel socket, so
+		// it is reset after that (SO_LINGER 0 discards the unsent data).
+		answered := false
+		if sent {
+			select {
+			case <-c.readDone:
+				answered = true
+			case <-time.After(slowCloseWait):
+			}
+		}
+		if tc, ok := c.ws.NetConn().(*net.TCPConn); ok && !answered {
 			_ = tc.SetLinger(0)
 		}
 	}
@@ -221,6 +253,7 @@ func (c *Conn) finish() {
 // gets a text `pong`; pongs extend the read deadline; any read error ends the
 // socket. gorilla answers the peer's close frame itself.
 func (c *Conn) readLoop() {
+	defer close(c.readDone)
 	c.ws.SetReadLimit(c.opts.ReadLimit)
 	_ = c.ws.SetReadDeadline(time.Now().Add(c.opts.ReadTimeout))
 	c.ws.SetPongHandler(func(string) error {

@@ -73,10 +73,12 @@ func (s *Server) init() {
 // plan is what a route decided for a caller: the group to join, or a close
 // code (4403/4404) with its reason, and the initial message (nil: none).
 type plan struct {
-	group    string
-	deny     int
-	reason   string
-	snapshot func(ctx context.Context) (any, error)
+	group  string
+	deny   int
+	reason string
+	// snapshot reads the initial message and notes in seen the version of
+	// every resource it shows (the order rule: older frames are dropped).
+	snapshot func(ctx context.Context, seen realtime.Versions) (any, error)
 }
 
 // A route reads its path parameter (a bad one is a 404 before anything else)
@@ -125,8 +127,10 @@ func (s *Server) handle(r route) echo.HandlerFunc {
 		// Joined (and subscribed) before the snapshot is read, so no event
 		// falls between the two; events queued meanwhile follow the snapshot.
 		var first []byte
+		var seen realtime.Versions
 		if p.snapshot != nil {
-			v, err := p.snapshot(ctx)
+			seen = realtime.Versions{}
+			v, err := p.snapshot(ctx, seen)
 			if err == nil {
 				first, err = json.Marshal(v)
 			}
@@ -144,7 +148,7 @@ func (s *Server) handle(r route) echo.HandlerFunc {
 			s.Hub.leave(conn)
 			s.Log.Debug("socket closed", "user", conn.user, "group", conn.group, "code", conn.code)
 		}
-		conn.start(first)
+		s.Hub.release(conn, first, seen)
 		go conn.readLoop()
 		return nil
 	}
@@ -273,8 +277,8 @@ type initialStats struct {
 
 func (s *Server) newQuotes(echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
 	return func(_ context.Context, _ *store.User) (*plan, error) {
-		return &plan{group: realtime.GroupNewQuotes, snapshot: func(ctx context.Context) (any, error) {
-			qs, err := market.SnapshotNewQuotes(ctx, s.Store.DB, store.Now())
+		return &plan{group: realtime.GroupNewQuotes, snapshot: func(ctx context.Context, seen realtime.Versions) (any, error) {
+			qs, err := market.SnapshotNewQuotes(ctx, s.Store.DB, store.Now(), seen)
 			return initialQuotes{Type: "initial_quotes", Quotes: qs}, err
 		}}, nil
 	}, nil
@@ -295,8 +299,8 @@ func (s *Server) quote(c echo.Context) (func(context.Context, *store.User) (*pla
 		case client != u.UserID:
 			return &plan{deny: CloseForbidden, reason: reasonNotQuote}, nil
 		}
-		return &plan{group: realtime.GroupQuote(id.String()), snapshot: func(ctx context.Context) (any, error) {
-			q, err := market.SnapshotQuote(ctx, s.Store.DB, id, u.UserID, store.Now())
+		return &plan{group: realtime.GroupQuote(id.String()), snapshot: func(ctx context.Context, seen realtime.Versions) (any, error) {
+			q, err := market.SnapshotQuote(ctx, s.Store.DB, id, u.UserID, store.Now(), seen)
 			quotes := []*view.QuoteWithOffers{}
 			if q != nil {
 				quotes = append(quotes, q)
@@ -328,7 +332,7 @@ func (s *Server) delivery(c echo.Context) (func(context.Context, *store.User) (*
 // own builds a route of one user's group: only that user may join (and `me`
 // names the caller when allowMe).
 func (s *Server) own(c echo.Context, allowMe bool, group func(string) string,
-	snapshot func(ctx context.Context, user string) (any, error)) (func(context.Context, *store.User) (*plan, error), error) {
+	snapshot func(ctx context.Context, user string, seen realtime.Versions) (any, error)) (func(context.Context, *store.User) (*plan, error), error) {
 	id, err := userParam(c)
 	if err != nil {
 		return nil, err
@@ -340,41 +344,47 @@ func (s *Server) own(c echo.Context, allowMe bool, group func(string) string,
 		if id != u.UserID {
 			return &plan{deny: CloseForbidden, reason: reasonOthersGroup}, nil
 		}
-		return &plan{group: group(id), snapshot: func(ctx context.Context) (any, error) { return snapshot(ctx, id) }}, nil
+		return &plan{group: group(id), snapshot: func(ctx context.Context, seen realtime.Versions) (any, error) { return snapshot(ctx, id, seen) }}, nil
 	}, nil
 }
 
 func (s *Server) personStats(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
-	return s.own(c, false, realtime.GroupPersonStats, func(ctx context.Context, user string) (any, error) {
+	return s.own(c, false, realtime.GroupPersonStats, func(ctx context.Context, user string, seen realtime.Versions) (any, error) {
+		// The version first: the stats read after it are at least that new.
+		ver, err := market.StatsVersion(ctx, s.Store.DB, user)
+		if err != nil {
+			return nil, err
+		}
+		seen.Note(realtime.ResourceStats(user), ver)
 		st, err := market.PersonStats(ctx, s.Store.DB, user, user)
 		return initialStats{Type: realtime.PersonStats, PersonStats: st}, err
 	})
 }
 
 func (s *Server) userQuotes(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
-	return s.own(c, true, realtime.GroupUserQuotes, func(ctx context.Context, user string) (any, error) {
-		qs, err := market.SnapshotUserQuotes(ctx, s.Store.DB, user, store.Now())
+	return s.own(c, true, realtime.GroupUserQuotes, func(ctx context.Context, user string, seen realtime.Versions) (any, error) {
+		qs, err := market.SnapshotUserQuotes(ctx, s.Store.DB, user, store.Now(), seen)
 		return initialQuotes{Type: "user_quotes.initial", Quotes: qs}, err
 	})
 }
 
 func (s *Server) userDeliveries(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
-	return s.own(c, true, realtime.GroupUserDeliveries, func(ctx context.Context, user string) (any, error) {
-		ds, err := market.SnapshotClientDeliveries(ctx, s.Store.DB, user)
+	return s.own(c, true, realtime.GroupUserDeliveries, func(ctx context.Context, user string, seen realtime.Versions) (any, error) {
+		ds, err := market.SnapshotClientDeliveries(ctx, s.Store.DB, user, seen)
 		return initialDeliveries{Type: "user_deliveries.initial", Deliveries: ds}, err
 	})
 }
 
 func (s *Server) driverDeliveries(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
-	return s.own(c, true, realtime.GroupDriverDeliveries, func(ctx context.Context, user string) (any, error) {
-		ds, err := market.SnapshotDriverDeliveries(ctx, s.Store.DB, user)
+	return s.own(c, true, realtime.GroupDriverDeliveries, func(ctx context.Context, user string, seen realtime.Versions) (any, error) {
+		ds, err := market.SnapshotDriverDeliveries(ctx, s.Store.DB, user, seen)
 		return initialDeliveries{Type: "driver_deliveries.initial", Deliveries: ds}, err
 	})
 }
 
 func (s *Server) driverOffers(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
-	return s.own(c, true, realtime.GroupDriverOffers, func(ctx context.Context, user string) (any, error) {
-		os, err := market.SnapshotDriverOffers(ctx, s.Store.DB, user, store.Now())
+	return s.own(c, true, realtime.GroupDriverOffers, func(ctx context.Context, user string, seen realtime.Versions) (any, error) {
+		os, err := market.SnapshotDriverOffers(ctx, s.Store.DB, user, store.Now(), seen)
 		return initialOffers{Type: "driver_offers.initial", Offers: os}, err
 	})
 }

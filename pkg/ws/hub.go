@@ -55,6 +55,7 @@ type Hub struct {
 
 	mu      sync.RWMutex
 	groups  map[string]map[*Conn]struct{}
+	order   map[string]*groupOrder // per group with members: the order rule (order.go)
 	users   map[string]map[*Conn]struct{}
 	closing bool
 	wg      sync.WaitGroup // one per joined socket, until it left
@@ -74,7 +75,7 @@ func NewHub(sub realtime.Subscriber, log *slog.Logger, opts Options) *Hub {
 		log = slog.Default()
 	}
 	return &Hub{sub: sub, log: log, opts: opts.withDefaults(),
-		groups: map[string]map[*Conn]struct{}{}, users: map[string]map[*Conn]struct{}{},
+		groups: map[string]map[*Conn]struct{}{}, order: map[string]*groupOrder{}, users: map[string]map[*Conn]struct{}{},
 		subscribed: map[string]bool{}}
 }
 
@@ -91,14 +92,39 @@ func (h *Hub) pingLoop(ctx context.Context) {
 	step := min(time.Second, h.opts.PingInterval/4)
 	t := time.NewTicker(step)
 	defer t.Stop()
+	lastEvict := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
 			h.pingDue(now)
+			if now.Sub(lastEvict) >= 30*time.Second {
+				lastEvict = now
+				h.evictOrder(now)
+			}
 		}
 	}
+}
+
+// evictOrder forgets the order entries that expired.
+func (h *Hub) evictOrder(now time.Time) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, g := range h.order {
+		g.evict(now)
+	}
+}
+
+// OrderEntries is the number of resources whose last version the hub remembers (tests).
+func (h *Hub) OrderEntries() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n := 0
+	for _, g := range h.order {
+		n += g.size()
+	}
+	return n
 }
 
 func (h *Hub) pingDue(now time.Time) {
@@ -130,6 +156,7 @@ func (h *Hub) join(c *Conn) bool {
 	if first {
 		m = map[*Conn]struct{}{}
 		h.groups[c.group] = m
+		h.order[c.group] = &groupOrder{}
 	}
 	m[c] = struct{}{}
 	u := h.users[c.user]
@@ -159,6 +186,7 @@ func (h *Hub) leave(c *Conn) {
 	last := len(m) == 0
 	if last {
 		delete(h.groups, c.group)
+		delete(h.order, c.group)
 	}
 	if u := h.users[c.user]; u != nil {
 		delete(u, c)
@@ -208,7 +236,8 @@ func (h *Hub) syncSubscription(group string) {
 
 // Dispatch hands one broker frame to the local sockets of its group: encoded
 // once as a PreparedMessage, queued without blocking (a full queue closes that
-// socket only). Control frames act on sockets instead.
+// socket only). A frame older than one of the same resource already delivered
+// to the group is dropped (order.go). Control frames act on sockets instead.
 func (h *Hub) Dispatch(msg realtime.Message) {
 	if msg.Group == realtime.GroupControl {
 		h.control(msg.Payload)
@@ -220,14 +249,41 @@ func (h *Hub) Dispatch(msg realtime.Message) {
 	if len(members) == 0 {
 		return
 	}
+	if g := h.order[msg.Group]; g != nil && msg.Resource != "" {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if !g.admit(msg.Resource, msg.Version, msg.Final, time.Now()) {
+			metrics.FramesStale.Inc()
+			h.log.Debug("dropped a stale frame", "group", msg.Group, "resource", msg.Resource, "version", msg.Version)
+			return
+		}
+	}
 	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, msg.Payload)
 	if err != nil {
 		h.log.Error("prepare frame", "group", msg.Group, "err", err)
 		return
 	}
 	for c := range members {
-		c.enqueue(pm)
+		c.push(frame{pm: pm, resource: msg.Resource, version: msg.Version})
 	}
+}
+
+// release starts a joined socket: first (its snapshot, when not nil) goes
+// before the frames queued since it joined, except those older than what the
+// snapshot showed (seen), which are dropped; seen also raises the group's
+// versions, so older frames arriving later are dropped too.
+func (h *Hub) release(c *Conn, first []byte, seen realtime.Versions) {
+	h.mu.RLock()
+	g := h.order[c.group]
+	h.mu.RUnlock()
+	if g == nil {
+		c.start(first, nil)
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.raise(seen, time.Now())
+	c.start(first, seen)
 }
 
 // Control is the payload of a GroupControl frame.

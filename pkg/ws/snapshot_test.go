@@ -25,14 +25,17 @@ func TestSnapshotQueriesDoNotGrowWithRows(t *testing.T) {
 	run := func() map[string]int64 {
 		out := map[string]int64{}
 		for name, fn := range map[string]func() error{
-			"new quotes":  func() error { _, err := market.SnapshotNewQuotes(ctx, st.DB, store.Now()); return err },
-			"user quotes": func() error { _, err := market.SnapshotUserQuotes(ctx, st.DB, f.Client, store.Now()); return err },
+			"new quotes":  func() error { _, err := market.SnapshotNewQuotes(ctx, st.DB, store.Now(), nil); return err },
+			"user quotes": func() error { _, err := market.SnapshotUserQuotes(ctx, st.DB, f.Client, store.Now(), nil); return err },
 			"client deliveries": func() error {
-				_, err := market.SnapshotClientDeliveries(ctx, st.DB, f.Client)
+				_, err := market.SnapshotClientDeliveries(ctx, st.DB, f.Client, nil)
 				return err
 			},
-			"driver offers": func() error { _, err := market.SnapshotDriverOffers(ctx, st.DB, f.Driver, store.Now()); return err },
-			"person stats":  func() error { _, err := market.PersonStats(ctx, st.DB, f.Driver, f.Driver); return err },
+			"driver offers": func() error {
+				_, err := market.SnapshotDriverOffers(ctx, st.DB, f.Driver, store.Now(), nil)
+				return err
+			},
+			"person stats": func() error { _, err := market.PersonStats(ctx, st.DB, f.Driver, f.Driver); return err },
 		} {
 			before := queries.Load()
 			if err := fn(); err != nil {

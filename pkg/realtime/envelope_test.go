@@ -1,0 +1,35 @@
+package realtime_test
+
+import (
+	"bytes"
+	"testing"
+
+	"hermez/pkg/realtime"
+)
+
+func TestEnvelopeRoundTrip(t *testing.T) {
+	payload := []byte(`{"type":"quote_updated","data":{"id":"q"}}`)
+	for _, m := range []realtime.Message{
+		{Group: "quote_1", Payload: payload, Resource: realtime.ResourceQuote("1"), Version: 42},
+		{Group: "new_quotes", Payload: payload, Resource: realtime.ResourceOffer("a b"), Version: 7, Final: true},
+		{Group: "_control", Payload: []byte(`{"type":"user_deleted","user":"u"}`)},
+	} {
+		wire := realtime.EncodeEnvelope(m)
+		if m.Resource == "" && !bytes.Equal(wire, m.Payload) {
+			t.Fatalf("a frame outside the order rule is its payload alone: %q", wire)
+		}
+		got, err := realtime.DecodeEnvelope(m.Group, wire)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Group != m.Group || !bytes.Equal(got.Payload, m.Payload) || got.Resource != m.Resource ||
+			got.Version != m.Version || got.Final != m.Final {
+			t.Fatalf("round trip: %+v → %q → %+v", m, wire, got)
+		}
+	}
+	for _, bad := range []string{"\x1e12 0 quote:1", "\x1ex 0 quote:1\n{}", "\x1e1 2 quote:1\n{}", "\x1e1 0 \n{}"} {
+		if _, err := realtime.DecodeEnvelope("g", []byte(bad)); err == nil {
+			t.Errorf("decoded a bad envelope %q", bad)
+		}
+	}
+}

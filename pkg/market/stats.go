@@ -37,7 +37,8 @@ func PersonStats(ctx context.Context, db *gorm.DB, driverID string, viewer view.
 // bumpStats bumps driverID's stats version (the order of their person_stats
 // frames) inside tx, locking their users row, and returns the new version.
 func bumpStats(tx *gorm.DB, driverID string) (int64, error) {
-	if err := tx.Model(&store.User{}).Where("userid = ?", driverID).Update("stats_version", gorm.Expr("stats_version + 1")).Error; err != nil {
+	// Raw: the model's field is read-only (nothing else writes it).
+	if err := tx.Exec("UPDATE users SET stats_version = stats_version + 1 WHERE userid = ?", driverID).Error; err != nil {
 		return 0, fmt.Errorf("bump stats version of %s: %w", driverID, err)
 	}
 	return StatsVersion(tx.Statement.Context, tx, driverID)

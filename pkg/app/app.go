@@ -110,31 +110,43 @@ func Authenticator(ctx context.Context, cfg config.Config, st *store.Store, log 
 	return &auth.Authenticator{Verifier: v, Store: st, UserTTL: auth.DefaultUserTTL}, dev, nil
 }
 
-// Broker is Redis when REDIS_URL is set, else the in-process broker.
+// Broker is one Redis (REDIS_URL), a Redis Cluster (REDIS_CLUSTER_URL), or
+// else the in-process broker.
 type Broker struct {
 	Publisher realtime.Publisher
-	Memory    *realtime.Memory // single-process mode only
-	Redis     *redis.Client    // nil in single-process mode
+	Memory    *realtime.Memory      // single-process mode only
+	Redis     redis.UniversalClient // *redis.Client or *redis.ClusterClient; nil in single-process mode
 }
 
-// OpenBroker connects the publishing side.
+// OpenBroker connects the publishing side. A configured Redis or cluster is
+// always used (never a silent fallback to the in-process broker).
 func OpenBroker(cfg config.Config) (*Broker, error) {
-	if cfg.RedisURL == "" {
+	switch {
+	case cfg.RedisURL != "" && cfg.RedisClusterURL != "":
+		return nil, errors.New("REDIS_URL and REDIS_CLUSTER_URL are both set: set only one")
+	case cfg.RedisClusterURL != "":
+		c, err := realtime.OpenRedisCluster(cfg.RedisClusterURL)
+		if err != nil {
+			return nil, err
+		}
+		return &Broker{Publisher: &realtime.ClusterPublisher{Client: c, Prefix: cfg.RedisPrefix}, Redis: c}, nil
+	case cfg.RedisURL != "":
+		c, err := realtime.OpenRedis(cfg.RedisURL)
+		if err != nil {
+			return nil, err
+		}
+		return &Broker{Publisher: &realtime.RedisPublisher{Client: c, Prefix: cfg.RedisPrefix}, Redis: c}, nil
+	default:
 		m := realtime.NewMemory()
 		return &Broker{Publisher: m, Memory: m}, nil
 	}
-	c, err := realtime.OpenRedis(cfg.RedisURL)
-	if err != nil {
-		return nil, err
-	}
-	return &Broker{Publisher: &realtime.RedisPublisher{Client: c, Prefix: cfg.RedisPrefix}, Redis: c}, nil
 }
 
 // Checks are the readiness checks of a process.
 func Checks(st *store.Store, b *Broker) []httpapi.Check {
 	checks := []httpapi.Check{{Name: "database", Ping: st.Ping}}
 	if b != nil && b.Redis != nil {
-		checks = append(checks, httpapi.Check{Name: "redis", Ping: func(ctx context.Context) error { return b.Redis.Ping(ctx).Err() }})
+		checks = append(checks, httpapi.Check{Name: "redis", Ping: func(ctx context.Context) error { return realtime.PingRedis(ctx, b.Redis) }})
 	}
 	return checks
 }

@@ -40,7 +40,7 @@ type Locker interface {
 
 // NewLocker picks the cross-replica lock: a PostgreSQL advisory lock, else a
 // Redis lock with expiry, else none (one process on SQLite).
-func NewLocker(st *store.Store, rdb *redis.Client, name string) Locker {
+func NewLocker(st *store.Store, rdb redis.UniversalClient, name string) Locker {
 	switch {
 	case st != nil && st.Dialect == store.Postgres:
 		return &PGLock{Store: st, Key: lockKey(name)}
@@ -91,8 +91,9 @@ func (l *PGLock) TryLock(ctx context.Context) (func(), bool, error) {
 }
 
 // RedisLock is SET NX PX with a random token, released only by its holder.
+// One key, so on a cluster it lives on one slot's master (no hash tag needed).
 type RedisLock struct {
-	Client *redis.Client
+	Client redis.UniversalClient
 	Key    string
 	TTL    time.Duration
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
 
 	"hermez/pkg/auth"
 	"hermez/pkg/config"
@@ -63,7 +64,7 @@ func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *s
 	// forwarded upgrades carry the worker's host; sockets authenticate by token.
 	httpapi.Common(e, log, "")
 	hub := ws.NewHub(sub, log, o.Socket)
-	hub.UserDeleted = func(id string) { authn.Forget(id) }
+	watchDeletedUsers(hub, authn, st, log)
 	checks := []httpapi.Check{{Name: "database", Ping: st.Ping}, {Name: "redis", Ping: hub.Ping}}
 	httpapi.Health(e, checks...)
 	(&ws.Server{Hub: hub, Auth: authn, Store: st, Log: log}).Routes(e)
@@ -100,10 +101,20 @@ func (b *Broker) Subscriber(log *slog.Logger) (realtime.Subscriber, error) {
 		return b.Memory, nil
 	case b.Redis != nil:
 		prefix := ""
-		if p, ok := b.Publisher.(*realtime.RedisPublisher); ok {
+		switch p := b.Publisher.(type) {
+		case *realtime.RedisPublisher:
+			prefix = p.Prefix
+		case *realtime.ClusterPublisher:
 			prefix = p.Prefix
 		}
-		return realtime.NewRedisSubscriber(b.Redis, prefix, log), nil
+		switch c := b.Redis.(type) {
+		case *redis.ClusterClient:
+			return realtime.NewClusterSubscriber(c, prefix, log), nil
+		case *redis.Client:
+			return realtime.NewRedisSubscriber(c, prefix, log), nil
+		default:
+			return nil, fmt.Errorf("unsupported Redis client %T", b.Redis)
+		}
 	default:
 		return nil, fmt.Errorf("no broker to subscribe to")
 	}
@@ -163,7 +174,7 @@ func (w *Web) mountSockets(e *echo.Echo, cfg config.Config, log *slog.Logger, st
 		return err
 	}
 	hub := ws.NewHub(sub, log, ws.Options{})
-	hub.UserDeleted = func(id string) { w.Auth.Forget(id) }
+	watchDeletedUsers(hub, w.Auth, st, log)
 	(&ws.Server{Hub: hub, Auth: w.Auth, Store: st, Log: log}).Routes(e)
 	w.Hub = hub
 	w.Background = append(w.Background, func(ctx context.Context) {

@@ -29,6 +29,8 @@ type Config struct {
 	SQLitePath             string   `envconfig:"SQLITE_PATH" default:"hermez.db"`
 	RedisURL               string   `envconfig:"REDIS_URL"`
 	RedisPrefix            string   `envconfig:"REDIS_PREFIX" default:"hermez:"`
+	// RedisClusterURL is a Redis Cluster instead of RedisURL (go-redis's cluster URL form).
+	RedisClusterURL string `envconfig:"REDIS_CLUSTER_URL"`
 	CORSAllowedOrigins     []string `envconfig:"CORS_ALLOWED_ORIGINS" default:"http://localhost:4321"`
 	ClerkFrontendAPIURL    string   `envconfig:"CLERK_FRONTEND_API_URL"`
 	ClerkJWTIssuer         string   `envconfig:"CLERK_JWT_ISSUER"`
@@ -94,7 +96,7 @@ func trimList(in []string) []string {
 func (c Config) LocalMode() bool { return c.DatabaseURL == "" }
 
 // SingleProcess means no Redis: web serves the sockets and runs the sweeper itself.
-func (c Config) SingleProcess() bool { return c.RedisURL == "" }
+func (c Config) SingleProcess() bool { return c.RedisURL == "" && c.RedisClusterURL == "" }
 
 // DevIssuer tells whether this process mints and accepts development tokens:
 // only with no Clerk URL, and only in local mode or with DEBUG=true.
@@ -134,6 +136,12 @@ func (c Config) Validate() error {
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		problems = append(problems, "REDIS_URL must be a redis:// or rediss:// URL")
 	}
+	if c.RedisClusterURL != "" && !strings.HasPrefix(c.RedisClusterURL, "redis://") && !strings.HasPrefix(c.RedisClusterURL, "rediss://") {
+		problems = append(problems, "REDIS_CLUSTER_URL must be a redis:// or rediss:// URL (redis://host1:port?addr=host2:port&addr=host3:port)")
+	}
+	if c.RedisURL != "" && c.RedisClusterURL != "" {
+		problems = append(problems, "REDIS_URL and REDIS_CLUSTER_URL are both set: set only one (REDIS_CLUSTER_URL for a Redis Cluster, REDIS_URL for one Redis)")
+	}
 	if c.Port <= 0 || c.Port > 65535 {
 		problems = append(problems, "PORT must be between 1 and 65535")
 	}
@@ -160,8 +168,8 @@ func (c Config) Validate() error {
 
 // ValidateWorker adds the worker's own requirement: Redis carries its events.
 func (c Config) ValidateWorker() error {
-	if c.RedisURL == "" {
-		return errors.New("refusing to start: the worker needs REDIS_URL (it receives events from the web process through Redis); for a single machine run only `web`, which serves the sockets itself")
+	if c.SingleProcess() {
+		return errors.New("refusing to start: the worker needs REDIS_URL or REDIS_CLUSTER_URL (it receives events from the web process through Redis); for a single machine run only `web`, which serves the sockets itself")
 	}
 	return c.Validate()
 }

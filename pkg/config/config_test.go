@@ -52,6 +52,7 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		{"DATABASE_URL", c.DatabaseURL, ""},
 		{"SQLITE_PATH", c.SQLitePath, "hermez.db"},
 		{"REDIS_URL", c.RedisURL, ""},
+		{"REDIS_CLUSTER_URL", c.RedisClusterURL, ""},
 		{"CORS_ALLOWED_ORIGINS", c.CORSAllowedOrigins, []string{"http://localhost:4321"}},
 		{"CLERK_FRONTEND_API_URL", c.ClerkFrontendAPIURL, ""},
 		{"CLERK_JWT_ISSUER", c.ClerkJWTIssuer, ""},
@@ -201,6 +202,29 @@ func TestWorkerNeedsRedis(t *testing.T) {
 	c.SecretKey = config.DefaultSecretKey
 	if err := c.ValidateWorker(); err == nil || !strings.Contains(err.Error(), "SECRET_KEY") {
 		t.Fatalf("worker with the default SECRET_KEY: %v", err)
+	}
+}
+
+// REDIS_CLUSTER_URL alone is a broker for the worker; both variables at once are refused.
+func TestRedisClusterURL(t *testing.T) {
+	c := production()
+	c.RedisClusterURL = "redis://127.0.0.1:7000?addr=127.0.0.1:7001&addr=127.0.0.1:7002"
+	if c.SingleProcess() {
+		t.Fatal("a cluster URL alone counted as single-process mode")
+	}
+	if err := c.ValidateWorker(); err != nil {
+		t.Fatalf("worker with REDIS_CLUSTER_URL: %v", err)
+	}
+	c.RedisURL = "redis://127.0.0.1:6379/0"
+	for _, err := range []error{c.Validate(), c.ValidateWorker()} {
+		if err == nil || !strings.Contains(err.Error(), "both set") {
+			t.Fatalf("REDIS_URL and REDIS_CLUSTER_URL together: %v", err)
+		}
+	}
+	c.RedisURL = ""
+	c.RedisClusterURL = "127.0.0.1:7000"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "REDIS_CLUSTER_URL") {
+		t.Fatalf("a cluster URL without scheme: %v", err)
 	}
 }
 

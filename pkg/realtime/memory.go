@@ -66,7 +66,7 @@ func (m *Memory) Unsubscribe(_ context.Context, groups ...string) error {
 }
 
 // Run implements Subscriber.
-func (m *Memory) Run(ctx context.Context, handle func(Message), _ func()) error {
+func (m *Memory) Run(ctx context.Context, handle func(Message), _ func([]string)) error {
 	for {
 		select {
 		case msg := <-m.queue:

@@ -116,8 +116,11 @@ type Subscriber interface {
 	Unsubscribe(ctx context.Context, groups ...string) error
 	// Run delivers every received frame to handle, in order, until ctx ends.
 	// onReset is called when frames may have been lost (the connection to the
-	// broker dropped and was re-established): sockets should be told to resync.
-	Run(ctx context.Context, handle func(Message), onReset func()) error
+	// broker dropped and was re-established): the sockets of those groups
+	// should be told to resync. groups == nil means every group (one Redis);
+	// on a cluster only the groups whose master failed are named, and
+	// GroupControl among them means control frames may have been lost.
+	Run(ctx context.Context, handle func(Message), onReset func(groups []string)) error
 	// Ping reports whether the broker answers (readiness).
 	Ping(ctx context.Context) error
 }

@@ -97,7 +97,7 @@ func (s *RedisSubscriber) Ping(ctx context.Context) error {
 
 // Run implements Subscriber. It may be called once; it returns when ctx ends
 // (closing the PubSub) or the subscriber is closed.
-func (s *RedisSubscriber) Run(ctx context.Context, handle func(Message), onReset func()) error {
+func (s *RedisSubscriber) Run(ctx context.Context, handle func(Message), onReset func([]string)) error {
 	s.mu.Lock()
 	if s.runOnce {
 		s.mu.Unlock()
@@ -125,7 +125,7 @@ func (s *RedisSubscriber) Run(ctx context.Context, handle func(Message), onReset
 		metrics.BrokerReconnects.Inc()
 		s.log.Warn("redis subscription reset: frames may have been lost", "why", why)
 		if onReset != nil {
-			onReset()
+			onReset(nil) // one connection carried every group
 		}
 	}
 	for {

@@ -67,6 +67,11 @@ type Hub struct {
 	// user's sockets are closed: the authenticator forgets its cached row, so
 	// a handshake after this is refused (set it before Run).
 	UserDeleted func(userID string)
+	// ControlLost (when set) runs when control frames may have been lost
+	// while the other groups were not (a cluster master carrying only the
+	// control channel failed): it re-checks the local users instead of
+	// closing every socket. Unset, such a reset closes every socket (1012).
+	ControlLost func()
 }
 
 // NewHub makes a hub over sub. Call Run to start receiving.
@@ -82,7 +87,7 @@ func NewHub(sub realtime.Subscriber, log *slog.Logger, opts Options) *Hub {
 // Run receives the broker's frames, and pings the sockets, until ctx ends.
 func (h *Hub) Run(ctx context.Context) error {
 	go h.pingLoop(ctx)
-	return h.sub.Run(ctx, h.Dispatch, h.Reset)
+	return h.sub.Run(ctx, h.Dispatch, h.ResetGroups)
 }
 
 // pingLoop pings each socket every PingInterval (counted from its join, so
@@ -325,6 +330,46 @@ func (h *Hub) CloseUser(user string, code int, reason string) int {
 func (h *Hub) Reset() {
 	n := h.closeAll(CloseServiceReset, ReasonReset)
 	h.log.Warn("broker reset: closed every socket with 1012", "sockets", n)
+}
+
+// ResetGroups is the broker's onReset: groups == nil closes every socket
+// (Reset); otherwise only the sockets of the named groups get 1012 (a cluster
+// master that carried them failed), and GroupControl among them runs
+// ControlLost.
+func (h *Hub) ResetGroups(groups []string) {
+	if groups == nil {
+		h.Reset()
+		return
+	}
+	n := 0
+	for _, g := range groups {
+		if g == realtime.GroupControl {
+			if h.ControlLost == nil {
+				h.Reset()
+				return
+			}
+			h.ControlLost()
+			continue
+		}
+		h.mu.RLock()
+		for c := range h.groups[g] {
+			c.Close(CloseServiceReset, ReasonReset)
+			n++
+		}
+		h.mu.RUnlock()
+	}
+	h.log.Warn("broker reset of some groups: closed their sockets with 1012", "groups", len(groups), "sockets", n)
+}
+
+// Users lists the users with a local socket.
+func (h *Hub) Users() []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make([]string, 0, len(h.users))
+	for u := range h.users {
+		out = append(out, u)
+	}
+	return out
 }
 
 func (h *Hub) closeAll(code int, reason string) int {

@@ -35,7 +35,7 @@ func redisBroker(t testing.TB, url, prefix string) *app.Broker {
 }
 
 // subscribers waits until Redis counts n subscribers of the group's channel.
-func subscribers(t testing.TB, c *redis.Client, channel string, n int64) {
+func subscribers(t testing.TB, c redis.UniversalClient, channel string, n int64) {
 	t.Helper()
 	waitFor(t, 10*time.Second, "redis subscribers of "+channel, func() bool {
 		m, err := c.PubSubNumSub(context.Background(), channel).Result()

@@ -21,16 +21,16 @@ const DefaultSecretKey = "hermez-insecure-development-secret-key-change-me"
 
 // Config is every environment variable of the spec (config.md), with its default.
 type Config struct {
-	Port                   int      `envconfig:"PORT" default:"8000"`
-	SecretKey              string   `envconfig:"SECRET_KEY" default:"hermez-insecure-development-secret-key-change-me"`
-	Debug                  bool     `envconfig:"DEBUG" default:"false"`
-	DeploymentHost         string   `envconfig:"DEPLOYMENT_HOST"`
-	DatabaseURL            string   `envconfig:"DATABASE_URL"`
-	SQLitePath             string   `envconfig:"SQLITE_PATH" default:"hermez.db"`
-	RedisURL               string   `envconfig:"REDIS_URL"`
-	RedisPrefix            string   `envconfig:"REDIS_PREFIX" default:"hermez:"`
+	Port           int    `envconfig:"PORT" default:"8000"`
+	SecretKey      string `envconfig:"SECRET_KEY" default:"hermez-insecure-development-secret-key-change-me"`
+	Debug          bool   `envconfig:"DEBUG" default:"false"`
+	DeploymentHost string `envconfig:"DEPLOYMENT_HOST"`
+	DatabaseURL    string `envconfig:"DATABASE_URL"`
+	SQLitePath     string `envconfig:"SQLITE_PATH" default:"hermez.db"`
+	RedisURL       string `envconfig:"REDIS_URL"`
+	RedisPrefix    string `envconfig:"REDIS_PREFIX" default:"hermez:"`
 	// RedisClusterURL is a Redis Cluster instead of RedisURL (go-redis's cluster URL form).
-	RedisClusterURL string `envconfig:"REDIS_CLUSTER_URL"`
+	RedisClusterURL        string   `envconfig:"REDIS_CLUSTER_URL"`
 	CORSAllowedOrigins     []string `envconfig:"CORS_ALLOWED_ORIGINS" default:"http://localhost:4321"`
 	ClerkFrontendAPIURL    string   `envconfig:"CLERK_FRONTEND_API_URL"`
 	ClerkJWTIssuer         string   `envconfig:"CLERK_JWT_ISSUER"`

@@ -5,10 +5,15 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"hermez/pkg/app"
+	"hermez/pkg/config"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 	"hermez/pkg/testutil"
@@ -135,5 +140,77 @@ func TestRelaySkipsRowsSupersededByAPublishedNewerFrame(t *testing.T) {
 	st.DB.Model(&store.OutboxEvent{}).Where("published_at IS NULL").Count(&unpublished)
 	if unpublished != 0 {
 		t.Fatalf("%d rows left unpublished (the superseded one is marked too)", unpublished)
+	}
+}
+
+// On a Redis Cluster the lock (one key, one slot) is held by one runner at a
+// time: the exclusive check, then runners on three clients of their own
+// sweeping concurrently never overlap.
+func TestRedisClusterLockIsExclusive(t *testing.T) {
+	c := testutil.StartRedisCluster(t)
+	var clients []*redis.ClusterClient
+	for range 3 {
+		cc, err := realtime.OpenRedisCluster(c.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		clients = append(clients, cc)
+	}
+	name := "hermez:runner-lock"
+	testExclusive(t, app.NewLocker(nil, clients[0], name), app.NewLocker(nil, clients[1], name))
+
+	var inFlight, most, runs atomic.Int32
+	sweep := func(context.Context) error {
+		n := inFlight.Add(1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+		runs.Add(1)
+		inFlight.Add(-1)
+		return nil
+	}
+	var wg sync.WaitGroup
+	for _, cc := range clients {
+		r := &app.Runner{Lock: app.NewLocker(nil, cc, name), Sweep: sweep}
+		wg.Go(func() {
+			for range 40 {
+				r.SweepOnce(context.Background())
+			}
+		})
+	}
+	wg.Wait()
+	if most.Load() != 1 || runs.Load() == 0 {
+		t.Fatalf("%d passes at most at once (want 1), %d passes", most.Load(), runs.Load())
+	}
+}
+
+// REDIS_CLUSTER_URL alone gives a cluster broker whose subscriber is the
+// sharded one (never the in-process broker); with REDIS_URL too it is refused.
+func TestOpenBrokerOnACluster(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.RedisClusterURL = "redis://127.0.0.1:1?addr=127.0.0.1:2"
+	b, err := app.OpenBroker(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Redis.Close()
+	if _, ok := b.Publisher.(*realtime.ClusterPublisher); !ok || b.Memory != nil {
+		t.Fatalf("publisher %T, memory %v", b.Publisher, b.Memory)
+	}
+	sub, err := b.Subscriber(testutil.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := sub.(*realtime.ClusterSubscriber); !ok {
+		t.Fatalf("subscriber %T", sub)
+	}
+	cfg.RedisURL = "redis://127.0.0.1:6379/0"
+	if _, err := app.OpenBroker(cfg); err == nil {
+		t.Fatal("REDIS_URL and REDIS_CLUSTER_URL together accepted")
 	}
 }

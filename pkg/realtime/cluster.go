@@ -161,6 +161,7 @@ type shardConn struct {
 	ps     *redis.PubSub
 	unsubs map[string]int // our own SUNSUBSCRIBEs not yet confirmed
 	once   sync.Once
+	live   atomic.Bool // a subscription was confirmed on it (it worked once)
 }
 
 // NewClusterSubscriber prepares a subscriber; nothing connects until Run.
@@ -420,9 +421,13 @@ func (s *ClusterSubscriber) fail(n *shardConn, why error) {
 	if closed {
 		return
 	}
-	metrics.BrokerReconnects.Inc()
-	s.log.Warn("redis cluster: lost the subscriptions on a master; resubscribing, its groups will be reset",
-		"node", n.addr, "groups", groups, "err", why)
+	if n.live.Load() {
+		s.log.Warn("redis cluster: lost the subscriptions on a master; resubscribing, its groups will be reset",
+			"node", n.addr, "groups", groups, "err", why)
+	} else {
+		// Retrying a master that is still down: once per RetryInterval, quietly.
+		s.log.Debug("redis cluster: master not reachable yet", "node", n.addr, "groups", groups, "err", why)
+	}
 	s.client.ReloadState(context.Background())
 	s.wake()
 }
@@ -508,6 +513,7 @@ func (s *ClusterSubscriber) read(n *shardConn) {
 		case *redis.Subscription:
 			switch m.Kind {
 			case "ssubscribe":
+				n.live.Store(true)
 				if g, reset := s.confirm(n, m.Channel); reset {
 					pending = append(pending, g)
 					if len(pending) >= 1000 {

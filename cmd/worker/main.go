@@ -17,7 +17,8 @@ import (
 const usage = `usage: worker [command]
 
 commands:
-  serve      run the WebSocket endpoints, the sweeper and the outbox relay (default; needs REDIS_URL)
+  serve      run the WebSocket endpoints, the sweeper and the outbox relay (default; needs REDIS_URL
+             or REDIS_CLUSTER_URL)
   migrate    apply database migrations
   seed       create delivery categories and vehicle types (idempotent)
   expire     one sweep of expired quotes and offers

@@ -69,7 +69,8 @@ func PingRedis(ctx context.Context, c redis.UniversalClient) error {
 // prefix+group of a Redis Cluster (Redis ≥ 7). Frames of one Publish call go
 // through one pipeline: go-redis splits it per master and keeps the order of
 // the frames sent to each master, so the frames of one group (one channel,
-// one slot, one master) keep their order.
+// one slot, one master) keep their order. Each frame goes in the broker
+// envelope (EncodeEnvelope), as on one Redis.
 type ClusterPublisher struct {
 	Client *redis.ClusterClient
 	Prefix string
@@ -84,14 +85,14 @@ func (p *ClusterPublisher) Publish(ctx context.Context, msgs ...Message) error {
 		return nil
 	}
 	if len(msgs) == 1 {
-		if err := p.Client.SPublish(ctx, p.Channel(msgs[0].Group), msgs[0].Payload).Err(); err != nil {
+		if err := p.Client.SPublish(ctx, p.Channel(msgs[0].Group), EncodeEnvelope(msgs[0])).Err(); err != nil {
 			return fmt.Errorf("redis spublish %s: %w", msgs[0].Group, err)
 		}
 		return nil
 	}
 	_, err := p.Client.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for _, m := range msgs {
-			pipe.SPublish(ctx, p.Channel(m.Group), m.Payload)
+			pipe.SPublish(ctx, p.Channel(m.Group), EncodeEnvelope(m))
 		}
 		return nil
 	})
@@ -509,7 +510,12 @@ func (s *ClusterSubscriber) read(n *shardConn) {
 			if !ok {
 				continue
 			}
-			s.emit(clusterItem{msg: RawMessage(group, "", []byte(m.Payload))})
+			msg, err := DecodeEnvelope(group, []byte(m.Payload))
+			if err != nil {
+				s.log.Error("dropped a malformed broker frame", "err", err)
+				continue
+			}
+			s.emit(clusterItem{msg: msg})
 		case *redis.Subscription:
 			switch m.Kind {
 			case "ssubscribe":

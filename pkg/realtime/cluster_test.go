@@ -39,7 +39,8 @@ type clusterRecv struct {
 
 func (r *clusterRecv) handle(m realtime.Message) {
 	r.mu.Lock()
-	r.msgs[m.Group] = append(r.msgs[m.Group], string(m.Payload))
+	// The broker envelope travels: the order fields come back with the frame.
+	r.msgs[m.Group] = append(r.msgs[m.Group], fmt.Sprintf("%s|%s@%d", m.Payload, m.Resource, m.Version))
 	r.mu.Unlock()
 }
 
@@ -52,7 +53,7 @@ func (r *clusterRecv) reset(groups []string) {
 func (r *clusterRecv) got(group, payload string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return slices.Contains(r.msgs[group], payload)
+	return slices.Contains(r.msgs[group], payload+"|quote:"+group+"@7")
 }
 
 // resetGroups is the set of groups reset so far.
@@ -153,7 +154,9 @@ func TestClusterSubscriberResetsOnlyTheFailedMastersGroups(t *testing.T) {
 		t.Helper()
 		msgs := make([]realtime.Message, 0, len(groups))
 		for _, g := range groups {
-			msgs = append(msgs, realtime.RawMessage(g, "x", []byte(round+g)))
+			m := realtime.RawMessage(g, "x", []byte(round+g))
+			m.Resource, m.Version = "quote:"+g, 7
+			msgs = append(msgs, m)
 		}
 		if err := pub.Publish(ctx, msgs...); err != nil {
 			t.Fatalf("publish %s: %v", round, err)

@@ -55,6 +55,9 @@ echo "== database $db"
 psql "$PG_URL/postgres?sslmode=disable" -qc "CREATE DATABASE $db"
 export DATABASE_URL="$PG_URL/$db?sslmode=disable" MIGRATE_ON_START=true PORT
 export REDIS_URL REDIS_PREFIX="bench$$:"
+# The load is a few users far past a human's pace: the throttles would measure themselves.
+export THROTTLE_USER_WRITES=${THROTTLE_USER_WRITES:-0} THROTTLE_QUOTES=${THROTTLE_QUOTES:-0} \
+  THROTTLE_ANON=${THROTTLE_ANON:-0} WS_MAX_SOCKETS_PER_USER=${WS_MAX_SOCKETS_PER_USER:-0}
 cd "$work"
 key=.hermez/dev-jwt.pem
 issuer_args=()

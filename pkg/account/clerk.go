@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"hermez/pkg/apperr"
+	"hermez/pkg/input"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 )
@@ -87,7 +88,11 @@ const (
 // ApplyClerkEvent applies one verified Clerk webhook body. svixID makes it
 // idempotent (Svix retries for about 28 hours): a redelivered id is
 // acknowledged and not applied again. A body without type or data is a 400.
+//
+// Clerk's data is cleaned of U+0000 (PostgreSQL refuses it), never refused:
+// Clerk would retry a refused event for days.
 func (s *Service) ApplyClerkEvent(ctx context.Context, svixID string, payload []byte) (ClerkResult, error) {
+	svixID, payload = input.StripNUL(svixID), input.CleanJSON(payload)
 	var ev struct {
 		Type string          `json:"type"`
 		Data json.RawMessage `json:"data"`

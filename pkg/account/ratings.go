@@ -67,12 +67,9 @@ func visibleRating(tx *gorm.DB, userID string, id uuid.UUID) (*store.Rating, err
 
 // readRating validates rating and comment into r.
 func readRating(b input.Body, r *store.Rating, create bool, f apperr.Fields) {
-	if v, ok := b.Int("rating", f, create, false); ok && v != nil {
-		if *v < MinRating || *v > MaxRating {
-			f.Add("rating", "La calificación debe estar entre 0 y 10.")
-		} else {
-			r.Rating = int(*v)
-		}
+	if v, ok := b.IntIn("rating", f, input.IntOpts{Required: create, Min: MinRating, Max: MaxRating,
+		RangeMsg: "La calificación debe estar entre 0 y 10."}); ok && v != nil {
+		r.Rating = int(*v)
 	}
 	if v, ok := b.String("comment", f, input.StringOpts{Nullable: true, AllowBlank: true, MaxLen: MaxCommentLength}); ok {
 		r.Comment = v

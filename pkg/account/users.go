@@ -3,7 +3,6 @@ package account
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -42,15 +41,10 @@ func (s *Service) Update(ctx context.Context, userID string, b input.Body) (*sto
 	str("gender", input.StringOpts{Nullable: true, Choices: Genders})
 	str("phone", input.StringOpts{Nullable: true, MaxLen: 10})
 	str("role", input.StringOpts{Nullable: true, Choices: Roles})
-	if v, ok := b.Int("age", f, false, true); ok {
-		switch {
-		case v == nil:
+	if v, ok := b.IntIn("age", f, input.IntOpts{Nullable: true, Min: 0, Max: MaxAge}); ok {
+		if v == nil {
 			changes["age"] = nil
-		case *v < 0:
-			f.Add("age", "Asegúrese de que este valor es mayor o igual a 0.")
-		case *v > MaxAge:
-			f.Add("age", fmt.Sprintf("Asegúrese de que este valor es menor o igual a %d.", MaxAge))
-		default:
+		} else {
 			changes["age"] = int(*v)
 		}
 	}

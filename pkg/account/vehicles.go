@@ -93,13 +93,10 @@ func readVehicle(tx *gorm.DB, b input.Body, v *store.Vehicle, create bool) (iden
 	if set("vin", &v.VIN, input.StringOpts{Required: create, MaxLen: 17}, true) {
 		identityChanged = true
 	}
-	if y, ok := b.Int("year", f, create, false); ok && y != nil {
-		maxYear := int64(time.Now().UTC().Year() + 1)
-		if *y < 1900 || *y > maxYear {
-			f.Add("year", fmt.Sprintf("El año debe estar entre 1900 y %d.", maxYear))
-		} else {
-			v.Year = int(*y)
-		}
+	maxYear := int64(time.Now().UTC().Year() + 1)
+	if y, ok := b.IntIn("year", f, input.IntOpts{Required: create, Min: 1900, Max: maxYear,
+		RangeMsg: fmt.Sprintf("El año debe estar entre 1900 y %d.", maxYear)}); ok && y != nil {
+		v.Year = int(*y)
 	}
 	if err := f.Err(); err != nil {
 		return false, err

@@ -435,7 +435,7 @@ func TestCategoriesAndVehicleTypes(t *testing.T) {
 	bad := url.Values{"csrf_token": {tok}, "name": {"Moto"}, "max_weight_capacity_kg": {"-1"}, "max_volume_capacity_liters": {"abc"},
 		"passenger_capacity": {"1.5"}, "image": {"ftp://x"}, "delivery_categories": {"not-a-uuid"}}
 	res = b.post("/admin/vehicle-types/new/", bad)
-	for _, msg := range []string{"Ya existe un tipo de vehículo", "mayor o igual a 0", "Introduzca un número válido.", "Introduzca un número entero válido.", "Introduzca una URL válida.", "inválida"} {
+	for _, msg := range []string{"Ya existe un tipo de vehículo", "mayor o igual a 0", "Introduzca un número válido.", "Se requiere un número entero válido.", "Introduzca una URL válida.", "inválida"} {
 		if !strings.Contains(res.Body, msg) {
 			t.Errorf("vehicle type validation: missing %q", msg)
 		}

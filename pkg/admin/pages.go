@@ -69,24 +69,30 @@ func (a *Console) login(c echo.Context) error {
 	username, password := strings.TrimSpace(c.FormValue("username")), c.FormValue("password")
 	data := loginData{Username: username, Next: safeNext(c.FormValue("next"))}
 	ip := clientIP(c)
-	if blocked, wait := a.limit.blocked(ip, username); blocked {
+	blocked, wait, settle := a.limit.reserve(ip, username)
+	if blocked {
 		mins := int(wait/time.Minute) + 1
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 		data.Error = fmt.Sprintf("Demasiados intentos fallidos. Inténtelo de nuevo en %d minutos.", mins)
-		a.d.Log.Warn("admin login rate limited", "ip", ip, "username", username)
+		a.d.Log.Warn("admin login rate limited", "ip", ip, "username", logText(username))
 		return a.render(c, http.StatusTooManyRequests, "login.html", "Iniciar sesión", data)
 	}
-	acc, err := checkPassword(c.Request().Context(), a.d.Store, username, password)
+	var acc *store.StaffAccount
+	var err error
+	if validCredentials(username, password) {
+		acc, err = checkPassword(c.Request().Context(), a.d.Store, username, password)
+	}
 	if err != nil {
+		settle(false)
 		return a.fail(c, apperr.Wrap(err, "staff login"))
 	}
 	if acc == nil {
-		a.limit.fail(ip, username)
-		a.d.Log.Warn("admin login failed", "ip", ip, "username", username)
+		settle(false)
+		a.d.Log.Warn("admin login failed", "ip", ip, "username", logText(username))
 		data.Error = msgBadLogin
 		return a.render(c, http.StatusUnauthorized, "login.html", "Iniciar sesión", data)
 	}
-	a.limit.reset(ip, username)
+	settle(true)
 	ns := fresh()
 	ns.StaffID, ns.AuthHash = acc.ID.String(), a.sess.authHash(acc.PasswordHash)
 	if err := a.sess.write(c.Response(), ns); err != nil {
@@ -704,4 +710,20 @@ func (a *Console) accountActive(c echo.Context) error {
 	}
 	a.d.Log.Info("admin staff account", "staff", staffOf(c).Username, "account", id, "is_active", active)
 	return c.Redirect(http.StatusSeeOther, "/admin/accounts/?guardado=1")
+}
+
+// validCredentials refuses, before any query, a username no account can
+// have (empty, longer than the column, or holding U+0000, which PostgreSQL
+// refuses).
+func validCredentials(username, password string) bool {
+	return username != "" && len(username) <= 150 && !strings.ContainsRune(username, 0) && len(password) <= 4096
+}
+
+// logText bounds a client-written value in a log line.
+func logText(s string) string {
+	const max = 64
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
 }

@@ -138,7 +138,7 @@ func SaveVehicleType(ctx context.Context, st *store.Store, id *uuid.UUID, b inpu
 	desc, _ := b.String("description", f, input.StringOpts{AllowBlank: true})
 	kg, _ := b.Decimal("max_weight_capacity_kg", f, 10, 2, true, false)
 	liters, _ := b.Decimal("max_volume_capacity_liters", f, 10, 2, true, false)
-	pax, _ := b.Int("passenger_capacity", f, true, false)
+	pax, _ := b.IntIn("passenger_capacity", f, input.IntOpts{Required: true, Min: 0, Max: input.MaxInt32})
 	image, imageSent := b.String("image", f, input.StringOpts{Nullable: true, AllowBlank: true, MaxLen: 200})
 	active, activeSent := b.Bool("is_active", f, false)
 	catIDs, catsSent := b.StringList("delivery_categories", f)
@@ -149,9 +149,6 @@ func SaveVehicleType(ctx context.Context, st *store.Store, id *uuid.UUID, b inpu
 		if p.d != nil && p.d.IsNegative() {
 			f.Add(p.key, "Asegúrese de que este valor sea mayor o igual a 0.")
 		}
-	}
-	if pax != nil && *pax < 0 {
-		f.Add("passenger_capacity", "Asegúrese de que este valor sea mayor o igual a 0.")
 	}
 	if image != nil && *image == "" {
 		image = nil

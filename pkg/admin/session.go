@@ -155,25 +155,23 @@ func (l *limiter) recent(key string, t time.Time) []time.Time {
 	return ts
 }
 
-// blocked tells whether another attempt must be refused, and for how long.
-func (l *limiter) blocked(ip, username string) (bool, time.Duration) {
+// reserve takes one attempt for ip+username before the password is checked,
+// in one step under the lock: when either count is already at its cap the
+// attempt is refused (blocked, with how long to wait); else it is counted as
+// a failure at once, so concurrent guesses can never pass the caps. done
+// settles it: done(true) (the password was right) takes the attempt back and
+// clears the pair's failures; done(false) keeps it.
+func (l *limiter) reserve(ip, username string) (blocked bool, wait time.Duration, done func(ok bool)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	t := now()
 	pair, user := limiterKeys(ip, username)
 	if ts := l.recent(pair, t); len(ts) >= l.perPair {
-		return true, l.window - t.Sub(ts[0])
+		return true, l.window - t.Sub(ts[0]), nil
 	}
 	if ts := l.recent(user, t); len(ts) >= l.perUser {
-		return true, l.window - t.Sub(ts[0])
+		return true, l.window - t.Sub(ts[0]), nil
 	}
-	return false, 0
-}
-
-func (l *limiter) fail(ip, username string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	t := now()
 	if len(l.fails) >= maxKeys {
 		for k := range l.fails {
 			l.recent(k, t)
@@ -182,13 +180,23 @@ func (l *limiter) fail(ip, username string) {
 			l.fails = map[string][]time.Time{}
 		}
 	}
-	pair, user := limiterKeys(ip, username)
 	for _, k := range []string{pair, user} {
-		ts := append(l.recent(k, t), t)
-		if len(ts) > 2*l.perUser {
-			ts = ts[len(ts)-2*l.perUser:]
+		l.fails[k] = append(l.fails[k], t)
+	}
+	return false, 0, func(ok bool) {
+		if !ok {
+			return
 		}
-		l.fails[k] = ts
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		delete(l.fails, pair)
+		ts := l.fails[user]
+		for i := range ts {
+			if ts[i].Equal(t) {
+				l.fails[user] = append(ts[:i:i], ts[i+1:]...)
+				break
+			}
+		}
 	}
 }
 

@@ -238,7 +238,7 @@ func hideMetrics(h http.Handler) http.Handler {
 		if r.URL.Path == "/metrics" || r.URL.Path == "/metrics/" {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusNotFound)
-			_ = json.NewEncoder(w).Encode(httpapi.Detail{Detail: apperr.MsgNotFound, Error: apperr.MsgNotFound})
+			_ = json.NewEncoder(w).Encode(apperr.NewDetail(apperr.MsgNotFound))
 			return
 		}
 		h.ServeHTTP(w, r)

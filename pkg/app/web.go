@@ -50,14 +50,15 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	acct := account.New(st, outbox, log)
 	acct.OnDelete = mkt.RemoveUserMarketplace
 	acct.UserChanged = authn.Forget
+	lim := newLimits(cfg, broker, log)
 	e := httpapi.New(httpapi.Deps{Config: cfg, Store: st, Auth: authn, Outbox: outbox, Log: log,
-		Checks: Checks(st, broker), DevIssuer: dev, Market: mkt, Account: acct})
+		Checks: Checks(st, broker), DevIssuer: dev, Market: mkt, Account: acct, Throttles: lim.http})
 	if _, err := admin.Register(e, admin.Deps{Config: cfg, Store: st, Log: log, UserChanged: authn.Forget, Market: mkt}); err != nil {
 		return nil, err
 	}
 	openapi.Register(e)
 	w := &Web{Handler: e, Auth: authn, Dev: dev, Outbox: outbox, Market: mkt, Account: acct, Broker: broker}
-	if err := w.mountSockets(e, cfg, log, st); err != nil {
+	if err := w.mountSockets(e, cfg, log, st, lim.sockets); err != nil {
 		return nil, err
 	}
 	if w.Runner != nil {

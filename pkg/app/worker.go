@@ -13,11 +13,13 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
 
+	"hermez/pkg/apperr"
 	"hermez/pkg/auth"
 	"hermez/pkg/config"
 	"hermez/pkg/httpapi"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
+	"hermez/pkg/throttle"
 	"hermez/pkg/ws"
 )
 
@@ -62,12 +64,14 @@ func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *s
 	e := echo.New()
 	// No Host check: browsers reach the worker at its own public host, and
 	// forwarded upgrades carry the worker's host; sockets authenticate by token.
-	httpapi.Common(e, log, "")
+	httpapi.Common(e, log, httpapi.CommonOptions{TrustedProxyHops: cfg.TrustedProxyHops})
+	lim := newLimits(cfg, broker, log)
+	e.Use(httpapi.AnonThrottle(lim.http.Anon, authn.Verifier)) // socket handshakes count here
 	hub := ws.NewHub(sub, log, o.Socket)
 	watchDeletedUsers(hub, authn, st, log)
 	checks := []httpapi.Check{{Name: "database", Ping: st.Ping}, {Name: "redis", Ping: hub.Ping}}
 	httpapi.Health(e, checks...)
-	(&ws.Server{Hub: hub, Auth: authn, Store: st, Log: log}).Routes(e)
+	(&ws.Server{Hub: hub, Auth: authn, Store: st, Log: log, Cap: lim.sockets}).Routes(e)
 	runner := NewRunner(cfg, log, st, broker, o.Sweep)
 	w := &Worker{Handler: e, Hub: hub, Runner: runner, Auth: authn, Dev: dev}
 	w.Background = []func(context.Context){
@@ -77,6 +81,7 @@ func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *s
 			}
 		},
 		runner.Run,
+		lim.sockets.Run,
 	}
 	w.OnShutdown = []func(context.Context){hub.Shutdown}
 	return w, nil
@@ -148,7 +153,7 @@ func WorkerProxy(target string, log *slog.Logger) (http.Handler, error) {
 			msg := "El servicio de tiempo real no está disponible."
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadGateway)
-			_ = json.NewEncoder(w).Encode(map[string]string{"detail": msg, "error": msg})
+			_ = json.NewEncoder(w).Encode(apperr.NewDetail(msg))
 		},
 	}, nil
 }
@@ -157,7 +162,7 @@ func WorkerProxy(target string, log *slog.Logger) (http.Handler, error) {
 // WORKER_URL when set; else the sockets are served here over the process's
 // broker (config.md), and in single-process mode (the in-process broker) the
 // relay/sweep runner runs here too (with Redis, the worker runs it).
-func (w *Web) mountSockets(e *echo.Echo, cfg config.Config, log *slog.Logger, st *store.Store) error {
+func (w *Web) mountSockets(e *echo.Echo, cfg config.Config, log *slog.Logger, st *store.Store, sockets *throttle.Sockets) error {
 	if cfg.WorkerURL != "" {
 		proxy, err := WorkerProxy(cfg.WorkerURL, log)
 		if err != nil {
@@ -175,8 +180,9 @@ func (w *Web) mountSockets(e *echo.Echo, cfg config.Config, log *slog.Logger, st
 	}
 	hub := ws.NewHub(sub, log, ws.Options{})
 	watchDeletedUsers(hub, w.Auth, st, log)
-	(&ws.Server{Hub: hub, Auth: w.Auth, Store: st, Log: log}).Routes(e)
+	(&ws.Server{Hub: hub, Auth: w.Auth, Store: st, Log: log, Cap: sockets}).Routes(e)
 	w.Hub = hub
+	w.Background = append(w.Background, sockets.Run)
 	w.Background = append(w.Background, func(ctx context.Context) {
 		if err := hub.Run(ctx); err != nil && ctx.Err() == nil {
 			log.Error("broker subscription ended", "err", err)

@@ -18,6 +18,7 @@ const (
 	Forbidden       Kind = "forbidden"       // 403
 	NotFound        Kind = "not_found"       // 404
 	Conflict        Kind = "conflict"        // 409
+	Throttled       Kind = "throttled"       // 429 (with Retry-After)
 	Unavailable     Kind = "unavailable"     // 503
 	Internal        Kind = "internal"        // 500
 )
@@ -85,6 +86,32 @@ func NotFoundErr() *Error { return New(NotFound, MsgNotFound) }
 
 // ForbiddenErr is the 403 "no tiene permiso".
 func ForbiddenErr() *Error { return New(Forbidden, MsgForbidden) }
+
+// Detail is the body of every error that is not about one field: three keys,
+// same text (api.md: the frontend reads detail in most places, error in
+// others, message on the address favorite).
+type Detail struct {
+	Detail  string `json:"detail"`
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+// NewDetail is the Detail of msg.
+func NewDetail(msg string) Detail { return Detail{Detail: msg, Error: msg, Message: msg} }
+
+// Body is the JSON body of a validation error: DRF's field map, plus, when a
+// rule spans fields (non_field_errors), detail/error/message holding its first
+// message so the frontend shows it.
+func (e *Error) Body() map[string]any {
+	out := make(map[string]any, len(e.Fields)+3)
+	for k, v := range e.Fields {
+		out[k] = v
+	}
+	if nf := e.Fields[NonField]; len(nf) > 0 {
+		out["detail"], out["error"], out["message"] = nf[0], nf[0], nf[0]
+	}
+	return out
+}
 
 // Fields collects validation messages; Err returns nil when none were added.
 type Fields map[string][]string

@@ -38,6 +38,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*store.
 	if err != nil {
 		return nil, err
 	}
+	claims = cleaned(claims)
+	if claims.Subject == "" {
+		return nil, &AuthError{Message: MsgInvalid, Reason: errors.New("sub claim empty once cleaned of NULs")}
+	}
 	return a.userFor(ctx, claims)
 }
 

@@ -13,6 +13,8 @@ import (
 
 	"github.com/joho/godotenv"
 	"github.com/kelseyhightower/envconfig"
+
+	"hermez/pkg/throttle"
 )
 
 // DefaultSecretKey is the development signing secret. Outside local mode with
@@ -52,6 +54,15 @@ type Config struct {
 	// MetricsPort, when set, serves /metrics and /debug/pprof/ on that port only (internal, for the
 	// platform's private network) and not on PORT; 0 serves it on PORT (local mode).
 	MetricsPort int `envconfig:"METRICS_PORT" default:"0"`
+	// TrustedProxyHops is the client-IP rule: 0 = the peer address, N = the N-th
+	// address from the right of X-Forwarded-For (X-Real-IP is never trusted).
+	TrustedProxyHops int `envconfig:"TRUSTED_PROXY_HOPS" default:"0"`
+	// Throttles in DRF's notation N/sec|min|hour|day ("0" disables).
+	ThrottleUserWrites string `envconfig:"THROTTLE_USER_WRITES" default:"120/min"`
+	ThrottleQuotes     string `envconfig:"THROTTLE_QUOTES" default:"20/min"`
+	ThrottleAnon       string `envconfig:"THROTTLE_ANON" default:"300/min"`
+	// WSMaxSocketsPerUser caps one user's concurrent sockets across workers (0 disables).
+	WSMaxSocketsPerUser int `envconfig:"WS_MAX_SOCKETS_PER_USER" default:"30"`
 }
 
 // Load reads .env (when present, never overriding the environment) and the environment.
@@ -121,6 +132,15 @@ func (c Config) ShutdownTimeout() time.Duration {
 	return time.Duration(c.ShutdownSeconds) * time.Second
 }
 
+// Rates are the parsed throttle rates (a bad value, which Validate refuses,
+// reads as disabled).
+func (c Config) Rates() (userWrites, quotes, anon throttle.Rate) {
+	userWrites, _ = throttle.ParseRate(c.ThrottleUserWrites)
+	quotes, _ = throttle.ParseRate(c.ThrottleQuotes)
+	anon, _ = throttle.ParseRate(c.ThrottleAnon)
+	return userWrites, quotes, anon
+}
+
 // Validate refuses unsafe or impossible settings, with a message that says what to change.
 func (c Config) Validate() error {
 	var problems []string
@@ -159,6 +179,17 @@ func (c Config) Validate() error {
 	}
 	if !c.LocalMode() && !c.Debug && c.ClerkFrontendAPIURL == "" {
 		problems = append(problems, "CLERK_FRONTEND_API_URL is required in production (the development issuer exists only in local mode or with DEBUG=true)")
+	}
+	if c.TrustedProxyHops < 0 {
+		problems = append(problems, "TRUSTED_PROXY_HOPS must not be negative (0: the peer address; 1 behind Render's proxy)")
+	}
+	for name, v := range map[string]string{"THROTTLE_USER_WRITES": c.ThrottleUserWrites, "THROTTLE_QUOTES": c.ThrottleQuotes, "THROTTLE_ANON": c.ThrottleAnon} {
+		if _, err := throttle.ParseRate(v); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", name, err))
+		}
+	}
+	if c.WSMaxSocketsPerUser < 0 {
+		problems = append(problems, "WS_MAX_SOCKETS_PER_USER must not be negative (0 disables the cap)")
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("refusing to start: %s", strings.Join(problems, "; "))

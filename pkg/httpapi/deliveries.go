@@ -24,7 +24,7 @@ func (a *API) deliveryRoutes(g *echo.Group) {
 	g.DELETE("/categories/:id/", a.deleteCategory, a.authed)
 
 	g.GET("/quotes/", a.listQuotes, a.authed)
-	g.POST("/quotes/", a.createQuote, a.authed)
+	g.POST("/quotes/", a.createQuote, a.authed, UserThrottle(a.Throttles.Quotes, false))
 	g.GET("/quotes/:id/", byID(http.StatusOK, a.Market.GetQuote), a.authed)
 	g.PUT("/quotes/:id/", a.updateQuote(false), a.authed)
 	g.PATCH("/quotes/:id/", a.updateQuote(true), a.authed)

@@ -12,13 +12,10 @@ import (
 	"hermez/pkg/auth"
 )
 
-// Detail is the shape of every non-validation error: both keys, same text.
-type Detail struct {
-	Detail string `json:"detail"`
-	Error  string `json:"error"`
-}
+// Detail is the shape of every non-validation error: three keys, same text.
+type Detail = apperr.Detail
 
-func detail(msg string) Detail { return Detail{Detail: msg, Error: msg} }
+func detail(msg string) Detail { return apperr.NewDetail(msg) }
 
 var kindStatus = map[apperr.Kind]int{
 	apperr.Invalid:         http.StatusBadRequest,
@@ -26,6 +23,7 @@ var kindStatus = map[apperr.Kind]int{
 	apperr.Forbidden:       http.StatusForbidden,
 	apperr.NotFound:        http.StatusNotFound,
 	apperr.Conflict:        http.StatusConflict,
+	apperr.Throttled:       http.StatusTooManyRequests,
 	apperr.Unavailable:     http.StatusServiceUnavailable,
 	apperr.Internal:        http.StatusInternalServerError,
 }
@@ -43,7 +41,7 @@ func Render(err error) (int, any) {
 			status = http.StatusInternalServerError
 		}
 		if e.Kind == apperr.Invalid && len(e.Fields) > 0 {
-			return status, e.Fields
+			return status, e.Body()
 		}
 		msg := e.Message
 		if status == http.StatusInternalServerError {

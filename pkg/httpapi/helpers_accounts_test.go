@@ -80,12 +80,23 @@ func wantStatus(t *testing.T, res *testutil.Response, status int) {
 func wantFieldError(t *testing.T, res *testutil.Response, field string) {
 	t.Helper()
 	wantStatus(t, res, 400)
-	var m map[string][]string
+	var m map[string]json.RawMessage
 	if err := json.Unmarshal(res.Body, &m); err != nil {
 		t.Fatalf("not a field error shape: %s", res.Body)
 	}
-	if len(m[field]) == 0 || m[field][0] == "" {
+	var msgs []string
+	if err := json.Unmarshal(m[field], &msgs); err != nil || len(msgs) == 0 || msgs[0] == "" {
 		t.Fatalf("no message for %q: %s", field, res.Body)
+	}
+	if field == "non_field_errors" {
+		// api.md: a 400 that is not about one field also carries its first
+		// message as detail, error and message.
+		for _, k := range []string{"detail", "error", "message"} {
+			var s string
+			if json.Unmarshal(m[k], &s) != nil || s != msgs[0] {
+				t.Fatalf("%s is not the first non-field message: %s", k, res.Body)
+			}
+		}
 	}
 }
 
@@ -94,7 +105,7 @@ func wantDetail(t *testing.T, res *testutil.Response, status int) {
 	t.Helper()
 	wantStatus(t, res, status)
 	var m map[string]any
-	if err := json.Unmarshal(res.Body, &m); err != nil || m["detail"] == nil || m["detail"] != m["error"] {
+	if err := json.Unmarshal(res.Body, &m); err != nil || m["detail"] == nil || m["detail"] != m["error"] || m["detail"] != m["message"] {
 		t.Fatalf("not a detail shape: %s", res.Body)
 	}
 }

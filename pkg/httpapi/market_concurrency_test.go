@@ -12,6 +12,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"hermez/pkg/config"
 	"hermez/pkg/store"
 	"hermez/pkg/testutil"
 )
@@ -190,7 +191,8 @@ func TestDeliveryFilters(t *testing.T) {
 // Lists load nested objects with a fixed number of queries, however long they are.
 func TestMarketListsNoNPlusOne(t *testing.T) {
 	t.Parallel()
-	w := testutil.NewWeb(t, testutil.WebOptions{})
+	// One client creates more quotes than THROTTLE_QUOTES's default allows.
+	w := testutil.NewWeb(t, testutil.WebOptions{Config: func(c *config.Config) { c.ThrottleQuotes, c.ThrottleUserWrites = "0", "0" }})
 	client := newActor(t, w, "user_n1_client")
 	var queries atomic.Int64
 	err := w.Store.DB.Callback().Query().After("gorm:query").Register("test:count", func(*gorm.DB) { queries.Add(1) })

@@ -11,6 +11,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"hermez/pkg/apperr"
+	"hermez/pkg/input"
 	"hermez/pkg/metrics"
 )
 
@@ -71,6 +73,67 @@ func requestID(c echo.Context) string {
 	return c.Response().Header().Get(echo.HeaderXRequestID)
 }
 
+// ValidRequestID is the rule for a client's X-Request-ID: 1–64 characters of
+// [A-Za-z0-9._-]. Anything else is replaced, never echoed or logged.
+func ValidRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch ch := id[i]; {
+		case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9', ch == '.', ch == '_', ch == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// RequestID takes the client's X-Request-ID when ValidRequestID allows it,
+// else makes a new one; the response carries it, and so does the request
+// (a forwarded socket upgrade passes it on to the worker).
+func RequestID() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			id := r.Header.Get(echo.HeaderXRequestID)
+			if !ValidRequestID(id) {
+				id = newID()
+				r.Header.Set(echo.HeaderXRequestID, id)
+			}
+			c.Response().Header().Set(echo.HeaderXRequestID, id)
+			return next(c)
+		}
+	}
+}
+
+// RejectNUL answers 404 for a path that holds U+0000 (a path id with it names
+// nothing) and 400 for a query that does, before any handler or the database
+// sees it.
+func RejectNUL() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if strings.IndexByte(r.URL.Path, 0) >= 0 {
+				return apperr.NotFoundErr()
+			}
+			if strings.Contains(r.URL.RawQuery, "%00") || strings.IndexByte(r.URL.RawQuery, 0) >= 0 {
+				for k, vs := range c.QueryParams() {
+					if strings.IndexByte(k, 0) >= 0 {
+						return apperr.New(apperr.Invalid, input.MsgNUL)
+					}
+					for _, v := range vs {
+						if strings.IndexByte(v, 0) >= 0 {
+							return apperr.New(apperr.Invalid, input.MsgNUL)
+						}
+					}
+				}
+			}
+			return next(c)
+		}
+	}
+}
+
 // RequestLog logs every request once with its id, route, status and duration,
 // and records the Prometheus metrics.
 func RequestLog(log *slog.Logger) echo.MiddlewareFunc {
@@ -94,10 +157,23 @@ func RequestLog(log *slog.Logger) echo.MiddlewareFunc {
 				level = slog.LevelDebug
 			}
 			log.Log(c.Request().Context(), level, "request", "request_id", requestID(c), "method", c.Request().Method,
-				"route", route, "path", c.Request().URL.Path, "status", status, "duration_ms", float64(d.Microseconds())/1000)
+				"route", route, "path", logPath(c.Request().URL.Path), "status", status, "ip", c.RealIP(),
+				"duration_ms", float64(d.Microseconds())/1000)
 			return nil
 		}
 	}
+}
+
+// maxLoggedPath bounds the client-written path in a log line.
+const maxLoggedPath = 256
+
+// logPath is the path as logged: at most maxLoggedPath bytes (the route
+// pattern, logged beside it, says what was matched).
+func logPath(p string) string {
+	if len(p) <= maxLoggedPath {
+		return p
+	}
+	return p[:maxLoggedPath] + "…"
 }
 
 // Recover turns panics into a logged 500 JSON answer.
@@ -123,16 +199,25 @@ func CORS(origins []string) echo.MiddlewareFunc {
 	})
 }
 
-// Common installs the middleware stack shared by web and worker.
-func Common(e *echo.Echo, log *slog.Logger, deploymentHost string) {
+// CommonOptions configure the middleware stack shared by web and worker.
+type CommonOptions struct {
+	// DeploymentHost enables the Host check (config.md DEPLOYMENT_HOST).
+	DeploymentHost string
+	// TrustedProxyHops is config.md's client-IP rule (TRUSTED_PROXY_HOPS).
+	TrustedProxyHops int
+}
+
+// Common installs the middleware stack shared by web and worker, and the
+// client-IP rule (c.RealIP() everywhere: logs, throttles, the staff login limit).
+func Common(e *echo.Echo, log *slog.Logger, o CommonOptions) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = ErrorHandler(log)
+	e.IPExtractor = ClientIP(o.TrustedProxyHops)
 	e.Pre(TrailingSlash())
-	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
-		Generator: func() string { return newID() },
-	}))
+	e.Use(RequestID())
 	e.Use(RequestLog(log))
 	e.Use(Recover(log))
-	e.Use(HostCheck(deploymentHost))
+	e.Use(RejectNUL())
+	e.Use(HostCheck(o.DeploymentHost))
 	e.Use(middleware.BodyLimit("1MiB")) // = MaxBody ("1M" would be 10^6 bytes)
 }

@@ -35,6 +35,8 @@ type Deps struct {
 	DevIssuer *auth.DevIssuer
 	// Market runs the marketplace rules (built from Store/Outbox/Config when nil).
 	Market *market.Service
+	// Throttles are the request throttles (zero value: none).
+	Throttles Throttles
 }
 
 // New builds the web process's Echo with every API route.
@@ -46,8 +48,13 @@ func New(d Deps) *echo.Echo {
 		d.Market = market.New(d.Store, d.Outbox, market.ConfigFrom(d.Config), d.Log)
 	}
 	e := echo.New()
-	Common(e, d.Log, d.Config.DeploymentHost)
+	Common(e, d.Log, CommonOptions{DeploymentHost: d.Config.DeploymentHost, TrustedProxyHops: d.Config.TrustedProxyHops})
 	e.Use(CORS(d.Config.CORSAllowedOrigins))
+	var verifier *auth.Verifier
+	if d.Auth != nil {
+		verifier = d.Auth.Verifier
+	}
+	e.Use(AnonThrottle(d.Throttles.Anon, verifier))
 	Health(e, d.Checks...)
 	if d.DevIssuer != nil {
 		jwks := d.DevIssuer.JWKS()
@@ -79,7 +86,9 @@ type API struct {
 }
 
 func (a *API) routes(e *echo.Echo) {
-	a.authed = RequireUser(a.Auth)
+	writes := UserThrottle(a.Throttles.UserWrites, true)
+	requireUser := RequireUser(a.Auth)
+	a.authed = func(next echo.HandlerFunc) echo.HandlerFunc { return requireUser(writes(next)) }
 	a.userRoutes(e.Group("/user/api"))
 	a.webhookRoutes(e.Group("/user/webhooks"))
 	a.deliveryRoutes(e.Group("/deliveries/api"))

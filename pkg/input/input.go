@@ -9,6 +9,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
+	"math/big"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -23,8 +26,9 @@ const (
 	MsgRequired = apperr.MsgRequired
 	MsgNull     = "Este campo no puede ser nulo."
 	MsgBlank    = "Este campo no puede estar en blanco."
-	MsgInteger  = "Introduzca un número entero válido."
+	MsgInteger  = "Se requiere un número entero válido."
 	MsgNumber   = "Introduzca un número válido."
+	MsgNUL      = "Caracteres nulos no están permitidos."
 	MsgBool     = "Debe ser un valor booleano válido."
 	MsgString   = "No es una cadena válida."
 	MsgUUID     = "Debe ser un UUID válido."
@@ -45,10 +49,116 @@ func Decode(b []byte) (Body, error) {
 	if err := json.Unmarshal(b, &m); err != nil || m == nil {
 		return nil, apperr.New(apperr.Invalid, apperr.MsgMalformed)
 	}
+	if err := m.checkNUL(); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
+// nulEscape is how U+0000 appears in JSON text (a raw NUL byte is not valid
+// JSON and fails the decode). PostgreSQL refuses it in text and jsonb, so a
+// string that carries it is refused here, once, for every route: the field
+// error names the top-level field whose value (at any depth) or name holds it.
+var nulEscape = []byte(`\u0000`)
+
+func (b Body) checkNUL() error {
+	f := apperr.Fields{}
+	for k, raw := range b {
+		switch {
+		case strings.ContainsRune(k, 0):
+			f.Add(apperr.NonField, MsgNUL)
+		case hasNUL(raw):
+			f.Add(k, MsgNUL)
+		}
+	}
+	return f.Err()
+}
+
+// hasNUL tells whether a JSON value holds U+0000 in any string. The escape is
+// looked for on the raw text first (the common case costs one scan); a match
+// is confirmed by decoding, since `\\u0000` (an escaped backslash) is not one.
+func hasNUL(raw json.RawMessage) bool {
+	if !bytes.Contains(raw, nulEscape) {
+		return false
+	}
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return true
+	}
+	return anyNUL(v)
+}
+
+func anyNUL(v any) bool {
+	switch t := v.(type) {
+	case string:
+		return strings.ContainsRune(t, 0)
+	case []any:
+		for _, e := range t {
+			if anyNUL(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, e := range t {
+			if strings.ContainsRune(k, 0) || anyNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// StripNUL removes U+0000 from s (for data that must be cleaned, not refused).
+func StripNUL(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "")
+}
+
+// CleanJSON returns payload with U+0000 removed from every string and key, at
+// any depth: Clerk's data is cleaned, never refused (Clerk would retry a
+// refused webhook for days). A payload without NULs is returned as it is;
+// invalid JSON is returned unchanged for the caller's decoder to refuse.
+func CleanJSON(payload []byte) []byte {
+	if !bytes.Contains(payload, nulEscape) {
+		return payload
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return payload
+	}
+	out, err := json.Marshal(cleanAny(v))
+	if err != nil {
+		return payload
+	}
+	return out
+}
+
+func cleanAny(v any) any {
+	switch t := v.(type) {
+	case string:
+		return StripNUL(t)
+	case []any:
+		for i := range t {
+			t[i] = cleanAny(t[i])
+		}
+		return t
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[StripNUL(k)] = cleanAny(e)
+		}
+		return out
+	}
+	return v
+}
+
 // FromStrings makes a Body from form values (each a JSON string).
+// Form values are not checked for NUL here: String and StringList refuse them
+// when read.
 func FromStrings(values map[string]string) Body {
 	m := Body{}
 	for k, v := range values {
@@ -143,6 +253,10 @@ func (b Body) String(key string, f apperr.Fields, o StringOpts) (val *string, se
 		f.Add(key, MsgString)
 		return nil, false
 	}
+	if strings.IndexByte(s, 0) >= 0 {
+		f.Add(key, MsgNUL)
+		return nil, false
+	}
 	s = strings.TrimSpace(s)
 	if s == "" && !o.AllowBlank {
 		if o.Nullable && !o.Required {
@@ -171,42 +285,140 @@ func (b Body) String(key string, f apperr.Fields, o StringOpts) (val *string, se
 	return &s, true
 }
 
-// Int reads an integer (JSON number or numeric string). ok false when absent or invalid.
+// Column range of an `integer` column: the default bounds of Int.
+const (
+	MinInt32 = math.MinInt32
+	MaxInt32 = math.MaxInt32
+)
+
+// maxNumberLen bounds the text of a number (DRF's MAX_STRING_LENGTH): longer
+// input is refused before it is parsed.
+const maxNumberLen = 1000
+
+// IntOpts are the rules of an integer field. Min and Max are inclusive; both
+// zero means the range of an `integer` column. RangeMsg, when set, replaces
+// DRF's "menor/mayor o igual" messages (a %d in it gets the bound it broke).
+type IntOpts struct {
+	Required, Nullable bool
+	Min, Max           int64
+	RangeMsg           string
+}
+
+// MsgMax and MsgMin are DRF's range messages.
+func MsgMax(n int64) string {
+	return fmt.Sprintf("Asegúrese de que este valor sea menor o igual a %d.", n)
+}
+func MsgMin(n int64) string {
+	return fmt.Sprintf("Asegúrese de que este valor sea mayor o igual a %d.", n)
+}
+
+// Int reads an integer within the range of an `integer` column.
 func (b Body) Int(key string, f apperr.Fields, required, nullable bool) (val *int64, sent bool) {
+	return b.IntIn(key, f, IntOpts{Required: required, Nullable: nullable})
+}
+
+// plainInt is an integer as DRF takes it: digits, optionally with a ".0…" tail.
+var plainInt = regexp.MustCompile(`^[+-]?[0-9]+(\.0*)?$`)
+
+// IntIn reads an integer (JSON number or numeric string) and checks its range:
+// a value outside it is a field error, never wrapped or truncated. ok is false
+// when absent or invalid.
+func (b Body) IntIn(key string, f apperr.Fields, o IntOpts) (val *int64, sent bool) {
 	if !b.Has(key) {
-		if required {
+		if o.Required {
 			f.Add(key, MsgRequired)
 		}
 		return nil, false
 	}
 	if b.IsNull(key) {
-		if !nullable {
+		if !o.Nullable {
 			f.Add(key, MsgNull)
 		}
-		return nil, nullable
+		return nil, o.Nullable
 	}
 	s, ok := b.scalarText(key)
 	if !ok || s == "" {
-		if ok && s == "" && nullable && !required {
+		if ok && s == "" && o.Nullable && !o.Required {
 			return nil, true
 		}
 		f.Add(key, MsgInteger)
 		return nil, false
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		// DRF accepts "25.0"
-		d, derr := decimal.NewFromString(s)
-		if derr != nil || !d.Equal(d.Truncate(0)) {
-			f.Add(key, MsgInteger)
-			return nil, false
-		}
-		n = d.IntPart()
+	lo, hi := o.Min, o.Max
+	if lo == 0 && hi == 0 {
+		lo, hi = MinInt32, MaxInt32
+	}
+	n, cmp, valid := parseInt(s, lo, hi)
+	switch {
+	case !valid:
+		f.Add(key, MsgInteger)
+		return nil, false
+	case cmp > 0:
+		f.Add(key, rangeMsg(o.RangeMsg, hi, MsgMax))
+		return nil, false
+	case cmp < 0:
+		f.Add(key, rangeMsg(o.RangeMsg, lo, MsgMin))
+		return nil, false
 	}
 	return &n, true
 }
 
+func rangeMsg(custom string, bound int64, drf func(int64) string) string {
+	switch {
+	case custom == "":
+		return drf(bound)
+	case strings.Contains(custom, "%d"):
+		return fmt.Sprintf(custom, bound)
+	}
+	return custom
+}
+
+// parseInt reads s as an integer and compares it with [lo, hi]: cmp is -1
+// below, +1 above, 0 inside (then n is the value). valid is false when s is no
+// integer: text, a fraction, an infinity, or longer than maxNumberLen. The
+// comparison is exact whatever the size of s (2^64+5 is above, not 5).
+func parseInt(s string, lo, hi int64) (n int64, cmp int, valid bool) {
+	if len(s) > maxNumberLen {
+		return 0, 0, false
+	}
+	if plainInt.MatchString(s) {
+		if i := strings.IndexByte(s, '.'); i >= 0 {
+			s = s[:i]
+		}
+		v, ok := new(big.Int).SetString(strings.TrimPrefix(s, "+"), 10)
+		if !ok {
+			return 0, 0, false
+		}
+		switch {
+		case v.Cmp(big.NewInt(hi)) > 0:
+			return 0, 1, true
+		case v.Cmp(big.NewInt(lo)) < 0:
+			return 0, -1, true
+		}
+		return v.Int64(), 0, true
+	}
+	// A JSON number in exponent form (2.5e1): accepted when it is a whole
+	// number, as DRF does for the float it becomes; 1e309 is no integer.
+	if !strings.ContainsAny(s, "eE") {
+		return 0, 0, false
+	}
+	x, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(x, 0) || math.IsNaN(x) || x != math.Trunc(x) {
+		return 0, 0, false
+	}
+	switch {
+	case x > float64(hi):
+		return 0, 1, true
+	case x < float64(lo):
+		return 0, -1, true
+	}
+	return int64(x), 0, true
+}
+
 // Decimal reads a decimal with at most maxDigits digits and places decimals.
+// Like DRF: more digits than the column holds, more decimals than places (a
+// tail of zeros aside), or more whole digits than maxDigits-places are field
+// errors; nothing is rounded away.
 func (b Body) Decimal(key string, f apperr.Fields, maxDigits, places int32, required, nullable bool) (val *decimal.Decimal, sent bool) {
 	if !b.Has(key) {
 		if required {
@@ -224,26 +436,43 @@ func (b Body) Decimal(key string, f apperr.Fields, maxDigits, places int32, requ
 	if ok && s == "" && nullable && !required {
 		return nil, true
 	}
-	d, err := decimal.NewFromString(s)
-	if !ok || err != nil || strings.ContainsAny(s, "eE") {
+	if ok && len(s) > maxNumberLen {
+		f.Add(key, fmt.Sprintf("Asegúrese de que no haya más de %d dígitos en total.", maxDigits))
+		return nil, false
+	}
+	if !ok || strings.ContainsAny(s, "eE") {
 		f.Add(key, MsgNumber)
 		return nil, false
 	}
-	if -d.Exponent() > places && !d.Equal(d.Round(places)) {
-		f.Add(key, fmt.Sprintf("Asegúrese de que no haya más de %d decimales.", places))
+	d, err := decimal.NewFromString(s)
+	if err != nil {
+		f.Add(key, MsgNumber)
 		return nil, false
 	}
-	whole := d.Abs().Truncate(0).String()
-	digits := len(whole)
-	if whole == "0" {
-		digits = 0
-	}
-	if int32(digits) > maxDigits-places {
+	whole, frac := digitCounts(s)
+	switch {
+	case whole+frac > int(maxDigits):
+		f.Add(key, fmt.Sprintf("Asegúrese de que no haya más de %d dígitos en total.", maxDigits))
+		return nil, false
+	case frac > int(places):
+		f.Add(key, fmt.Sprintf("Asegúrese de que no haya más de %d decimales.", places))
+		return nil, false
+	case whole > int(maxDigits-places):
 		f.Add(key, fmt.Sprintf("Asegúrese de que no haya más de %d dígitos antes del punto decimal.", maxDigits-places))
 		return nil, false
 	}
 	d = d.Round(places)
 	return &d, true
+}
+
+// digitCounts counts the significant whole digits (leading zeros aside) and
+// the decimals (trailing zeros aside) of a plain decimal text.
+func digitCounts(s string) (whole, frac int) {
+	s = strings.TrimLeft(s, "+-")
+	w, fr, _ := strings.Cut(s, ".")
+	w = strings.TrimLeft(w, "0")
+	fr = strings.TrimRight(fr, "0")
+	return len(w), len(fr)
 }
 
 // Bool reads true/false (also "true"/"false", 1/0 like DRF).
@@ -310,6 +539,10 @@ func (b Body) StringList(key string, f apperr.Fields) (val []string, sent bool) 
 		var s string
 		if json.Unmarshal(it, &s) != nil {
 			f.Add(key, MsgString)
+			return nil, false
+		}
+		if strings.IndexByte(s, 0) >= 0 {
+			f.Add(key, MsgNUL)
 			return nil, false
 		}
 		out = append(out, s)

@@ -337,11 +337,11 @@ func (s *Service) ExtendQuote(ctx context.Context, caller *store.User, id uuid.U
 		key = "minutes"
 	}
 	f := apperr.Fields{}
-	n, ok := b.Int(key, f, true, false)
+	n, ok := b.IntIn(key, f, input.IntOpts{Required: true, Min: 1, Max: 100000, RangeMsg: MsgMinutes})
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
-	if !ok || n == nil || *n <= 0 || *n > 100000 {
+	if !ok || n == nil {
 		return nil, apperr.Field(key, MsgMinutes)
 	}
 	var q *store.Quote

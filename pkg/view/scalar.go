@@ -78,15 +78,22 @@ func FormatDuration(us int64) string {
 	return out
 }
 
+// maxDurationMicros bounds a duration: 100,000 days (about 274 years), far
+// inside what a bigint of microseconds holds, so no input wraps.
+const maxDurationMicros = 100000 * 86400 * 1e6
+
 // ParseDuration reads "HH:MM:SS[.ffffff]", "D HH:MM:SS", "MM:SS", or a number
 // of seconds, into microseconds.
 func ParseDuration(s string) (int64, bool) {
+	const maxDurationDays = 100000
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, false
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if f < 0 {
+		// NaN, infinities and amounts past the bigint column are refused,
+		// never wrapped.
+		if !(f >= 0 && f*1e6 < maxDurationMicros) {
 			return 0, false
 		}
 		return int64(f * 1e6), true
@@ -112,6 +119,12 @@ func ParseDuration(s string) (int64, bool) {
 	if err1 != nil || err2 != nil || err3 != nil || h < 0 || m < 0 || m > 59 || sec < 0 || sec >= 60 {
 		return 0, false
 	}
+	if days > maxDurationDays || h > maxDurationDays*24 {
+		return 0, false
+	}
 	total := days*86400*1e6 + h*3600*1e6 + m*60*1e6 + int64(sec*1e6+0.5)
+	if total < 0 || float64(total) >= maxDurationMicros {
+		return 0, false
+	}
 	return total, true
 }

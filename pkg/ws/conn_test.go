@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"hermez/pkg/app"
+	"hermez/pkg/config"
 	"hermez/pkg/realtime"
 	"hermez/pkg/testutil"
 	"hermez/pkg/ws"
@@ -49,7 +50,8 @@ func TestServerPingsIdleSockets(t *testing.T) {
 func TestIdleSocketsHaveNoWriterGoroutine(t *testing.T) {
 	st := testutil.NewStore(t)
 	f := newFixture(t, st)
-	w := startWorker(t, st, nil, app.WorkerOptions{})
+	// More sockets than WS_MAX_SOCKETS_PER_USER's default, for one user.
+	w := startWorker(t, st, nil, app.WorkerOptions{}, func(c *config.Config) { c.WSMaxSocketsPerUser = 0 })
 	const n = 40
 	before := runtime.NumGoroutine()
 	conns := make([]*websocket.Conn, n)

@@ -38,11 +38,14 @@ type worker struct {
 }
 
 // startWorker runs BuildWorker on st and broker (an in-process broker when nil).
-func startWorker(t testing.TB, st *store.Store, broker *app.Broker, o app.WorkerOptions) *worker {
+func startWorker(t testing.TB, st *store.Store, broker *app.Broker, o app.WorkerOptions, edit ...func(*config.Config)) *worker {
 	t.Helper()
 	cfg := testutil.Config(t)
 	if st.Dialect == store.Postgres {
 		cfg.DatabaseURL = "postgres://test"
+	}
+	for _, e := range edit {
+		e(&cfg)
 	}
 	if broker == nil {
 		m := realtime.NewMemory()

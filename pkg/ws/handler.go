@@ -27,6 +27,9 @@ type Server struct {
 	Auth  *auth.Authenticator
 	Store *store.Store
 	Log   *slog.Logger
+	// Cap, when set, limits each user's concurrent sockets (across workers):
+	// the socket over it is accepted and closed with 4429.
+	Cap SocketCap
 
 	once     sync.Once
 	upgrader websocket.Upgrader
@@ -64,11 +67,23 @@ func (s *Server) init() {
 				msg := "Se esperaba una conexión WebSocket."
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(status)
-				_ = json.NewEncoder(w).Encode(map[string]string{"detail": msg, "error": msg})
+				_ = json.NewEncoder(w).Encode(apperr.NewDetail(msg))
 			},
 		}
 	})
 }
+
+// SocketCap counts a user's open sockets (throttle.Sockets): ok is false when
+// the user is at the cap; release is called once the accepted socket ends.
+type SocketCap interface {
+	Acquire(ctx context.Context, user string) (release func(), ok bool)
+}
+
+// CloseTooMany is the close code of a socket over the user's cap.
+const (
+	CloseTooMany  = 4429
+	ReasonTooMany = "Demasiadas conexiones abiertas para este usuario."
+)
 
 // plan is what a route decided for a caller: the group to join, or a close
 // code (4403/4404) with its reason, and the initial message (nil: none).
@@ -119,8 +134,18 @@ func (s *Server) handle(r route) echo.HandlerFunc {
 			closeNow(wsc, p.deny, p.reason)
 			return nil
 		}
+		release := func() {}
+		if s.Cap != nil {
+			var ok bool
+			if release, ok = s.Cap.Acquire(ctx, u.UserID); !ok {
+				s.Log.Info("socket refused: too many sockets", "user", u.UserID, "path", req.URL.Path)
+				closeNow(wsc, CloseTooMany, ReasonTooMany)
+				return nil
+			}
+		}
 		conn := newConn(wsc, u.UserID, p.group, &s.Hub.opts)
 		if !s.Hub.join(conn) {
+			release()
 			closeNow(wsc, CloseGoingAway, ReasonGoingAway)
 			return nil
 		}
@@ -145,6 +170,7 @@ func (s *Server) handle(r route) echo.HandlerFunc {
 		// buffers and context; the socket lives on in its reader goroutine
 		// (and a writer goroutine while it has something to write).
 		conn.onExit = func() {
+			release()
 			s.Hub.leave(conn)
 			s.Log.Debug("socket closed", "user", conn.user, "group", conn.group, "code", conn.code)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"hermez/pkg/config"
 	"hermez/pkg/httpapi"
+	"hermez/pkg/realtime"
 	"hermez/pkg/throttle"
 )
 
@@ -22,9 +23,14 @@ func newLimits(cfg config.Config, broker *Broker, log *slog.Logger) limits {
 	if broker != nil && broker.Redis != nil {
 		rdb = broker.Redis
 	}
+	// The broker's key prefix (REDIS_PREFIX; tests give each broker its own).
+	prefix := cfg.RedisPrefix
+	if p, ok := broker.Publisher.(*realtime.RedisPublisher); ok && rdb != nil {
+		prefix = p.Prefix
+	}
 	var store throttle.Store = throttle.NewMemory()
 	if rdb != nil {
-		store = &throttle.Redis{Client: rdb, Prefix: cfg.RedisPrefix + "throttle:"}
+		store = &throttle.Redis{Client: rdb, Prefix: prefix + "throttle:"}
 	}
 	writes, quotes, anon := cfg.Rates()
 	lim := func(scope string, r throttle.Rate) *throttle.Limiter {
@@ -39,6 +45,6 @@ func newLimits(cfg config.Config, broker *Broker, log *slog.Logger) limits {
 			Quotes:     lim(throttle.ScopeQuotes, quotes),
 			Anon:       lim(throttle.ScopeAnon, anon),
 		},
-		sockets: &throttle.Sockets{Max: cfg.WSMaxSocketsPerUser, Client: rdb, Prefix: cfg.RedisPrefix, Log: log},
+		sockets: &throttle.Sockets{Max: cfg.WSMaxSocketsPerUser, Client: rdb, Prefix: prefix, Log: log},
 	}
 }

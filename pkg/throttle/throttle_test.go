@@ -1,0 +1,293 @@
+package throttle_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
+
+	"hermez/pkg/realtime"
+	htu "hermez/pkg/testutil"
+	"hermez/pkg/throttle"
+)
+
+func TestParseRate(t *testing.T) {
+	for in, want := range map[string]throttle.Rate{
+		"120/min": {N: 120, Period: time.Minute}, "20/minute": {N: 20, Period: time.Minute},
+		"5/sec": {N: 5, Period: time.Second}, "3/hour": {N: 3, Period: time.Hour}, "1/day": {N: 1, Period: 24 * time.Hour},
+		"0": {}, "": {},
+	} {
+		got, err := throttle.ParseRate(in)
+		if err != nil || got != want {
+			t.Errorf("%q: %v %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"abc", "5", "5/", "5/week", "-1/min", "x/min"} {
+		if _, err := throttle.ParseRate(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// stores runs f on the in-process store and on Redis (TEST_REDIS_URL or miniredis).
+func stores(t *testing.T, f func(t *testing.T, s throttle.Store)) {
+	t.Run("memory", func(t *testing.T) { f(t, throttle.NewMemory()) })
+	t.Run("redis", func(t *testing.T) {
+		url, prefix := htu.Redis(t)
+		c, err := realtime.OpenRedis(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		f(t, &throttle.Redis{Client: c, Prefix: prefix})
+	})
+}
+
+// DRF's counting: up to N in any window of the period; a burst of N passes at
+// once; a refused hit is not recorded; the wait is until the oldest hit leaves.
+func TestSlidingWindowIsDRFs(t *testing.T) {
+	stores(t, func(t *testing.T, s throttle.Store) {
+		ctx := context.Background()
+		r := throttle.Rate{N: 3, Period: time.Minute}
+		t0 := time.Unix(1_800_000_000, 0)
+		hit := func(at time.Duration) throttle.Decision {
+			d, err := s.Hit(ctx, "k", r, t0.Add(at))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+		for i := range 3 {
+			if !hit(time.Duration(i) * time.Second).Allowed {
+				t.Fatalf("hit %d of the burst refused", i+1)
+			}
+		}
+		d := hit(10 * time.Second)
+		if d.Allowed || d.RetryAfter != 50*time.Second {
+			t.Fatalf("4th: %+v, want refused with 50s", d)
+		}
+		// GCRA (redis_rate) would let one through after period/N; DRF does not.
+		if hit(30 * time.Second).Allowed {
+			t.Fatal("a 4th hit inside the window passed")
+		}
+		if !hit(60*time.Second + time.Millisecond).Allowed { // the first left the window
+			t.Fatal("not allowed once the oldest hit left")
+		}
+		if hit(60*time.Second + 2*time.Millisecond).Allowed {
+			t.Fatal("window holds 3 again")
+		}
+		if d, _ := s.Hit(ctx, "other", r, t0); !d.Allowed {
+			t.Fatal("keys are independent")
+		}
+	})
+}
+
+// Concurrent hits never pass more than N (the Redis script is atomic).
+func TestConcurrentHitsNeverPassTheLimit(t *testing.T) {
+	stores(t, func(t *testing.T, s throttle.Store) {
+		r := throttle.Rate{N: 20, Period: time.Minute}
+		var mu sync.Mutex
+		allowed := 0
+		var wg sync.WaitGroup
+		for range 100 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d, err := s.Hit(context.Background(), "burst", r, time.Now())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if d.Allowed {
+					mu.Lock()
+					allowed++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if allowed != 20 {
+			t.Fatalf("%d of 100 concurrent hits allowed, want 20", allowed)
+		}
+	})
+}
+
+func TestMessageAndWait(t *testing.T) {
+	if got := throttle.WaitSeconds(59200 * time.Millisecond); got != 60 {
+		t.Fatalf("wait %d", got)
+	}
+	if got := throttle.WaitSeconds(0); got != 1 {
+		t.Fatalf("wait %d", got)
+	}
+	if m := throttle.Message(42); m != "Solicitud fue regulada (throttled). Se espera que esté disponible en 42 segundos." {
+		t.Fatal(m)
+	}
+}
+
+// redisServer runs a redis-server of the test's own on a free port (never the
+// shared one): the fault test kills and restarts it.
+type redisServer struct {
+	t    *testing.T
+	port int
+	dir  string
+	cmd  *exec.Cmd
+}
+
+func startRedisServer(t *testing.T, port int, dir string) *redisServer {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server not installed")
+	}
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &redisServer{t: t, port: port, dir: dir, cmd: cmd}
+	t.Cleanup(s.kill)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server on %d never answered", port)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (s *redisServer) kill() {
+	if s.cmd.Process != nil && s.cmd.ProcessState == nil {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+	}
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// The limiter's Redis taken away: requests pass, the failure is counted (and
+// logged); once Redis is back, throttling resumes.
+func TestRedisOutageLetsRequestsThroughAndIsCounted(t *testing.T) {
+	port := freePort(t)
+	dir := t.TempDir()
+	srv := startRedisServer(t, port, dir)
+	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: -1,
+		DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { c.Close() })
+	l := &throttle.Limiter{Scope: "fault_test", Rate: throttle.Rate{N: 2, Period: time.Minute},
+		Store: &throttle.Redis{Client: c, Prefix: "fault:"}, Log: htu.Logger()}
+	ctx := context.Background()
+	errors := func() float64 { return testutil.ToFloat64(throttle.Decisions.WithLabelValues("fault_test", "error")) }
+	throttled := func() float64 { return testutil.ToFloat64(throttle.Decisions.WithLabelValues("fault_test", "throttled")) }
+
+	if !l.Allow(ctx, "ip").Allowed || !l.Allow(ctx, "ip").Allowed || l.Allow(ctx, "ip").Allowed {
+		t.Fatal("with Redis up: 2 allowed, the 3rd refused")
+	}
+	srv.kill()
+	before := errors()
+	start := time.Now()
+	for i := range 5 {
+		if !l.Allow(ctx, "ip").Allowed {
+			t.Fatalf("request %d refused while the limiter's Redis is down", i+1)
+		}
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatalf("5 requests took %s with Redis down: each must fail fast", time.Since(start))
+	}
+	if got := errors() - before; got != 5 {
+		t.Fatalf("%v failures counted, want 5", got)
+	}
+	startRedisServer(t, port, filepath.Join(dir))
+	beforeThrottled := throttled()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l.Allow(ctx, "ip2")
+		l.Allow(ctx, "ip2")
+		if !l.Allow(ctx, "ip2").Allowed && throttled() > beforeThrottled {
+			break // throttling resumed
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("throttling never resumed after Redis came back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = os.Remove(filepath.Join(dir, "dump.rdb"))
+}
+
+// A worker that dies (no release, no heartbeat) stops counting within TTL;
+// a live worker's heartbeat keeps its sockets counted past TTL.
+func TestSocketsOfADeadWorkerExpire(t *testing.T) {
+	url, prefix := htu.Redis(t)
+	c, err := realtime.OpenRedis(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	live := &throttle.Sockets{Max: 3, Client: c, Prefix: prefix, TTL: time.Second, Heartbeat: 200 * time.Millisecond}
+	dead := &throttle.Sockets{Max: 3, Client: c, Prefix: prefix, TTL: time.Second, Heartbeat: 200 * time.Millisecond}
+	go live.Run(ctx)
+	if _, ok := live.Acquire(ctx, "u"); !ok {
+		t.Fatal("first socket refused")
+	}
+	for range 2 {
+		if _, ok := dead.Acquire(ctx, "u"); !ok {
+			t.Fatal("socket refused")
+		}
+	}
+	if _, ok := live.Acquire(ctx, "u"); ok {
+		t.Fatal("4th socket across two workers accepted")
+	}
+	// dead never runs its heartbeat and never releases: it crashed.
+	time.Sleep(1500 * time.Millisecond)
+	if n, err := live.Count(ctx, "u"); err != nil || n != 1 {
+		t.Fatalf("after TTL: %d sockets counted (%v), want the live worker's 1", n, err)
+	}
+	rel, ok := live.Acquire(ctx, "u")
+	if !ok {
+		t.Fatal("user still locked out after the dead worker's TTL")
+	}
+	rel()
+	rel() // idempotent
+	if n, _ := live.Count(ctx, "u"); n != 1 {
+		t.Fatalf("after release: %d", n)
+	}
+}
+
+func TestSocketsInProcess(t *testing.T) {
+	s := &throttle.Sockets{Max: 2}
+	ctx := context.Background()
+	r1, ok1 := s.Acquire(ctx, "u")
+	_, ok2 := s.Acquire(ctx, "u")
+	_, ok3 := s.Acquire(ctx, "u")
+	if !ok1 || !ok2 || ok3 {
+		t.Fatalf("%v %v %v", ok1, ok2, ok3)
+	}
+	r1()
+	if _, ok := s.Acquire(ctx, "u"); !ok {
+		t.Fatal("a released place was not freed")
+	}
+	if _, ok := (&throttle.Sockets{}).Acquire(ctx, "u"); !ok {
+		t.Fatal("Max 0 must disable the cap")
+	}
+}

@@ -197,7 +197,9 @@ func TestRedisOutageLetsRequestsThroughAndIsCounted(t *testing.T) {
 		Store: &throttle.Redis{Client: c, Prefix: "fault:"}, Log: htu.Logger()}
 	ctx := context.Background()
 	errors := func() float64 { return testutil.ToFloat64(throttle.Decisions.WithLabelValues("fault_test", "error")) }
-	throttled := func() float64 { return testutil.ToFloat64(throttle.Decisions.WithLabelValues("fault_test", "throttled")) }
+	throttled := func() float64 {
+		return testutil.ToFloat64(throttle.Decisions.WithLabelValues("fault_test", "throttled"))
+	}
 
 	if !l.Allow(ctx, "ip").Allowed || !l.Allow(ctx, "ip").Allowed || l.Allow(ctx, "ip").Allowed {
 		t.Fatal("with Redis up: 2 allowed, the 3rd refused")

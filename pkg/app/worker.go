@@ -66,7 +66,7 @@ func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *s
 	// forwarded upgrades carry the worker's host; sockets authenticate by token.
 	httpapi.Common(e, log, httpapi.CommonOptions{TrustedProxyHops: cfg.TrustedProxyHops})
 	lim := newLimits(cfg, broker, log)
-	e.Use(httpapi.AnonThrottle(lim.http.Anon, authn.Verifier)) // socket handshakes count here
+	e.Use(httpapi.AnonThrottle(lim.http.Anon, authn.Verifier, false)) // socket handshakes count here
 	hub := ws.NewHub(sub, log, o.Socket)
 	watchDeletedUsers(hub, authn, st, log)
 	checks := []httpapi.Check{{Name: "database", Ping: st.Ping}, {Name: "redis", Ping: hub.Ping}}
@@ -147,6 +147,12 @@ func WorkerProxy(target string, log *slog.Logger) (http.Handler, error) {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(u)
 			pr.SetXForwarded()
+			// forwardClientIP put the client's address (the web's client-IP
+			// rule) in X-Forwarded-For: the worker, with the same
+			// TRUSTED_PROXY_HOPS, reads it as the last entry, not this hop.
+			if ip := pr.In.Header.Get(echo.HeaderXForwardedFor); ip != "" {
+				pr.Out.Header.Set(echo.HeaderXForwardedFor, ip)
+			}
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			log.Error("forward socket to worker", "path", r.URL.Path, "err", err)
@@ -156,6 +162,16 @@ func WorkerProxy(target string, log *slog.Logger) (http.Handler, error) {
 			_ = json.NewEncoder(w).Encode(apperr.NewDetail(msg))
 		},
 	}, nil
+}
+
+// forwardClientIP hands the client's address, as this process's client-IP
+// rule found it, to the worker (see WorkerProxy's Rewrite).
+func forwardClientIP(proxy http.Handler) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Request().Header.Set(echo.HeaderXForwardedFor, c.RealIP())
+		proxy.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
 }
 
 // mountSockets adds the socket side to the web process: forwarding to
@@ -168,7 +184,7 @@ func (w *Web) mountSockets(e *echo.Echo, cfg config.Config, log *slog.Logger, st
 		if err != nil {
 			return err
 		}
-		e.Any("/ws/*", echo.WrapHandler(proxy))
+		e.Any("/ws/*", forwardClientIP(proxy))
 		return nil
 	}
 	if w.Broker == nil || (w.Broker.Memory == nil && w.Broker.Redis == nil) {

@@ -50,9 +50,15 @@ func (e *Error) Error() string {
 	if len(e.Fields) > 0 {
 		keys := make([]string, 0, len(e.Fields))
 		for k := range e.Fields {
+			if len(k) > 64 { // a client may name a field anything: bounded in logs
+				k = k[:64] + "…"
+			}
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
+		if len(keys) > 10 {
+			keys = append(keys[:10], fmt.Sprintf("(+%d)", len(keys)-10))
+		}
 		msg = fmt.Sprintf("invalid fields %v", keys)
 	}
 	if e.Err != nil {

@@ -93,7 +93,7 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			level = slog.LevelInfo
 		}
 		log.Log(c.Request().Context(), level, "request failed", "request_id", requestID(c),
-			"method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "err", err)
+			"method", c.Request().Method, "path", logPath(c.Request().URL.Path), "status", status, "err", err)
 		if c.Request().Method == http.MethodHead {
 			err = c.NoContent(status)
 		} else {

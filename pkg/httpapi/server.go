@@ -54,7 +54,7 @@ func New(d Deps) *echo.Echo {
 	if d.Auth != nil {
 		verifier = d.Auth.Verifier
 	}
-	e.Use(AnonThrottle(d.Throttles.Anon, verifier))
+	e.Use(AnonThrottle(d.Throttles.Anon, verifier, d.Config.WorkerURL != ""))
 	Health(e, d.Checks...)
 	if d.DevIssuer != nil {
 		jwks := d.DevIssuer.JWKS()

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -37,7 +38,7 @@ var anonExempt = map[string]bool{
 // RequestToken is the token a request carries: the socket ways for /ws/
 // (subprotocol, query, header), the Authorization header elsewhere.
 func RequestToken(r *http.Request) string {
-	if len(r.URL.Path) >= 4 && r.URL.Path[:4] == "/ws/" {
+	if strings.HasPrefix(r.URL.Path, "/ws/") {
 		t, _ := ws.Token(r)
 		return t
 	}
@@ -49,14 +50,17 @@ func RequestToken(r *http.Request) string {
 // and refuses them over the limit. CORS preflights and anonExempt paths pass.
 // A valid token is checked by the verifier alone (its cache makes the check
 // the route then repeats free).
-func AnonThrottle(l *throttle.Limiter, v *auth.Verifier) echo.MiddlewareFunc {
+//
+// With forwardedSockets (web with WORKER_URL) /ws/ requests are left to the
+// worker, where socket handshakes count.
+func AnonThrottle(l *throttle.Limiter, v *auth.Verifier, forwardedSockets bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		if l == nil || l.Rate.Disabled() {
 			return next
 		}
 		return func(c echo.Context) error {
 			r := c.Request()
-			if r.Method == http.MethodOptions || anonExempt[r.URL.Path] {
+			if r.Method == http.MethodOptions || anonExempt[r.URL.Path] || forwardedSockets && strings.HasPrefix(r.URL.Path, "/ws/") {
 				return next(c)
 			}
 			if tok := RequestToken(r); tok != "" && v != nil {

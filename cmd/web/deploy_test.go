@@ -122,6 +122,9 @@ func TestRenderBlueprint(t *testing.T) {
 		if v := s.env("METRICS_PORT"); v == nil || v.Value == nil || *v.Value == "" || *v.Value == "0" || *v.Value == "10000" {
 			t.Errorf("%s: METRICS_PORT %+v: /metrics must move off the public port", s.Name, v)
 		}
+		if v := s.env("TRUSTED_PROXY_HOPS"); v == nil || v.Value == nil || *v.Value != "1" {
+			t.Errorf("%s: TRUSTED_PROXY_HOPS %+v: behind Render's proxy the client is the last X-Forwarded-For entry", s.Name, v)
+		}
 	}
 	if api.PreDeployCommand != "web migrate" {
 		t.Errorf("api preDeployCommand %q, want web migrate", api.PreDeployCommand)

@@ -25,8 +25,13 @@ func newLimits(cfg config.Config, broker *Broker, log *slog.Logger) limits {
 	}
 	// The broker's key prefix (REDIS_PREFIX; tests give each broker its own).
 	prefix := cfg.RedisPrefix
-	if p, ok := broker.Publisher.(*realtime.RedisPublisher); ok && rdb != nil {
-		prefix = p.Prefix
+	if rdb != nil {
+		switch p := broker.Publisher.(type) {
+		case *realtime.RedisPublisher:
+			prefix = p.Prefix
+		case *realtime.ClusterPublisher:
+			prefix = p.Prefix
+		}
 	}
 	var store throttle.Store = throttle.NewMemory()
 	if rdb != nil {

@@ -57,6 +57,7 @@ type options struct {
 	userPrefix  string
 	eventWait   time.Duration
 	openTimeout time.Duration
+	multi       multiOptions
 }
 
 const (
@@ -77,7 +78,7 @@ func main() {
 }
 
 func defineFlags(fs *flag.FlagSet, o *options) {
-	fs.StringVar(&o.scenario, "scenario", "me", "me | categories | quote | accept | sockets-idle | sockets-fanout | publish-latency")
+	fs.StringVar(&o.scenario, "scenario", "me", "me | categories | quote | accept | sockets-idle | sockets-fanout | publish-latency | sockets-listen | post-quotes")
 	fs.StringVar(&o.target, "target", "http://127.0.0.1:8000", "web base URL (loopback only)")
 	fs.StringVar(&o.wsTarget, "ws-target", "", "socket base URL, e.g. ws://127.0.0.1:8001 for a worker (default: the web target)")
 	fs.StringVar(&o.devKey, "dev-key", ".hermez/dev-jwt.pem", "the development issuer's key file the server uses (tokens are minted with it)")
@@ -108,6 +109,12 @@ func defineFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.userPrefix, "user-prefix", "bench", "prefix of the benchmark users' ids")
 	fs.DurationVar(&o.eventWait, "event-wait", 30*time.Second, "how long to wait for an event to reach every socket")
 	fs.DurationVar(&o.openTimeout, "open-timeout", 5*time.Minute, "bound on opening all sockets")
+	fs.StringVar(&o.multi.readyFile, "ready-file", "", "sockets-listen: written once the sockets are open")
+	fs.StringVar(&o.multi.waitReady, "wait-ready", "", "post-quotes: comma-separated ready files to wait for before posting")
+	fs.StringVar(&o.multi.eventsFile, "events-file", "", "post-quotes: where the posted quotes are written; sockets-listen: comma-separated files to read")
+	fs.StringVar(&o.multi.doneFile, "done-file", "", "written by post-quotes when done; sockets-listen waits for it")
+	fs.StringVar(&o.multi.samplesOut, "samples-out", "", "sockets-listen: every latency in ms, one per line (merge several processes)")
+	fs.DurationVar(&o.multi.listenMax, "listen-max", 10*time.Minute, "sockets-listen: longest wait for -done-file")
 }
 
 func (o *options) validate() error {
@@ -182,6 +189,10 @@ func (b *bench) run(ctx context.Context) error {
 		return b.socketsFanout(ctx)
 	case "publish-latency":
 		return b.publishLatency(ctx)
+	case "sockets-listen":
+		return b.socketsListen(ctx)
+	case "post-quotes":
+		return b.postQuotes(ctx)
 	default:
 		return fmt.Errorf("unknown scenario %q", b.o.scenario)
 	}

@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# The scale run of issue 15: two web processes and three workers on a Redis
+# Cluster of three masters (MODE=cluster) or on one Redis (MODE=single), with
+# sockets spread over the three workers, then
+#   fanout: one quote_created to every socket (new_quotes), FANOUT_EVENTS times
+#           1 s apart: p50/p99/max from the POST being sent, missing receipts;
+#   rate:   RATE quotes/s for DURATION, posted through both web processes as
+#           users whose user_quotes_ groups have ~GROUP_SIZE sockets spread over
+#           the workers: delivered, lost, p99, CPU of each Redis node.
+# Each scenario runs RUNS times (all fanout runs first: the rate runs leave
+# pending quotes that every new_quotes snapshot would carry). Everything it
+# starts it stops (by pid); it drops the database it made. Loopback only; it
+# never touches the machine's shared Redis (its own redis-server processes on
+# BASE_PORT+50..52). Run it under the benchmark lock on a shared machine:
+#
+#   flock /work/bench.lock bash bench/cluster.sh                 # cluster, 3 × 19,900 sockets
+#   MODE=single flock /work/bench.lock bash bench/cluster.sh     # the same on one Redis
+#   SOCKETS_PER_WORKER=2000 RUNS=1 bash bench/cluster.sh         # a quick check
+#
+# One descriptor per socket on both sides: each worker and each listener
+# process stays under the 20,000-descriptor hard limit of the sandbox
+# (SOCKETS_PER_WORKER ≤ 19,900 leaves room for listeners, PostgreSQL and
+# Redis connections).
+set -euo pipefail
+
+MODE=${MODE:-cluster}
+RUNS=${RUNS:-3}
+SOCKETS_PER_WORKER=${SOCKETS_PER_WORKER:-19900}
+GROUP_SIZE=${GROUP_SIZE:-10}
+RATE=${RATE:-200}
+DURATION=${DURATION:-30s}
+FANOUT_EVENTS=${FANOUT_EVENTS:-5}
+SCENARIOS=${SCENARIOS:-fanout rate}
+BASE_PORT=${BASE_PORT:-18100}
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
+DIALERS=${DIALERS:-64}
+
+case $MODE in cluster|single) ;; *) echo "MODE must be cluster or single" >&2; exit 2 ;; esac
+if (( RUNS < 1 || RUNS > 10 )); then echo "RUNS must be 1..10" >&2; exit 2; fi
+if (( SOCKETS_PER_WORKER < 1 || SOCKETS_PER_WORKER > 19900 )); then echo "SOCKETS_PER_WORKER must be 1..19900" >&2; exit 2; fi
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d -t hermez-scale.XXXXXX)
+db="hermez_scale_$$_$RANDOM"
+pids=()
+redis_pids=()
+clk=$(getconf CLK_TCK)
+
+cleanup() {
+  for p in "${pids[@]}" "${redis_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}" "${redis_pids[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  psql "$PG_URL/postgres?sslmode=disable" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  if [[ -n "${KEEP:-}" ]]; then echo "logs kept in $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+echo "== $(date -u +%FT%TZ) mode=$MODE sockets=3x$SOCKETS_PER_WORKER runs=$RUNS load=$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== building into $work"
+(cd "$root" && go build -o "$work/web" ./cmd/web && go build -o "$work/worker" ./cmd/worker && go build -o "$work/load" ./bench/cmd/load)
+cd "$work"
+
+# --- Redis: three cluster masters, or one server, of our own.
+rport=$((BASE_PORT + 50))
+if [[ $MODE == cluster ]]; then
+  addrs=()
+  for i in 0 1 2; do
+    p=$((rport + i)); mkdir -p "redis$i"
+    redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf \
+      --cluster-node-timeout 2000 --cluster-require-full-coverage no --save '' --appendonly no \
+      --dir "$work/redis$i" --logfile redis.log &
+    redis_pids+=($!)
+    addrs+=("127.0.0.1:$p")
+  done
+  for a in "${addrs[@]}"; do
+    for _ in $(seq 1 100); do redis-cli -h 127.0.0.1 -p "${a#*:}" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  done
+  redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes >cluster-create.log
+  for _ in $(seq 1 300); do
+    ok=0
+    for a in "${addrs[@]}"; do redis-cli -p "${a#*:}" cluster info | grep -q 'cluster_state:ok' && ok=$((ok + 1)); done
+    (( ok == 3 )) && break
+    sleep 0.1
+  done
+  export REDIS_CLUSTER_URL="redis://${addrs[0]}?addr=${addrs[1]}&addr=${addrs[2]}"
+  unset REDIS_URL
+  echo "== redis cluster: ${addrs[*]}"
+else
+  mkdir -p redis0
+  redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/redis0" --logfile redis.log &
+  redis_pids+=($!)
+  for _ in $(seq 1 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  export REDIS_URL="redis://127.0.0.1:$rport/0"
+  unset REDIS_CLUSTER_URL
+  echo "== one redis: 127.0.0.1:$rport"
+fi
+
+# --- Database, stand-in Clerk, processes as in production.
+psql "$PG_URL/postgres?sslmode=disable" -qc "CREATE DATABASE $db"
+jwks="127.0.0.1:$((BASE_PORT + 40))"
+./load -serve-jwks "$jwks" -dev-key issuer/dev-jwt.pem -serve-for 3h >jwks.log 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do curl -fsS "http://$jwks/.well-known/jwks.json" >/dev/null 2>&1 && break; sleep 0.1; done
+SECRET_KEY="bench-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export DATABASE_URL="$PG_URL/$db?sslmode=disable" DEBUG=false SECRET_KEY REDIS_PREFIX="scale$$:" \
+  CLERK_FRONTEND_API_URL="http://$jwks" CLERK_AUTHORIZED_PARTIES=http://localhost:4321 \
+  THROTTLE_USER_WRITES=0 THROTTLE_QUOTES=0 THROTTLE_ANON=0 WS_MAX_SOCKETS_PER_USER=0
+./web migrate 2>>migrate.log && ./web seed 2>>migrate.log
+webs=() workers=() worker_pids=() web_pids=()
+for i in 0 1; do
+  p=$((BASE_PORT + i)); PORT=$p ./web 2>"web$i.log" & pids+=($!); web_pids+=($!); webs+=("http://127.0.0.1:$p")
+done
+for i in 0 1 2; do
+  p=$((BASE_PORT + 10 + i)); PORT=$p ./worker 2>"worker$i.log" & pids+=($!); worker_pids+=($!); workers+=("ws://127.0.0.1:$p")
+done
+for u in "${webs[@]}" "${workers[@]/ws:/http:}"; do
+  for _ in $(seq 1 200); do curl -fsS "$u/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+  curl -fsS "$u/readyz" >/dev/null || { echo "$u not ready" >&2; tail -5 ./*.log >&2; exit 1; }
+done
+L=(./load -issuer "http://$jwks" -dev-key issuer/dev-jwt.pem -dialers "$DIALERS")
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+# percentiles of one latency per line (ms): p50 p99 max count
+pct() { sort -n "$@" | awk '{a[NR]=$1} END {if (NR==0) {print "- - - 0"; exit} i50=int(NR*0.50+0.999999); i99=int(NR*0.99+0.999999); printf "%.1f %.1f %.1f %d\n", a[i50], a[i99], a[NR], NR}'; }
+
+total=$((3 * SOCKETS_PER_WORKER))
+users_rate=$(( (total + GROUP_SIZE - 1) / GROUP_SIZE ))
+summary=()
+
+run_one() { # scenario run
+  local sc=$1 run=$2 dir="run-$1-$2"
+  mkdir -p "$dir"
+  local path users
+  if [[ $sc == fanout ]]; then path=/ws/deliveries/new-quotes/; users=200; else path=/ws/deliveries/users/me/quotes/; users=$users_rate; fi
+  local lp=() ready=()
+  for i in 0 1 2; do
+    "${L[@]}" -scenario sockets-listen -ws-target "${workers[$i]}" -ws-path "$path" -sockets "$SOCKETS_PER_WORKER" \
+      -users "$users" -user-prefix "scale$run$sc" -pid "${worker_pids[$i]}" -settle 3s -event-wait 10s \
+      -ready-file "$dir/ready$i" -done-file "$dir/done" -events-file "$dir/events0,$dir/events1" \
+      -samples-out "$dir/samples$i" -listen-max 15m -open-timeout 10m >"$dir/listen$i.out" 2>&1 &
+    lp+=($!); ready+=("$dir/ready$i")
+  done
+  # Posters wait for every listener themselves; the CPU window opens then.
+  for _ in $(seq 1 6000); do [[ -e $dir/ready0 && -e $dir/ready1 && -e $dir/ready2 ]] && break; sleep 0.1; done
+  local -a r0=() w0=()
+  for p in "${redis_pids[@]}"; do r0+=("$(ticks "$p")"); done
+  for p in "${worker_pids[@]}" "${web_pids[@]}"; do w0+=("$(ticks "$p")"); done
+  local t0; t0=$(date +%s.%N)
+  local pp=()
+  if [[ $sc == fanout ]]; then
+    : >"$dir/events1"
+    "${L[@]}" -scenario post-quotes -target "${webs[0]}" -events "$FANOUT_EVENTS" -user-prefix "scale$run$sc" \
+      -wait-ready "$(IFS=,; echo "${ready[*]}")" -events-file "$dir/events0" -done-file "$dir/done0" >"$dir/post0.out" 2>&1 &
+    pp+=($!)
+  else
+    for i in 0 1; do
+      "${L[@]}" -scenario post-quotes -target "${webs[$i]}" -rate "$(awk -v r="$RATE" 'BEGIN {print r / 2}')" \
+        -duration "$DURATION" -c 64 -users "$users" -user-prefix "scale$run$sc" \
+        -wait-ready "$(IFS=,; echo "${ready[*]}")" -events-file "$dir/events$i" -done-file "$dir/done$i" >"$dir/post$i.out" 2>&1 &
+      pp+=($!)
+    done
+  fi
+  local ok=1
+  for p in "${pp[@]}"; do wait "$p" || ok=0; done
+  local t1; t1=$(date +%s.%N)
+  local -a r1=() w1=()
+  for p in "${redis_pids[@]}"; do r1+=("$(ticks "$p")"); done
+  for p in "${worker_pids[@]}" "${web_pids[@]}"; do w1+=("$(ticks "$p")"); done
+  touch "$dir/done"
+  for p in "${lp[@]}"; do wait "$p" || ok=0; done
+  cat "$dir"/post*.out "$dir"/listen*.out | sed "s/^/  [$sc $run] /"
+  (( ok )) || { echo "a load process failed (see above)" >&2; return 1; }
+  local secs; secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')
+  local cpu_r="" cpu_p=""
+  for i in "${!redis_pids[@]}"; do cpu_r+=$(awk -v a="${r0[$i]}" -v b="${r1[$i]}" -v s="$secs" -v c="$clk" 'BEGIN {printf "%.0f%% ", 100 * (b - a) / c / s}'); done
+  for i in "${!w0[@]}"; do cpu_p+=$(awk -v a="${w0[$i]}" -v b="${w1[$i]}" -v s="$secs" -v c="$clk" 'BEGIN {printf "%.0f%% ", 100 * (b - a) / c / s}'); done
+  local expected received missing
+  expected=$(grep -ho 'expected=[0-9]*' "$dir"/listen*.out | awk -F= '{s+=$2} END {print s+0}')
+  received=$(grep -ho 'received=[0-9]*' "$dir"/listen*.out | awk -F= '{s+=$2} END {print s+0}')
+  missing=$(grep -ho 'missing=[0-9]*' "$dir"/listen*.out | awk -F= '{s+=$2} END {print s+0}')
+  local sockets; sockets=$(grep -ho 'sockets=[0-9]* events' "$dir"/listen*.out | awk -F'[= ]' '{s+=$2} END {print s+0}')
+  local rss; rss=$(grep -ho 'rss_per_socket=[0-9.]*KB' "$dir"/listen*.out | tr '\n' ' ')
+  local posted; posted=$(grep -ho 'posted=[0-9]*' "$dir"/post*.out | awk -F= '{s+=$2} END {print s+0}')
+  read -r p50 p99 max n < <(cat "$dir"/samples* | pct)
+  local line="mode=$MODE scenario=$sc run=$run sockets=$sockets posted=$posted expected=$expected received=$received missing=$missing p50=${p50}ms p99=${p99}ms max=${max}ms window=${secs%.*}s redis_cpu=[ ${cpu_r}] worker_cpu+web_cpu=[ ${cpu_p}] worker_rss_per_socket=[ ${rss}]"
+  echo "$line"
+  summary+=("$line")
+}
+
+for sc in $SCENARIOS; do
+  for run in $(seq 1 "$RUNS"); do
+    run_one "$sc" "$run"
+    sleep 3
+  done
+done
+
+echo "== worker RSS now: $(for p in "${worker_pids[@]}"; do printf '%sMiB ' $(( $(rss_kb "$p") / 1024 )); done)"
+echo "== summary ($MODE)"
+printf '%s\n' "${summary[@]}"
+for sc in $SCENARIOS; do
+  printf '%s\n' "${summary[@]}" | grep "scenario=$sc " | awk -v sc="$sc" -v mode="$MODE" '
+    { for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "p50" || kv[1] == "p99" || kv[1] == "max" || kv[1] == "missing") { v = kv[2]; sub("ms", "", v); a[kv[1], NR] = v + 0 } } n = NR }
+    function med(k,   i, j, t, x) { for (i = 1; i <= n; i++) x[i] = a[k, i]; for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t } return x[int((n + 1) / 2)] }
+    END { if (n) printf "MEDIAN mode=%s scenario=%s runs=%d p50=%.1fms p99=%.1fms max=%.1fms missing=%d\n", mode, sc, n, med("p50"), med("p99"), med("max"), med("missing") }'
+done

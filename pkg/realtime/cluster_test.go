@@ -215,3 +215,79 @@ func TestClusterSubscriberResetsOnlyTheFailedMastersGroups(t *testing.T) {
 		return err == nil && n == 0
 	})
 }
+
+// A slot moved to another master (CLUSTER SETSLOT … NODE): the old master
+// drops the shard subscriptions of that slot (a server-side sunsubscribe),
+// the subscriber places the channel on the new owner, reports its group (and
+// only it) for a reset, and frames flow again from the new master.
+func TestClusterSubscriberFollowsAMovedSlot(t *testing.T) {
+	c := testutil.StartRedisCluster(t)
+	const prefix = "hermez:"
+	subc, err := realtime.OpenRedisCluster(c.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer subc.Close()
+	sub := realtime.NewClusterSubscriber(subc, prefix, testutil.Logger())
+	sub.RetryInterval, sub.PingInterval = 200*time.Millisecond, 500*time.Millisecond
+	rec := &clusterRecv{msgs: map[string][]string{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = sub.Run(ctx, rec.handle, rec.reset) }()
+
+	byMaster := groupsPerMaster(c, prefix, 2)
+	moved, stay := byMaster[0][0], byMaster[0][1]
+	if err := sub.Subscribe(ctx, moved, stay); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, 10*time.Second, "subscribed", func() bool {
+		a, ok1 := sub.Placed(moved)
+		b, ok2 := sub.Placed(stay)
+		return ok1 && ok2 && a != "" && b != ""
+	})
+
+	// Move the slot of `moved` from master 0 to master 1 (no keys in it).
+	slot := realtime.Slot(prefix + moved)
+	if slot == realtime.Slot(prefix+stay) {
+		t.Skip("both groups hash to one slot")
+	}
+	ids := make([]string, 3)
+	for i, n := range c.Nodes {
+		cl := redis.NewClient(&redis.Options{Addr: n.Addr()})
+		ids[i], err = cl.ClusterMyID(ctx).Result()
+		cl.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, i := range []int{1, 0, 2} { // the new owner first, then the old one
+		cl := redis.NewClient(&redis.Options{Addr: c.Nodes[i].Addr()})
+		err := cl.Do(ctx, "CLUSTER", "SETSLOT", slot, "NODE", ids[1]).Err()
+		cl.Close()
+		if err != nil {
+			t.Fatalf("setslot on node %d: %v", i, err)
+		}
+	}
+	wait(t, 20*time.Second, "the moved group reset", func() bool { return len(rec.resetGroups()) > 0 })
+	if got := rec.resetGroups(); !slices.Equal(got, []string{moved}) {
+		t.Fatalf("reset %v, want only %s", got, moved)
+	}
+	wait(t, 10*time.Second, "placed on the new owner", func() bool {
+		a, ok := sub.Placed(moved)
+		return ok && a == c.Nodes[1].Addr()
+	})
+	pubc, err := realtime.OpenRedisCluster(c.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pubc.Close()
+	pub := &realtime.ClusterPublisher{Client: pubc, Prefix: prefix}
+	for _, g := range []string{moved, stay} {
+		m := realtime.RawMessage(g, "x", []byte("after:"+g))
+		m.Resource, m.Version = "quote:"+g, 7
+		if err := pub.Publish(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait(t, 10*time.Second, "frames after the move", func() bool { return rec.got(moved, "after:"+moved) && rec.got(stay, "after:"+stay) })
+}

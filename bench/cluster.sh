@@ -138,7 +138,7 @@ run_one() { # scenario run
   local lp=() ready=()
   for i in 0 1 2; do
     "${L[@]}" -scenario sockets-listen -ws-target "${workers[$i]}" -ws-path "$path" -sockets "$SOCKETS_PER_WORKER" \
-      -users "$users" -user-prefix "scale$run$sc" -pid "${worker_pids[$i]}" -settle 3s -event-wait 10s \
+      -users "$users" -user-prefix "scale$run$sc" -pid "${worker_pids[$i]}" -settle 10s -event-wait 10s \
       -ready-file "$dir/ready$i" -done-file "$dir/done" -events-file "$dir/events0,$dir/events1" \
       -samples-out "$dir/samples$i" -listen-max 15m -open-timeout 10m >"$dir/listen$i.out" 2>&1 &
     lp+=($!); ready+=("$dir/ready$i")

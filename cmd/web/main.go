@@ -1,6 +1,6 @@
 // Command web is the Hermez HTTP API (and, in single-process mode, the sockets
 // and the sweeper too). Subcommands: serve (default), migrate, seed, expire,
-// staff, createsuperuser, token.
+// staff, createsuperuser, token, import-django.
 package main
 
 import (
@@ -26,6 +26,9 @@ commands:
                              HERMEZ_ADMIN_PASSWORD, never a flag; --update resets an existing one)
   token <userid> [--name "Ana Gómez"] [--email ana@example.com]
                              print a development JWT (local mode / DEBUG only)
+  import-django --from postgres://… [--dry-run] [--merge] [--batch-size N]
+                             copy the Django backend's database into DATABASE_URL (README: "Moving
+                             from the Django backend"); the URL may come from DJANGO_DATABASE_URL
 `
 
 func main() {
@@ -66,6 +69,8 @@ func run(cmd string, args []string) error {
 		return app.CreateSuperuser(ctx, cfg, log, args)
 	case "token":
 		return app.Token(ctx, cfg, args, os.Stdout)
+	case "import-django":
+		return app.ImportDjango(ctx, cfg, log, args, os.Stdout)
 	default:
 		fmt.Fprint(os.Stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)

@@ -113,7 +113,7 @@ func (s *Service) CreateRating(ctx context.Context, raterID string, b input.Body
 		if err != nil {
 			return apperr.Wrap(err, "find shared delivery")
 		}
-		r.DeliveryID = d.ID
+		r.DeliveryID = &d.ID
 		r.CreatedAt = store.Now()
 		if err := tx.Omit("Ratee", "Rater").Create(&r).Error; err != nil {
 			if store.IsUniqueViolation(err) {

@@ -241,18 +241,29 @@ func (HistoryEvent) TableName() string { return "delivery_history" }
 
 // Rating is one side's rating of the other after a shared delivery.
 type Rating struct {
-	ID         uuid.UUID `gorm:"column:id;primaryKey"`
-	RateeID    string    `gorm:"column:ratee_id"`
-	Ratee      *User     `gorm:"foreignKey:RateeID;references:UserID"`
-	RaterID    string    `gorm:"column:rater_id"`
-	Rater      *User     `gorm:"foreignKey:RaterID;references:UserID"`
-	DeliveryID uuid.UUID `gorm:"column:delivery_id"`
-	Rating     int       `gorm:"column:rating"`
-	Comment    *string   `gorm:"column:comment"`
-	CreatedAt  time.Time `gorm:"column:created_at"`
+	ID         uuid.UUID  `gorm:"column:id;primaryKey"`
+	RateeID    string     `gorm:"column:ratee_id"`
+	Ratee      *User      `gorm:"foreignKey:RateeID;references:UserID"`
+	RaterID    string     `gorm:"column:rater_id"`
+	Rater      *User      `gorm:"foreignKey:RaterID;references:UserID"`
+	DeliveryID *uuid.UUID `gorm:"column:delivery_id"` // nil only for ratings imported from the old system (it named no delivery)
+	Rating     int        `gorm:"column:rating"`
+	Comment    *string    `gorm:"column:comment"`
+	CreatedAt  time.Time  `gorm:"column:created_at"`
 }
 
 func (Rating) TableName() string { return "user_rating" }
+
+// DjangoImport records the runs of `web import-django` from one source (its
+// host, port and database; never credentials). StartedAt of the first run is
+// the time given to the fields the old rows lack.
+type DjangoImport struct {
+	Source     string     `gorm:"column:source;primaryKey"`
+	StartedAt  time.Time  `gorm:"column:started_at"`
+	FinishedAt *time.Time `gorm:"column:finished_at"` // last run that wrote rows and verified
+}
+
+func (DjangoImport) TableName() string { return "django_import" }
 
 // WebhookEvent records an applied Svix message id (idempotency).
 type WebhookEvent struct {
@@ -296,5 +307,5 @@ func (StaffAccount) TableName() string { return "staff_accounts" }
 // AllModels lists every model, for the schema-agreement test.
 func AllModels() []any {
 	return []any{&User{}, &Address{}, &Category{}, &VehicleType{}, &VehicleTypeCategory{}, &Vehicle{},
-		&Quote{}, &Offer{}, &Delivery{}, &HistoryEvent{}, &Rating{}, &WebhookEvent{}, &OutboxEvent{}, &StaffAccount{}}
+		&Quote{}, &Offer{}, &Delivery{}, &HistoryEvent{}, &Rating{}, &DjangoImport{}, &WebhookEvent{}, &OutboxEvent{}, &StaffAccount{}}
 }

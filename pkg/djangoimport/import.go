@@ -93,6 +93,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r := &run{o: o, src: src, dst: dst, rep: &Report{DryRun: o.DryRun, Merge: o.Merge}, source: sourceName(srcCfg)}
 	r.prog = newProgress(o.Progress, o.Log)
 	err = r.run(ctx)
+	// Release the lock before the connection closes: the server frees a
+	// closed session's locks only when its backend has exited.
+	_, _ = dst.Exec(context.Background(), `SELECT pg_advisory_unlock_all()`)
 	if err != nil && !errors.Is(err, ErrRefused) && !errors.Is(err, ErrMismatch) {
 		r.rep.Stopped = err.Error()
 	}

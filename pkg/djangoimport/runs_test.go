@@ -1,0 +1,241 @@
+package djangoimport_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"hermez/pkg/djangoimport"
+	"hermez/pkg/testutil"
+)
+
+func printed(rep *djangoimport.Report) string {
+	var b strings.Builder
+	rep.Print(&b)
+	return b.String()
+}
+
+// A dry run writes nothing and counts what a run writes; a second run is a
+// no-op and says so.
+func TestDryRunThenImportThenNoop(t *testing.T) {
+	requirePG(t)
+	t.Parallel()
+	from := newDjango(t)
+	to := testutil.NewDatabaseURL(t)
+	before := snapshot(t, to)
+
+	dry := mustImport(t, from, to, func(o *djangoimport.Options) { o.DryRun = true })
+	if dry.Written() == 0 {
+		t.Fatalf("dry run would write nothing:\n%s", printed(dry))
+	}
+	if !strings.Contains(printed(dry), "Dry run") {
+		t.Errorf("dry run report:\n%s", printed(dry))
+	}
+	diffSnapshots(t, before, snapshot(t, to))
+	if n := count(t, connect(t, to), `SELECT count(*) FROM django_import`); n != 0 {
+		t.Errorf("dry run left %d ledger rows", n)
+	}
+
+	first := mustImport(t, from, to, nil)
+	if first.Written() != dry.Written() {
+		t.Errorf("dry run said %d rows, the run wrote %d", dry.Written(), first.Written())
+	}
+	for _, tr := range first.Tables {
+		if tr2 := dry.Table(tr.Name); tr2 == nil || tr2.Written != tr.Written || tr2.Read != tr.Read {
+			t.Errorf("%s: dry %+v, run %+v", tr.Name, tr2, tr)
+		}
+	}
+	after := snapshot(t, to)
+	ledger := snapshotLedger(t, to)
+
+	second := mustImport(t, from, to, nil)
+	if second.Written() != 0 {
+		t.Errorf("second run wrote %d rows:\n%s", second.Written(), printed(second))
+	}
+	for _, tr := range second.Tables {
+		if tr.Skipped != tr.Read {
+			t.Errorf("second run %s: read %d, skipped %d", tr.Name, tr.Read, tr.Skipped)
+		}
+	}
+	if !strings.Contains(printed(second), "Nothing to do") {
+		t.Errorf("second run report:\n%s", printed(second))
+	}
+	diffSnapshots(t, after, snapshot(t, to))
+	if got := snapshotLedger(t, to); got != ledger {
+		t.Errorf("second run changed the ledger: %s → %s", ledger, got)
+	}
+}
+
+func snapshotLedger(t *testing.T, dbURL string) string {
+	rows := queryMaps(t, connect(t, dbURL), `SELECT source, started_at::text, finished_at::text FROM django_import ORDER BY source`)
+	var b strings.Builder
+	for _, r := range rows {
+		b.WriteString(r["source"].(string) + "|" + r["started_at"].(string) + "|")
+		if f, ok := r["finished_at"].(string); ok {
+			b.WriteString(f)
+		}
+		b.WriteString(";")
+	}
+	return b.String()
+}
+
+// A run stopped after some committed batches leaves whole batches; the re-run
+// finishes, and the result equals a run that was never stopped.
+func TestStoppedRunResumes(t *testing.T) {
+	requirePG(t)
+	t.Parallel()
+	from := newDjango(t)
+	straight := testutil.NewDatabaseURL(t)
+	mustImport(t, from, straight, nil)
+
+	stopped := testutil.NewDatabaseURL(t)
+	for _, after := range []int{3, 9, 17} { // several stops, at reference data, mid-table and later
+		rep, err := importOnce(t, from, stopped, func(o *djangoimport.Options) { djangoimport.FailAfter(o, after) })
+		if err == nil || !strings.Contains(err.Error(), "stopped on purpose") {
+			t.Fatalf("stop after %d batches: %v", after, err)
+		}
+		if !strings.Contains(printed(rep), "Stopped before the end") {
+			t.Errorf("report of a stopped run:\n%s", printed(rep))
+		}
+	}
+	conn := connect(t, stopped)
+	if n := count(t, conn, `SELECT count(*) FROM users`); n == 0 {
+		t.Fatal("the stopped runs wrote nothing")
+	}
+	rep := mustImport(t, from, stopped, nil)
+	if rep.Written() == 0 {
+		t.Errorf("the re-run wrote nothing:\n%s", printed(rep))
+	}
+	// Fields the old rows lack take the time of the first run, in every batch.
+	if n := count(t, conn, `SELECT count(DISTINCT created_at) FROM users`); n != 1 {
+		t.Errorf("users.created_at: %d distinct values, want the one import time", n)
+	}
+	if n := count(t, conn, `SELECT count(*) FROM users u JOIN django_import d ON d.started_at = u.created_at`); n != count(t, conn, `SELECT count(*) FROM users`) {
+		t.Errorf("users.created_at is not the ledger's first start")
+	}
+	// Identical, apart from that import time.
+	skip := []string{"users.created_at", "users.updated_at", "vehicles.created_at", "vehicles.updated_at"}
+	diffSnapshots(t, snapshot(t, straight, skip...), snapshot(t, stopped, skip...))
+}
+
+// Rows that break a refusing rule stop the import before anything is written,
+// each named; corrected rows are listed; fixed, the import goes through.
+func TestBadRowsReported(t *testing.T) {
+	requirePG(t)
+	t.Parallel()
+	from := newDjango(t)
+	src := connect(t, from)
+	to := testutil.NewDatabaseURL(t)
+
+	// PostgreSQL itself refuses a NUL in text: a Django database cannot hold one.
+	if _, err := src.Exec(ctxT(t), `UPDATE addresses_address SET name = E'a\u0000b'`); err == nil {
+		t.Fatal("the source accepted a NUL in text")
+	}
+	var rater, ratee, stranger string
+	if err := src.QueryRow(ctxT(t), `SELECT rater_id, ratee_id FROM user_rating ORDER BY id LIMIT 1`).Scan(&rater, &ratee); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, src, `INSERT INTO users_user (userid, username, gender, role, is_online, is_available)
+		VALUES ('user_bad_blank', 'blank_one', '', '', false, false),
+		       ('user_bad_gender', 'gender_one', 'M', NULL, false, false)`)
+	stranger = "user_bad_blank"
+	mustExec(t, src, `INSERT INTO user_rating (id, rating, comment, ratee_id, rater_id, created_at) VALUES
+		('00000000-0000-4000-8000-000000000011', 11, 'once más', $1, $2, now()),
+		('00000000-0000-4000-8000-000000001001', 7, repeat('x', 1001), $1, $2, now()),
+		('00000000-0000-4000-8000-000000000777', 9, 'sin domicilio', $1, $3, now())`, ratee, rater, stranger)
+	mustExec(t, src, `UPDATE deliveries_deliveryquote SET payment_method = 'bitcoin'
+		WHERE id = (SELECT id FROM deliveries_deliveryquote ORDER BY id LIMIT 1)`)
+
+	rep, err := importOnce(t, from, to, nil)
+	if !errors.Is(err, djangoimport.ErrRefused) {
+		t.Fatalf("want ErrRefused, got %v\n%s", err, printed(rep))
+	}
+	out := printed(rep)
+	for _, want := range []string{
+		"ratings 00000000-0000-4000-8000-000000000011: rating \"11\" outside 0..10 → refused",
+		"ratings 00000000-0000-4000-8000-000000001001: comment \"1001 characters\" longer than our 1000 characters → refused",
+		"users user_bad_gender: gender \"M\" not male, female or other → refused",
+		"payment_method \"bitcoin\" not efectivo or nequi → refused",
+		"Nothing was written.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	dst := connect(t, to)
+	if n := count(t, dst, `SELECT count(*) FROM users`) + count(t, dst, `SELECT count(*) FROM django_import`); n != 0 {
+		t.Errorf("a refused import wrote %d rows", n)
+	}
+
+	// The operator fixes the old rows; blank choices are corrected on the way.
+	mustExec(t, src, `UPDATE user_rating SET rating = 10 WHERE id = '00000000-0000-4000-8000-000000000011'`)
+	mustExec(t, src, `UPDATE user_rating SET comment = left(comment, 1000) WHERE id = '00000000-0000-4000-8000-000000001001'`)
+	mustExec(t, src, `UPDATE users_user SET gender = 'male' WHERE userid = 'user_bad_gender'`)
+	mustExec(t, src, `UPDATE deliveries_deliveryquote SET payment_method = 'nequi' WHERE payment_method = 'bitcoin'`)
+	rep = mustImport(t, from, to, nil)
+	out = printed(rep)
+	for _, want := range []string{
+		"users user_bad_blank: gender \"\" blank → imported as null (not set)",
+		"users user_bad_blank: role \"\" blank → imported as null (not set)",
+		"kept without a delivery",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if n := count(t, dst, `SELECT count(*) FROM users WHERE userid = 'user_bad_blank' AND gender IS NULL AND role IS NULL`); n != 1 {
+		t.Errorf("blank gender/role not imported as null")
+	}
+	// The rating between two users who shared no delivery is kept, with none,
+	// and counts in the ratee's totals as it did in the old system.
+	if n := count(t, dst, `SELECT count(*) FROM user_rating WHERE id = '00000000-0000-4000-8000-000000000777' AND delivery_id IS NULL`); n != 1 {
+		t.Errorf("the rating with no shared delivery was not kept without one")
+	}
+	want := count(t, src, `SELECT count(*) FROM user_rating WHERE ratee_id = $1`, ratee)
+	if got := count(t, dst, `SELECT rating_count FROM users WHERE userid = $1`, ratee); got != want {
+		t.Errorf("rating_count of %s: %d, old %d", ratee, got, want)
+	}
+	if a, b := count(t, src, `SELECT sum(rating) FROM user_rating WHERE ratee_id = $1`, ratee),
+		count(t, dst, `SELECT rating_sum FROM users WHERE userid = $1`, ratee); a != b {
+		t.Errorf("rating_sum of %s: %d, old %d", ratee, b, a)
+	}
+	// No rater has two ratings on one delivery.
+	if n := count(t, dst, `SELECT count(*) FROM (SELECT rater_id, delivery_id FROM user_rating WHERE delivery_id IS NOT NULL
+		GROUP BY 1, 2 HAVING count(*) > 1) x`); n != 0 {
+		t.Errorf("%d doubly used deliveries", n)
+	}
+}
+
+// A target with marketplace rows from elsewhere is refused unless --merge;
+// with it, a username another user of ours holds is imported as is and listed.
+func TestForeignRowsNeedMerge(t *testing.T) {
+	requirePG(t)
+	t.Parallel()
+	from := newDjango(t)
+	src := connect(t, from)
+	to := testutil.NewDatabaseURL(t)
+	dst := connect(t, to)
+	var uid, username string
+	if err := src.QueryRow(ctxT(t), `SELECT userid, username FROM users_user WHERE username IS NOT NULL ORDER BY userid LIMIT 1`).Scan(&uid, &username); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, dst, `INSERT INTO users (userid, username, created_at, updated_at) VALUES ('user_new_here', $1, now(), now())`, username)
+
+	rep, err := importOnce(t, from, to, nil)
+	if !errors.Is(err, djangoimport.ErrRefused) || !strings.Contains(printed(rep), "users: 1 rows not from this source (e.g. [user_new_here])") {
+		t.Fatalf("want a refusal naming user_new_here, got %v\n%s", err, printed(rep))
+	}
+	if n := count(t, dst, `SELECT count(*) FROM users`); n != 1 {
+		t.Fatalf("a refused import wrote users: %d", n)
+	}
+	rep = mustImport(t, from, to, func(o *djangoimport.Options) { o.Merge = true })
+	if want := "users " + uid + ": username \"" + username + "\" also the username of user user_new_here in the target → imported as is"; !strings.Contains(printed(rep), want) {
+		t.Errorf("report lacks %q:\n%s", want, printed(rep))
+	}
+	if n := count(t, dst, `SELECT count(*) FROM users WHERE username = $1`, username); n != 2 {
+		t.Errorf("%d users named %s, want both", n, username)
+	}
+	if a, b := count(t, src, `SELECT count(*) FROM users_user`)+1, count(t, dst, `SELECT count(*) FROM users`); a != b {
+		t.Errorf("users: %d, want %d", b, a)
+	}
+}

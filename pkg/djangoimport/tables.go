@@ -22,7 +22,9 @@ type table struct {
 	verify bool   // the ids are kept for the verification pass
 }
 
-func (t table) stage() string { return "import_stage_" + strings.NewReplacer(" ", "_", ".", "_").Replace(t.name) }
+func (t table) stage() string {
+	return "import_stage_" + strings.NewReplacer(" ", "_", ".", "_").Replace(t.name)
+}
 
 func (t table) applySQL() string {
 	if t.apply != "" {

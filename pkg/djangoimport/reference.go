@@ -88,6 +88,8 @@ func (r *run) refCategories(ctx context.Context, tx pgx.Tx) error {
 		return err
 	}
 	byName, byID := index(ours)
+	renamedLast(src, CategoryRenames)
+	applied := map[string]bool{}
 	for _, c := range src {
 		tr.Read++
 		name := rename(CategoryRenames, c.name)
@@ -97,7 +99,8 @@ func (r *run) refCategories(ctx context.Context, tx pgx.Tx) error {
 		if t, ok := byName[name]; ok {
 			r.ref.cats.put(c.id, t.id, t.name)
 			desc := coalesce(c.description, t.description)
-			if desc == deref(t.description) && c.isActive == t.isActive {
+			if applied[t.id] || desc == deref(t.description) && c.isActive == t.isActive {
+				applied[t.id] = true
 				tr.Skipped++
 				continue
 			}
@@ -105,6 +108,7 @@ func (r *run) refCategories(ctx context.Context, tx pgx.Tx) error {
 				t.id, desc, c.isActive, c.upd); err != nil {
 				return err
 			}
+			applied[t.id] = true
 			tr.Written++
 			continue
 		}
@@ -118,6 +122,7 @@ func (r *run) refCategories(ctx context.Context, tx pgx.Tx) error {
 		row := c
 		row.name = name
 		byName[name], byID[c.id] = &row, &row
+		applied[c.id] = true
 		r.ref.cats.put(c.id, c.id, name)
 		tr.Written++
 	}
@@ -137,6 +142,8 @@ func (r *run) refTypes(ctx context.Context, tx pgx.Tx) error {
 		return err
 	}
 	byName, byID := index(ours)
+	renamedLast(src, VehicleTypeRenames)
+	applied := map[string]bool{}
 	for _, v := range src {
 		tr.Read++
 		name := rename(VehicleTypeRenames, v.name)
@@ -154,8 +161,9 @@ func (r *run) refTypes(ctx context.Context, tx pgx.Tx) error {
 			if v.image != nil {
 				image = v.image
 			}
-			if desc == deref(t.description) && weight == deref(t.weight) && volume == deref(t.volume) &&
+			if applied[t.id] || desc == deref(t.description) && weight == deref(t.weight) && volume == deref(t.volume) &&
 				pass == derefInt(t.passengers) && deref(image) == deref(t.image) && (image == nil) == (t.image == nil) && v.isActive == t.isActive {
+				applied[t.id] = true
 				tr.Skipped++
 				continue
 			}
@@ -164,6 +172,7 @@ func (r *run) refTypes(ctx context.Context, tx pgx.Tx) error {
 				t.id, desc, weight, volume, pass, image, v.isActive, v.upd); err != nil {
 				return err
 			}
+			applied[t.id] = true
 			tr.Written++
 			continue
 		}
@@ -180,6 +189,7 @@ func (r *run) refTypes(ctx context.Context, tx pgx.Tx) error {
 		row := v
 		row.name = name
 		byName[name], byID[v.id] = &row, &row
+		applied[v.id] = true
 		r.ref.types.put(v.id, v.id, name)
 		tr.Written++
 	}
@@ -263,13 +273,14 @@ func mapOf(m idMap) map[string]string {
 	return out
 }
 
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+// renamedLast orders the old rows so that one named as ours comes before one
+// renamed to that name (both map to our row; the first gives its attributes).
+func renamedLast(rows []refRow, renames map[string]string) {
+	sort.SliceStable(rows, func(i, j int) bool {
+		_, ri := renames[rows[i].name]
+		_, rj := renames[rows[j].name]
+		return !ri && rj
+	})
 }
 
 func coalesce(a, b *string) string {

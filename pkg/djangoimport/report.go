@@ -181,7 +181,10 @@ func (r *Report) Print(w io.Writer) {
 	}
 	switch {
 	case r.Stopped != "":
-		fmt.Fprintf(w, "\nStopped before the end: %s\nEvery committed batch is whole; running the import again continues from there.\n", r.Stopped)
+		fmt.Fprintf(w, "\nStopped before the end: %s\n", r.Stopped)
+		if len(r.Tables) > 0 && !r.DryRun {
+			fmt.Fprintln(w, "Every committed batch is whole; running the import again continues from there.")
+		}
 	case len(r.Refusals) > 0 || len(r.Foreign) > 0:
 		fmt.Fprintln(w, "\nNothing was written.")
 	case r.mismatch():

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"hermez/pkg/djangoimport"
+	"hermez/pkg/store"
 	"hermez/pkg/testutil"
 )
 
@@ -237,5 +238,108 @@ func TestForeignRowsNeedMerge(t *testing.T) {
 	}
 	if a, b := count(t, src, `SELECT count(*) FROM users_user`)+1, count(t, dst, `SELECT count(*) FROM users`); a != b {
 		t.Errorf("users: %d, want %d", b, a)
+	}
+}
+
+// The simplest cutover: one PostgreSQL database holds Django's tables (in
+// public) and ours, in a schema of their own (both have a user_rating).
+func TestSameDatabase(t *testing.T) {
+	requirePG(t)
+	t.Parallel()
+	from := newDjango(t)
+	mustExec(t, connect(t, from), `CREATE SCHEMA hermez`)
+	to := from + "&search_path=hermez"
+	if !strings.Contains(from, "?") {
+		to = from + "?search_path=hermez"
+	}
+	st, err := store.Open(to, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Seed(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	// Pointing --from at our schema is refused, not mixed up.
+	mixed := strings.Replace(to, "search_path=hermez", "search_path=hermez,public", 1)
+	if _, err := importOnce(t, mixed, to, nil); err == nil || !strings.Contains(err.Error(), "own schema") {
+		t.Fatalf("--from resolving to our tables: %v", err)
+	}
+	rep := mustImport(t, from, to, nil)
+	if rep.Written() == 0 {
+		t.Fatalf("nothing imported:\n%s", printed(rep))
+	}
+	conn := connect(t, to)
+	if a, b := count(t, conn, `SELECT count(*) FROM public.user_rating`), count(t, conn, `SELECT count(*) FROM hermez.user_rating`); a != b || a == 0 {
+		t.Errorf("ratings: Django %d, ours %d", a, b)
+	}
+	if n := count(t, conn, `SELECT count(*) FROM hermez.users`); n != count(t, conn, `SELECT count(*) FROM public.users_user`) {
+		t.Errorf("users: %d", n)
+	}
+}
+
+// Reference rows are matched by name after the renames, whether or not our
+// seed ran first; a staff-made name comes over; two old rows that meet in one
+// of ours (an old "Alimentos" next to "Comida") stay one, and a re-run is a no-op.
+func TestReferenceReconciliation(t *testing.T) {
+	requirePG(t)
+	t.Parallel()
+	from := newDjango(t)
+	src := connect(t, from)
+	mustExec(t, src, `INSERT INTO deliveries_deliverycategory (id, name, description, is_active, created_at, updated_at) VALUES
+		('00000000-0000-4000-8000-00000000fa01', 'Farmacia', NULL, true, now(), now()),
+		('00000000-0000-4000-8000-00000000a11a', 'Alimentos', 'otra', false, now(), now())`)
+	mustExec(t, src, `INSERT INTO vehicles_vehicletype_delivery_categories (vehicletype_id, deliverycategory_id)
+		SELECT id, '00000000-0000-4000-8000-00000000fa01' FROM vehicles_vehicletype WHERE name = 'Motocarro'`)
+	mustExec(t, src, `UPDATE deliveries_deliveryquote SET category_id = '00000000-0000-4000-8000-00000000a11a'
+		WHERE id = (SELECT id FROM deliveries_deliveryquote ORDER BY id LIMIT 1)`)
+
+	for _, seeded := range []bool{true, false} {
+		to := testutil.NewDatabaseURL(t)
+		dst := connect(t, to)
+		if !seeded {
+			mustExec(t, dst, `DELETE FROM vehicle_type_categories; DELETE FROM vehicle_types; DELETE FROM delivery_categories`)
+		}
+		mustImport(t, from, to, nil)
+		if n := count(t, dst, `SELECT count(*) FROM delivery_categories`); n != 6 {
+			t.Errorf("seeded=%v: %d categories, want Alimentos Paquetes Documentos Personas Mercado Farmacia", seeded, n)
+		}
+		if n := count(t, dst, `SELECT count(*) FROM delivery_categories WHERE name = 'Comida'`); n != 0 {
+			t.Errorf("seeded=%v: Comida exists", seeded)
+		}
+		// The old row named exactly like ours gives the attributes, not the renamed one.
+		if n := count(t, dst, `SELECT count(*) FROM delivery_categories WHERE name = 'Alimentos' AND description = 'otra' AND NOT is_active`); n != 1 {
+			t.Errorf("seeded=%v: Alimentos does not carry the attributes of the old Alimentos row", seeded)
+		}
+		if n := count(t, dst, `SELECT count(*) FROM vehicle_types WHERE name IN ('Moto', 'Carro', 'Mototaxi')`); n != 3 || count(t, dst, `SELECT count(*) FROM vehicle_types`) != 3 {
+			t.Errorf("seeded=%v: vehicle types", seeded)
+		}
+		if n := count(t, dst, `SELECT count(*) FROM vehicle_type_categories l JOIN vehicle_types v ON v.id = l.vehicle_type_id
+			JOIN delivery_categories c ON c.id = l.category_id WHERE v.name = 'Mototaxi' AND c.name = 'Farmacia'`); n != 1 {
+			t.Errorf("seeded=%v: the link Mototaxi–Farmacia is missing", seeded)
+		}
+		if n := count(t, dst, `SELECT count(*) FROM delivery_quotes q JOIN delivery_categories c ON c.id = q.category_id
+			WHERE c.name = 'Alimentos'`); n != count(t, src, `SELECT count(*) FROM deliveries_deliveryquote q
+			JOIN deliveries_deliverycategory c ON c.id = q.category_id WHERE c.name IN ('Comida', 'Alimentos')`) {
+			t.Errorf("seeded=%v: quotes of Comida and of the old Alimentos are not all under our Alimentos", seeded)
+		}
+		if again := mustImport(t, from, to, nil); again.Written() != 0 {
+			t.Errorf("seeded=%v: re-run wrote %d:\n%s", seeded, again.Written(), printed(again))
+		}
+		// Our seed afterwards finds its names and adds nothing.
+		st, err := store.Open(to, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Seed(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		if n := count(t, dst, `SELECT count(*) FROM delivery_categories`) + count(t, dst, `SELECT count(*) FROM vehicle_types`); n != 9 {
+			t.Errorf("seeded=%v: seed after the import made rows: %d", seeded, n)
+		}
 	}
 }

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Times `web import-django` of a generated Django database (bench/README.md,
+# "Import from Django"). Usage: bench/import.sh [runs]  (default 3)
+# Needs: PostgreSQL on 127.0.0.1:5432 (user postgres), the Django database
+# $DJANGO_DB (default django_bench) made by bench/cmd/djangogen.
+set -euo pipefail
+runs=${1:-3}
+pg=${PG:-postgres://postgres@127.0.0.1:5432}
+src="$pg/${DJANGO_DB:-django_bench}?sslmode=disable"
+target=${TARGET_DB:-hermez_import_bench}
+out=${OUT:-/tmp/import-bench}
+mkdir -p "$out"
+go build -o "$out/web" ./cmd/web
+for i in $(seq 1 "$runs"); do
+  psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $target" -c "CREATE DATABASE $target"
+  export DATABASE_URL="$pg/$target?sslmode=disable" DEBUG=true
+  "$out/web" migrate >/dev/null 2>&1 && "$out/web" seed >/dev/null 2>&1
+  start=$(date +%s.%N)
+  flock ${BENCH_LOCK:-/work/bench.lock} "$out/web" import-django --from "$src" >"$out/run$i.txt" 2>"$out/run$i.log"
+  end=$(date +%s.%N)
+  printf 'run %d: %.1f s (wall, import + verification)\n' "$i" "$(echo "$end - $start" | bc)"
+  grep -E '^ +(users|vehicles|users.current_vehicle|addresses|quotes|offers|deliveries|history|ratings) +[0-9]' "$out/run$i.txt"
+done
+# A second run on the last target: nothing to write.
+start=$(date +%s.%N)
+flock ${BENCH_LOCK:-/work/bench.lock} "$out/web" import-django --from "$src" >"$out/rerun.txt" 2>"$out/rerun.log"
+end=$(date +%s.%N)
+printf 're-run (no-op): %.1f s; %s\n' "$(echo "$end - $start" | bc)" "$(tail -1 "$out/rerun.txt")"

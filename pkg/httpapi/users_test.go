@@ -367,7 +367,7 @@ func TestRatingEndpoints(t *testing.T) {
 	}
 	var first store.Rating
 	w.Store.DB.Where("id = ?", r["id"]).Take(&first)
-	if first.DeliveryID != newer {
+	if first.DeliveryID == nil || *first.DeliveryID != newer {
 		t.Fatal("the newest unrated shared delivery was not chosen")
 	}
 	wantStatus(t, rate(cli, map[string]any{"ratee_id": "user_rdrv", "rating": 7}), 201) // the older one

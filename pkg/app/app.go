@@ -64,6 +64,11 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate
 	}
 	if cfg.LocalMode() {
 		log.Info("local mode: SQLite database", "path", cfg.SQLitePath)
+	} else {
+		// Every instance holds up to this many: instances × this must fit
+		// PostgreSQL's max_connections (or a pooler in front of it).
+		st.SQL().SetMaxOpenConns(cfg.DatabaseMaxConns)
+		st.SQL().SetMaxIdleConns(cfg.DatabaseMaxConns)
 	}
 	if migrate {
 		if err := st.Migrate(ctx); err != nil {

@@ -29,8 +29,10 @@ type Config struct {
 	DeploymentHost string `envconfig:"DEPLOYMENT_HOST"`
 	DatabaseURL    string `envconfig:"DATABASE_URL"`
 	SQLitePath     string `envconfig:"SQLITE_PATH" default:"hermez.db"`
-	RedisURL       string `envconfig:"REDIS_URL"`
-	RedisPrefix    string `envconfig:"REDIS_PREFIX" default:"hermez:"`
+	// DatabaseMaxConns bounds each process's PostgreSQL connection pool.
+	DatabaseMaxConns int    `envconfig:"DATABASE_MAX_CONNECTIONS" default:"20"`
+	RedisURL         string `envconfig:"REDIS_URL"`
+	RedisPrefix      string `envconfig:"REDIS_PREFIX" default:"hermez:"`
 	// RedisClusterURL is a Redis Cluster instead of RedisURL (go-redis's cluster URL form).
 	RedisClusterURL        string   `envconfig:"REDIS_CLUSTER_URL"`
 	CORSAllowedOrigins     []string `envconfig:"CORS_ALLOWED_ORIGINS" default:"http://localhost:4321"`
@@ -161,6 +163,9 @@ func (c Config) Validate() error {
 	}
 	if c.RedisURL != "" && c.RedisClusterURL != "" {
 		problems = append(problems, "REDIS_URL and REDIS_CLUSTER_URL are both set: set only one (REDIS_CLUSTER_URL for a Redis Cluster, REDIS_URL for one Redis)")
+	}
+	if c.DatabaseMaxConns < 1 || c.DatabaseMaxConns > 1000 {
+		problems = append(problems, "DATABASE_MAX_CONNECTIONS must be between 1 and 1000")
 	}
 	if c.Port <= 0 || c.Port > 65535 {
 		problems = append(problems, "PORT must be between 1 and 65535")

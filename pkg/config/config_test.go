@@ -51,6 +51,7 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		{"DEPLOYMENT_HOST", c.DeploymentHost, ""},
 		{"DATABASE_URL", c.DatabaseURL, ""},
 		{"SQLITE_PATH", c.SQLitePath, "hermez.db"},
+		{"DATABASE_MAX_CONNECTIONS", c.DatabaseMaxConns, 20},
 		{"REDIS_URL", c.RedisURL, ""},
 		{"REDIS_CLUSTER_URL", c.RedisClusterURL, ""},
 		{"CORS_ALLOWED_ORIGINS", c.CORSAllowedOrigins, []string{"http://localhost:4321"}},
@@ -179,6 +180,7 @@ func TestUnsafeProductionRefused(t *testing.T) {
 		func(c *config.Config) { c.MetricsPort = c.Port },
 		func(c *config.Config) { c.MetricsPort = 70000 },
 		func(c *config.Config) { c.ShutdownSeconds = 0 },
+		func(c *config.Config) { c.DatabaseMaxConns = 0 },
 	} {
 		c := production()
 		bad(&c)

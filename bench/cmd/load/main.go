@@ -115,6 +115,7 @@ func defineFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.multi.doneFile, "done-file", "", "written by post-quotes when done; sockets-listen waits for it")
 	fs.StringVar(&o.multi.samplesOut, "samples-out", "", "sockets-listen: every latency in ms, one per line (merge several processes)")
 	fs.DurationVar(&o.multi.listenMax, "listen-max", 10*time.Minute, "sockets-listen: longest wait for -done-file")
+	fs.DurationVar(&o.multi.spacing, "spacing", time.Second, "post-quotes without -rate: time between two fan-out quotes")
 }
 
 func (o *options) validate() error {

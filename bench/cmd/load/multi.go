@@ -14,8 +14,8 @@ package main
 //	  every latency goes to -samples-out (ms, one per line) for merging.
 //	post-quotes: wait for every -wait-ready file, then create quotes: at
 //	  -rate for -duration as users round-robin (each event expected by that
-//	  user's sockets), or -events quotes 1 s apart as one client (expected by
-//	  every socket: the new_quotes fan-out); write -events-file, then -done-file.
+//	  user's sockets), or -events quotes -spacing apart as one client (expected
+//	  by every socket: the new_quotes fan-out); write -events-file, then -done-file.
 
 import (
 	"bufio"
@@ -43,6 +43,7 @@ type multiOptions struct {
 	doneFile   string
 	samplesOut string
 	listenMax  time.Duration
+	spacing    time.Duration
 }
 
 type postedEvent struct {
@@ -277,7 +278,7 @@ func (b *bench) postQuotes(ctx context.Context) error {
 	} else {
 		for i := 0; i < o.events && ctx.Err() == nil; i++ {
 			if i > 0 {
-				sleep(ctx, time.Second)
+				sleep(ctx, m.spacing)
 			}
 			post(i, everyone)
 		}

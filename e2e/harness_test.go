@@ -229,7 +229,7 @@ func startSystem(t *testing.T) *system {
 		"CLERK_AUTHORIZED_PARTIES=http://localhost:4321",
 		"REDIS_URL=" + redisURL, "REDIS_PREFIX=" + prefix,
 		"SECRET_KEY=e2e-" + strings.Repeat("s", 40),
-		"DEBUG=false", "EXPIRE_INTERVAL_SECONDS=1", "SHUTDOWN_TIMEOUT_SECONDS=8",
+		"DEBUG=false", "EXPIRE_INTERVAL_SECONDS=1", "SHUTDOWN_TIMEOUT_SECONDS=8", "SHUTDOWN_DRAIN_SECONDS=1",
 	}
 	if dbURL := testutil.NewDatabaseURL(t); dbURL != "" {
 		env = append(env, "DATABASE_URL="+dbURL)

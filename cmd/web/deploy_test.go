@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -26,6 +27,7 @@ type service struct {
 	StartCommand     string   `yaml:"startCommand"`
 	PreDeployCommand string   `yaml:"preDeployCommand"`
 	HealthCheckPath  string   `yaml:"healthCheckPath"`
+	MaxShutdownDelay int      `yaml:"maxShutdownDelaySeconds"`
 	IPAllowList      *[]any   `yaml:"ipAllowList"`
 	EnvVars          []envVar `yaml:"envVars"`
 }
@@ -104,6 +106,21 @@ func TestRenderBlueprint(t *testing.T) {
 		}
 		if s.HealthCheckPath != "/readyz" {
 			t.Errorf("%s: healthCheckPath %q", s.Name, s.HealthCheckPath)
+		}
+		// SIGTERM: the drain, then in-flight requests; the platform must wait for both.
+		drain, timeout := 5, 10 // SHUTDOWN_DRAIN_SECONDS, SHUTDOWN_TIMEOUT_SECONDS defaults
+		for _, e := range []struct {
+			key string
+			n   *int
+		}{{"SHUTDOWN_DRAIN_SECONDS", &drain}, {"SHUTDOWN_TIMEOUT_SECONDS", &timeout}} {
+			if v := s.env(e.key); v != nil && v.Value != nil {
+				if _, err := fmt.Sscan(*v.Value, e.n); err != nil {
+					t.Errorf("%s: %s %q", s.Name, e.key, *v.Value)
+				}
+			}
+		}
+		if s.MaxShutdownDelay < drain+timeout {
+			t.Errorf("%s: maxShutdownDelaySeconds %d < drain %d + timeout %d", s.Name, s.MaxShutdownDelay, drain, timeout)
 		}
 		d := s.env("DATABASE_URL")
 		if d == nil || d.FromDatabase["name"] != dbName || d.FromDatabase["property"] != "connectionString" {

@@ -77,7 +77,11 @@ func run(cmd string, args []string) error {
 	}
 }
 
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+func serve(sig context.Context, cfg config.Config, log *slog.Logger) error {
+	// sig ends at SIGTERM; the process's own work (broker subscription, relay,
+	// JWKS refresh) goes on through the drain until Serve returns.
+	ctx, stop := context.WithCancel(context.WithoutCancel(sig))
+	defer stop()
 	if cfg.LocalMode() && cfg.SecretKey == config.DefaultSecretKey {
 		log.Warn("using the development SECRET_KEY (fine in local mode, refused in production)")
 	}
@@ -97,5 +101,5 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	for _, run := range web.Background {
 		go run(ctx)
 	}
-	return app.Serve(ctx, cfg, log, web.Handler, web.OnShutdown...)
+	return app.Serve(sig, cfg, log, web.Handler, web.OnShutdown...)
 }

@@ -393,7 +393,18 @@ func TestServeMigratesOnStartPostgres(t *testing.T) {
 	env := emptyEnv(dir, "PORT="+strconv.Itoa(port), "DATABASE_URL="+dbURL, "DEBUG=false",
 		"SECRET_KEY="+strings.Repeat("p", 48), "CLERK_FRONTEND_API_URL=http://127.0.0.1:1", "MIGRATE_ON_START=true")
 	p := start(t, bin, dir, env)
-	waitHealthy(t, p, base+"/readyz")
+	// Clerk is unreachable here: the process serves, but is not ready (it
+	// could verify no token) and says why.
+	waitHealthy(t, p, base+"/healthz")
+	res, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 503 || !strings.Contains(string(body), `"jwks":"unavailable"`) || !strings.Contains(string(body), `"database":"ok"`) {
+		t.Fatalf("readyz with Clerk unreachable: %d %s", res.StatusCode, body)
+	}
 	var tables int
 	if err := db.QueryRow(`SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('users','deliveries','goose_db_version')`).Scan(&tables); err != nil {
 		t.Fatal(err)

@@ -62,7 +62,11 @@ func run(cmd string) error {
 	}
 }
 
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+func serve(sig context.Context, cfg config.Config, log *slog.Logger) error {
+	// sig ends at SIGTERM; the process's own work (broker subscription, relay,
+	// JWKS refresh) goes on through the drain until Serve returns.
+	ctx, stop := context.WithCancel(context.WithoutCancel(sig))
+	defer stop()
 	st, err := app.OpenStore(ctx, cfg, log, cfg.MigrateOnStart)
 	if err != nil {
 		return err
@@ -81,5 +85,5 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	for _, run := range w.Background {
 		go run(ctx)
 	}
-	return app.Serve(ctx, cfg, log, w.Handler, w.OnShutdown...)
+	return app.Serve(sig, cfg, log, w.Handler, w.OnShutdown...)
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -97,12 +98,15 @@ func DevIssuer(cfg config.Config) (*auth.DevIssuer, error) {
 // the development issuer when allowed. ctx ends the JWKS background refresh.
 func Authenticator(ctx context.Context, cfg config.Config, st *store.Store, log *slog.Logger) (*auth.Authenticator, *auth.DevIssuer, error) {
 	v := auth.NewVerifier(auth.VerifierConfig{Audience: cfg.ClerkJWTAudience, Leeway: cfg.Leeway(), AuthorizedParty: cfg.ClerkAuthorizedParties})
+	var keysReady func(context.Context) error
 	if cfg.ClerkFrontendAPIURL != "" {
-		kf, err := auth.NewClerkKeyfunc(ctx, cfg.ClerkFrontendAPIURL, time.Hour, 30*time.Second)
+		keys := auth.NewClerkKeys(ctx, cfg.ClerkFrontendAPIURL, time.Hour, 30*time.Second, log)
+		kf, err := keys.Keyfunc(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
 		v.AddIssuer(cfg.ClerkJWTIssuer, kf)
+		keysReady = keys.Ready
 	}
 	dev, err := DevIssuer(cfg)
 	if err != nil {
@@ -112,7 +116,7 @@ func Authenticator(ctx context.Context, cfg config.Config, st *store.Store, log 
 		v.AddIssuer(auth.DevIssuerName, dev.Keyfunc)
 		log.Warn("development token issuer enabled: mint tokens with `web token <userid>`", "iss", auth.DevIssuerName)
 	}
-	return &auth.Authenticator{Verifier: v, Store: st, UserTTL: auth.DefaultUserTTL}, dev, nil
+	return &auth.Authenticator{Verifier: v, Store: st, UserTTL: auth.DefaultUserTTL, KeysReady: keysReady}, dev, nil
 }
 
 // Broker is one Redis (REDIS_URL), a Redis Cluster (REDIS_CLUSTER_URL), or
@@ -147,11 +151,16 @@ func OpenBroker(cfg config.Config) (*Broker, error) {
 	}
 }
 
-// Checks are the readiness checks of a process.
-func Checks(st *store.Store, b *Broker) []httpapi.Check {
+// Checks are the readiness checks of a process: the database, Redis when
+// configured, and Clerk's keys once configured (a process that never loaded
+// them refuses every token: not ready).
+func Checks(st *store.Store, b *Broker, authn *auth.Authenticator) []httpapi.Check {
 	checks := []httpapi.Check{{Name: "database", Ping: st.Ping}}
 	if b != nil && b.Redis != nil {
 		checks = append(checks, httpapi.Check{Name: "redis", Ping: func(ctx context.Context) error { return realtime.PingRedis(ctx, b.Redis) }})
+	}
+	if authn != nil && authn.KeysReady != nil {
+		checks = append(checks, httpapi.Check{Name: "jwks", Ping: authn.KeysReady})
 	}
 	return checks
 }
@@ -161,13 +170,22 @@ func SignalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 }
 
-// Serve runs srv on cfg.Port until ctx ends, then stops accepting and drains
-// in-flight requests within the shutdown timeout. onShutdown runs first (e.g.
-// to close WebSockets with 1001).
+// Serve runs h on cfg.Port until ctx ends (SIGTERM), then shuts down as
+// api.md's "Operations" says. First the drain (SHUTDOWN_DRAIN_SECONDS): the
+// process keeps serving, /readyz answers 503 so the platform stops routing
+// here, and every answer carries `Connection: close` so clients stop reusing
+// their connections (a request a client writes on a kept-alive connection that
+// the server closes as idle gets no answer: after the drain, no connection is
+// left to be reused). Then onShutdown runs (the worker closes its sockets with
+// 1001), the listener closes and in-flight requests finish within
+// SHUTDOWN_TIMEOUT_SECONDS. Keep the process's background work (broker
+// subscription, relay) running until Serve returns.
 func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Handler, onShutdown ...func(context.Context)) error {
 	if cfg.MetricsPort != 0 {
 		h = hideMetrics(h)
 	}
+	var draining atomic.Bool
+	h = drainHandler(h, &draining)
 	srv := &http.Server{
 		Addr:              net.JoinHostPort("", strconv.Itoa(cfg.Port)),
 		Handler:           h,
@@ -204,7 +222,16 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Hand
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: draining requests", "timeout", cfg.ShutdownTimeout().String())
+	draining.Store(true)
+	if drain := cfg.ShutdownDrain(); drain > 0 {
+		log.Info("shutdown requested: draining (readyz 503, Connection: close on every answer)", "drain", drain.String())
+		select {
+		case <-time.After(drain):
+		case err := <-errc:
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout().String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout())
 	defer cancel()
 	for _, f := range onShutdown {
@@ -221,6 +248,27 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Hand
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// drainHandler answers /readyz with 503 and closes every connection after its
+// answer once draining is set (WebSocket upgrades excepted: they leave HTTP).
+func drainHandler(h http.Handler, draining *atomic.Bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !draining.Load() {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if r.Header.Get("Upgrade") == "" {
+			w.Header().Set("Connection", "close")
+		}
+		if r.URL.Path == "/readyz" || r.URL.Path == "/readyz/" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = json.NewEncoder(w).Encode(map[string]string{"status": "unavailable", "shutdown": "draining"})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // metricsMux serves /metrics alone, on the internal METRICS_PORT.

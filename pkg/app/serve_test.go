@@ -187,3 +187,85 @@ func TestServeMetricsOnInternalPort(t *testing.T) {
 		t.Fatal("Serve did not return")
 	}
 }
+
+// On SIGTERM with a drain: /readyz answers 503 at once, every other answer
+// still comes (on kept-alive connections too) with `Connection: close`, new
+// connections are still accepted for the drain, and only then does the
+// process stop accepting.
+func TestServeDrainsBeforeShuttingDown(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.Port = freePort(t)
+	cfg.ShutdownDrainSeconds = "1"
+	mux := http.NewServeMux()
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"status":"ok"}`) })
+	mux.HandleFunc("/fast", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- app.Serve(ctx, cfg, testutil.Logger(), mux) }()
+	base := "http://127.0.0.1:" + strconv.Itoa(cfg.Port)
+	client := &http.Client{Timeout: 5 * time.Second}
+	get := func(path string) (*http.Response, error) {
+		res, err := client.Get(base + path)
+		if err == nil {
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+		return res, err
+	}
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if res, err := get("/readyz"); err == nil && res.StatusCode == 200 {
+			if res.Close {
+				t.Fatal("Connection: close before any shutdown")
+			}
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("server never ready")
+		}
+	}
+	cancel() // SIGTERM
+	start := time.Now()
+	var res *http.Response
+	var err error
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if res, err = get("/readyz"); err == nil && res.StatusCode == 503 {
+			break
+		}
+	}
+	if err != nil || res.StatusCode != 503 || !res.Close {
+		t.Fatalf("readyz after SIGTERM: %v %v", res, err)
+	}
+	if ready := time.Since(start); ready > 500*time.Millisecond {
+		t.Fatalf("readyz took %s to turn 503", ready)
+	}
+	// Still serving, every answer closing its connection; new connections accepted.
+	for i := range 5 {
+		res, err := get("/fast")
+		if err != nil || res.StatusCode != 200 || !res.Close {
+			t.Fatalf("request %d during the drain: %v %v", i, res, err)
+		}
+	}
+	if time.Since(start) > 900*time.Millisecond {
+		t.Skip("machine too slow to observe the 1 s drain")
+	}
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned during the drain: %v", err)
+	default:
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Serve did not return after the drain")
+	}
+	if took := time.Since(start); took < time.Second {
+		t.Fatalf("Serve returned after %s, before the 1 s drain", took)
+	}
+	if _, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(cfg.Port), time.Second); err == nil {
+		t.Fatal("still accepting after the drain and shutdown")
+	}
+}

@@ -52,7 +52,7 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	acct.UserChanged = authn.Forget
 	lim := newLimits(cfg, broker, log)
 	e := httpapi.New(httpapi.Deps{Config: cfg, Store: st, Auth: authn, Outbox: outbox, Log: log,
-		Checks: Checks(st, broker), DevIssuer: dev, Market: mkt, Account: acct, Throttles: lim.http})
+		Checks: Checks(st, broker, authn), DevIssuer: dev, Market: mkt, Account: acct, Throttles: lim.http})
 	if _, err := admin.Register(e, admin.Deps{Config: cfg, Store: st, Log: log, UserChanged: authn.Forget, Market: mkt}); err != nil {
 		return nil, err
 	}

@@ -70,6 +70,9 @@ func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *s
 	hub := ws.NewHub(sub, log, o.Socket)
 	watchDeletedUsers(hub, authn, st, log)
 	checks := []httpapi.Check{{Name: "database", Ping: st.Ping}, {Name: "redis", Ping: hub.Ping}}
+	if authn.KeysReady != nil {
+		checks = append(checks, httpapi.Check{Name: "jwks", Ping: authn.KeysReady})
+	}
 	httpapi.Health(e, checks...)
 	(&ws.Server{Hub: hub, Auth: authn, Store: st, Log: log, Cap: lim.sockets}).Routes(e)
 	runner := NewRunner(cfg, log, st, broker, o.Sweep)

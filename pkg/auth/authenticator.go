@@ -21,6 +21,9 @@ type Authenticator struct {
 	Verifier *Verifier
 	Store    *store.Store
 	UserTTL  time.Duration
+	// KeysReady (when set) fails while the process has no key to verify
+	// Clerk's tokens with (ClerkKeys.Ready): a readiness check.
+	KeysReady func(ctx context.Context) error
 
 	users userCache
 }

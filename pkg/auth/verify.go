@@ -8,15 +8,11 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
-	"golang.org/x/time/rate"
 )
 
 // Claims are the claims Hermez reads from a Clerk token (template jwt-back-hermez).
@@ -86,32 +82,6 @@ func (v *Verifier) Issuers() []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// NewClerkKeyfunc returns a JWKS-backed keyfunc for the Clerk frontend API URL:
-// fetched once at start, refreshed in the background every refresh, and on an
-// unknown kid at most once per unknownKIDEvery (other unknown kids fail fast).
-// The background refresh ends with ctx.
-func NewClerkKeyfunc(ctx context.Context, frontendAPIURL string, refresh, unknownKIDEvery time.Duration) (jwt.Keyfunc, error) {
-	url := strings.TrimRight(frontendAPIURL, "/") + "/.well-known/jwks.json"
-	k, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{url}, keyfunc.Override{
-		RefreshInterval:   refresh,
-		RefreshUnknownKID: rate.NewLimiter(rate.Every(unknownKIDEvery), 1),
-		// jwkset uses this deadline both for waiting on the limiter (Wait fails at
-		// once when the next refresh is further away, so other unknown kids fail
-		// fast) and for the refresh request itself: it must cover an HTTP fetch.
-		RateLimitWaitMax: 3 * time.Second,
-		HTTPTimeout:      10 * time.Second,
-		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
-			return func(ctx context.Context, err error) {
-				slog.Default().ErrorContext(ctx, "refresh Clerk JWKS failed", "url", u, "err", err)
-			}
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("Clerk JWKS %s: %w", url, err)
-	}
-	return k.KeyfuncCtx(ctx), nil
 }
 
 // Verify parses and validates token, returning its claims. A token already

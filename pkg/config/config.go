@@ -53,6 +53,9 @@ type Config struct {
 	DevKeyDir string `envconfig:"HERMEZ_DEV_DIR" default:".hermez"`
 	// ShutdownSeconds bounds the graceful drain (api.md: in-flight requests ≤ 10 s).
 	ShutdownSeconds int `envconfig:"SHUTDOWN_TIMEOUT_SECONDS" default:"10"`
+	// ShutdownDrainSeconds is SHUTDOWN_DRAIN_SECONDS as given ("": 5, or 0 in
+	// local mode); read it with ShutdownDrain.
+	ShutdownDrainSeconds string `envconfig:"SHUTDOWN_DRAIN_SECONDS"`
 	// MetricsPort, when set, serves /metrics and /debug/pprof/ on that port only (internal, for the
 	// platform's private network) and not on PORT; 0 serves it on PORT (local mode).
 	MetricsPort int `envconfig:"METRICS_PORT" default:"0"`
@@ -143,6 +146,27 @@ func (c Config) Rates() (userWrites, quotes, anon throttle.Rate) {
 	return userWrites, quotes, anon
 }
 
+// DefaultShutdownDrain is SHUTDOWN_DRAIN_SECONDS when unset (outside local mode).
+const DefaultShutdownDrain = 5 * time.Second
+
+// ShutdownDrain is how long a process keeps serving after SIGTERM, with
+// /readyz 503 and `Connection: close`, before its graceful shutdown
+// (SHUTDOWN_DRAIN_SECONDS; unset: 5 s, 0 in local mode).
+func (c Config) ShutdownDrain() time.Duration {
+	s := strings.TrimSpace(c.ShutdownDrainSeconds)
+	if s == "" {
+		if c.LocalMode() {
+			return 0
+		}
+		return DefaultShutdownDrain
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return DefaultShutdownDrain // Validate refuses it first
+	}
+	return time.Duration(n) * time.Second
+}
+
 // Validate refuses unsafe or impossible settings, with a message that says what to change.
 func (c Config) Validate() error {
 	var problems []string
@@ -175,6 +199,11 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownSeconds <= 0 {
 		problems = append(problems, "SHUTDOWN_TIMEOUT_SECONDS must be positive")
+	}
+	if s := strings.TrimSpace(c.ShutdownDrainSeconds); s != "" {
+		if n, err := strconv.Atoi(s); err != nil || n < 0 {
+			problems = append(problems, "SHUTDOWN_DRAIN_SECONDS must be a whole number of seconds, 0 or more")
+		}
 	}
 	if c.QuoteTTLMinutes <= 0 || c.OfferTTLMinutes <= 0 || c.ExpireIntervalSeconds <= 0 || c.QuoteMaxLifetimeMin <= 0 {
 		problems = append(problems, "QUOTE_TTL_MINUTES, OFFER_TTL_MINUTES, EXPIRE_INTERVAL_SECONDS and QUOTE_MAX_LIFETIME_MINUTES must be positive")

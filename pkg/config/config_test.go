@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"hermez/pkg/config"
 )
@@ -70,6 +71,7 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		{"REQUIRE_VERIFIED_VEHICLE", c.RequireVerifiedVehicle, false},
 		{"SECRET_KEY", c.SecretKey, config.DefaultSecretKey},
 		{"SHUTDOWN_TIMEOUT_SECONDS", c.ShutdownSeconds, 10},
+		{"SHUTDOWN_DRAIN_SECONDS (local)", c.ShutdownDrain(), time.Duration(0)},
 		{"METRICS_PORT", c.MetricsPort, 0},
 		{"HERMEZ_DEV_DIR", c.DevKeyDir, ".hermez"},
 		{"REDIS_PREFIX", c.RedisPrefix, "hermez:"},
@@ -115,6 +117,34 @@ func TestEnvironmentParsed(t *testing.T) {
 	t.Setenv("QUOTE_TTL_MINUTES", "diez")
 	if _, err := config.Load(); err == nil || !strings.Contains(err.Error(), "QUOTE_TTL_MINUTES") {
 		t.Fatalf("non-numeric QUOTE_TTL_MINUTES: %v", err)
+	}
+}
+
+// SHUTDOWN_DRAIN_SECONDS: 5 s by default in production, 0 in local mode, any
+// whole number when given (0 included), refused when not one.
+func TestShutdownDrain(t *testing.T) {
+	local := config.Defaults()
+	prod := production()
+	if local.ShutdownDrain() != 0 || prod.ShutdownDrain() != 5*time.Second {
+		t.Fatalf("defaults: local %s, production %s", local.ShutdownDrain(), prod.ShutdownDrain())
+	}
+	for _, tc := range []struct {
+		val  string
+		want time.Duration
+	}{{"0", 0}, {"2", 2 * time.Second}, {" 12 ", 12 * time.Second}} {
+		for _, c := range []config.Config{local, prod} {
+			c.ShutdownDrainSeconds = tc.val
+			if err := c.Validate(); err != nil || c.ShutdownDrain() != tc.want {
+				t.Errorf("%q (local %v): %s, %v", tc.val, c.LocalMode(), c.ShutdownDrain(), err)
+			}
+		}
+	}
+	for _, bad := range []string{"-1", "cinco", "1.5"} {
+		c := prod
+		c.ShutdownDrainSeconds = bad
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "SHUTDOWN_DRAIN_SECONDS") {
+			t.Errorf("%q accepted: %v", bad, err)
+		}
 	}
 }
 

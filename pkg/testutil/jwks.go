@@ -22,6 +22,8 @@ type JWKS struct {
 	URL     string
 	Server  *httptest.Server
 	Fetches atomic.Int64
+	// Down makes the endpoint answer 503 (an outage of Clerk); fetches are still counted.
+	Down atomic.Bool
 
 	mu     sync.Mutex
 	served map[string]*rsa.PrivateKey // kid → key published in the set
@@ -40,6 +42,10 @@ func NewJWKS(t testing.TB) *JWKS {
 			return
 		}
 		j.Fetches.Add(1)
+		if j.Down.Load() {
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(j.set())
 	}))

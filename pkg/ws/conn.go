@@ -61,7 +61,7 @@ type Conn struct {
 // A slow socket's 1013 close frame is written with this deadline, then the
 // server waits this long for the client to read it and answer before the
 // connection is reset (SO_LINGER 0).
-const slowCloseWait = 2 * time.Second
+const slowCloseWait = 3 * time.Second
 
 // frame is one queued write: a prepared event, raw text (the snapshot) or a
 // ping. An event keeps its resource and version until written (order.go).

@@ -2,6 +2,7 @@ package ws_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -291,4 +292,55 @@ func TestRedisDroppedAndBack(t *testing.T) {
 	if msg["type"] != realtime.QuoteUpdated || obj(t, msg["data"])["n"] != float64(2) {
 		t.Fatalf("after the outage: %v", msg)
 	}
+}
+
+// A client that stops reading until its queue overflows, then reads again,
+// sees why it was dropped: the 1013 close frame (sent before the reset).
+func TestSlowClientSeesTryAgainLater(t *testing.T) {
+	st := testutil.NewStore(t)
+	f := newFixture(t, st)
+	w := startWorker(t, st, nil, app.WorkerOptions{Socket: ws.Options{QueueSize: 16}})
+	m := memoryOf(t, w.Broker)
+	tok := w.token(t, f.Client)
+	d := websocket.Dialer{Subprotocols: []string{tok}, NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			// Small enough to fill at once, not so small that loopback's
+			// 64 KB segments stall in zero-window probes.
+			_ = tc.SetReadBuffer(256 << 10)
+		}
+		return c, err
+	}}
+	slow, _, err := d.Dial(wsURL(w.URL, "/ws/deliveries/users/me/quotes/"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	read(t, slow, wait)
+	joined(t, w, realtime.GroupUserQuotes(f.Client), 1)
+	closedBefore := value(metrics.SocketsClosedSlow)
+	pad := strings.Repeat("x", 32<<10)
+	for i := 0; value(metrics.SocketsClosedSlow) == closedBefore; i++ {
+		if i > 5000 {
+			t.Fatal("the socket never overflowed")
+		}
+		publish(t, m, realtime.GroupUserQuotes(f.Client), realtime.OfferMade, map[string]any{"i": i, "pad": pad})
+	}
+	// Reads again: what the buffers held, then the close frame.
+	frames := 0
+	_ = slow.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, _, err := slow.ReadMessage()
+		if err == nil {
+			frames++
+			continue
+		}
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.CloseTryAgainLater {
+			t.Fatalf("after %d frames: %v, want close 1013", frames, err)
+		}
+		t.Logf("slow client read %d frames, then close %d %q", frames, ce.Code, ce.Text)
+		break
+	}
+	waitFor(t, wait, "slow socket gone", func() bool { return w.W.Hub.Members(realtime.GroupUserQuotes(f.Client)) == 0 })
 }

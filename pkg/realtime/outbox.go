@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -19,6 +20,11 @@ type Outbox struct {
 	Store     *store.Store
 	Publisher Publisher
 	Log       *slog.Logger
+
+	// failedUntil (unix ns): after a failed publish, Flush leaves frames to
+	// the relay for FlushBackoff instead of making every request wait on a
+	// broker that is down.
+	failedUntil atomic.Int64
 }
 
 // Pending is what Write returns: the rows to publish once the transaction commits.
@@ -75,18 +81,35 @@ func Write(tx *gorm.DB, msgs ...Message) (*Pending, error) {
 	return p, nil
 }
 
+// FlushTimeout bounds the publish after commit; after a failure, Flush
+// leaves the frames of the next FlushBackoff to the relay (which republishes
+// rows left unpublished for 2 s), so writes stay fast while Redis is down.
+const (
+	FlushTimeout = 500 * time.Millisecond
+	FlushBackoff = time.Second
+)
+
 // Flush publishes p after commit and marks its rows published. A failure is
 // logged and counted, never returned: the relay publishes those rows later.
 func (o *Outbox) Flush(ctx context.Context, p *Pending) {
 	if p.Len() == 0 {
 		return
 	}
-	// The request may be finishing: publish with its own short deadline.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	if time.Now().UnixNano() < o.failedUntil.Load() {
+		metrics.PublishFailures.Add(float64(len(p.msgs)))
+		return // the broker just failed: the relay publishes these
+	}
+	// The request may be finishing: publish with its own short deadline. A
+	// healthy Redis answers in milliseconds; an unreachable one must not hold
+	// the answer (go-redis retries dials for seconds): the relay publishes
+	// what failed here.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), FlushTimeout)
 	defer cancel()
 	if err := o.Publisher.Publish(ctx, p.msgs...); err != nil {
 		metrics.PublishFailures.Add(float64(len(p.msgs)))
-		o.logger().Error("publish after commit failed; the outbox relay will retry", "frames", len(p.msgs), "err", err)
+		o.failedUntil.Store(time.Now().Add(FlushBackoff).UnixNano())
+		o.logger().Error("publish after commit failed; the outbox relay will publish; publishes of the next second are left to it",
+			"frames", len(p.msgs), "err", err)
 		return
 	}
 	metrics.EventsPublished.Add(float64(len(p.msgs)))

@@ -285,7 +285,7 @@ func newSystem(t *testing.T, redisURL, prefix string, extra ...string) *system {
 		"CLERK_FRONTEND_API_URL=" + s.jwks.URL, "SECRET_KEY=faults-" + strings.Repeat("s", 40), "DEBUG=false",
 		"SHUTDOWN_DRAIN_SECONDS=1", "SHUTDOWN_TIMEOUT_SECONDS=5",
 		// The shared test server has 100 connections for every package and helper.
-		"DATABASE_MAX_CONNS=4",
+		"DATABASE_MAX_CONNECTIONS=4",
 		// One test user opens many sockets; nothing here measures the throttles.
 		"WS_MAX_SOCKETS_PER_USER=0", "THROTTLE_USER_WRITES=0", "THROTTLE_QUOTES=0", "THROTTLE_ANON=0",
 	}, extra...)

@@ -63,7 +63,6 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate
 	if err != nil {
 		return nil, err
 	}
-	st.SetMaxConns(cfg.DatabaseMaxConns)
 	if cfg.LocalMode() {
 		log.Info("local mode: SQLite database", "path", cfg.SQLitePath)
 	} else {

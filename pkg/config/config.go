@@ -59,9 +59,6 @@ type Config struct {
 	// MetricsPort, when set, serves /metrics and /debug/pprof/ on that port only (internal, for the
 	// platform's private network) and not on PORT; 0 serves it on PORT (local mode).
 	MetricsPort int `envconfig:"METRICS_PORT" default:"0"`
-	// DatabaseMaxConns is the PostgreSQL pool size of the process (every replica of
-	// web and worker has its own: keep their sum under the server's max_connections).
-	DatabaseMaxConns int `envconfig:"DATABASE_MAX_CONNS" default:"20"`
 	// TrustedProxyHops is the client-IP rule: 0 = the peer address, N = the N-th
 	// address from the right of X-Forwarded-For (X-Real-IP is never trusted).
 	TrustedProxyHops int `envconfig:"TRUSTED_PROXY_HOPS" default:"0"`
@@ -199,9 +196,6 @@ func (c Config) Validate() error {
 	}
 	if c.MetricsPort < 0 || c.MetricsPort > 65535 || (c.MetricsPort != 0 && c.MetricsPort == c.Port) {
 		problems = append(problems, "METRICS_PORT must be 0 (metrics on PORT) or another port between 1 and 65535")
-	}
-	if c.DatabaseMaxConns <= 0 {
-		problems = append(problems, "DATABASE_MAX_CONNS must be positive")
 	}
 	if c.ShutdownSeconds <= 0 {
 		problems = append(problems, "SHUTDOWN_TIMEOUT_SECONDS must be positive")

@@ -72,7 +72,6 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		{"SECRET_KEY", c.SecretKey, config.DefaultSecretKey},
 		{"SHUTDOWN_TIMEOUT_SECONDS", c.ShutdownSeconds, 10},
 		{"SHUTDOWN_DRAIN_SECONDS (local)", c.ShutdownDrain(), time.Duration(0)},
-		{"DATABASE_MAX_CONNS", c.DatabaseMaxConns, 20},
 		{"METRICS_PORT", c.MetricsPort, 0},
 		{"HERMEZ_DEV_DIR", c.DevKeyDir, ".hermez"},
 		{"REDIS_PREFIX", c.RedisPrefix, "hermez:"},

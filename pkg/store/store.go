@@ -65,24 +65,13 @@ func Open(databaseURL, sqlitePath string) (*Store, error) {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
 	if dialect == Postgres {
-		sqlDB.SetMaxOpenConns(DefaultMaxConns)
-		sqlDB.SetMaxIdleConns(DefaultMaxConns)
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(20)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	} else {
 		sqlDB.SetMaxOpenConns(8)
 	}
 	return &Store{DB: gdb, Dialect: dialect, sqlDB: sqlDB}, nil
-}
-
-// DefaultMaxConns is the PostgreSQL pool size of a process (DATABASE_MAX_CONNS).
-const DefaultMaxConns = 20
-
-// SetMaxConns sizes the PostgreSQL pool (n ≤ 0: unchanged).
-func (s *Store) SetMaxConns(n int) {
-	if n > 0 && s.Dialect == Postgres {
-		s.sqlDB.SetMaxOpenConns(n)
-		s.sqlDB.SetMaxIdleConns(n)
-	}
 }
 
 // SQLiteDSN is the connection string of the local SQLite file.

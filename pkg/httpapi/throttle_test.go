@@ -6,11 +6,16 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
 
 	"hermez/pkg/app"
 	"hermez/pkg/config"
 	"hermez/pkg/realtime"
 	"hermez/pkg/testutil"
+	"hermez/pkg/throttle"
 )
 
 // wantThrottled checks a 429 with Retry-After and DRF's throttled body in the
@@ -147,5 +152,63 @@ func TestAnonThrottleKeysOnTheClientIPRule(t *testing.T) {
 	}
 	if do("7.7.7.7, 203.0.113.1") != 429 {
 		t.Fatal("a client's own X-Forwarded-For entry reset its count")
+	}
+}
+
+// The throttles' Redis taken away (a redis-server of the test's own, killed
+// and restarted): requests pass — no 429, no 5xx — the failures are counted
+// in /metrics, and throttling resumes once Redis is back.
+func TestThrottleRedisOutage(t *testing.T) {
+	srv := testutil.StartRedisServer(t)
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(srv.Port), MaxRetries: -1,
+		DialTimeout: 200 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond})
+	t.Cleanup(func() { c.Close() })
+	b := &app.Broker{Publisher: &realtime.RedisPublisher{Client: c, Prefix: "outage:"}, Redis: c}
+	w := testutil.NewWeb(t, testutil.WebOptions{Broker: b, Config: func(c *config.Config) {
+		c.ThrottleUserWrites, c.ThrottleAnon = "3/min", "3/min"
+	}})
+	ana := newActor(t, w, "user_outage_ana")
+	write := func() int {
+		return w.Do(t, "PATCH", "/user/api/me/update/", ana.Tok, map[string]any{"first_name": "Ana"}).Status
+	}
+	for range 3 {
+		if s := write(); s != 200 {
+			t.Fatalf("write with Redis up: %d", s)
+		}
+	}
+	if s := write(); s != 429 {
+		t.Fatalf("4th write with Redis up: %d", s)
+	}
+	errorsOf := func(scope string) float64 {
+		return promtest.ToFloat64(throttle.Decisions.WithLabelValues(scope, "error")) // what /metrics shows
+	}
+	beforeWrites, beforeAnon := errorsOf("user_writes"), errorsOf("anon")
+	srv.Kill()
+	for i := range 6 {
+		if s := write(); s != 200 {
+			t.Fatalf("write %d with the throttle's Redis down: %d", i+1, s)
+		}
+		if s := w.Do(t, "GET", "/user/api/me/", "", nil).Status; s != 401 {
+			t.Fatalf("anonymous request %d with Redis down: %d", i+1, s)
+		}
+	}
+	if got := errorsOf("user_writes") - beforeWrites; got != 6 {
+		t.Fatalf("user_writes failures counted: %v, want 6", got)
+	}
+	if got := errorsOf("anon") - beforeAnon; got < 6 {
+		t.Fatalf("anon failures counted: %v, want ≥ 6", got)
+	}
+	srv.Restart() // empty: the counts start over
+	deadline := time.Now().Add(10 * time.Second)
+	for n := 0; ; n++ {
+		if s := write(); s == 429 {
+			if n < 3 {
+				t.Fatalf("throttled after %d writes on the restarted Redis", n)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("throttling never resumed after Redis came back")
+		}
 	}
 }

@@ -3,11 +3,6 @@ package throttle_test
 import (
 	"context"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -133,64 +128,11 @@ func TestMessageAndWait(t *testing.T) {
 	}
 }
 
-// redisServer runs a redis-server of the test's own on a free port (never the
-// shared one): the fault test kills and restarts it.
-type redisServer struct {
-	t    *testing.T
-	port int
-	dir  string
-	cmd  *exec.Cmd
-}
-
-func startRedisServer(t *testing.T, port int, dir string) *redisServer {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not installed")
-	}
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &redisServer{t: t, port: port, dir: dir, cmd: cmd}
-	t.Cleanup(s.kill)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on %d never answered", port)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (s *redisServer) kill() {
-	if s.cmd.Process != nil && s.cmd.ProcessState == nil {
-		_ = s.cmd.Process.Kill()
-		_ = s.cmd.Wait()
-	}
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // The limiter's Redis taken away: requests pass, the failure is counted (and
 // logged); once Redis is back, throttling resumes.
 func TestRedisOutageLetsRequestsThroughAndIsCounted(t *testing.T) {
-	port := freePort(t)
-	dir := t.TempDir()
-	srv := startRedisServer(t, port, dir)
-	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: -1,
+	srv := htu.StartRedisServer(t)
+	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", srv.Port), MaxRetries: -1,
 		DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { c.Close() })
 	l := &throttle.Limiter{Scope: "fault_test", Rate: throttle.Rate{N: 2, Period: time.Minute},
@@ -204,7 +146,7 @@ func TestRedisOutageLetsRequestsThroughAndIsCounted(t *testing.T) {
 	if !l.Allow(ctx, "ip").Allowed || !l.Allow(ctx, "ip").Allowed || l.Allow(ctx, "ip").Allowed {
 		t.Fatal("with Redis up: 2 allowed, the 3rd refused")
 	}
-	srv.kill()
+	srv.Kill()
 	before := errors()
 	start := time.Now()
 	for i := range 5 {
@@ -218,7 +160,7 @@ func TestRedisOutageLetsRequestsThroughAndIsCounted(t *testing.T) {
 	if got := errors() - before; got != 5 {
 		t.Fatalf("%v failures counted, want 5", got)
 	}
-	startRedisServer(t, port, filepath.Join(dir))
+	srv.Restart()
 	beforeThrottled := throttled()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -232,7 +174,6 @@ func TestRedisOutageLetsRequestsThroughAndIsCounted(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	_ = os.Remove(filepath.Join(dir, "dump.rdb"))
 }
 
 // A worker that dies (no release, no heartbeat) stops counting within TTL;
@@ -291,5 +232,54 @@ func TestSocketsInProcess(t *testing.T) {
 	}
 	if _, ok := (&throttle.Sockets{}).Acquire(ctx, "u"); !ok {
 		t.Fatal("Max 0 must disable the cap")
+	}
+}
+
+// On a Redis Cluster (REDIS_CLUSTER_URL) the same scripts run: each touches
+// one key, so keys of many users and IPs spread over the masters.
+func TestThrottleAndSocketCapOnACluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-master cluster")
+	}
+	cl := htu.StartRedisCluster(t)
+	c, err := realtime.OpenRedisCluster(cl.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx := context.Background()
+	store := &throttle.Redis{Client: c, Prefix: "hermez:throttle:"}
+	r := throttle.Rate{N: 2, Period: time.Minute}
+	nodes := map[int]bool{}
+	for i := range 12 {
+		key := fmt.Sprintf("anon:10.0.0.%d", i)
+		nodes[cl.NodeOf("hermez:throttle:"+key)] = true
+		for j := range 3 {
+			d, err := store.Hit(ctx, key, r, time.Now())
+			if err != nil {
+				t.Fatalf("hit on the cluster: %v", err)
+			}
+			if d.Allowed != (j < 2) {
+				t.Fatalf("key %s hit %d: allowed=%v", key, j+1, d.Allowed)
+			}
+		}
+	}
+	if len(nodes) < 2 {
+		t.Fatalf("the keys all lived on one master: %v", nodes)
+	}
+	s := &throttle.Sockets{Max: 1, Client: c, Prefix: "hermez:", TTL: time.Second, Heartbeat: 100 * time.Millisecond}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go s.Run(runCtx)
+	for _, u := range []string{"user_a", "user_b", "user_c"} {
+		if _, ok := s.Acquire(ctx, u); !ok {
+			t.Fatalf("%s's first socket refused", u)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond) // past TTL: the heartbeat (a pipeline over the masters) kept them
+	for _, u := range []string{"user_a", "user_b", "user_c"} {
+		if _, ok := s.Acquire(ctx, u); ok {
+			t.Fatalf("%s's second socket accepted: the heartbeat lost the first", u)
+		}
 	}
 }

@@ -217,9 +217,9 @@ func (c Config) Validate() error {
 	if c.TrustedProxyHops < 0 {
 		problems = append(problems, "TRUSTED_PROXY_HOPS must not be negative (0: the peer address; 1 behind Render's proxy)")
 	}
-	for name, v := range map[string]string{"THROTTLE_USER_WRITES": c.ThrottleUserWrites, "THROTTLE_QUOTES": c.ThrottleQuotes, "THROTTLE_ANON": c.ThrottleAnon} {
-		if _, err := throttle.ParseRate(v); err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %v", name, err))
+	for _, r := range [][2]string{{"THROTTLE_USER_WRITES", c.ThrottleUserWrites}, {"THROTTLE_QUOTES", c.ThrottleQuotes}, {"THROTTLE_ANON", c.ThrottleAnon}} {
+		if _, err := throttle.ParseRate(r[1]); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", r[0], err))
 		}
 	}
 	if c.WSMaxSocketsPerUser < 0 {

@@ -75,6 +75,11 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		{"METRICS_PORT", c.MetricsPort, 0},
 		{"HERMEZ_DEV_DIR", c.DevKeyDir, ".hermez"},
 		{"REDIS_PREFIX", c.RedisPrefix, "hermez:"},
+		{"TRUSTED_PROXY_HOPS", c.TrustedProxyHops, 0},
+		{"THROTTLE_USER_WRITES", c.ThrottleUserWrites, "120/min"},
+		{"THROTTLE_QUOTES", c.ThrottleQuotes, "20/min"},
+		{"THROTTLE_ANON", c.ThrottleAnon, "300/min"},
+		{"WS_MAX_SOCKETS_PER_USER", c.WSMaxSocketsPerUser, 30},
 		{"local mode", c.LocalMode(), true},
 		{"single process", c.SingleProcess(), true},
 		{"migrate on start (local)", c.ShouldMigrateOnStart(), true},
@@ -283,4 +288,31 @@ func TestDotEnvNeverOverridesEnvironment(t *testing.T) {
 		t.Errorf("origins %q", c.CORSAllowedOrigins)
 	}
 
+}
+
+func TestThrottleSettings(t *testing.T) {
+	c := config.Defaults()
+	w, q, a := c.Rates()
+	if w.N != 120 || w.Period != time.Minute || q.N != 20 || a.N != 300 {
+		t.Fatalf("default rates %v %v %v", w, q, a)
+	}
+	c.ThrottleUserWrites, c.ThrottleQuotes, c.ThrottleAnon = "0", "5/hour", "10/sec"
+	if err := c.Validate(); err != nil {
+		t.Fatalf("valid rates refused: %v", err)
+	}
+	if w, q, a := c.Rates(); !w.Disabled() || q.N != 5 || q.Period != time.Hour || a.N != 10 || a.Period != time.Second {
+		t.Fatalf("rates %v %v %v", w, q, a)
+	}
+	for _, bad := range []func(*config.Config){
+		func(c *config.Config) { c.ThrottleQuotes = "20/fortnight" },
+		func(c *config.Config) { c.ThrottleAnon = "many" },
+		func(c *config.Config) { c.TrustedProxyHops = -1 },
+		func(c *config.Config) { c.WSMaxSocketsPerUser = -3 },
+	} {
+		c := config.Defaults()
+		bad(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
 }

@@ -194,7 +194,7 @@ func CORS(origins []string) echo.MiddlewareFunc {
 		AllowCredentials: true,
 		AllowMethods:     []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions},
 		AllowHeaders:     []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderXRequestID, "X-CSRFToken", "Accept"},
-		ExposeHeaders:    []string{echo.HeaderXRequestID},
+		ExposeHeaders:    []string{echo.HeaderXRequestID, echo.HeaderRetryAfter},
 		MaxAge:           600,
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -106,5 +107,17 @@ func TestConcurrentGuessesNeverPassTheUsernameCap(t *testing.T) {
 	wg.Wait()
 	if checked.Load() != admin.LoginFailsPerAcc || refused.Load() != total-admin.LoginFailsPerAcc {
 		t.Fatalf("%d passwords checked and %d refused of %d guesses; the cap is %d", checked.Load(), refused.Load(), total, admin.LoginFailsPerAcc)
+	}
+}
+
+// A username PostgreSQL would refuse (U+0000, not UTF-8, too long) is a
+// failed login, never a 500.
+func TestLoginWithHostileUsernames(t *testing.T) {
+	f := limitFixture(t, func(c *config.Config) { c.TrustedProxyHops = 1 })
+	b := f.browser(t)
+	for i, u := range []string{"ana\x00", "\xa5\xff", strings.Repeat("a", 5000)} {
+		if res := b.guess(u, staffPass, "X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i+1)); res.Status != http.StatusUnauthorized {
+			t.Fatalf("username %.10q: %d", u, res.Status)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
@@ -713,10 +714,11 @@ func (a *Console) accountActive(c echo.Context) error {
 }
 
 // validCredentials refuses, before any query, a username no account can
-// have (empty, longer than the column, or holding U+0000, which PostgreSQL
-// refuses).
+// have (empty, longer than the column, holding U+0000 or not UTF-8, which
+// PostgreSQL refuses).
 func validCredentials(username, password string) bool {
-	return username != "" && len(username) <= 150 && !strings.ContainsRune(username, 0) && len(password) <= 4096
+	return username != "" && len(username) <= 150 && !strings.ContainsRune(username, 0) && utf8.ValidString(username) &&
+		len(password) <= 4096
 }
 
 // logText bounds a client-written value in a log line.

@@ -83,9 +83,14 @@ func TestNULInEveryKindOfPlace(t *testing.T) {
 		"/user/api/me/addresses/%00/", "/deliveries/api/%00/history/"} {
 		wantDetail(t, w.Do(t, "GET", p, ana.Tok, nil), 404)
 	}
-	// A query with a NUL is a 400 (never a filter the database refuses).
+	// Nor does a path that is not UTF-8 (PostgreSQL refuses it too; found by FuzzPaths).
+	for _, p := range []string{"/user/api/me/%A5/ratings/", "/user/api/me/%FF%FE/", "/user/api/me/\xa5/ratings"} {
+		wantDetail(t, w.Do(t, "GET", p, ana.Tok, nil), 404)
+	}
+	// A query with a NUL, or not UTF-8, is a 400 (never a filter the database refuses).
 	wantDetail(t, w.Do(t, "GET", "/deliveries/api/quotes/?status=pen%00ding", ana.Tok, nil), 400)
 	wantDetail(t, w.Do(t, "GET", "/deliveries/api/?payment_method=%00", ana.Tok, nil), 400)
+	wantDetail(t, w.Do(t, "GET", "/deliveries/api/quotes/?status=%A5", ana.Tok, nil), 400)
 
 	// Token claims are cleaned: the user is created without the NUL.
 	tok, err := w.Dev.Mint("user_claims\x00nul", auth.TokenOptions{Name: "Jo\x00sé Pé\x00rez", Email: "jo\x00se@example.com", Username: "jo\x00se"})
@@ -107,6 +112,10 @@ func TestNULInEveryKindOfPlace(t *testing.T) {
 	u := loadUser(t, w.Store, "user_whnul")
 	if u.FirstName == nil || *u.FirstName != "Marta" || u.Email == nil || *u.Email != "Marta@mail.test" {
 		t.Fatalf("webhook user: %+v", u)
+	}
+	// A svix-id that is not UTF-8 (Clerk's header, signed): cleaned too.
+	if res := deliver(t, w, "msg_\xa5\xff", clerkEvent("user.created", "user_wh_utf8", time.Now().UnixMilli(), "Luz")); res.Status != 200 {
+		t.Fatalf("webhook with a non-UTF-8 svix-id: %d %s", res.Status, res.Body)
 	}
 }
 

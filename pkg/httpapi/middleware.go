@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -107,24 +108,26 @@ func RequestID() echo.MiddlewareFunc {
 	}
 }
 
-// RejectNUL answers 404 for a path that holds U+0000 (a path id with it names
-// nothing) and 400 for a query that does, before any handler or the database
-// sees it.
+// RejectNUL answers 404 for a path that holds U+0000 or is not UTF-8 (a path
+// id with either names nothing, and PostgreSQL refuses both) and 400 for such
+// a query, before any handler or the database sees it.
 func RejectNUL() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
-			if strings.IndexByte(r.URL.Path, 0) >= 0 {
+			if !cleanText(r.URL.Path) {
 				return apperr.NotFoundErr()
 			}
-			if strings.Contains(r.URL.RawQuery, "%00") || strings.IndexByte(r.URL.RawQuery, 0) >= 0 {
+			for _, v := range c.ParamValues() {
+				if !cleanText(v) {
+					return apperr.NotFoundErr()
+				}
+			}
+			if r.URL.RawQuery != "" && (!cleanText(r.URL.RawQuery) || strings.Contains(r.URL.RawQuery, "%")) {
 				for k, vs := range c.QueryParams() {
-					if strings.IndexByte(k, 0) >= 0 {
-						return apperr.New(apperr.Invalid, input.MsgNUL)
-					}
-					for _, v := range vs {
-						if strings.IndexByte(v, 0) >= 0 {
-							return apperr.New(apperr.Invalid, input.MsgNUL)
+					for _, v := range append([]string{k}, vs...) {
+						if !cleanText(v) {
+							return apperr.New(apperr.Invalid, textProblem(v))
 						}
 					}
 				}
@@ -132,6 +135,21 @@ func RejectNUL() echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// msgBadEncoding refuses text that is not UTF-8.
+const msgBadEncoding = "El texto no es UTF-8 válido."
+
+func textProblem(s string) string {
+	if strings.IndexByte(s, 0) >= 0 {
+		return input.MsgNUL
+	}
+	return msgBadEncoding
+}
+
+// cleanText is text PostgreSQL takes: valid UTF-8 without U+0000.
+func cleanText(s string) bool {
+	return strings.IndexByte(s, 0) < 0 && utf8.ValidString(s)
 }
 
 // RequestLog logs every request once with its id, route, status and duration,

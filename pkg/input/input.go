@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
@@ -108,12 +109,16 @@ func anyNUL(v any) bool {
 	return false
 }
 
-// StripNUL removes U+0000 from s (for data that must be cleaned, not refused).
+// StripNUL removes U+0000 from s and replaces bytes that are not UTF-8 with
+// U+FFFD: what PostgreSQL refuses, for data that must be cleaned, not refused.
 func StripNUL(s string) string {
-	if strings.IndexByte(s, 0) < 0 {
-		return s
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "")
 	}
-	return strings.ReplaceAll(s, "\x00", "")
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return s
 }
 
 // CleanJSON returns payload with U+0000 removed from every string and key, at

@@ -114,6 +114,8 @@ func TestExamplesValidate(t *testing.T) {
 	v := validator(t)
 	unauth := jsonHeader()
 	unauth.Set("WWW-Authenticate", `Bearer realm="api"`)
+	throttled := jsonHeader()
+	throttled.Set("Retry-After", "42")
 	cases := []struct {
 		method, path string
 		status       int
@@ -136,6 +138,8 @@ func TestExamplesValidate(t *testing.T) {
 		{"POST", "/deliveries/api/quotes/", 400, jsonHeader(), "error_non_field.json"},
 		{"POST", "/deliveries/api/offers/" + offerID + "/accept/", 400, jsonHeader(), "error_state.json"},
 		{"GET", "/deliveries/api/", 401, unauth, "error_401.json"},
+		{"POST", "/deliveries/api/quotes/", 429, throttled, "error_429.json"},
+		{"GET", "/user/api/me/", 429, throttled, "error_429.json"},
 		{"GET", "/deliveries/api", 401, unauth, "error_401.json"},
 		{"PATCH", "/deliveries/api/quotes/" + quoteID + "/", 403, jsonHeader(), "error_403.json"},
 		{"GET", "/deliveries/api/3a580685-0b84-4e90-b54a-619bc99038c7/", 404, jsonHeader(), "error_404.json"},

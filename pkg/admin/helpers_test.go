@@ -41,7 +41,7 @@ type fixture struct {
 
 func strp(s string) *string { return &s }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	w := testutil.NewWeb(t, testutil.WebOptions{})
 	ctx := context.Background()
@@ -89,7 +89,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -98,12 +98,12 @@ func must(t *testing.T, err error) {
 
 // browser is an HTTP client with a cookie jar that does not follow redirects.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	c    *http.Client
 }
 
-func (f *fixture) browser(t *testing.T) *browser {
+func (f *fixture) browser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, base: f.W.URL, c: &http.Client{Jar: jar, Timeout: 20 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
@@ -149,7 +149,7 @@ func (b *browser) post(path string, form url.Values) *page {
 
 var csrfRe = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 
-func csrf(t *testing.T, p *page) string {
+func csrf(t testing.TB, p *page) string {
 	t.Helper()
 	m := csrfRe.FindStringSubmatch(p.Body)
 	if m == nil {

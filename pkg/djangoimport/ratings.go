@@ -134,7 +134,7 @@ func (r *run) ratings(ctx context.Context) error {
 		if len(batch) == 0 {
 			return nil
 		}
-		n, err := r.writeBatch(ctx, t, batch)
+		n, _, err := r.writeBatch(ctx, t, batch)
 		if err != nil {
 			return err
 		}

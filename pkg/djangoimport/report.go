@@ -29,6 +29,7 @@ type Report struct {
 type TableReport struct {
 	Name                   string
 	Read, Written, Skipped int64 // skipped: already in the target
+	Filled                 int64 // of Written: rows already there whose empty fields were filled (users)
 	Duration               time.Duration
 }
 
@@ -138,9 +139,15 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintln(w, "Corrected or remarked rows:")
 		r.printFindings(w, r.Corrections)
 	}
-	if len(r.Notes) > 0 {
+	notes := append([]string{}, r.Notes...)
+	for _, t := range r.Tables {
+		if t.Filled > 0 {
+			notes = append(notes, fmt.Sprintf("%s: %d rows already here had empty fields filled from the old rows", t.Name, t.Filled))
+		}
+	}
+	if len(notes) > 0 {
 		fmt.Fprintln(w, "Mappings and filled fields:")
-		for _, n := range r.Notes {
+		for _, n := range notes {
 			fmt.Fprintln(w, "  "+n)
 		}
 	}

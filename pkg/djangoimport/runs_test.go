@@ -1,7 +1,10 @@
 package djangoimport_test
 
 import (
+	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -221,12 +224,18 @@ func TestForeignRowsNeedMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustExec(t, dst, `INSERT INTO users (userid, username, created_at, updated_at) VALUES ('user_new_here', $1, now(), now())`, username)
+	// A user of the old system already here, as `web staff` makes one: staff, empty profile.
+	var staff string
+	if err := src.QueryRow(ctxT(t), `SELECT userid FROM users_user WHERE phone IS NOT NULL AND userid <> $1 ORDER BY userid LIMIT 1`, uid).Scan(&staff); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, dst, `INSERT INTO users (userid, is_staff, first_name, created_at, updated_at) VALUES ($1, true, 'Ya', now(), now())`, staff)
 
 	rep, err := importOnce(t, from, to, nil)
 	if !errors.Is(err, djangoimport.ErrRefused) || !strings.Contains(printed(rep), "users: 1 rows not from this source (e.g. [user_new_here])") {
 		t.Fatalf("want a refusal naming user_new_here, got %v\n%s", err, printed(rep))
 	}
-	if n := count(t, dst, `SELECT count(*) FROM users`); n != 1 {
+	if n := count(t, dst, `SELECT count(*) FROM users`); n != 2 {
 		t.Fatalf("a refused import wrote users: %d", n)
 	}
 	rep = mustImport(t, from, to, func(o *djangoimport.Options) { o.Merge = true })
@@ -238,6 +247,24 @@ func TestForeignRowsNeedMerge(t *testing.T) {
 	}
 	if a, b := count(t, src, `SELECT count(*) FROM users_user`)+1, count(t, dst, `SELECT count(*) FROM users`); a != b {
 		t.Errorf("users: %d, want %d", b, a)
+	}
+	// The user already here kept their values and got the old ones where theirs were empty.
+	if n := count(t, dst, `SELECT count(*) FROM users WHERE userid = $1 AND is_staff AND first_name = 'Ya'
+		AND phone = (SELECT phone FROM users WHERE userid = $1) AND phone IS NOT NULL`, staff); n != 1 {
+		t.Errorf("the user already here was not kept and filled")
+	}
+	var phone string
+	if err := src.QueryRow(ctxT(t), `SELECT phone FROM users_user WHERE userid = $1`, staff).Scan(&phone); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, dst, `SELECT count(*) FROM users WHERE userid = $1 AND phone = $2`, staff, phone); n != 1 {
+		t.Errorf("phone not filled from the old row")
+	}
+	if !strings.Contains(printed(rep), "users: 1 rows already here had empty fields filled from the old rows") {
+		t.Errorf("report lacks the filled row:\n%s", printed(rep))
+	}
+	if again := mustImport(t, from, to, func(o *djangoimport.Options) { o.Merge = true }); again.Written() != 0 {
+		t.Errorf("a second --merge run wrote %d:\n%s", again.Written(), printed(again))
 	}
 }
 
@@ -341,5 +368,68 @@ func TestReferenceReconciliation(t *testing.T) {
 		if n := count(t, dst, `SELECT count(*) FROM delivery_categories`) + count(t, dst, `SELECT count(*) FROM vehicle_types`); n != 9 {
 			t.Errorf("seeded=%v: seed after the import made rows: %d", seeded, n)
 		}
+	}
+}
+
+// A run cancelled in the middle of a table (Ctrl-C, SIGTERM of a job) stops
+// with whole batches only; the re-run finishes it.
+func TestCancelledRunResumes(t *testing.T) {
+	requirePG(t)
+	t.Parallel()
+	from := newDjango(t)
+	to := testutil.NewDatabaseURL(t)
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	// Cancel as soon as the offers are done, while the next table is being read.
+	log := slog.New(cancelOn{slog.NewTextHandler(io.Discard, nil), "offers", cancel})
+	_, err := djangoimport.Run(ctx, djangoimport.Options{From: from, To: to, BatchSize: 5, Log: log})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("want a cancelled run, got %v", err)
+	}
+	dst := connect(t, to)
+	if count(t, dst, `SELECT count(*) FROM delivery_offers`) == 0 || count(t, dst, `SELECT count(*) FROM user_rating`) != 0 {
+		t.Fatalf("the cancelled run did not stop after the offers")
+	}
+	rep := mustImport(t, from, to, nil)
+	if rep.Table("offers").Written != 0 || rep.Table("ratings").Written == 0 {
+		t.Errorf("the re-run did not continue where the cancelled one stopped:\n%s", printed(rep))
+	}
+}
+
+type cancelOn struct {
+	slog.Handler
+	table  string
+	cancel context.CancelFunc
+}
+
+func (c cancelOn) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "table done" {
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "table" && a.Value.String() == c.table {
+				c.cancel()
+			}
+			return true
+		})
+	}
+	return c.Handler.Handle(ctx, r)
+}
+
+// A target row that differs from the old one in a key column fails the
+// verification (exit 1), naming the table.
+func TestVerificationMismatch(t *testing.T) {
+	requirePG(t)
+	t.Parallel()
+	from := newDjango(t)
+	to := testutil.NewDatabaseURL(t)
+	mustImport(t, from, to, nil)
+	mustExec(t, connect(t, to), `UPDATE delivery_history SET event_type = 'completed'
+		WHERE id = (SELECT id FROM delivery_history ORDER BY id LIMIT 1)`)
+	rep, err := importOnce(t, from, to, nil)
+	if !errors.Is(err, djangoimport.ErrMismatch) {
+		t.Fatalf("want ErrMismatch, got %v\n%s", err, printed(rep))
+	}
+	out := printed(rep)
+	if !strings.Contains(out, "history                  MISMATCH") || !strings.Contains(out, "The verification found a mismatch") {
+		t.Errorf("report:\n%s", out)
 	}
 }

@@ -37,6 +37,33 @@ func (t table) applySQL() string {
 
 const micro = ` * interval '1 microsecond'`
 
+const userCols = `userid, username, first_name, last_name, email, image_url, gender, phone, age, role, is_online,
+	is_available, is_staff, created_at, updated_at`
+
+var userProfile = []string{"username", "first_name", "last_name", "email", "image_url", "gender", "phone", "age", "role"}
+
+func fillSet(cols []string) string {
+	var b strings.Builder
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s = COALESCE(users.%s, EXCLUDED.%s)", c, c, c)
+	}
+	return b.String()
+}
+
+func fillWhere(cols []string) string {
+	var b strings.Builder
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		fmt.Fprintf(&b, "(users.%s IS NULL AND EXCLUDED.%s IS NOT NULL)", c, c)
+	}
+	return b.String()
+}
+
 // tables lists the copy steps in dependency order (reference data and ratings
 // have their own steps, before and after).
 func (r *run) tables() []table {
@@ -50,6 +77,13 @@ func (r *run) tables() []table {
 			age, NULLIF(role, ''), is_online, is_available, false, $1::timestamptz, $1::timestamptz FROM users_user`,
 		count:  `SELECT count(*) FROM users_user`,
 		args:   func(r *run) []any { return []any{r.importTime} },
+		// A user already here (signed in before the import, or made by `web staff`)
+		// keeps their values and gets the old ones in the profile fields that are
+		// empty — never a deleted user's.
+		apply: `INSERT INTO users (` + userCols + `) SELECT ` + userCols + ` FROM {stage}
+			ON CONFLICT (userid) DO UPDATE SET ` + fillSet(userProfile) + `
+			WHERE users.deleted_at IS NULL AND (` + fillWhere(userProfile) + `)
+			RETURNING (xmax = 0)`,
 		verify: true,
 	}, {
 		name:   "vehicles",
@@ -213,12 +247,13 @@ func (r *run) copyTable(ctx context.Context, t table) error {
 	})
 	g.Go(func() error {
 		for b := range batches {
-			n, err := r.writeBatch(gctx, t, b)
+			n, filled, err := r.writeBatch(gctx, t, b)
 			if err != nil {
 				return err
 			}
 			tr.Read += int64(len(b))
 			tr.Written += n
+			tr.Filled += filled
 			tr.Skipped += int64(len(b)) - n
 			if ids != nil {
 				ids.add(b)
@@ -234,27 +269,47 @@ func (r *run) copyTable(ctx context.Context, t table) error {
 }
 
 // writeBatch moves one batch in one transaction: COPY into the staging table,
-// then INSERT … SELECT … ON CONFLICT DO NOTHING; it returns the rows written.
-func (r *run) writeBatch(ctx context.Context, t table, b [][]any) (int64, error) {
+// then INSERT … SELECT … ON CONFLICT DO NOTHING. It returns the rows written
+// and, of those, the rows already there whose empty fields were filled (an
+// apply statement that says RETURNING (xmax = 0): true for an inserted row).
+func (r *run) writeBatch(ctx context.Context, t table, b [][]any) (written, filled int64, err error) {
 	tx, err := r.begin(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("begin: %w", err)
+		return 0, 0, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(context.Background())
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{t.stage()}, t.cols, pgx.CopyFromRows(b)); err != nil {
-		return 0, fmt.Errorf("copy to staging: %w", err)
+		return 0, 0, fmt.Errorf("copy to staging: %w", err)
 	}
-	tag, err := tx.Exec(ctx, t.applySQL())
-	if err != nil {
-		return 0, fmt.Errorf("write batch: %w", err)
+	if strings.Contains(t.applySQL(), "RETURNING (xmax = 0)") {
+		rows, err := tx.Query(ctx, t.applySQL())
+		if err != nil {
+			return 0, 0, fmt.Errorf("write batch: %w", err)
+		}
+		inserted, err := pgx.CollectRows(rows, pgx.RowTo[bool])
+		if err != nil {
+			return 0, 0, fmt.Errorf("write batch: %w", err)
+		}
+		for _, ins := range inserted {
+			if !ins {
+				filled++
+			}
+		}
+		written = int64(len(inserted))
+	} else {
+		tag, err := tx.Exec(ctx, t.applySQL())
+		if err != nil {
+			return 0, 0, fmt.Errorf("write batch: %w", err)
+		}
+		written = tag.RowsAffected()
 	}
 	if _, err := tx.Exec(ctx, `TRUNCATE `+t.stage()); err != nil {
-		return 0, fmt.Errorf("empty staging: %w", err)
+		return 0, 0, fmt.Errorf("empty staging: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("commit batch: %w", err)
+		return 0, 0, fmt.Errorf("commit batch: %w", err)
 	}
-	return tag.RowsAffected(), nil
+	return written, filled, nil
 }
 
 // stripNUL applies the NUL rule: PostgreSQL text cannot hold a NUL (so a

@@ -75,8 +75,8 @@ func (r *run) tables() []table {
 			"age", "role", "is_online", "is_available", "is_staff", "created_at", "updated_at"},
 		query: `SELECT userid, username, first_name, last_name, email, image_url, NULLIF(gender, ''), phone,
 			age, NULLIF(role, ''), is_online, is_available, false, $1::timestamptz, $1::timestamptz FROM users_user`,
-		count:  `SELECT count(*) FROM users_user`,
-		args:   func(r *run) []any { return []any{r.importTime} },
+		count: `SELECT count(*) FROM users_user`,
+		args:  func(r *run) []any { return []any{r.importTime} },
 		// A user already here (signed in before the import, or made by `web staff`)
 		// keeps their values and gets the old ones in the profile fields that are
 		// empty — never a deleted user's.

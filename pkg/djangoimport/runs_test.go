@@ -433,3 +433,27 @@ func TestVerificationMismatch(t *testing.T) {
 		t.Errorf("report:\n%s", out)
 	}
 }
+
+// An old database with its reference rows and nothing else imports cleanly
+// (every table empty on both sides still verifies).
+func TestEmptySource(t *testing.T) {
+	requirePG(t)
+	t.Parallel()
+	from := newDjango(t)
+	src := connect(t, from)
+	mustExec(t, src, `UPDATE users_user SET current_vehicle_id = NULL`)
+	for _, table := range []string{"user_rating", "deliveries_deliveryhistory", "deliveries_deliveryoffer", "deliveries_delivery",
+		"deliveries_deliveryquote", "addresses_address", "vehicles_vehicle", "users_user"} {
+		mustExec(t, src, `DELETE FROM `+table)
+	}
+	to := testutil.NewDatabaseURL(t)
+	rep := mustImport(t, from, to, nil)
+	for _, v := range rep.Verify {
+		if !v.OK || v.SourceCount != v.TargetCount {
+			t.Errorf("verification %+v", v)
+		}
+	}
+	if n := count(t, connect(t, to), `SELECT count(*) FROM users`); n != 0 {
+		t.Errorf("%d users from an empty source", n)
+	}
+}

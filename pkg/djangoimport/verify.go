@@ -107,9 +107,9 @@ func (r *run) verify(ctx context.Context) error {
 			}
 			loaded = v.idsTable
 		}
-		ids := "verify_ids_text"
-		if ids2 := r.ids[v.idsTable]; ids2 != nil && len(ids2.uuids) > 0 {
-			ids = "verify_ids_uuid"
+		ids := "verify_ids_uuid"
+		if v.idsTable == "users" { // the only text key (Clerk ids)
+			ids = "verify_ids_text"
 		}
 		dst := `SELECT count(*), coalesce(sum(` + rowHash("s.k") + `), 0)::text FROM (` + strings.ReplaceAll(v.dst, "{key}", v.key) +
 			`) AS s JOIN ` + ids + ` AS i ON i.id = s.id`

@@ -199,7 +199,7 @@ func (r *Report) Print(w io.Writer) {
 	case r.DryRun && len(r.Tables) > 0:
 		fmt.Fprintf(w, "\nDry run: %d rows would be written; everything was rolled back.\n", r.written())
 	case len(r.Tables) > 0 && r.written() == 0:
-		fmt.Fprintln(w, "\nNothing to do: the target already holds every row of the source (no row written).")
+		fmt.Fprintf(w, "\nNothing to do: the target already holds every row of the source (no row written; checked and verified in %s).\n", r.Duration.Round(time.Millisecond))
 	case len(r.Tables) > 0:
 		fmt.Fprintf(w, "\nImported %d rows in %s; verification passed.\n", r.written(), r.Duration.Round(time.Millisecond))
 	}

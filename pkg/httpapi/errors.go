@@ -71,6 +71,18 @@ func Render(err error) (int, any) {
 	return http.StatusInternalServerError, detail(apperr.MsgInternal)
 }
 
+// maxLoggedErr bounds an error's text in a log line: a refused token's
+// claims or a client-named field can end up in it.
+const maxLoggedErr = 1024
+
+func logErr(err error) string {
+	msg := err.Error()
+	if len(msg) > maxLoggedErr {
+		msg = msg[:maxLoggedErr] + "…"
+	}
+	return msg
+}
+
 // ErrorHandler is Echo's HTTPErrorHandler: every error answers JSON.
 func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
@@ -93,7 +105,7 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			level = slog.LevelInfo
 		}
 		log.Log(c.Request().Context(), level, "request failed", "request_id", requestID(c),
-			"method", c.Request().Method, "path", logPath(c.Request().URL.Path), "status", status, "err", err)
+			"method", c.Request().Method, "path", logPath(c.Request().URL.Path), "status", status, "err", logErr(err))
 		if c.Request().Method == http.MethodHead {
 			err = c.NoContent(status)
 		} else {

@@ -1,13 +1,18 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"hermez/pkg/admin"
 	"hermez/pkg/apperr"
@@ -268,6 +273,35 @@ func TestClientIPRule(t *testing.T) {
 	for i, c := range cases {
 		if got := httpapi.ClientIP(c.hops)(c.r); got != c.wantIP {
 			t.Errorf("case %d: %q, want %q", i, got, c.wantIP)
+		}
+	}
+}
+
+// Nothing the client wrote is logged without bound: a 4 KiB request id is
+// replaced, a 50 KB path and a 100 KB error text (a forged token's issuer)
+// are cut.
+func TestLogsBoundWhatTheClientWrote(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := echo.New()
+	httpapi.Common(e, log, httpapi.CommonOptions{})
+	e.GET("/x/:id/", func(echo.Context) error {
+		return &auth.AuthError{Message: auth.MsgInvalid, Reason: fmt.Errorf("untrusted issuer %q", strings.Repeat("i", 100000))}
+	})
+	req := httptest.NewRequest("GET", "/x/"+strings.Repeat("p", 50000)+"/", nil)
+	req.Header.Set("X-Request-ID", strings.Repeat("r", 4096))
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	if rec.Code != http.StatusUnauthorized {
+		t.Fatalf("status %d", rec.Code)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("expected the error and the request logged: %q", buf.String())
+	}
+	for _, l := range lines {
+		if len(l) > 2500 || strings.Contains(l, strings.Repeat("r", 65)) {
+			t.Fatalf("a log line of %d bytes: %.200s…", len(l), l)
 		}
 	}
 }

@@ -40,6 +40,39 @@ type clerkUser struct {
 	UpdatedAt             *int64          `json:"updated_at"` // milliseconds since the epoch
 }
 
+// Bounds of Clerk's data as stored: ids (Clerk's are about 32 characters),
+// names as the API bounds them, an e-mail address, a URL.
+const (
+	maxClerkID = 255
+	maxName    = 150
+	maxEmail   = 254
+	maxURL     = 2048
+)
+
+// maxClerkMillis is the last millisecond PostgreSQL's timestamptz holds
+// comfortably (year 9999); a later updated_at is ignored, not stored.
+var maxClerkMillis = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC).UnixMilli()
+
+// clean cuts Clerk's strings to their bounds (never refused: Clerk would
+// retry) and drops an updated_at no timestamp can hold.
+func (u *clerkUser) clean() {
+	clip := func(p *string, n int) {
+		if p != nil {
+			*p = input.Clip(*p, n)
+		}
+	}
+	clip(u.Username, maxName)
+	clip(u.FirstName, maxName)
+	clip(u.LastName, maxName)
+	clip(u.ImageURL, maxURL)
+	for i := range u.EmailAddresses {
+		u.EmailAddresses[i].EmailAddress = input.Clip(u.EmailAddresses[i].EmailAddress, maxEmail)
+	}
+	if u.UpdatedAt != nil && (*u.UpdatedAt <= 0 || *u.UpdatedAt > maxClerkMillis) {
+		u.UpdatedAt = nil
+	}
+}
+
 func (u *clerkUser) primaryEmail() *string {
 	for _, e := range u.EmailAddresses {
 		if u.PrimaryEmailAddressID != nil && e.ID == *u.PrimaryEmailAddressID && e.EmailAddress != "" {
@@ -92,7 +125,7 @@ const (
 // Clerk's data is cleaned of U+0000 (PostgreSQL refuses it), never refused:
 // Clerk would retry a refused event for days.
 func (s *Service) ApplyClerkEvent(ctx context.Context, svixID string, payload []byte) (ClerkResult, error) {
-	svixID, payload = input.StripNUL(svixID), input.CleanJSON(payload)
+	svixID, payload = input.Clip(input.StripNUL(svixID), maxClerkID), input.CleanJSON(payload)
 	var ev struct {
 		Type string          `json:"type"`
 		Data json.RawMessage `json:"data"`
@@ -107,9 +140,10 @@ func (s *Service) ApplyClerkEvent(ctx context.Context, svixID string, payload []
 	var u clerkUser
 	isUser := ev.Type == ClerkUserCreated || ev.Type == ClerkUserUpdated || ev.Type == ClerkUserDeleted
 	if isUser {
-		if err := json.Unmarshal(data, &u); err != nil || u.ID == "" {
+		if err := json.Unmarshal(data, &u); err != nil || u.ID == "" || len(u.ID) > maxClerkID {
 			return "", apperr.New(apperr.Invalid, MsgBadWebhook)
 		}
+		u.clean()
 	}
 	if isUser {
 		defer s.changed(u.ID)

@@ -42,8 +42,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*store.
 		return nil, err
 	}
 	claims = cleaned(claims)
-	if claims.Subject == "" {
-		return nil, &AuthError{Message: MsgInvalid, Reason: errors.New("sub claim empty once cleaned of NULs")}
+	if claims.Subject == "" || len(claims.Subject) > maxSubject {
+		return nil, &AuthError{Message: MsgInvalid, Reason: fmt.Errorf("sub claim empty once cleaned of NULs, or over %d bytes", maxSubject)}
 	}
 	return a.userFor(ctx, claims)
 }

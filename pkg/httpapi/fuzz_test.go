@@ -130,6 +130,8 @@ var hostileBodies = []string{
 	`{"vehicle_id":"\u0000"}`, `{"current_vehicle_id":"not-a-uuid"}`, `{"is_available":"\u0000"}`,
 	`{"type":"user.created","data":{"id":"user_\u0000x","first_name":"A\u0000","email_addresses":[{"id":"e","email_address":"a\u0000@b.c"}],"primary_email_address_id":"e"}}`,
 	`{"type":"user.updated","data":{"id":"user_fuzz_client","updated_at":1e309}}`,
+	`{"type":"user.updated","data":{"id":"user_fuzz_client","updated_at":9223372036854775807}}`,
+	`{"type":"user.created","data":{"id":"user_fuzz_new","username":"` + strings.Repeat("0123456789abcdef", 400) + `"}}`,
 	`{"type":"user.deleted","data":{"id":"\u0000"}}`, `{"type":"\u0000","data":{}}`,
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"hermez/pkg/admin"
@@ -303,5 +304,51 @@ func TestLogsBoundWhatTheClientWrote(t *testing.T) {
 		if len(l) > 2500 || strings.Contains(l, strings.Repeat("r", 65)) {
 			t.Fatalf("a log line of %d bytes: %.200s…", len(l), l)
 		}
+	}
+}
+
+// Clerk's data past what a column or an index holds is cut (names, e-mail,
+// URL, svix-id) or ignored (an updated_at no timestamp holds), never a 500;
+// an id no Clerk user has (over 255 bytes) is refused.
+func TestClerkDataBeyondTheColumns(t *testing.T) {
+	t.Parallel()
+	w := hygieneWeb(t)
+	long := strings.Repeat("ñ", 5000)
+	var random strings.Builder // past a btree entry's 2.7 KB even compressed
+	for random.Len() < 6000 {
+		random.WriteString(uuid.NewString())
+	}
+	tok, err := w.Dev.Mint("user_long_claims", auth.TokenOptions{Name: long + " " + long, Email: long + "@example.com", Username: random.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := w.Do(t, "GET", "/user/api/me/", tok, nil)
+	if res.Status != 200 {
+		t.Fatalf("long claims: %d %s", res.Status, res.Body)
+	}
+	u := loadUser(t, w.Store, "user_long_claims")
+	if u.FirstName == nil || *u.FirstName != strings.Repeat("ñ", 150) || u.Username == nil || len(*u.Username) != 150 {
+		t.Fatalf("claims not cut to 150: %d", len(*u.FirstName))
+	}
+	tok, _ = w.Dev.Mint(strings.Repeat("u", 300), auth.TokenOptions{})
+	wantDetail(t, w.Do(t, "GET", "/user/api/me/", tok, nil), 401)
+
+	ev := func(id string, updatedAt string, username string) []byte {
+		return []byte(`{"type":"user.updated","data":{"id":"` + id + `","username":"` + username + `","first_name":"Ana","updated_at":` + updatedAt + `}}`)
+	}
+	for i, body := range [][]byte{
+		ev("user_wh_big", "9223372036854775807", "ana"),
+		ev("user_wh_big", "-5", long),
+		ev("user_wh_big", "1795708688987", random.String()),
+	} {
+		if res := deliver(t, w, fmt.Sprintf("msg_big_%d_%s", i, strings.Repeat("s", 3000)), body); res.Status != 200 {
+			t.Fatalf("event %d: %d %s", i, res.Status, res.Body)
+		}
+	}
+	if u := loadUser(t, w.Store, "user_wh_big"); u.Username == nil || len(*u.Username) != 150 {
+		t.Fatalf("webhook username not cut: %v", u.Username)
+	}
+	if res := deliver(t, w, "msg_big_id", ev(strings.Repeat("u", 300), "1", "x")); res.Status != 400 {
+		t.Fatalf("an id over 255 bytes: %d", res.Status)
 	}
 }

@@ -121,6 +121,22 @@ func StripNUL(s string) string {
 	return s
 }
 
+// Clip cuts s to at most n runes (for data that must be kept within a
+// column's bounds, not refused).
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j]
+		}
+		i++
+	}
+	return s
+}
+
 // CleanJSON returns payload with U+0000 removed from every string and key, at
 // any depth: Clerk's data is cleaned, never refused (Clerk would retry a
 // refused webhook for days). A payload without NULs is returned as it is;

@@ -48,19 +48,19 @@ func (s *Service) ListDeliveries(ctx context.Context, caller *store.User, f Deli
 	var args []any
 	switch strings.TrimSpace(f.FilterBy) {
 	case "delivery_person":
-		where, args = append(where, "delivery_person_id = ?"), append(args, caller.UserID)
+		where, args = append(where, "deliveries.delivery_person_id = ?"), append(args, caller.UserID)
 	case "all":
 		if !caller.IsStaff {
 			return nil, apperr.New(apperr.Forbidden, MsgFilterAllStaff)
 		}
 	default:
-		where, args = append(where, "client_id = ?"), append(args, caller.UserID)
+		where, args = append(where, "deliveries.client_id = ?"), append(args, caller.UserID)
 	}
 	if st := strings.TrimSpace(f.Status); deliveryStatuses[st] {
-		where, args = append(where, "status = ?"), append(args, st)
+		where, args = append(where, "deliveries.status = ?"), append(args, st)
 	}
 	if pm := strings.TrimSpace(f.PaymentMethod); pm == "efectivo" || pm == "nequi" {
-		where, args = append(where, "payment_method = ?"), append(args, pm)
+		where, args = append(where, "deliveries.payment_method = ?"), append(args, pm)
 	}
 	year := store.Now().Year()
 	yearSet := false
@@ -69,16 +69,16 @@ func (s *Service) ListDeliveries(ctx context.Context, caller *store.User, f Deli
 	}
 	if m, err := strconv.Atoi(strings.TrimSpace(f.Month)); err == nil && m >= 1 && m <= 12 {
 		start := time.Date(year, time.Month(m), 1, 0, 0, 0, 0, time.UTC)
-		where, args = append(where, "created_at >= ? AND created_at < ?"), append(args, start, start.AddDate(0, 1, 0))
+		where, args = append(where, "deliveries.created_at >= ? AND deliveries.created_at < ?"), append(args, start, start.AddDate(0, 1, 0))
 	} else if yearSet {
 		start := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC)
-		where, args = append(where, "created_at >= ? AND created_at < ?"), append(args, start, start.AddDate(1, 0, 0))
+		where, args = append(where, "deliveries.created_at >= ? AND deliveries.created_at < ?"), append(args, start, start.AddDate(1, 0, 0))
 	}
 	ds, err := loadDeliveries(s.Store.DB.WithContext(ctx), func(q *gorm.DB) *gorm.DB {
 		if len(where) > 0 {
 			q = q.Where(strings.Join(where, " AND "), args...)
 		}
-		return page.Apply(q.Order("created_at DESC").Order("id"))
+		return page.Apply(q.Order("deliveries.created_at DESC").Order("deliveries.id"))
 	})
 	if err != nil {
 		return nil, apperr.Wrap(err, "list deliveries")
@@ -119,17 +119,25 @@ type HistoryResult struct {
 // DeliveryHistory is a visible delivery with its whole history, oldest first.
 func (s *Service) DeliveryHistory(ctx context.Context, caller *store.User, id uuid.UUID) (*HistoryResult, error) {
 	db := s.Store.DB.WithContext(ctx)
-	d, err := loadDelivery(db, id)
+	var ts store.TypeSet
+	ds, err := loadDeliveriesInto(db, &ts, func(d *gorm.DB) *gorm.DB { return d.Where("deliveries.id = ?", id) })
 	if err != nil {
 		return nil, mapDBError(err)
 	}
-	if !canSeeDelivery(d, caller) {
+	if len(ds) == 0 || !canSeeDelivery(&ds[0], caller) {
 		return nil, apperr.NotFoundErr()
 	}
+	d := &ds[0]
 	var hs []store.HistoryEvent
-	err = store.PreloadUser(db.Preload("ChangedBy"), "ChangedBy").
-		Where("history_id = ?", d.HistoryID).Order("created_at").Order("id").Find(&hs).Error
+	err = store.JoinHistory(db).Where("delivery_history.history_id = ?", d.HistoryID).
+		Order("delivery_history.created_at").Order("delivery_history.id").Find(&hs).Error
 	if err != nil {
+		return nil, apperr.Wrap(err, "load history")
+	}
+	for i := range hs {
+		ts.User(hs[i].ChangedBy)
+	}
+	if err := ts.Fill(db); err != nil {
 		return nil, apperr.Wrap(err, "load history")
 	}
 	out := &HistoryResult{Delivery: view.NewDelivery(d, caller.UserID), History: make([]*view.HistoryEvent, len(hs))}
@@ -139,23 +147,19 @@ func (s *Service) DeliveryHistory(ctx context.Context, caller *store.User, id uu
 	return out, nil
 }
 
-// lockDelivery locks a delivery row and loads it for rendering; not visible → 404.
-func (s *Service) lockDelivery(tx *gorm.DB, caller *store.User, id uuid.UUID) (*store.Delivery, error) {
-	var ids []uuid.UUID
-	if err := s.lock(tx.Model(&store.Delivery{})).Where("id = ?", id).Pluck("id", &ids).Error; err != nil {
+// lockDelivery locks a delivery row and loads it for rendering, except the
+// vehicle-type categories (added to ts); not visible → 404.
+func (s *Service) lockDelivery(tx *gorm.DB, ts *store.TypeSet, caller *store.User, id uuid.UUID) (*store.Delivery, error) {
+	ds, err := loadDeliveriesInto(tx, ts, func(d *gorm.DB) *gorm.DB {
+		return s.lockOf(d, "deliveries").Where("deliveries.id = ?", id)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("lock delivery %s: %w", id, err)
 	}
-	if len(ids) == 0 {
+	if len(ds) == 0 || !canSeeDelivery(&ds[0], caller) {
 		return nil, apperr.NotFoundErr()
 	}
-	d, err := loadDelivery(tx, id)
-	if err != nil {
-		return nil, err
-	}
-	if !canSeeDelivery(d, caller) {
-		return nil, apperr.NotFoundErr()
-	}
-	return d, nil
+	return &ds[0], nil
 }
 
 // StatusResult is the answer of change_status.
@@ -174,8 +178,11 @@ func (s *Service) ChangeStatus(ctx context.Context, caller *store.User, id uuid.
 		old, nxt string
 	)
 	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
-		var err error
-		if d, err = s.lockDelivery(tx, caller, id); err != nil {
+		var (
+			ts  store.TypeSet
+			err error
+		)
+		if d, err = s.lockDelivery(tx, &ts, caller, id); err != nil {
 			return nil, err
 		}
 		if d.DeliveryPersonID == nil || *d.DeliveryPersonID != caller.UserID {
@@ -194,33 +201,42 @@ func (s *Service) ChangeStatus(ctx context.Context, caller *store.User, id uuid.
 		if err := tx.Model(&store.Delivery{}).Where("id = ?", d.ID).Updates(changes).Error; err != nil {
 			return nil, fmt.Errorf("change status: %w", err)
 		}
-		if err := addHistory(tx, d.HistoryID, store.HistoryStatusChanged, fmt.Sprintf("Estado cambiado de %s a %s", old, nxt), caller.UserID, now); err != nil {
+		d.Status, d.UpdatedAt = nxt, now
+		d.Version++
+		if nxt == store.DeliveryDelivered {
+			d.CompletedAt = &now
+		}
+		hs := []store.HistoryEvent{historyRow(d.HistoryID, store.HistoryStatusChanged, fmt.Sprintf("Estado cambiado de %s a %s", old, nxt), caller.UserID, now)}
+		if nxt == store.DeliveryDelivered {
+			hs = append(hs, historyRow(d.HistoryID, store.HistoryCompleted, "Domicilio entregado", caller.UserID, now.Add(time.Microsecond)))
+		}
+		if err := addHistoryRows(tx, hs...); err != nil {
 			return nil, err
 		}
-		if nxt == store.DeliveryDelivered {
-			if err := addHistory(tx, d.HistoryID, store.HistoryCompleted, "Domicilio entregado", caller.UserID, now.Add(time.Microsecond)); err != nil {
+		var (
+			ver   int64
+			stats []store.Delivery
+		)
+		completed := nxt == store.DeliveryDelivered || nxt == store.DeliveryPaid
+		if completed {
+			// Bumped first: this locks the driver's row, so two completions
+			// of one driver compute their stats one after the other.
+			if ver, err = bumpStats(tx, caller.UserID); err != nil {
+				return nil, err
+			}
+			if stats, err = personStatsRows(tx, &ts, caller.UserID); err != nil {
 				return nil, err
 			}
 		}
-		if d, err = loadDelivery(tx, id); err != nil {
+		if err := ts.Fill(tx); err != nil {
 			return nil, err
 		}
 		msgs, err := deliveryFrames(d, []string{realtime.DeliveryStatusDot, realtime.DeliveryStatusChanged}, deliveryAll(d)...)
 		if err != nil {
 			return nil, err
 		}
-		if nxt == store.DeliveryDelivered || nxt == store.DeliveryPaid {
-			// Bumped first: this locks the driver's row, so two completions
-			// of one driver compute their stats one after the other.
-			ver, err := bumpStats(tx, caller.UserID)
-			if err != nil {
-				return nil, err
-			}
-			stats, err := PersonStats(ctx, tx, caller.UserID, caller.UserID)
-			if err != nil {
-				return nil, err
-			}
-			more, err := statsFrames(caller.UserID, stats, ver)
+		if completed {
+			more, err := statsFrames(caller.UserID, renderStats(stats, caller.UserID), ver)
 			if err != nil {
 				return nil, err
 			}
@@ -249,8 +265,11 @@ type CancelResult struct {
 func (s *Service) CancelDelivery(ctx context.Context, caller *store.User, id uuid.UUID) (*CancelResult, error) {
 	var d *store.Delivery
 	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
-		var err error
-		if d, err = s.lockDelivery(tx, caller, id); err != nil {
+		var (
+			ts  store.TypeSet
+			err error
+		)
+		if d, err = s.lockDelivery(tx, &ts, caller, id); err != nil {
 			return nil, err
 		}
 		if !isParty(d, caller.UserID) {
@@ -272,7 +291,9 @@ func (s *Service) CancelDelivery(ctx context.Context, caller *store.User, id uui
 		if err := addHistory(tx, d.HistoryID, store.HistoryCancelled, "Domicilio cancelado por "+who, caller.UserID, now); err != nil {
 			return nil, err
 		}
-		if d, err = loadDelivery(tx, id); err != nil {
+		d.Status, d.CancelledAt, d.UpdatedAt = store.DeliveryCancelled, &now, now
+		d.Version++
+		if err := ts.Fill(tx); err != nil {
 			return nil, err
 		}
 		return deliveryFrames(d, []string{realtime.DeliveryStatusDot, realtime.DeliveryCancelled}, deliveryAll(d)...)

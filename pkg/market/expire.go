@@ -21,6 +21,15 @@ const (
 	expireMaxBatches = 1000
 )
 
+// lockSkipOf locks the main table's rows of a joined query on PostgreSQL,
+// skipping those another transaction holds.
+func (s *Service) lockSkipOf(tx *gorm.DB, table string) *gorm.DB {
+	if s.Store.Dialect == store.Postgres {
+		return tx.Clauses(clause.Locking{Strength: "UPDATE", Table: clause.Table{Name: table}, Options: "SKIP LOCKED"})
+	}
+	return tx
+}
+
 // lockSkip locks rows on PostgreSQL, skipping those another transaction holds
 // (an accept in progress); SQLite is serialized anyway.
 func (s *Service) lockSkip(tx *gorm.DB) *gorm.DB {
@@ -62,33 +71,27 @@ func (s *Service) Expire(ctx context.Context) (quotes, offers int, err error) {
 	return quotes, offers, nil
 }
 
+// expireQuotes removes one batch of expired pending quotes with a fixed number
+// of statements, however many quotes and offers the batch holds.
 func (s *Service) expireQuotes(ctx context.Context) (quotes, offers int, err error) {
 	err = s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
 		now := store.Now()
-		var ids []uuid.UUID
-		err := s.lockSkip(tx.Model(&store.Quote{})).Where("status = ? AND expires_at <= ?", store.QuotePending, now).
-			Order("expires_at").Limit(expireBatch).Pluck("id", &ids).Error
+		var ts store.TypeSet
+		qs, err := loadQuotesInto(tx, &ts, func(q *gorm.DB) *gorm.DB {
+			return s.lockSkipOf(q, "delivery_quotes").
+				Where("delivery_quotes.status = ? AND delivery_quotes.expires_at <= ?", store.QuotePending, now).
+				Order("delivery_quotes.expires_at").Limit(expireBatch)
+		})
 		if err != nil {
 			return nil, fmt.Errorf("find expired quotes: %w", err)
 		}
-		var msgs []realtime.Message
-		for _, id := range ids {
-			q, err := loadQuote(tx, id)
-			if err != nil {
-				return nil, err
-			}
-			var n int64
-			if err := tx.Model(&store.Offer{}).Where("quote_id = ?", id).Count(&n).Error; err != nil {
-				return nil, fmt.Errorf("count offers: %w", err)
-			}
-			more, err := removeQuote(tx, q, now)
-			if err != nil {
-				return nil, err
-			}
-			msgs = append(msgs, more...)
-			quotes, offers = quotes+1, offers+int(n)
+		ptrs := make([]*store.Quote, len(qs))
+		for i := range qs {
+			ptrs[i] = &qs[i]
 		}
-		return msgs, nil
+		msgs, n, err := removeQuotes(tx, &ts, ptrs, now)
+		quotes, offers = len(qs), n
+		return msgs, err
 	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("expire quotes: %w", err)
@@ -116,7 +119,8 @@ func (s *Service) expireOffers(ctx context.Context) (offers int, err error) {
 		if len(locked) == 0 {
 			return nil, nil
 		}
-		os, err := loadOffers(tx, "created_at, id", "quote_id IN ? AND status = ? AND expires_at <= ?", locked, store.OfferPending, now)
+		os, err := loadOffers(tx, "delivery_offers.created_at, delivery_offers.id",
+			"delivery_offers.quote_id IN ? AND delivery_offers.status = ? AND delivery_offers.expires_at <= ?", locked, store.OfferPending, now)
 		if err != nil {
 			return nil, err
 		}
@@ -147,22 +151,22 @@ func (s *Service) purge(ctx context.Context) error {
 // Used when a profile is deleted.
 func (s *Service) RemoveUserMarketplace(tx *gorm.DB, userID string) ([]realtime.Message, error) {
 	now := store.Now()
-	var ids []uuid.UUID
-	if err := s.lock(tx.Model(&store.Quote{})).Where("client_id = ?", userID).Order("created_at").Pluck("id", &ids).Error; err != nil {
+	var ts store.TypeSet
+	qs, err := loadQuotesInto(tx, &ts, func(q *gorm.DB) *gorm.DB {
+		return s.lockOf(q, "delivery_quotes").Where("delivery_quotes.client_id = ?", userID).
+			Order("delivery_quotes.created_at").Order("delivery_quotes.id")
+	})
+	if err != nil {
 		return nil, fmt.Errorf("find quotes of %s: %w", userID, err)
 	}
-	var msgs []realtime.Message
-	for _, id := range ids {
-		q, err := loadQuote(tx, id)
-		if err != nil {
-			return nil, err
-		}
-		q.Status = store.QuoteCancelled
-		more, err := removeQuote(tx, q, now)
-		if err != nil {
-			return nil, err
-		}
-		msgs = append(msgs, more...)
+	ptrs := make([]*store.Quote, len(qs))
+	for i := range qs {
+		qs[i].Status = store.QuoteCancelled
+		ptrs[i] = &qs[i]
+	}
+	msgs, _, err := removeQuotes(tx, &ts, ptrs, now)
+	if err != nil {
+		return nil, err
 	}
 	var quoteIDs []uuid.UUID
 	if err := tx.Model(&store.Offer{}).Where("delivery_person_id = ? AND status = ?", userID, store.OfferPending).Pluck("quote_id", &quoteIDs).Error; err != nil {
@@ -174,7 +178,8 @@ func (s *Service) RemoveUserMarketplace(tx *gorm.DB, userID string) ([]realtime.
 	if err := s.lock(tx.Model(&store.Quote{})).Where("id IN ?", quoteIDs).Pluck("id", &[]uuid.UUID{}).Error; err != nil {
 		return nil, fmt.Errorf("lock quotes: %w", err)
 	}
-	os, err := loadOffers(tx, "created_at, id", "delivery_person_id = ? AND status = ?", userID, store.OfferPending)
+	os, err := loadOffers(tx, "delivery_offers.created_at, delivery_offers.id",
+		"delivery_offers.delivery_person_id = ? AND delivery_offers.status = ?", userID, store.OfferPending)
 	if err != nil {
 		return nil, err
 	}
@@ -185,16 +190,23 @@ func (s *Service) RemoveUserMarketplace(tx *gorm.DB, userID string) ([]realtime.
 	return append(msgs, more...), nil
 }
 
-// deleteOffers deletes pending offers (expired, or their driver left) and
-// returns the offer_expired + offer_deleted frames for the quote, its client
-// and the driver.
+// deleteOffers deletes pending offers (expired, or their driver left) with
+// one statement and returns the offer_expired + offer_deleted frames for the
+// quote, its client and the driver.
 func deleteOffers(tx *gorm.DB, os []store.Offer, now time.Time) ([]realtime.Message, error) {
+	if len(os) == 0 {
+		return nil, nil
+	}
+	ids := make([]uuid.UUID, len(os))
+	for i := range os {
+		ids[i] = os[i].ID
+	}
+	if err := tx.Where("id IN ?", ids).Delete(&store.Offer{}).Error; err != nil {
+		return nil, fmt.Errorf("delete %d offers: %w", len(ids), err)
+	}
 	var msgs []realtime.Message
 	for i := range os {
 		o := &os[i]
-		if err := tx.Where("id = ?", o.ID).Delete(&store.Offer{}).Error; err != nil {
-			return nil, fmt.Errorf("delete offer %s: %w", o.ID, err)
-		}
 		o.Version++ // the row is gone: one past its last version
 		more, err := offerFrames(o, now, []string{realtime.OfferExpired, realtime.OfferDeleted}, offerQuote(o), offerUser(o), offerDriver(o))
 		if err != nil {

@@ -83,18 +83,16 @@ func readOffer(b input.Body, caller string, quoteID uuid.UUID) (*offerInput, err
 	return in, f.Err()
 }
 
-// offerVehicle resolves the vehicle of an offer: the one named (it must be the
-// caller's), else the caller's current vehicle; verified when required.
-func (s *Service) offerVehicle(tx *gorm.DB, caller string, in *offerInput, fallback *uuid.UUID) (*uuid.UUID, error) {
+// offerVehicle resolves the vehicle of an offer: the one named (it must be
+// the driver's), else fallback (the vehicle of the offer being updated), else
+// the driver's current vehicle; verified when required. The driver's current
+// vehicle is already loaded; another is loaded with its type (added to ts).
+func (s *Service) offerVehicle(tx *gorm.DB, ts *store.TypeSet, driver *store.User, in *offerInput, fallback *uuid.UUID) (*store.Vehicle, error) {
 	id := in.vehicle
 	if !in.vehicleOK {
 		id = fallback
 		if id == nil {
-			var u store.User
-			if err := tx.Select("userid", "current_vehicle_id").Where("userid = ?", caller).Take(&u).Error; err != nil {
-				return nil, fmt.Errorf("load caller: %w", err)
-			}
-			id = u.CurrentVehicleID
+			id = driver.CurrentVehicleID
 		}
 	}
 	if id == nil {
@@ -103,18 +101,29 @@ func (s *Service) offerVehicle(tx *gorm.DB, caller string, in *offerInput, fallb
 		}
 		return nil, nil
 	}
-	var v store.Vehicle
-	err := tx.Where("vehicle_id = ? AND user_id = ?", *id, caller).Take(&v).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, apperr.Field("vehicle_id", MsgVehicleNotYours)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load vehicle: %w", err)
+	v := driver.CurrentVehicle
+	if v == nil || v.VehicleID != *id || v.UserID != driver.UserID {
+		v = &store.Vehicle{}
+		err := store.JoinVehicles(tx).Where("vehicles.vehicle_id = ? AND vehicles.user_id = ?", *id, driver.UserID).Take(v).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, apperr.Field("vehicle_id", MsgVehicleNotYours)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load vehicle: %w", err)
+		}
+		ts.Vehicle(v)
 	}
 	if s.Config.RequireVerifiedVehicle && !v.IsVerified {
 		return nil, apperr.Field("vehicle_id", MsgVehicleNotVerified)
 	}
-	return &v.VehicleID, nil
+	return v, nil
+}
+
+func vehicleID(v *store.Vehicle) *uuid.UUID {
+	if v == nil {
+		return nil
+	}
+	return &v.VehicleID
 }
 
 // MakeOffer records the caller's offer on a pending, unexpired quote of
@@ -127,14 +136,8 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 	}
 	var o *store.Offer
 	err = s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
-		found, err := s.lockQuote(tx, quoteID)
-		if err != nil {
-			return nil, err
-		}
-		if !found {
-			return nil, apperr.NotFoundErr()
-		}
-		q, err := loadQuote(tx, quoteID)
+		var ts store.TypeSet
+		q, err := s.lockLoadQuote(tx, &ts, quoteID)
 		if err != nil {
 			return nil, err
 		}
@@ -149,50 +152,57 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 		case !now.Before(q.ExpiresAt):
 			return nil, apperr.New(apperr.Invalid, MsgQuoteExpired)
 		}
+		// The quote's lock covers its offers (every change of an offer locks its quote first).
 		var existing []store.Offer
-		if err := s.lock(tx).Where("quote_id = ? AND delivery_person_id = ?", quoteID, caller.UserID).Find(&existing).Error; err != nil {
+		if err := tx.Where("quote_id = ? AND delivery_person_id = ?", quoteID, caller.UserID).Find(&existing).Error; err != nil {
 			return nil, fmt.Errorf("load own offer: %w", err)
 		}
+		driver, err := loadUser(tx, &ts, caller.UserID)
+		if err != nil {
+			return nil, err
+		}
 		var (
-			id          uuid.UUID
 			eventType   = realtime.OfferMade
 			description = "Nueva oferta creada por domiciliario"
 		)
 		if len(existing) > 0 {
-			e := existing[0]
-			if e.Status != store.OfferPending {
+			o = &existing[0]
+			if o.Status != store.OfferPending {
 				return nil, apperr.New(apperr.Invalid, MsgOfferRejectedOnce)
 			}
-			vid, err := s.offerVehicle(tx, caller.UserID, in, e.VehicleID)
-			if err != nil {
+			if o.Vehicle, err = s.offerVehicle(tx, &ts, driver, in, o.VehicleID); err != nil {
 				return nil, err
 			}
-			changes := map[string]any{"proposed_price": in.price, "vehicle_id": vid,
-				"expires_at": now.Add(s.Config.OfferTTL), "updated_at": now, "version": bumpVersion}
+			o.ProposedPrice, o.VehicleID, o.ExpiresAt, o.UpdatedAt = in.price, vehicleID(o.Vehicle), now.Add(s.Config.OfferTTL), now
+			changes := map[string]any{"proposed_price": o.ProposedPrice, "vehicle_id": o.VehicleID,
+				"expires_at": o.ExpiresAt, "updated_at": now, "version": bumpVersion}
 			if in.timeSent {
+				o.EstimatedDeliveryTime = in.time
 				changes["estimated_delivery_time"] = in.time
 			}
-			if err := tx.Model(&store.Offer{}).Where("id = ?", e.ID).Updates(changes).Error; err != nil {
+			if err := tx.Model(&store.Offer{}).Where("id = ?", o.ID).Updates(changes).Error; err != nil {
 				return nil, fmt.Errorf("update offer: %w", err)
 			}
-			id, eventType, description = e.ID, realtime.OfferUpdated, "Oferta actualizada por domiciliario"
+			o.Version++
+			eventType, description = realtime.OfferUpdated, "Oferta actualizada por domiciliario"
 		} else {
-			vid, err := s.offerVehicle(tx, caller.UserID, in, nil)
+			v, err := s.offerVehicle(tx, &ts, driver, in, nil)
 			if err != nil {
 				return nil, err
 			}
-			no := store.Offer{ID: uuid.New(), Version: 1, DeliveryPersonID: caller.UserID, QuoteID: quoteID, ProposedPrice: in.price,
-				EstimatedDeliveryTime: in.time, VehicleID: vid, Status: store.OfferPending,
+			o = &store.Offer{ID: uuid.New(), Version: 1, DeliveryPersonID: caller.UserID, QuoteID: quoteID, ProposedPrice: in.price,
+				EstimatedDeliveryTime: in.time, VehicleID: vehicleID(v), Status: store.OfferPending,
 				CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.Config.OfferTTL)}
-			if err := tx.Omit("DeliveryPerson", "Quote", "Vehicle").Create(&no).Error; err != nil {
+			if err := tx.Omit("DeliveryPerson", "Quote", "Vehicle").Create(o).Error; err != nil {
 				return nil, fmt.Errorf("create offer: %w", err)
 			}
-			id, created = no.ID, true
+			o.Vehicle, created = v, true
 		}
+		o.Quote, o.DeliveryPerson = q, driver
 		if err := addHistory(tx, q.HistoryID, store.HistoryOfferMade, description, caller.UserID, now); err != nil {
 			return nil, err
 		}
-		if o, err = loadOffer(tx, id); err != nil {
+		if err := ts.Fill(tx); err != nil {
 			return nil, err
 		}
 		return offerFrames(o, now, []string{eventType}, offerQuote(o), offerUser(o), offerDriver(o))
@@ -223,14 +233,14 @@ func (s *Service) ListQuoteOffers(ctx context.Context, caller *store.User, quote
 	if !canSeeQuote(&q, caller.UserID) {
 		return nil, apperr.NotFoundErr()
 	}
-	cond, args := "quote_id = ?", []any{quoteID}
+	cond, args := "delivery_offers.quote_id = ?", []any{quoteID}
 	if q.ClientID != caller.UserID {
-		cond, args = cond+" AND delivery_person_id = ?", append(args, caller.UserID)
+		cond, args = cond+" AND delivery_offers.delivery_person_id = ?", append(args, caller.UserID)
 	}
 	if status = strings.TrimSpace(status); offerStatuses[status] {
-		cond, args = cond+" AND status = ?", append(args, status)
+		cond, args = cond+" AND delivery_offers.status = ?", append(args, status)
 	}
-	os, err := loadOffers(db, "created_at, id", cond, args...)
+	os, err := loadOffers(db, "delivery_offers.created_at, delivery_offers.id", cond, args...)
 	if err != nil {
 		return nil, apperr.Wrap(err, "list quote offers")
 	}
@@ -240,12 +250,12 @@ func (s *Service) ListQuoteOffers(ctx context.Context, caller *store.User, quote
 // ListOffers lists the offers the caller made or received, newest first.
 func (s *Service) ListOffers(ctx context.Context, caller *store.User, status string, page Page) ([]*view.Offer, error) {
 	db := s.Store.DB.WithContext(ctx)
-	cond := "(delivery_person_id = ? OR quote_id IN (SELECT id FROM delivery_quotes WHERE client_id = ?))"
+	cond := "(delivery_offers.delivery_person_id = ? OR delivery_offers.quote_id IN (SELECT id FROM delivery_quotes WHERE client_id = ?))"
 	args := []any{caller.UserID, caller.UserID}
 	if status = strings.TrimSpace(status); offerStatuses[status] {
-		cond, args = cond+" AND status = ?", append(args, status)
+		cond, args = cond+" AND delivery_offers.status = ?", append(args, status)
 	}
-	os, err := loadOffers(page.Apply(db), "created_at DESC, id", cond, args...)
+	os, err := loadOffers(page.Apply(db), "delivery_offers.created_at DESC, delivery_offers.id", cond, args...)
 	if err != nil {
 		return nil, apperr.Wrap(err, "list offers")
 	}
@@ -264,35 +274,46 @@ func (s *Service) GetOffer(ctx context.Context, caller *store.User, id uuid.UUID
 	return view.NewOffer(o, caller.UserID, store.Now()), nil
 }
 
-// lockOfferForClient locks the offer's quote and loads the offer; only the
-// quote's client passes (its driver gets 403, anyone else 404).
-func (s *Service) lockOfferForClient(tx *gorm.DB, caller string, id uuid.UUID) (*store.Offer, error) {
-	var quoteIDs []uuid.UUID
-	if err := tx.Model(&store.Offer{}).Where("id = ?", id).Pluck("quote_id", &quoteIDs).Error; err != nil {
-		return nil, fmt.Errorf("find offer %s: %w", id, err)
-	}
-	if len(quoteIDs) == 0 {
-		return nil, apperr.NotFoundErr()
-	}
-	found, err := s.lockQuote(tx, quoteIDs[0])
+// lockOfferForClient locks the offer's quote and loads the offer with its
+// quote (and, with all, every other offer of the quote, in creation order);
+// only the quote's client passes (its driver gets 403, anyone else 404). The
+// offers' vehicle types are added to ts, not filled.
+func (s *Service) lockOfferForClient(tx *gorm.DB, ts *store.TypeSet, caller string, id uuid.UUID, all bool) (o *store.Offer, others []store.Offer, err error) {
+	q, err := s.lockLoadQuoteWhere(tx, ts, "delivery_quotes.id = (SELECT quote_id FROM delivery_offers WHERE id = ?)", id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if !found {
-		return nil, apperr.NotFoundErr()
+	// Read under the lock: a concurrent accept may have removed it.
+	var os []store.Offer
+	load := store.JoinOffersNoQuote(tx).Where("delivery_offers.quote_id = ?", q.ID)
+	if !all {
+		load = load.Where("delivery_offers.id = ?", id)
 	}
-	// Re-read under the lock: a concurrent accept may have removed it.
-	o, err := loadOffer(tx, id)
-	if err != nil {
-		return nil, err
+	if err := load.Order("delivery_offers.created_at").Order("delivery_offers.id").Find(&os).Error; err != nil {
+		return nil, nil, fmt.Errorf("load offers of quote %s: %w", q.ID, err)
 	}
-	if o.Quote == nil || o.Quote.ClientID != caller {
-		if o.DeliveryPersonID == caller {
-			return nil, apperr.ForbiddenErr()
+	for i := range os {
+		os[i].Quote = q
+		if os[i].ID == id {
+			o = &os[i]
+		} else {
+			others = append(others, os[i])
 		}
-		return nil, apperr.NotFoundErr()
 	}
-	return o, nil
+	if o == nil {
+		return nil, nil, apperr.NotFoundErr()
+	}
+	if q.ClientID != caller {
+		if o.DeliveryPersonID == caller {
+			return nil, nil, apperr.ForbiddenErr()
+		}
+		return nil, nil, apperr.NotFoundErr()
+	}
+	ts.Offer(o)
+	for i := range others {
+		ts.Offer(&others[i])
+	}
+	return o, others, nil
 }
 
 // AcceptResult is the answer of accept.
@@ -309,7 +330,8 @@ type AcceptResult struct {
 func (s *Service) AcceptOffer(ctx context.Context, caller *store.User, id uuid.UUID) (*AcceptResult, error) {
 	var d *store.Delivery
 	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
-		o, err := s.lockOfferForClient(tx, caller.UserID, id)
+		var ts store.TypeSet
+		o, others, err := s.lockOfferForClient(tx, &ts, caller.UserID, id, true)
 		if err != nil {
 			return nil, err
 		}
@@ -347,17 +369,15 @@ func (s *Service) AcceptOffer(ctx context.Context, caller *store.User, id uuid.U
 		if err := addHistory(tx, q.HistoryID, store.HistoryOfferAccepted, desc, caller.UserID, now); err != nil {
 			return nil, err
 		}
-		others, err := loadOffers(tx, "created_at, id", "quote_id = ? AND id <> ?", q.ID, o.ID)
-		if err != nil {
-			return nil, err
-		}
 		if err := tx.Where("quote_id = ?", q.ID).Delete(&store.Offer{}).Error; err != nil {
 			return nil, fmt.Errorf("delete offers: %w", err)
 		}
 		if err := tx.Where("id = ?", q.ID).Delete(&store.Quote{}).Error; err != nil {
 			return nil, fmt.Errorf("delete quote: %w", err)
 		}
-		if d, err = loadDelivery(tx, nd.ID); err != nil {
+		nd.Client, nd.DeliveryPerson, nd.Category = q.Client, o.DeliveryPerson, q.Category
+		d = &nd
+		if err := ts.Fill(tx); err != nil {
 			return nil, err
 		}
 		// The quote and its offers are gone: their frames carry the version after their last one.
@@ -418,7 +438,8 @@ type RejectResult struct {
 // and its driver cannot offer again on that quote.
 func (s *Service) RejectOffer(ctx context.Context, caller *store.User, id uuid.UUID) (*RejectResult, error) {
 	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
-		o, err := s.lockOfferForClient(tx, caller.UserID, id)
+		var ts store.TypeSet
+		o, _, err := s.lockOfferForClient(tx, &ts, caller.UserID, id, false)
 		if err != nil {
 			return nil, err
 		}
@@ -434,6 +455,9 @@ func (s *Service) RejectOffer(ctx context.Context, caller *store.User, id uuid.U
 		}
 		o.Status, o.UpdatedAt = store.OfferRejected, now
 		o.Version++
+		if err := ts.Fill(tx); err != nil {
+			return nil, err
+		}
 		return offerFrames(o, now, []string{realtime.OfferUpdated, realtime.OfferRejected, realtime.OfferDeleted},
 			offerQuote(o), offerUser(o), offerDriver(o))
 	})

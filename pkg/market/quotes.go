@@ -38,7 +38,10 @@ func pkMissing(id uuid.UUID) string {
 
 // quoteFields applies the body to q, validating what is sent (and, unless
 // partial, requiring the required fields).
-func quoteFields(tx *gorm.DB, q *store.Quote, b input.Body, partial bool) error {
+//
+// The vehicle types in ts (those of the quote's client) get their categories
+// in the same statement as the category and vehicle type named.
+func quoteFields(tx *gorm.DB, ts *store.TypeSet, q *store.Quote, b input.Body, partial bool) error {
 	f := apperr.Fields{}
 	req := !partial
 	if v, ok := b.String("pickup_address", f, input.StringOpts{Required: req}); ok && v != nil {
@@ -50,32 +53,33 @@ func quoteFields(tx *gorm.DB, q *store.Quote, b input.Body, partial bool) error 
 	if v, ok := b.String("payment_method", f, input.StringOpts{Choices: paymentMethods}); ok && v != nil {
 		q.PaymentMethod = *v
 	}
-	if v, ok := b.UUID("category_id", f, req, false); ok && v != nil {
-		var c store.Category
-		err := tx.Where("id = ? AND is_active", *v).Take(&c).Error
-		switch {
-		case err == gorm.ErrRecordNotFound:
-			f.Add("category_id", pkMissing(*v))
-		case err != nil:
-			return fmt.Errorf("check category: %w", err)
-		default:
-			q.CategoryID, q.Category = c.ID, &c
+	catID, catSent := b.UUID("category_id", f, req, false)
+	typeID, typeSent := b.UUID("vehicle_type_id", f, false, true)
+	if !catSent {
+		catID = nil
+	}
+	if !typeSent {
+		typeID = nil
+	}
+	cat, vt, err := resolveRefs(tx, ts, catID, typeID)
+	if err != nil {
+		return err
+	}
+	if catID != nil {
+		if cat == nil {
+			f.Add("category_id", pkMissing(*catID))
+		} else {
+			q.CategoryID, q.Category = cat.ID, cat
 		}
 	}
-	if v, ok := b.UUID("vehicle_type_id", f, false, true); ok {
-		if v == nil {
+	if typeSent {
+		switch {
+		case typeID == nil:
 			q.VehicleTypeID, q.VehicleType = nil, nil
-		} else {
-			var t store.VehicleType
-			err := tx.Where("id = ?", *v).Take(&t).Error
-			switch {
-			case err == gorm.ErrRecordNotFound:
-				f.Add("vehicle_type_id", pkMissing(*v))
-			case err != nil:
-				return fmt.Errorf("check vehicle type: %w", err)
-			default:
-				q.VehicleTypeID, q.VehicleType = &t.ID, &t
-			}
+		case vt == nil:
+			f.Add("vehicle_type_id", pkMissing(*typeID))
+		default:
+			q.VehicleTypeID, q.VehicleType = &vt.ID, vt
 		}
 	}
 	if v, ok := b.String("description", f, input.StringOpts{Nullable: true, AllowBlank: true}); ok {
@@ -126,6 +130,57 @@ func quoteFields(tx *gorm.DB, q *store.Quote, b input.Body, partial bool) error 
 	return nil
 }
 
+// resolveRefs finds, with one statement, the active category and the vehicle
+// type a quote names (nil ids are not looked up; nil results: not found) and
+// the categories of the vehicle types in ts (which it fills). Only ids and
+// names are loaded: all a quote renders of them.
+func resolveRefs(tx *gorm.DB, ts *store.TypeSet, catID, typeID *uuid.UUID) (*store.Category, *store.VehicleType, error) {
+	var parts []string
+	var args []any
+	if catID != nil {
+		parts = append(parts, "SELECT 'category' AS kind, id AS owner, id, name FROM delivery_categories WHERE id = ? AND is_active")
+		args = append(args, *catID)
+	}
+	if typeID != nil {
+		parts = append(parts, "SELECT 'vehicle_type' AS kind, id AS owner, id, name FROM vehicle_types WHERE id = ?")
+		args = append(args, *typeID)
+	}
+	if types := ts.TypeIDs(); len(types) > 0 {
+		parts = append(parts, `SELECT 'type_category' AS kind, l.vehicle_type_id AS owner, c.id, c.name FROM delivery_categories c
+			JOIN vehicle_type_categories l ON l.category_id = c.id WHERE l.vehicle_type_id IN ?`)
+		args = append(args, types)
+	}
+	if len(parts) == 0 {
+		return nil, nil, nil
+	}
+	var rows []struct {
+		Kind  string
+		Owner uuid.UUID // the vehicle type of a type_category
+		ID    uuid.UUID
+		Name  string
+	}
+	if err := tx.Raw(strings.Join(parts, " UNION ALL ")+" ORDER BY name, id", args...).Scan(&rows).Error; err != nil {
+		return nil, nil, fmt.Errorf("check category and vehicle type: %w", err)
+	}
+	var (
+		cat    *store.Category
+		vt     *store.VehicleType
+		byType = map[uuid.UUID][]store.Category{}
+	)
+	for _, r := range rows {
+		switch {
+		case r.Kind == "category":
+			cat = &store.Category{ID: r.ID, Name: r.Name, IsActive: true}
+		case r.Kind == "vehicle_type":
+			vt = &store.VehicleType{ID: r.ID, Name: r.Name}
+		default:
+			byType[r.Owner] = append(byType[r.Owner], store.Category{ID: r.ID, Name: r.Name})
+		}
+	}
+	ts.Set(byType)
+	return cat, vt, nil
+}
+
 // tolerateClient accepts a client_id in the body only when it names the caller.
 func tolerateClient(b input.Body, caller string) error {
 	if !b.Has("client_id") || b.IsNull("client_id") {
@@ -149,7 +204,14 @@ func (s *Service) CreateQuote(ctx context.Context, caller *store.User, b input.B
 		now := store.Now()
 		nq := store.Quote{ID: uuid.New(), Version: 1, ClientID: caller.UserID, Observations: store.StringList{}, PaymentMethod: "efectivo",
 			Status: store.QuotePending, CreatedAt: now, ExpiresAt: now.Add(s.Config.QuoteTTL), HistoryID: uuid.New()}
-		if err := quoteFields(tx, &nq, b, false); err != nil {
+		var (
+			ts  store.TypeSet
+			err error
+		)
+		if nq.Client, err = loadUser(tx, &ts, caller.UserID); err != nil {
+			return nil, err
+		}
+		if err := quoteFields(tx, &ts, &nq, b, false); err != nil {
 			return nil, err
 		}
 		if err := tx.Omit("Client", "Category", "VehicleType", "Offers").Create(&nq).Error; err != nil {
@@ -158,10 +220,7 @@ func (s *Service) CreateQuote(ctx context.Context, caller *store.User, b input.B
 		if err := addHistory(tx, nq.HistoryID, store.HistoryQuoteCreated, "Cotización creada por el cliente", caller.UserID, now); err != nil {
 			return nil, err
 		}
-		var err error
-		if q, err = loadQuote(tx, nq.ID); err != nil {
-			return nil, err
-		}
+		q = &nq
 		return quoteFrames(q, false, []string{realtime.QuoteCreated}, quoteNew(), quoteOwn(q), quoteUser(q))
 	})
 	if err != nil {
@@ -173,14 +232,16 @@ func (s *Service) CreateQuote(ctx context.Context, caller *store.User, b input.B
 // ListQuotes is the caller's quotes plus every other pending, unexpired one,
 // newest first, optionally of one status.
 func (s *Service) ListQuotes(ctx context.Context, caller *store.User, status string, page Page) ([]*view.Quote, error) {
-	db := s.Store.DB.WithContext(ctx)
-	q := store.PreloadQuote(db, "").
-		Where("client_id = ? OR (status = ? AND expires_at > ?)", caller.UserID, store.QuotePending, store.Now())
-	if status = strings.TrimSpace(status); quoteStatuses[status] {
-		q = q.Where("status = ?", status)
-	}
-	var qs []store.Quote
-	if err := page.Apply(q.Order("created_at DESC").Order("id")).Find(&qs).Error; err != nil {
+	now := store.Now()
+	qs, err := loadQuotes(s.Store.DB.WithContext(ctx), func(q *gorm.DB) *gorm.DB {
+		q = q.Where("delivery_quotes.client_id = ? OR (delivery_quotes.status = ? AND delivery_quotes.expires_at > ?)",
+			caller.UserID, store.QuotePending, now)
+		if status = strings.TrimSpace(status); quoteStatuses[status] {
+			q = q.Where("delivery_quotes.status = ?", status)
+		}
+		return page.Apply(q.Order("delivery_quotes.created_at DESC").Order("delivery_quotes.id"))
+	})
+	if err != nil {
 		return nil, apperr.Wrap(err, "list quotes")
 	}
 	out := make([]*view.Quote, len(qs))
@@ -219,15 +280,9 @@ func (s *Service) GetQuote(ctx context.Context, caller *store.User, id uuid.UUID
 }
 
 // lockOwnPending locks and loads the caller's pending quote.
-func (s *Service) lockOwnPending(tx *gorm.DB, caller string, id uuid.UUID, notPending string, checkExpiry bool) (*store.Quote, error) {
-	found, err := s.lockQuote(tx, id)
-	if err != nil {
-		return nil, err
-	}
-	if !found {
-		return nil, apperr.NotFoundErr()
-	}
-	q, err := loadQuote(tx, id)
+// Its vehicle types are added to ts, not filled.
+func (s *Service) lockOwnPending(tx *gorm.DB, ts *store.TypeSet, caller string, id uuid.UUID, notPending string, checkExpiry bool) (*store.Quote, error) {
+	q, err := s.lockLoadQuote(tx, ts, id)
 	if err != nil {
 		return nil, err
 	}
@@ -259,11 +314,14 @@ func (s *Service) UpdateQuote(ctx context.Context, caller *store.User, id uuid.U
 	}
 	var q *store.Quote
 	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
-		var err error
-		if q, err = s.lockOwnPending(tx, caller.UserID, id, MsgQuoteNotPending, true); err != nil {
+		var (
+			ts  store.TypeSet
+			err error
+		)
+		if q, err = s.lockOwnPending(tx, &ts, caller.UserID, id, MsgQuoteNotPending, true); err != nil {
 			return nil, err
 		}
-		if err := quoteFields(tx, q, b, partial); err != nil {
+		if err := quoteFields(tx, &ts, q, b, partial); err != nil {
 			return nil, err
 		}
 		err = tx.Model(&store.Quote{}).Where("id = ?", q.ID).Updates(map[string]any{
@@ -276,6 +334,9 @@ func (s *Service) UpdateQuote(ctx context.Context, caller *store.User, id uuid.U
 			return nil, fmt.Errorf("update quote: %w", err)
 		}
 		q.Version++
+		if err := ts.Fill(tx); err != nil {
+			return nil, err
+		}
 		return quoteUpdatedFrames(q)
 	})
 	if err != nil {
@@ -284,21 +345,47 @@ func (s *Service) UpdateQuote(ctx context.Context, caller *store.User, id uuid.U
 	return view.NewQuote(q, caller.UserID), nil
 }
 
-// removeQuote deletes a quote and its offers inside tx and returns the frames
-// announcing it (quote_expired, quote_deleted; offer_expired, offer_deleted for
-// each pending offer). q.Status is rendered as given.
-func removeQuote(tx *gorm.DB, q *store.Quote, now time.Time) ([]realtime.Message, error) {
-	offers, err := loadOffers(tx, "created_at, id", "quote_id = ?", q.ID)
+// removeQuotes deletes quotes (locked and loaded by the caller) and their
+// offers inside tx, with a fixed number of statements, and returns the frames
+// announcing each (quote_expired, quote_deleted; offer_expired, offer_deleted
+// for each pending offer). Each q.Status is rendered as given. It returns how
+// many offers were removed.
+//
+// The quotes' vehicle types are in ts, which it fills with their offers'.
+func removeQuotes(tx *gorm.DB, ts *store.TypeSet, qs []*store.Quote, now time.Time) ([]realtime.Message, int, error) {
+	if len(qs) == 0 {
+		return nil, 0, nil
+	}
+	ids := make([]uuid.UUID, len(qs))
+	for i, q := range qs {
+		ids[i] = q.ID
+	}
+	offers, err := quoteOffers(tx, ts, ids...)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if err := tx.Where("quote_id = ?", q.ID).Delete(&store.Offer{}).Error; err != nil {
-		return nil, fmt.Errorf("delete offers of quote %s: %w", q.ID, err)
+	if err := ts.Fill(tx); err != nil {
+		return nil, 0, err
 	}
-	if err := tx.Where("id = ?", q.ID).Delete(&store.Quote{}).Error; err != nil {
-		return nil, fmt.Errorf("delete quote %s: %w", q.ID, err)
+	if err := tx.Where("quote_id IN ?", ids).Delete(&store.Offer{}).Error; err != nil {
+		return nil, 0, fmt.Errorf("delete offers of %d quotes: %w", len(ids), err)
 	}
-	return quoteRemovedFrames(q, offers, now)
+	if err := tx.Where("id IN ?", ids).Delete(&store.Quote{}).Error; err != nil {
+		return nil, 0, fmt.Errorf("delete %d quotes: %w", len(ids), err)
+	}
+	byQuote := make(map[uuid.UUID][]store.Offer, len(qs))
+	for _, o := range offers {
+		byQuote[o.QuoteID] = append(byQuote[o.QuoteID], o)
+	}
+	var msgs []realtime.Message
+	for _, q := range qs {
+		more, err := quoteRemovedFrames(q, byQuote[q.ID], now)
+		if err != nil {
+			return nil, 0, err
+		}
+		msgs = append(msgs, more...)
+	}
+	return msgs, len(offers), nil
 }
 
 // CancelQuote removes the caller's pending quote and its offers; the answer
@@ -306,8 +393,11 @@ func removeQuote(tx *gorm.DB, q *store.Quote, now time.Time) ([]realtime.Message
 func (s *Service) CancelQuote(ctx context.Context, caller *store.User, id uuid.UUID) (*view.Quote, error) {
 	var q *store.Quote
 	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
-		var err error
-		if q, err = s.lockOwnPending(tx, caller.UserID, id, MsgQuoteCancelOnly, false); err != nil {
+		var (
+			ts  store.TypeSet
+			err error
+		)
+		if q, err = s.lockOwnPending(tx, &ts, caller.UserID, id, MsgQuoteCancelOnly, false); err != nil {
 			return nil, err
 		}
 		now := store.Now()
@@ -315,7 +405,8 @@ func (s *Service) CancelQuote(ctx context.Context, caller *store.User, id uuid.U
 			return nil, err
 		}
 		q.Status = store.QuoteCancelled
-		return removeQuote(tx, q, now)
+		msgs, _, err := removeQuotes(tx, &ts, []*store.Quote{q}, now)
+		return msgs, err
 	})
 	if err != nil {
 		return nil, err
@@ -346,8 +437,11 @@ func (s *Service) ExtendQuote(ctx context.Context, caller *store.User, id uuid.U
 	}
 	var q *store.Quote
 	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
-		var err error
-		if q, err = s.lockOwnPending(tx, caller.UserID, id, MsgQuoteNotPending, false); err != nil {
+		var (
+			ts  store.TypeSet
+			err error
+		)
+		if q, err = s.lockOwnPending(tx, &ts, caller.UserID, id, MsgQuoteNotPending, false); err != nil {
 			return nil, err
 		}
 		exp := q.ExpiresAt.Add(time.Duration(*n) * time.Minute)
@@ -362,6 +456,9 @@ func (s *Service) ExtendQuote(ctx context.Context, caller *store.User, id uuid.U
 			return nil, fmt.Errorf("extend quote: %w", err)
 		}
 		q.Version++
+		if err := ts.Fill(tx); err != nil {
+			return nil, err
+		}
 		return quoteUpdatedFrames(q)
 	})
 	if err != nil {

@@ -96,44 +96,91 @@ func (s *Service) lock(tx *gorm.DB) *gorm.DB {
 	return tx
 }
 
-// lockQuote locks the quote row and tells whether it exists.
-func (s *Service) lockQuote(tx *gorm.DB, id uuid.UUID) (bool, error) {
-	var ids []uuid.UUID
-	if err := s.lock(tx.Model(&store.Quote{})).Where("id = ?", id).Pluck("id", &ids).Error; err != nil {
-		return false, fmt.Errorf("lock quote %s: %w", id, err)
+// lockOf locks the main table's rows of a joined query on PostgreSQL
+// (SELECT … FOR UPDATE OF it: the joined rows stay unlocked); SQLite is
+// already serialized by BEGIN IMMEDIATE.
+func (s *Service) lockOf(tx *gorm.DB, table string) *gorm.DB {
+	if s.Store.Dialect == store.Postgres {
+		return tx.Clauses(clause.Locking{Strength: "UPDATE", Table: clause.Table{Name: table}})
 	}
-	return len(ids) > 0, nil
+	return tx
 }
 
-// loadQuote loads a quote with what its JSON needs.
+// loadQuotes loads the quotes matching q with what their JSON needs (two
+// statements whatever their number; q names columns with their table).
+func loadQuotes(tx *gorm.DB, q func(*gorm.DB) *gorm.DB) ([]store.Quote, error) {
+	var ts store.TypeSet
+	qs, err := loadQuotesInto(tx, &ts, q)
+	if err != nil {
+		return nil, err
+	}
+	return qs, ts.Fill(tx)
+}
+
+// loadQuotesInto is loadQuotes without the vehicle-type categories: their
+// types are added to ts, for the caller to fill with those of other rows.
+func loadQuotesInto(tx *gorm.DB, ts *store.TypeSet, q func(*gorm.DB) *gorm.DB) ([]store.Quote, error) {
+	var qs []store.Quote
+	if err := q(store.JoinQuotes(tx)).Find(&qs).Error; err != nil {
+		return nil, fmt.Errorf("load quotes: %w", err)
+	}
+	for i := range qs {
+		ts.Quote(&qs[i])
+	}
+	return qs, nil
+}
+
+// loadQuote loads a quote with what its JSON needs (404 when absent).
 func loadQuote(tx *gorm.DB, id uuid.UUID) (*store.Quote, error) {
-	var q store.Quote
-	err := store.PreloadQuote(tx, "").Where("id = ?", id).Take(&q).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	qs, err := loadQuotes(tx, func(d *gorm.DB) *gorm.DB { return d.Where("delivery_quotes.id = ?", id) })
+	if err != nil {
+		return nil, err
+	}
+	if len(qs) == 0 {
 		return nil, apperr.NotFoundErr()
 	}
-	if err != nil {
-		return nil, fmt.Errorf("load quote %s: %w", id, err)
-	}
-	return &q, nil
+	return &qs[0], nil
 }
 
-// loadOffers loads offers matching the query with what their JSON needs.
+// lockLoadQuote locks quote id (FOR UPDATE) and loads it with what its JSON
+// needs in one statement, except the vehicle-type categories: its types are
+// added to ts (404 when absent).
+func (s *Service) lockLoadQuote(tx *gorm.DB, ts *store.TypeSet, id uuid.UUID) (*store.Quote, error) {
+	return s.lockLoadQuoteWhere(tx, ts, "delivery_quotes.id = ?", id)
+}
+
+func (s *Service) lockLoadQuoteWhere(tx *gorm.DB, ts *store.TypeSet, cond string, args ...any) (*store.Quote, error) {
+	qs, err := loadQuotesInto(tx, ts, func(d *gorm.DB) *gorm.DB { return s.lockOf(d, "delivery_quotes").Where(cond, args...) })
+	if err != nil {
+		return nil, err
+	}
+	if len(qs) == 0 {
+		return nil, apperr.NotFoundErr()
+	}
+	return &qs[0], nil
+}
+
+// loadOffers loads offers matching the query (columns named with their table)
+// with what their JSON needs.
 func loadOffers(tx *gorm.DB, order string, query any, args ...any) ([]store.Offer, error) {
 	var os []store.Offer
-	q := store.PreloadOffer(tx, "").Where(query, args...)
+	q := store.JoinOffers(tx).Where(query, args...)
 	if order != "" {
 		q = q.Order(order)
 	}
 	if err := q.Find(&os).Error; err != nil {
 		return nil, fmt.Errorf("load offers: %w", err)
 	}
-	return os, nil
+	var ts store.TypeSet
+	for i := range os {
+		ts.Offer(&os[i])
+	}
+	return os, ts.Fill(tx)
 }
 
 // loadOffer loads one offer (404 when absent).
 func loadOffer(tx *gorm.DB, id uuid.UUID) (*store.Offer, error) {
-	os, err := loadOffers(tx, "", "id = ?", id)
+	os, err := loadOffers(tx, "", "delivery_offers.id = ?", id)
 	if err != nil {
 		return nil, err
 	}
@@ -143,18 +190,49 @@ func loadOffer(tx *gorm.DB, id uuid.UUID) (*store.Offer, error) {
 	return &os[0], nil
 }
 
-// loadDeliveries loads deliveries with what their JSON needs.
+// quoteOffers loads the offers of quote q (which the caller holds, locked)
+// in creation order, each with q as its quote; their vehicle types are added
+// to ts, not filled.
+func quoteOffers(tx *gorm.DB, ts *store.TypeSet, quoteIDs ...uuid.UUID) ([]store.Offer, error) {
+	var os []store.Offer
+	err := store.JoinOffersNoQuote(tx).Where("delivery_offers.quote_id IN ?", quoteIDs).
+		Order("delivery_offers.created_at").Order("delivery_offers.id").Find(&os).Error
+	if err != nil {
+		return nil, fmt.Errorf("load offers: %w", err)
+	}
+	for i := range os {
+		ts.Offer(&os[i])
+	}
+	return os, nil
+}
+
+// loadDeliveries loads deliveries with what their JSON needs (q names columns
+// with their table).
 func loadDeliveries(tx *gorm.DB, q func(*gorm.DB) *gorm.DB) ([]store.Delivery, error) {
+	var ts store.TypeSet
+	ds, err := loadDeliveriesInto(tx, &ts, q)
+	if err != nil {
+		return nil, err
+	}
+	return ds, ts.Fill(tx)
+}
+
+// loadDeliveriesInto is loadDeliveries without the vehicle-type categories:
+// their types are added to ts.
+func loadDeliveriesInto(tx *gorm.DB, ts *store.TypeSet, q func(*gorm.DB) *gorm.DB) ([]store.Delivery, error) {
 	var ds []store.Delivery
-	if err := q(store.PreloadDelivery(tx)).Find(&ds).Error; err != nil {
+	if err := q(store.JoinDeliveries(tx)).Find(&ds).Error; err != nil {
 		return nil, fmt.Errorf("load deliveries: %w", err)
+	}
+	for i := range ds {
+		ts.Delivery(&ds[i])
 	}
 	return ds, nil
 }
 
 // loadDelivery loads one delivery (404 when absent).
 func loadDelivery(tx *gorm.DB, id uuid.UUID) (*store.Delivery, error) {
-	ds, err := loadDeliveries(tx, func(d *gorm.DB) *gorm.DB { return d.Where("id = ?", id) })
+	ds, err := loadDeliveries(tx, func(d *gorm.DB) *gorm.DB { return d.Where("deliveries.id = ?", id) })
 	if err != nil {
 		return nil, err
 	}
@@ -164,15 +242,35 @@ func loadDelivery(tx *gorm.DB, id uuid.UUID) (*store.Delivery, error) {
 	return &ds[0], nil
 }
 
+// loadUser loads a user with their current vehicle and its type; the type's
+// categories are added to ts, not filled.
+func loadUser(tx *gorm.DB, ts *store.TypeSet, userID string) (*store.User, error) {
+	var u store.User
+	if err := store.JoinUsers(tx).Where("users.userid = ?", userID).Take(&u).Error; err != nil {
+		return nil, fmt.Errorf("load user %s: %w", userID, err)
+	}
+	ts.User(&u)
+	return &u, nil
+}
+
 // history appends one history row; at is strictly after the previous row of
 // the same action so "oldest first" is stable.
 func addHistory(tx *gorm.DB, historyID uuid.UUID, eventType, description string, by string, at time.Time) error {
+	return addHistoryRows(tx, historyRow(historyID, eventType, description, by, at))
+}
+
+func historyRow(historyID uuid.UUID, eventType, description string, by string, at time.Time) store.HistoryEvent {
 	h := store.HistoryEvent{ID: uuid.New(), HistoryID: historyID, EventType: eventType, Description: description, CreatedAt: at}
 	if by != "" {
 		h.ChangedByID = &by
 	}
-	if err := tx.Create(&h).Error; err != nil {
-		return fmt.Errorf("write history %s: %w", eventType, err)
+	return h
+}
+
+// addHistoryRows writes history rows with one statement.
+func addHistoryRows(tx *gorm.DB, hs ...store.HistoryEvent) error {
+	if err := tx.Omit("ChangedBy").Create(&hs).Error; err != nil {
+		return fmt.Errorf("write history %s: %w", hs[0].EventType, err)
 	}
 	return nil
 }

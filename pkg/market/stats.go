@@ -17,13 +17,32 @@ import (
 // (newest first), their total final price and count, rendered for viewer.
 // Used by the person_stats socket snapshot and the person_stats/stats_updated events.
 func PersonStats(ctx context.Context, db *gorm.DB, driverID string, viewer view.Viewer) (*view.PersonStats, error) {
-	var ds []store.Delivery
-	err := store.PreloadDelivery(db.WithContext(ctx)).
-		Where("delivery_person_id = ? AND status IN ?", driverID, []string{store.DeliveryDelivered, store.DeliveryPaid}).
-		Order("created_at DESC").Find(&ds).Error
+	db = db.WithContext(ctx)
+	var ts store.TypeSet
+	ds, err := personStatsRows(db, &ts, driverID)
+	if err != nil {
+		return nil, err
+	}
+	if err := ts.Fill(db); err != nil {
+		return nil, err
+	}
+	return renderStats(ds, viewer), nil
+}
+
+// personStatsRows loads the deliveries of PersonStats; their vehicle types
+// are added to ts, not filled.
+func personStatsRows(db *gorm.DB, ts *store.TypeSet, driverID string) ([]store.Delivery, error) {
+	ds, err := loadDeliveriesInto(db, ts, func(q *gorm.DB) *gorm.DB {
+		return q.Where("deliveries.delivery_person_id = ? AND deliveries.status IN ?", driverID, []string{store.DeliveryDelivered, store.DeliveryPaid}).
+			Order("deliveries.created_at DESC").Order("deliveries.id")
+	})
 	if err != nil {
 		return nil, fmt.Errorf("person stats of %s: %w", driverID, err)
 	}
+	return ds, nil
+}
+
+func renderStats(ds []store.Delivery, viewer view.Viewer) *view.PersonStats {
 	out := &view.PersonStats{Deliveries: make([]*view.Delivery, len(ds)), Count: len(ds)}
 	total := decimal.Zero
 	for i := range ds {
@@ -31,17 +50,21 @@ func PersonStats(ctx context.Context, db *gorm.DB, driverID string, viewer view.
 		total = total.Add(ds[i].FinalPrice)
 	}
 	out.Total = view.Decimal(total)
-	return out, nil
+	return out
 }
 
 // bumpStats bumps driverID's stats version (the order of their person_stats
 // frames) inside tx, locking their users row, and returns the new version.
 func bumpStats(tx *gorm.DB, driverID string) (int64, error) {
 	// Raw: the model's field is read-only (nothing else writes it).
-	if err := tx.Exec("UPDATE users SET stats_version = stats_version + 1 WHERE userid = ?", driverID).Error; err != nil {
+	var vs []int64
+	if err := tx.Raw("UPDATE users SET stats_version = stats_version + 1 WHERE userid = ? RETURNING stats_version", driverID).Scan(&vs).Error; err != nil {
 		return 0, fmt.Errorf("bump stats version of %s: %w", driverID, err)
 	}
-	return StatsVersion(tx.Statement.Context, tx, driverID)
+	if len(vs) == 0 {
+		return 0, nil
+	}
+	return vs[0], nil
 }
 
 // StatsVersion is driverID's stats version (0 when they have none yet). A

@@ -184,14 +184,15 @@ run_one() { # scenario run
   for i in "${!redis_pids[@]}"; do cpu_r+=$(awk -v a="${r0[$i]}" -v b="${r1[$i]}" -v s="$secs" -v c="$clk" 'BEGIN {printf "%.0f%% ", 100 * (b - a) / c / s}'); done
   for i in "${!w0[@]}"; do cpu_p+=$(awk -v a="${w0[$i]}" -v b="${w1[$i]}" -v s="$secs" -v c="$clk" 'BEGIN {printf "%.0f%% ", 100 * (b - a) / c / s}'); done
   local expected received missing
-  expected=$(grep -ho 'expected=[0-9]*' "$dir"/listen*.out | awk -F= '{s+=$2} END {print s+0}')
-  received=$(grep -ho 'received=[0-9]*' "$dir"/listen*.out | awk -F= '{s+=$2} END {print s+0}')
-  missing=$(grep -ho 'missing=[0-9]*' "$dir"/listen*.out | awk -F= '{s+=$2} END {print s+0}')
-  local sockets; sockets=$(grep -ho 'sockets=[0-9]* events' "$dir"/listen*.out | awk -F'[= ]' '{s+=$2} END {print s+0}')
-  local rss; rss=$(grep -ho 'rss_per_socket=[0-9.]*KB' "$dir"/listen*.out | tr '\n' ' ')
-  local posted; posted=$(grep -ho 'posted=[0-9]*' "$dir"/post*.out | awk -F= '{s+=$2} END {print s+0}')
+  expected=$(cat "$dir"/listen*.out | grep -o 'expected=[0-9]*' | awk -F= '{s+=$2} END {print s+0}' || true)
+  received=$(cat "$dir"/listen*.out | grep -o 'received=[0-9]*' | awk -F= '{s+=$2} END {print s+0}' || true)
+  missing=$(cat "$dir"/listen*.out | grep -o 'missing=[0-9]*' | awk -F= '{s+=$2} END {print s+0}' || true)
+  local sockets; sockets=$(cat "$dir"/listen*.out | grep -o 'sockets=[0-9]* events' | awk -F'[= ]' '{s+=$2} END {print s+0}' || true)
+  # Memory per socket is only meaningful on fresh workers (the first run of the first scenario).
+  local rss; rss=$(grep -ho 'rss_per_socket=-*[0-9.]*KB' "$dir"/listen*.out | sed 's/rss_per_socket=//' | tr '\n' ' ' || true)
+  local posted; posted=$(cat "$dir"/post*.out | grep -o 'posted=[0-9]*' | awk -F= '{s+=$2} END {print s+0}' || true)
   read -r p50 p99 max n < <(cat "$dir"/samples* | pct)
-  local line="mode=$MODE scenario=$sc run=$run sockets=$sockets posted=$posted expected=$expected received=$received missing=$missing p50=${p50}ms p99=${p99}ms max=${max}ms window=${secs%.*}s redis_cpu=[ ${cpu_r}] worker_cpu+web_cpu=[ ${cpu_p}] worker_rss_per_socket=[ ${rss}]"
+  local line="mode=$MODE scenario=$sc run=$run sockets=$sockets posted=$posted expected=$expected received=$received missing=$missing p50=${p50}ms p99=${p99}ms max=${max}ms window=${secs%.*}s redis_cpu=[ ${cpu_r}] worker_cpu+web_cpu=[ ${cpu_p}] worker_rss_per_socket_KB=[ ${rss}] load1=$(cut -d' ' -f1 /proc/loadavg)"
   echo "$line"
   summary+=("$line")
 }

@@ -170,6 +170,7 @@ func NewClusterSubscriber(client *redis.ClusterClient, prefix string, log *slog.
 	if log == nil {
 		log = slog.Default()
 	}
+	installRedisLogger() // go-redis's own lines (dial retries while a master is down) go to slog
 	return &ClusterSubscriber{client: client, prefix: prefix, log: log,
 		RetryInterval: time.Second, PingInterval: 3 * time.Second,
 		out: make(chan clusterItem, DefaultSubscriberBuffer), kick: make(chan struct{}, 1), done: make(chan struct{}),

@@ -291,3 +291,104 @@ func TestClusterSubscriberFollowsAMovedSlot(t *testing.T) {
 	}
 	wait(t, 10*time.Second, "frames after the move", func() bool { return rec.got(moved, "after:"+moved) && rec.got(stay, "after:"+stay) })
 }
+
+// A master that fails for good is replaced by its replica (failover after the
+// node timeout): the subscriber finds the new master of those slots, resets
+// only the failed master's groups, and frames flow from the promoted replica.
+func TestClusterSubscriberFollowsAFailover(t *testing.T) {
+	c := testutil.StartRedisClusterWithReplicas(t)
+	const prefix = "hermez:"
+	subc, err := realtime.OpenRedisCluster(c.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer subc.Close()
+	sub := realtime.NewClusterSubscriber(subc, prefix, testutil.Logger())
+	sub.RetryInterval, sub.PingInterval = 200*time.Millisecond, 500*time.Millisecond
+	rec := &clusterRecv{msgs: map[string][]string{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = sub.Run(ctx, rec.handle, rec.reset) }()
+
+	// Two groups per master (the masters are whichever nodes own slots).
+	byNode := map[int][]string{}
+	for i := 0; len(byNode) < 3 || func() bool {
+		for _, gs := range byNode {
+			if len(gs) < 2 {
+				return true
+			}
+		}
+		return false
+	}(); i++ {
+		g := fmt.Sprintf("quote_%d", i)
+		k := c.NodeOf(prefix + g)
+		if len(byNode[k]) < 2 {
+			byNode[k] = append(byNode[k], g)
+		}
+	}
+	var all []string
+	for _, gs := range byNode {
+		all = append(all, gs...)
+	}
+	if err := sub.Subscribe(ctx, all...); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, 10*time.Second, "subscribed", func() bool {
+		for _, g := range append(all, realtime.GroupControl) {
+			if a, ok := sub.Placed(g); !ok || a == "" {
+				return false
+			}
+		}
+		return true
+	})
+	control := c.NodeOf(prefix + realtime.GroupControl)
+	victim := -1
+	for k := range byNode {
+		if k != control {
+			victim = k
+			break
+		}
+	}
+	c.Kill(victim)
+	deadline := time.Now().Add(30 * time.Second)
+	for c.NodeOf(prefix+byNode[victim][0]) == victim {
+		if time.Now().After(deadline) {
+			t.Fatalf("no replica took over from node %d", victim)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("node %d took over from node %d", c.NodeOf(prefix+byNode[victim][0]), victim)
+	wait(t, 30*time.Second, "the failed master's groups reset after the failover", func() bool {
+		return len(rec.resetGroups()) >= len(byNode[victim])
+	})
+	want := slices.Sorted(slices.Values(byNode[victim]))
+	if got := rec.resetGroups(); !slices.Equal(got, want) {
+		t.Fatalf("reset %v, want exactly the failed master's %v", got, want)
+	}
+	for _, g := range byNode[victim] {
+		if a, _ := sub.Placed(g); a == c.Nodes[victim].Addr() {
+			t.Fatalf("%s still placed on the dead master", g)
+		}
+	}
+	pubc, err := realtime.OpenRedisCluster(c.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pubc.Close()
+	pub := &realtime.ClusterPublisher{Client: pubc, Prefix: prefix}
+	for _, g := range all {
+		m := realtime.RawMessage(g, "x", []byte("after:"+g))
+		m.Resource, m.Version = "quote:"+g, 7
+		if err := pub.Publish(ctx, m); err != nil {
+			t.Fatalf("publish %s after the failover: %v", g, err)
+		}
+	}
+	wait(t, 10*time.Second, "frames after the failover", func() bool {
+		for _, g := range all {
+			if !rec.got(g, "after:"+g) {
+				return false
+			}
+		}
+		return true
+	})
+}

@@ -19,7 +19,8 @@ import (
 	"hermez/pkg/realtime"
 )
 
-// RedisCluster is a real Redis Cluster of three masters (no replicas) on free
+// RedisCluster is a real Redis Cluster of three masters (and, on request, a
+// replica of each) on free
 // loopback ports, started for one test from Debian's redis-server and
 // redis-cli, and torn down with it. Each master can be killed and restarted
 // on the same port with the same nodes.conf, so it rejoins with its slots.
@@ -41,7 +42,14 @@ func (n *ClusterNode) Addr() string { return "127.0.0.1:" + strconv.Itoa(n.Port)
 
 // StartRedisCluster starts the cluster, or skips the test (with the reason)
 // where redis-server or redis-cli is not installed.
-func StartRedisCluster(t testing.TB) *RedisCluster {
+func StartRedisCluster(t testing.TB) *RedisCluster { return startCluster(t, 0) }
+
+// StartRedisClusterWithReplicas starts three masters (Nodes[0..2]) and one
+// replica of each (Nodes[3..5]): a killed master is replaced by its replica
+// after the node timeout (2 s).
+func StartRedisClusterWithReplicas(t testing.TB) *RedisCluster { return startCluster(t, 1) }
+
+func startCluster(t testing.TB, replicas int) *RedisCluster {
 	t.Helper()
 	server := lookBin("redis-server")
 	cli := lookBin("redis-cli")
@@ -51,7 +59,7 @@ func StartRedisCluster(t testing.TB) *RedisCluster {
 	c := &RedisCluster{t: t, server: server}
 	t.Cleanup(c.stop)
 	base := t.TempDir()
-	for i := range 3 {
+	for i := range 3 * (1 + replicas) {
 		n := &ClusterNode{Port: freeClusterPort(t), dir: filepath.Join(base, "node"+strconv.Itoa(i))}
 		if err := os.MkdirAll(n.dir, 0o755); err != nil {
 			t.Fatal(err)
@@ -63,7 +71,7 @@ func StartRedisCluster(t testing.TB) *RedisCluster {
 	for _, n := range c.Nodes {
 		args = append(args, n.Addr())
 	}
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
@@ -113,6 +121,8 @@ func (c *RedisCluster) start(n *ClusterNode) {
 		"--cluster-node-timeout", "2000",
 		// The other masters keep serving their slots while one is down.
 		"--cluster-require-full-coverage", "no",
+		// Replicas sync at once and may always take over (test data only).
+		"--repl-diskless-sync-delay", "0", "--cluster-replica-validity-factor", "0",
 		"--save", "", "--appendonly", "no", "--dir", n.dir, "--logfile", "redis.log")
 	if err := n.cmd.Start(); err != nil {
 		c.t.Fatalf("start redis-server: %v", err)
@@ -159,29 +169,43 @@ func (c *RedisCluster) URL() string {
 	return u
 }
 
-// WaitOK waits until every node reports cluster_state:ok with every slot
-// assigned and every node known.
+// WaitOK waits until every running node reports cluster_state:ok with every
+// slot assigned and every node known.
 func (c *RedisCluster) WaitOK() {
 	c.t.Helper()
-	c.waitFor(30*time.Second, "cluster_state:ok on every node", func() bool {
+	known := "cluster_known_nodes:" + strconv.Itoa(len(c.Nodes))
+	c.waitFor(30*time.Second, "cluster_state:ok on every running node", func() bool {
 		for _, n := range c.Nodes {
+			if n.cmd == nil {
+				continue // killed
+			}
 			cl := redis.NewClient(&redis.Options{Addr: n.Addr()})
 			info, err := cl.ClusterInfo(context.Background()).Result()
 			cl.Close()
 			if err != nil || !strings.Contains(info, "cluster_state:ok") ||
-				!strings.Contains(info, "cluster_slots_assigned:16384") || !strings.Contains(info, "cluster_known_nodes:3") {
+				!strings.Contains(info, "cluster_slots_assigned:16384") || !strings.Contains(info, known) {
 				return false
+			}
+			cl = redis.NewClient(&redis.Options{Addr: n.Addr()})
+			repl, err := cl.Info(context.Background(), "replication").Result()
+			cl.Close()
+			if err != nil || (strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up")) {
+				return false // a replica still syncing could not take over
 			}
 		}
 		return true
 	})
 }
 
-// NodeOf is the index of the master that owns the slot of key (or channel).
+// NodeOf is the index of the master that owns the slot of key (or channel),
+// as the running nodes see it.
 func (c *RedisCluster) NodeOf(key string) int {
 	c.t.Helper()
 	slot := realtime.Slot(key)
 	for _, n := range c.Nodes {
+		if n.cmd == nil {
+			continue
+		}
 		cl := redis.NewClient(&redis.Options{Addr: n.Addr()})
 		slots, err := cl.ClusterSlots(context.Background()).Result()
 		cl.Close()

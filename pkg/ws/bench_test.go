@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"hermez/pkg/app"
+	"hermez/pkg/config"
 	"hermez/pkg/realtime"
 	"hermez/pkg/testutil"
 )
@@ -27,7 +28,7 @@ func BenchmarkLoopbackFanout(b *testing.B) {
 	for _, n := range []int{1000, 5000} {
 		b.Run(fmt.Sprintf("sockets=%d", n), func(b *testing.B) {
 			st := testutil.NewStore(b)
-			w := startWorker(b, st, nil, app.WorkerOptions{})
+			w := startWorker(b, st, nil, app.WorkerOptions{}, func(c *config.Config) { c.WSMaxSocketsPerUser = 0 }) // one user, n sockets
 			m := memoryOf(b, w.Broker)
 			tok := w.token(b, "user_bench")
 			var received atomic.Int64
@@ -124,7 +125,7 @@ func heapAndStack() (uint64, uint64) {
 func BenchmarkIdleSocketMemory(b *testing.B) {
 	const n = 2000
 	st := testutil.NewStore(b)
-	w := startWorker(b, st, nil, app.WorkerOptions{})
+	w := startWorker(b, st, nil, app.WorkerOptions{}, func(c *config.Config) { c.WSMaxSocketsPerUser = 0 }) // one user, 2,000 sockets
 	tok := w.token(b, "user_idle")
 	addr := strings.TrimPrefix(w.URL, "http://")
 	// Warm up: pools, the user row, caches.

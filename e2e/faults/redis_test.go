@@ -83,8 +83,9 @@ func TestRedisOutageUnderWrites(t *testing.T) {
 		t.Fatalf("%d of %d sockets not up with the snapshot", n, len(ws))
 	}
 
-	var writes, failed atomic.Int64
+	var writes, failed, duringOutage atomic.Int64
 	var slowest atomic.Int64
+	var redisDown atomic.Bool
 	stop := make(chan struct{})
 	writerDone := make(chan struct{})
 	go func() { // one client, one change at a time, ~20 a second
@@ -105,12 +106,17 @@ func TestRedisOutageUnderWrites(t *testing.T) {
 				continue
 			}
 			writes.Add(1)
+			if redisDown.Load() {
+				duringOutage.Add(1)
+			}
 		}
 	}()
 	time.Sleep(2 * time.Second)
 	rs.kill()
+	redisDown.Store(true)
 	down := time.Now()
 	time.Sleep(5 * time.Second)
+	redisDown.Store(false)
 	rs.start(t)
 	outage := time.Since(down)
 	time.Sleep(3 * time.Second)
@@ -129,9 +135,9 @@ func TestRedisOutageUnderWrites(t *testing.T) {
 	for end := time.Now().Add(15 * time.Second); left != 0 && time.Now().Before(end); left = unpublished(t, s.dbURL) {
 		time.Sleep(200 * time.Millisecond)
 	}
-	figure(t, "redis-outage", "Redis down %s under %d writes (%d refused, slowest answer %s); %d sockets on 2 workers: diverged at the end %d, order violations %d, "+
+	figure(t, "redis-outage", "Redis down %s under %d writes (%d while down, %d refused, slowest answer %s); %d sockets on 2 workers: diverged at the end %d, order violations %d, "+
 		"sessions %d, close codes %v, frames %d, unpublished outbox rows %d, all sockets on the final state %s after the last write",
-		outage.Round(100*time.Millisecond), writes.Load(), failed.Load(), time.Duration(slowest.Load()).Round(time.Millisecond), len(ws), diverged, st.violations, st.sessions, st.codes,
+		outage.Round(100*time.Millisecond), writes.Load(), duringOutage.Load(), failed.Load(), time.Duration(slowest.Load()).Round(time.Millisecond), len(ws), diverged, st.violations, st.sessions, st.codes,
 		st.frames, left, converged.Round(10*time.Millisecond))
 	if diverged != 0 {
 		for _, w := range ws {
@@ -151,9 +157,10 @@ func TestRedisOutageUnderWrites(t *testing.T) {
 	if st.codes[1012] == 0 {
 		t.Fatalf("no socket was told to resync (1012) after the outage: %v", st.codes)
 	}
-	if writes.Load() < 100 { // ~20 a second for 10 s, the outage included
-
-		t.Fatalf("only %d writes went through", writes.Load())
+	// The web process keeps serving writes while Redis is down (a publish
+	// failure never fails a write, and never holds it more than 500 ms).
+	if failed.Load() != 0 || duringOutage.Load() < 20 {
+		t.Fatalf("writes: %d failed, %d answered while Redis was down", failed.Load(), duringOutage.Load())
 	}
 }
 

@@ -182,7 +182,9 @@ func (p *proc) waitStatus(t *testing.T, path string, want int, within time.Durat
 			}
 		}
 		if p.exited() {
-			t.Fatalf("%s exited:\n%s", p.name, tail(p.out.String(), 4096))
+			err := <-p.done
+			p.done <- err
+			t.Fatalf("%s exited (%v):\n%s", p.name, err, tail(p.out.String(), 4096))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -294,16 +296,34 @@ func newSystem(t *testing.T, redisURL, prefix string, extra ...string) *system {
 
 func (s *system) startWeb(port int, extra ...string) *proc {
 	s.t.Helper()
-	p := spawn(s.t, "web", s.webBin, s.dir, append(append([]string{}, s.env...), extra...), port)
-	p.waitStatus(s.t, "/readyz", 200, 30*time.Second)
-	return p
+	return s.startReady("web", s.webBin, port, extra)
 }
 
 func (s *system) startWorker(name string, extra ...string) *proc {
 	s.t.Helper()
-	p := spawn(s.t, name, s.workBin, s.dir, append(append([]string{}, s.env...), extra...), 0)
-	p.waitStatus(s.t, "/readyz", 200, 30*time.Second)
-	return p
+	return s.startReady(name, s.workBin, 0, extra)
+}
+
+// startReady starts a process and waits for readyz 200. A free port can be
+// taken by another process (other test packages run meanwhile) between
+// freePort and the child's listen: then it tries another one.
+func (s *system) startReady(name, bin string, port int, extra []string) *proc {
+	s.t.Helper()
+	env := append(append([]string{}, s.env...), extra...)
+	for attempt := 1; ; attempt++ {
+		p := spawn(s.t, name, bin, s.dir, env, port)
+		for end := time.Now().Add(2 * time.Second); time.Now().Before(end) && !p.exited(); time.Sleep(20 * time.Millisecond) {
+			if res, err := http.Get(p.url + "/healthz"); err == nil {
+				res.Body.Close()
+				break
+			}
+		}
+		if p.exited() && strings.Contains(p.out.String(), "address already in use") && port == 0 && attempt < 3 {
+			continue
+		}
+		p.waitStatus(s.t, "/readyz", 200, 30*time.Second)
+		return p
+	}
 }
 
 func (s *system) token(sub string) string { return s.jwks.Token(s.t, sub) }

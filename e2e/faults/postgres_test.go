@@ -13,46 +13,42 @@ import (
 )
 
 // pgProxy is a TCP proxy to the shared PostgreSQL that the test can cut
-// (every connection dropped, new ones refused) and restore, on the same
-// port: a PostgreSQL outage for the processes, with the shared server untouched.
+// (every connection dropped, new ones closed at once) and restore: a
+// PostgreSQL outage for the processes, with the shared server untouched. The
+// listener stays open while cut, so no other process takes its port.
 type pgProxy struct {
 	target string
 	port   int
-	mu     sync.Mutex
 	ln     net.Listener
+	mu     sync.Mutex
+	down   bool
 	conns  map[net.Conn]struct{}
 }
 
 func newPGProxy(t *testing.T, target string) *pgProxy {
 	t.Helper()
-	p := &pgProxy{target: target, port: freePort(t), conns: map[net.Conn]struct{}{}}
-	p.restore(t)
-	t.Cleanup(p.cut)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pgProxy{target: target, port: ln.Addr().(*net.TCPAddr).Port, ln: ln, conns: map[net.Conn]struct{}{}}
+	go p.accept()
+	t.Cleanup(func() { ln.Close(); p.cut() })
 	return p
 }
 
-func (p *pgProxy) restore(t *testing.T) {
-	t.Helper()
-	var err error
-	for i := 0; i < 50; i++ {
-		var ln net.Listener
-		if ln, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p.port)); err == nil {
-			p.mu.Lock()
-			p.ln = ln
-			p.mu.Unlock()
-			go p.accept(ln)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("proxy listen: %v", err)
-}
-
-func (p *pgProxy) accept(ln net.Listener) {
+func (p *pgProxy) accept() {
 	for {
-		c, err := ln.Accept()
+		c, err := p.ln.Accept()
 		if err != nil {
 			return
+		}
+		p.mu.Lock()
+		down := p.down
+		p.mu.Unlock()
+		if down {
+			c.Close()
+			continue
 		}
 		up, err := net.Dial("tcp", p.target)
 		if err != nil {
@@ -67,18 +63,22 @@ func (p *pgProxy) accept(ln net.Listener) {
 	}
 }
 
-// cut closes the listener and every proxied connection.
+// cut drops every proxied connection and closes new ones at once.
 func (p *pgProxy) cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
+	p.down = true
 	for c := range p.conns {
 		c.Close()
 	}
 	p.conns = map[net.Conn]struct{}{}
+}
+
+// restore lets connections through again.
+func (p *pgProxy) restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = false
 }
 
 // PostgreSQL unreachable for 3 s (through a proxy the test cuts): web answers
@@ -126,7 +126,7 @@ func TestPostgresOutage(t *testing.T) {
 	}
 	web.waitStatus(t, "/readyz", 503, 3*time.Second)
 	w.waitStatus(t, "/readyz", 503, 3*time.Second)
-	proxy.restore(t)
+	proxy.restore()
 	back := time.Now()
 	var recovered time.Duration
 	for {

@@ -19,7 +19,7 @@ func (s *Service) Addresses(ctx context.Context, userID string, p store.Page) ([
 	var out []store.Address
 	err := p.Apply(s.Store.DB.WithContext(ctx).Where("user_id = ?", userID).
 		Order("is_favorite DESC").Order("name").Order("address_id")).Find(&out).Error
-	return out, internal(err, "list addresses")
+	return out, store.MapError(err, "list addresses")
 }
 
 // Address is one of the caller's addresses (another's → 404).
@@ -30,7 +30,7 @@ func (s *Service) Address(ctx context.Context, userID string, id uuid.UUID) (*st
 func ownAddress(tx *gorm.DB, userID string, id uuid.UUID) (*store.Address, error) {
 	var a store.Address
 	err := tx.Where("address_id = ? AND user_id = ?", id, userID).Take(&a).Error
-	if notFound(err) {
+	if store.IsNotFound(err) {
 		return nil, apperr.NotFoundErr()
 	}
 	if err != nil {
@@ -84,7 +84,7 @@ func (s *Service) UpdateAddress(ctx context.Context, userID string, id uuid.UUID
 			return err
 		}
 		out = a
-		return internal(tx.Select("*").Save(a).Error, "update address")
+		return store.MapError(tx.Select("*").Save(a).Error, "update address")
 	})
 	return out, err
 }

@@ -152,7 +152,7 @@ func (s *Service) ApplyClerkEvent(ctx context.Context, svixID string, payload []
 	err := s.write(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
 		if svixID != "" {
 			res := tx.Clauses(clause.OnConflict{DoNothing: true}).
-				Create(&store.WebhookEvent{SvixID: svixID, EventType: ev.Type, ReceivedAt: store.Now()})
+				Create(&store.WebhookEvent{SvixID: svixID, EventType: ev.Type, ReceivedAt: s.Store.Now()})
 			if res.Error != nil {
 				return nil, apperr.Wrap(res.Error, "record webhook event")
 			}
@@ -163,7 +163,7 @@ func (s *Service) ApplyClerkEvent(ctx context.Context, svixID string, payload []
 		}
 		switch ev.Type {
 		case ClerkUserCreated, ClerkUserUpdated:
-			r, err := upsertClerkUser(tx, &u)
+			r, err := upsertClerkUser(tx, &u, s.Store.Now())
 			result = r
 			return nil, err
 		case ClerkUserDeleted:
@@ -181,13 +181,12 @@ func (s *Service) ApplyClerkEvent(ctx context.Context, svixID string, payload []
 
 // upsertClerkUser creates or refreshes the user from a user.created/updated
 // payload, unless the user is deleted or the event is older than the last one applied.
-func upsertClerkUser(tx *gorm.DB, cu *clerkUser) (ClerkResult, error) {
+func upsertClerkUser(tx *gorm.DB, cu *clerkUser, now time.Time) (ClerkResult, error) {
 	var updatedAt *time.Time
 	if cu.UpdatedAt != nil && *cu.UpdatedAt > 0 {
 		t := time.UnixMilli(*cu.UpdatedAt).UTC()
 		updatedAt = &t
 	}
-	now := store.Now()
 	fields := map[string]any{
 		"username": nonEmpty(cu.Username), "first_name": nonEmpty(cu.FirstName), "last_name": nonEmpty(cu.LastName),
 		"image_url": nonEmpty(cu.ImageURL), "email": nonEmpty(cu.primaryEmail()), "updated_at": now,
@@ -231,7 +230,7 @@ const WebhookRetention = 7 * 24 * time.Hour
 // PurgeWebhookEvents deletes webhook_events rows older than age (the sweeper
 // calls it with WebhookRetention) and returns how many it removed.
 func (s *Service) PurgeWebhookEvents(ctx context.Context, age time.Duration) (int64, error) {
-	res := s.Store.DB.WithContext(ctx).Where("received_at < ?", store.Now().Add(-age)).Delete(&store.WebhookEvent{})
+	res := s.Store.DB.WithContext(ctx).Where("received_at < ?", s.Store.Now().Add(-age)).Delete(&store.WebhookEvent{})
 	if res.Error != nil {
 		return 0, fmt.Errorf("purge webhook events: %w", res.Error)
 	}

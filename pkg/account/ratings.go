@@ -56,7 +56,7 @@ func (s *Service) Rating(ctx context.Context, userID string, id uuid.UUID) (*sto
 func visibleRating(tx *gorm.DB, userID string, id uuid.UUID) (*store.Rating, error) {
 	var r store.Rating
 	err := preloadRating(tx).Where("id = ? AND (rater_id = ? OR ratee_id = ?)", id, userID, userID).Take(&r).Error
-	if notFound(err) {
+	if store.IsNotFound(err) {
 		return nil, apperr.NotFoundErr()
 	}
 	if err != nil {
@@ -107,14 +107,14 @@ func (s *Service) CreateRating(ctx context.Context, raterID string, b input.Body
 			Where("((client_id = ? AND delivery_person_id = ?) OR (client_id = ? AND delivery_person_id = ?))", raterID, r.RateeID, r.RateeID, raterID).
 			Where("NOT EXISTS (SELECT 1 FROM user_rating ur WHERE ur.delivery_id = deliveries.id AND ur.rater_id = ?)", raterID).
 			Order("created_at DESC").Order("id").Take(&d).Error
-		if notFound(err) {
+		if store.IsNotFound(err) {
 			return apperr.Field(apperr.NonField, MsgNoSharedDelivery)
 		}
 		if err != nil {
 			return apperr.Wrap(err, "find shared delivery")
 		}
 		r.DeliveryID = &d.ID
-		r.CreatedAt = store.Now()
+		r.CreatedAt = s.Store.Now()
 		if err := tx.Omit("Ratee", "Rater").Create(&r).Error; err != nil {
 			if store.IsUniqueViolation(err) {
 				return apperr.Field(apperr.NonField, MsgNoSharedDelivery)
@@ -171,6 +171,6 @@ func (s *Service) DeleteRating(ctx context.Context, userID string, id uuid.UUID)
 		if r.RaterID != userID {
 			return apperr.ForbiddenErr()
 		}
-		return internal(tx.Where("id = ?", id).Delete(&store.Rating{}).Error, "delete rating")
+		return store.MapError(tx.Where("id = ?", id).Delete(&store.Rating{}).Error, "delete rating")
 	})
 }

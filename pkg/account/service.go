@@ -6,7 +6,6 @@ package account
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -64,43 +63,11 @@ func msgNoObject(v any) string {
 	return fmt.Sprintf("Clave primaria \"%v\" inválida - objeto no existe.", v)
 }
 
-// write runs fn in one transaction and publishes the frames it wrote to the
-// outbox after commit.
+// write runs fn with realtime.Change: one transaction, its frames written to
+// the outbox and published after commit.
 func (s *Service) write(ctx context.Context, fn func(tx *gorm.DB) ([]realtime.Message, error)) error {
-	var pending *realtime.Pending
-	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
-		msgs, err := fn(tx)
-		if err != nil {
-			return err
-		}
-		if len(msgs) > 0 {
-			if pending, err = realtime.Write(tx, msgs...); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if s.Outbox != nil {
-		s.Outbox.Flush(ctx, pending)
-	}
-	return nil
+	return realtime.Change(ctx, s.Store, s.Outbox, fn)
 }
-
-// internal wraps a database error unless it already is an *apperr.Error.
-func internal(err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := apperr.As(err); ok {
-		return err
-	}
-	return apperr.Wrap(err, what)
-}
-
-func notFound(err error) bool { return errors.Is(err, gorm.ErrRecordNotFound) }
 
 // User loads a user with its current vehicle and rating figures, ready for view.NewUser.
 func (s *Service) User(ctx context.Context, userID string) (*store.User, error) {
@@ -117,7 +84,7 @@ func (s *Service) Hydrate(ctx context.Context, u *store.User) (*store.User, erro
 	if u.CurrentVehicleID != nil {
 		var v store.Vehicle
 		err := store.PreloadVehicle(db, "").Where("vehicle_id = ?", *u.CurrentVehicleID).Take(&v).Error
-		if err != nil && !notFound(err) {
+		if err != nil && !store.IsNotFound(err) {
 			return nil, apperr.Wrap(err, "load current vehicle of "+u.UserID)
 		}
 		if err == nil {
@@ -130,7 +97,7 @@ func (s *Service) Hydrate(ctx context.Context, u *store.User) (*store.User, erro
 func loadUser(tx *gorm.DB, userID string) (*store.User, error) {
 	var u store.User
 	err := store.PreloadUser(tx, "").Where("userid = ?", userID).Take(&u).Error
-	if notFound(err) {
+	if store.IsNotFound(err) {
 		return nil, apperr.NotFoundErr()
 	}
 	if err != nil {

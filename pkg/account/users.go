@@ -74,7 +74,7 @@ func (s *Service) Update(ctx context.Context, userID string, b input.Body) (*sto
 			}
 		}
 		if len(changes) > 0 {
-			changes["updated_at"] = store.Now()
+			changes["updated_at"] = s.Store.Now()
 			if err := tx.Model(&store.User{}).Where("userid = ?", userID).Updates(changes).Error; err != nil {
 				return apperr.Wrap(err, "update user "+userID)
 			}
@@ -102,7 +102,7 @@ func (s *Service) ToggleAvailability(ctx context.Context, userID string, b input
 		if set {
 			v = val
 		}
-		if err := q.Updates(map[string]any{"is_available": v, "updated_at": store.Now()}).Error; err != nil {
+		if err := q.Updates(map[string]any{"is_available": v, "updated_at": s.Store.Now()}).Error; err != nil {
 			return apperr.Wrap(err, "toggle availability")
 		}
 		var u store.User
@@ -137,7 +137,7 @@ func (s *Service) SetCurrentVehicle(ctx context.Context, userID string, b input.
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		var v store.Vehicle
 		err := tx.Where("vehicle_id = ?", *id).Take(&v).Error
-		if notFound(err) {
+		if store.IsNotFound(err) {
 			return apperr.New(apperr.NotFound, "Vehículo no encontrado.")
 		}
 		if err != nil {
@@ -156,8 +156,8 @@ func (s *Service) SetCurrentVehicle(ctx context.Context, userID string, b input.
 		} else {
 			msg, set, current = "Vehículo actual establecido.", v.VehicleID, &v.VehicleID
 		}
-		return internal(tx.Model(&store.User{}).Where("userid = ?", userID).
-			Updates(map[string]any{"current_vehicle_id": set, "updated_at": store.Now()}).Error, "set current vehicle")
+		return store.MapError(tx.Model(&store.User{}).Where("userid = ?", userID).
+			Updates(map[string]any{"current_vehicle_id": set, "updated_at": s.Store.Now()}).Error, "set current vehicle")
 	})
 	return msg, current, err
 }
@@ -185,7 +185,7 @@ func (s *Service) DeleteProfile(ctx context.Context, userID string) error {
 // offers; addresses and unreferenced vehicles are deleted; deliveries, ratings
 // and history stay. The returned frames end with the user_deleted control frame.
 func (s *Service) deleteProfile(tx *gorm.DB, userID string) ([]realtime.Message, error) {
-	now := store.Now()
+	now := s.Store.Now()
 	tomb := store.User{UserID: userID, DeletedAt: &now, CreatedAt: now, UpdatedAt: now}
 	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&tomb).Error; err != nil {
 		return nil, apperr.Wrap(err, "tombstone user "+userID)
@@ -194,7 +194,7 @@ func (s *Service) deleteProfile(tx *gorm.DB, userID string) ([]realtime.Message,
 	if s.OnDelete != nil {
 		m, err := s.OnDelete(tx, userID)
 		if err != nil {
-			return nil, internal(err, "remove the marketplace items of "+userID)
+			return nil, store.MapError(err, "remove the marketplace items of "+userID)
 		}
 		msgs = append(msgs, m...)
 	}

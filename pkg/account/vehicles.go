@@ -22,7 +22,7 @@ func (s *Service) VehicleTypes(ctx context.Context, p store.Page) ([]store.Vehic
 	var out []store.VehicleType
 	err := p.Apply(s.Store.DB.WithContext(ctx).Preload("Categories", func(db *gorm.DB) *gorm.DB { return db.Order("name") }).
 		Order("name")).Find(&out).Error
-	return out, internal(err, "list vehicle types")
+	return out, store.MapError(err, "list vehicle types")
 }
 
 // Vehicles lists the caller's vehicles, oldest first.
@@ -30,7 +30,7 @@ func (s *Service) Vehicles(ctx context.Context, userID string, p store.Page) ([]
 	var out []store.Vehicle
 	err := p.Apply(store.PreloadVehicle(s.Store.DB.WithContext(ctx), "").Where("user_id = ?", userID).
 		Order("created_at").Order("vehicle_id")).Find(&out).Error
-	return out, internal(err, "list vehicles")
+	return out, store.MapError(err, "list vehicles")
 }
 
 // Vehicle is one of the caller's vehicles (another's → 404).
@@ -41,7 +41,7 @@ func (s *Service) Vehicle(ctx context.Context, userID string, id uuid.UUID) (*st
 func ownVehicle(tx *gorm.DB, userID string, id uuid.UUID) (*store.Vehicle, error) {
 	var v store.Vehicle
 	err := store.PreloadVehicle(tx, "").Where("vehicle_id = ? AND user_id = ?", id, userID).Take(&v).Error
-	if notFound(err) {
+	if store.IsNotFound(err) {
 		return nil, apperr.NotFoundErr()
 	}
 	if err != nil {
@@ -60,7 +60,7 @@ func readVehicle(tx *gorm.DB, b input.Body, v *store.Vehicle, create bool) (iden
 		var t store.VehicleType
 		err := tx.Where("id = ?", *id).Take(&t).Error
 		switch {
-		case notFound(err), err == nil && !t.IsActive:
+		case store.IsNotFound(err), err == nil && !t.IsActive:
 			f.Add("type_id", msgNoObject(*id))
 		case err != nil:
 			return false, apperr.Wrap(err, "load vehicle type")
@@ -127,14 +127,14 @@ func uniqueErr(err error, what string) error {
 	if store.IsUniqueViolation(err) {
 		return apperr.Field(apperr.NonField, "Ya existe un vehículo con esta placa o VIN.")
 	}
-	return internal(err, what)
+	return store.MapError(err, what)
 }
 
 // CreateVehicle registers a vehicle for the caller; its documents start pending.
 func (s *Service) CreateVehicle(ctx context.Context, userID string, b input.Body) (*store.Vehicle, error) {
 	var out *store.Vehicle
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
-		now := store.Now()
+		now := s.Store.Now()
 		v := store.Vehicle{VehicleID: uuid.New(), UserID: userID, DriverLicenseStatus: DocPending,
 			RegistrationCardStatus: DocPending, InsurancePolicyStatus: DocPending, CriminalRecordStatus: DocPending,
 			CreatedAt: now, UpdatedAt: now}
@@ -168,7 +168,7 @@ func (s *Service) UpdateVehicle(ctx context.Context, userID string, id uuid.UUID
 		if changed {
 			v.IsVerified = false
 		}
-		v.UpdatedAt = store.Now()
+		v.UpdatedAt = s.Store.Now()
 		if err := tx.Omit("Type").Select("*").Save(v).Error; err != nil {
 			return uniqueErr(err, "update vehicle")
 		}
@@ -196,6 +196,6 @@ func (s *Service) DeleteVehicle(ctx context.Context, userID string, id uuid.UUID
 		if used > 0 {
 			return apperr.New(apperr.Invalid, MsgVehicleInUse)
 		}
-		return internal(tx.Where("vehicle_id = ?", id).Delete(&store.Vehicle{}).Error, "delete vehicle")
+		return store.MapError(tx.Where("vehicle_id = ?", id).Delete(&store.Vehicle{}).Error, "delete vehicle")
 	})
 }

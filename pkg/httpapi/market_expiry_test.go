@@ -15,23 +15,31 @@ import (
 	"hermez/pkg/testutil"
 )
 
-// shiftClock replaces store.Now with the real clock plus an offset the test
-// moves, and restores it at cleanup. Tests using it must not be parallel.
-func shiftClock(t *testing.T) *atomic.Int64 {
+// clockStart is the fixed instant the expiry tests' clocks start at.
+var clockStart = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+
+// fixedClock is a store (its own database) whose clock reads clockStart plus
+// an offset the test moves, plus one microsecond per reading (rows made one
+// after the other keep their order, as with a real clock): tests with their
+// own clocks run in parallel.
+func fixedClock(t *testing.T) (*store.Store, *atomic.Int64) {
 	t.Helper()
-	var offset atomic.Int64
-	orig := store.Now
-	store.Now = func() time.Time { return orig().Add(time.Duration(offset.Load())) }
-	t.Cleanup(func() { store.Now = orig })
-	return &offset
+	st := testutil.NewStore(t)
+	var offset, ticks atomic.Int64
+	st.Now = func() time.Time {
+		return clockStart.Add(time.Duration(offset.Load()) + time.Duration(ticks.Add(1))*time.Microsecond)
+	}
+	return st, &offset
 }
 
 // Expiry with a controllable clock: expired quotes (with their offers) and
 // expired offers go, unexpired ones stay, their events are published; old
-// webhook ids and published outbox rows are purged. Not parallel: it moves store.Now.
+// webhook ids and published outbox rows are purged. The clock starts at a
+// fixed instant and moves by steps.
 func TestExpire(t *testing.T) {
-	offset := shiftClock(t)
-	w := testutil.NewWeb(t, testutil.WebOptions{})
+	t.Parallel()
+	st, offset := fixedClock(t)
+	w := testutil.NewWeb(t, testutil.WebOptions{Store: st})
 	c := newActor(t, w, "user_exp_client")
 	d1 := newActor(t, w, "user_exp_d1")
 	d2 := newActor(t, w, "user_exp_d2")
@@ -43,7 +51,10 @@ func TestExpire(t *testing.T) {
 	offset.Store(int64(8 * time.Minute))
 	oB2 := makeOffer(t, w, d2, qB, 9500, 201)["id"].(string) // expires at +12 min
 
-	now := store.Now()
+	now := st.Now()
+	if d := now.Sub(clockStart.Add(8 * time.Minute)); d <= 0 || d > time.Second {
+		t.Fatalf("the store's clock reads %s", now)
+	}
 	old := now.Add(-8 * 24 * time.Hour)
 	w.Store.DB.Create(&store.WebhookEvent{SvixID: "msg_old", EventType: "user.updated", ReceivedAt: old})
 	w.Store.DB.Create(&store.WebhookEvent{SvixID: "msg_new", EventType: "user.updated", ReceivedAt: now.Add(-time.Hour)})

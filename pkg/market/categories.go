@@ -70,7 +70,7 @@ func (s *Service) GetCategory(ctx context.Context, id uuid.UUID) (*view.Category
 	var c store.Category
 	err := s.Store.DB.WithContext(ctx).Where("id = ?", id).Take(&c).Error
 	if err != nil {
-		return nil, mapDBError(err)
+		return nil, store.MapError(err, "get category")
 	}
 	return view.NewCategory(&c), nil
 }
@@ -104,7 +104,7 @@ func categorySaveError(err error) error {
 	if store.IsUniqueViolation(err) {
 		return apperr.Field("name", "Ya existe una categoría con este nombre.")
 	}
-	return mapDBError(err)
+	return store.MapError(err, "save category")
 }
 
 // SaveCategory creates (id nil) or updates a category: the one rule for the
@@ -113,7 +113,7 @@ func categorySaveError(err error) error {
 func (s *Service) SaveCategory(ctx context.Context, id *uuid.UUID, b input.Body, partial bool) (*store.Category, error) {
 	defer s.CategoriesChanged()
 	if id == nil {
-		now := store.Now()
+		now := s.Store.Now()
 		c := store.Category{ID: uuid.New(), IsActive: true, CreatedAt: now, UpdatedAt: now}
 		if err := categoryFields(&c, b, false); err != nil {
 			return nil, err
@@ -131,7 +131,7 @@ func (s *Service) SaveCategory(ctx context.Context, id *uuid.UUID, b input.Body,
 		if err := categoryFields(&c, b, partial); err != nil {
 			return err
 		}
-		c.UpdatedAt = store.Now()
+		c.UpdatedAt = s.Store.Now()
 		return tx.Save(&c).Error
 	})
 	if err != nil {
@@ -184,7 +184,7 @@ func (s *Service) DeleteCategory(ctx context.Context, caller *store.User, id uui
 		return apperr.New(apperr.Invalid, "La categoría está en uso y no se puede eliminar.")
 	}
 	if err != nil {
-		return mapDBError(err)
+		return store.MapError(err, "delete category")
 	}
 	return nil
 }

@@ -62,7 +62,7 @@ func (s *Service) ListDeliveries(ctx context.Context, caller *store.User, f Deli
 	if pm := strings.TrimSpace(f.PaymentMethod); pm == "efectivo" || pm == "nequi" {
 		where, args = append(where, "deliveries.payment_method = ?"), append(args, pm)
 	}
-	year := store.Now().Year()
+	year := s.Store.Now().Year()
 	yearSet := false
 	if y, err := strconv.Atoi(strings.TrimSpace(f.Year)); err == nil && y >= 1 && y <= 9999 {
 		year, yearSet = y, true
@@ -102,7 +102,7 @@ func canSeeDelivery(d *store.Delivery, caller *store.User) bool {
 func (s *Service) GetDelivery(ctx context.Context, caller *store.User, id uuid.UUID) (*view.Delivery, error) {
 	d, err := loadDelivery(s.Store.DB.WithContext(ctx), id)
 	if err != nil {
-		return nil, mapDBError(err)
+		return nil, store.MapError(err, "get delivery")
 	}
 	if !canSeeDelivery(d, caller) {
 		return nil, apperr.NotFoundErr()
@@ -122,7 +122,7 @@ func (s *Service) DeliveryHistory(ctx context.Context, caller *store.User, id uu
 	var ts store.TypeSet
 	ds, err := loadDeliveriesInto(db, &ts, func(d *gorm.DB) *gorm.DB { return d.Where("deliveries.id = ?", id) })
 	if err != nil {
-		return nil, mapDBError(err)
+		return nil, store.MapError(err, "delivery history")
 	}
 	if len(ds) == 0 || !canSeeDelivery(&ds[0], caller) {
 		return nil, apperr.NotFoundErr()
@@ -193,7 +193,7 @@ func (s *Service) ChangeStatus(ctx context.Context, caller *store.User, id uuid.
 		if nxt, ok = nextStatus[old]; !ok {
 			return nil, apperr.New(apperr.Invalid, MsgStatusFinal)
 		}
-		now := store.Now()
+		now := s.Store.Now()
 		changes := map[string]any{"status": nxt, "updated_at": now, "version": bumpVersion}
 		if nxt == store.DeliveryDelivered {
 			changes["completed_at"] = now
@@ -279,7 +279,7 @@ func (s *Service) CancelDelivery(ctx context.Context, caller *store.User, id uui
 		case store.DeliveryDelivered, store.DeliveryPaid, store.DeliveryCancelled:
 			return nil, apperr.New(apperr.Invalid, MsgCancelFinal)
 		}
-		now := store.Now()
+		now := s.Store.Now()
 		if err := tx.Model(&store.Delivery{}).Where("id = ?", d.ID).
 			Updates(map[string]any{"status": store.DeliveryCancelled, "cancelled_at": now, "updated_at": now, "version": bumpVersion}).Error; err != nil {
 			return nil, fmt.Errorf("cancel delivery: %w", err)

@@ -75,7 +75,7 @@ func (s *Service) Expire(ctx context.Context) (quotes, offers int, err error) {
 // of statements, however many quotes and offers the batch holds.
 func (s *Service) expireQuotes(ctx context.Context) (quotes, offers int, err error) {
 	err = s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
-		now := store.Now()
+		now := s.Store.Now()
 		var ts store.TypeSet
 		qs, err := loadQuotesInto(tx, &ts, func(q *gorm.DB) *gorm.DB {
 			return s.lockSkipOf(q, "delivery_quotes").
@@ -101,7 +101,7 @@ func (s *Service) expireQuotes(ctx context.Context) (quotes, offers int, err err
 
 func (s *Service) expireOffers(ctx context.Context) (offers int, err error) {
 	err = s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
-		now := store.Now()
+		now := s.Store.Now()
 		var quoteIDs []uuid.UUID
 		err := tx.Model(&store.Offer{}).Distinct("quote_id").Where("status = ? AND expires_at <= ?", store.OfferPending, now).
 			Limit(expireBatch).Pluck("quote_id", &quoteIDs).Error
@@ -135,10 +135,10 @@ func (s *Service) expireOffers(ctx context.Context) (offers int, err error) {
 
 func (s *Service) purge(ctx context.Context) error {
 	db := s.Store.DB.WithContext(ctx)
-	if err := db.Where("received_at < ?", store.Now().Add(-WebhookRetention)).Delete(&store.WebhookEvent{}).Error; err != nil {
+	if err := db.Where("received_at < ?", s.Store.Now().Add(-WebhookRetention)).Delete(&store.WebhookEvent{}).Error; err != nil {
 		return fmt.Errorf("purge webhook events: %w", err)
 	}
-	err := db.Where("published_at IS NOT NULL AND published_at < ?", store.Now().Add(-OutboxRetention)).Delete(&store.OutboxEvent{}).Error
+	err := db.Where("published_at IS NOT NULL AND published_at < ?", s.Store.Now().Add(-OutboxRetention)).Delete(&store.OutboxEvent{}).Error
 	if err != nil {
 		return fmt.Errorf("purge outbox: %w", err)
 	}
@@ -150,7 +150,7 @@ func (s *Service) purge(ctx context.Context) error {
 // announcing it (write them with realtime.Write in the same transaction).
 // Used when a profile is deleted.
 func (s *Service) RemoveUserMarketplace(tx *gorm.DB, userID string) ([]realtime.Message, error) {
-	now := store.Now()
+	now := s.Store.Now()
 	var ts store.TypeSet
 	qs, err := loadQuotesInto(tx, &ts, func(q *gorm.DB) *gorm.DB {
 		return s.lockOf(q, "delivery_quotes").Where("delivery_quotes.client_id = ?", userID).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
@@ -141,7 +142,7 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 		if err != nil {
 			return nil, err
 		}
-		now := store.Now()
+		now := s.Store.Now()
 		switch {
 		case !canSeeQuote(q, caller.UserID):
 			return nil, apperr.NotFoundErr()
@@ -210,11 +211,10 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 	if err != nil {
 		return nil, false, err
 	}
-	return view.NewOffer(o, caller.UserID, store.Now()), created, nil
+	return view.NewOffer(o, caller.UserID, s.Store.Now()), created, nil
 }
 
-func renderOffers(os []store.Offer, viewer string) []*view.Offer {
-	now := store.Now()
+func renderOffers(os []store.Offer, viewer string, now time.Time) []*view.Offer {
 	out := make([]*view.Offer, len(os))
 	for i := range os {
 		out[i] = view.NewOffer(&os[i], viewer, now)
@@ -228,7 +228,7 @@ func (s *Service) ListQuoteOffers(ctx context.Context, caller *store.User, quote
 	db := s.Store.DB.WithContext(ctx)
 	var q store.Quote
 	if err := db.Select("id", "client_id", "status").Where("id = ?", quoteID).Take(&q).Error; err != nil {
-		return nil, mapDBError(err)
+		return nil, store.MapError(err, "list quote offers")
 	}
 	if !canSeeQuote(&q, caller.UserID) {
 		return nil, apperr.NotFoundErr()
@@ -244,7 +244,7 @@ func (s *Service) ListQuoteOffers(ctx context.Context, caller *store.User, quote
 	if err != nil {
 		return nil, apperr.Wrap(err, "list quote offers")
 	}
-	return renderOffers(os, caller.UserID), nil
+	return renderOffers(os, caller.UserID, s.Store.Now()), nil
 }
 
 // ListOffers lists the offers the caller made or received, newest first.
@@ -259,19 +259,19 @@ func (s *Service) ListOffers(ctx context.Context, caller *store.User, status str
 	if err != nil {
 		return nil, apperr.Wrap(err, "list offers")
 	}
-	return renderOffers(os, caller.UserID), nil
+	return renderOffers(os, caller.UserID, s.Store.Now()), nil
 }
 
 // GetOffer is an offer the caller made or received.
 func (s *Service) GetOffer(ctx context.Context, caller *store.User, id uuid.UUID) (*view.Offer, error) {
 	o, err := loadOffer(s.Store.DB.WithContext(ctx), id)
 	if err != nil {
-		return nil, mapDBError(err)
+		return nil, store.MapError(err, "get offer")
 	}
 	if o.DeliveryPersonID != caller.UserID && (o.Quote == nil || o.Quote.ClientID != caller.UserID) {
 		return nil, apperr.NotFoundErr()
 	}
-	return view.NewOffer(o, caller.UserID, store.Now()), nil
+	return view.NewOffer(o, caller.UserID, s.Store.Now()), nil
 }
 
 // lockOfferForClient locks the offer's quote and loads the offer with its
@@ -336,7 +336,7 @@ func (s *Service) AcceptOffer(ctx context.Context, caller *store.User, id uuid.U
 			return nil, err
 		}
 		q := o.Quote
-		now := store.Now()
+		now := s.Store.Now()
 		switch {
 		case o.Status != store.OfferPending:
 			return nil, apperr.New(apperr.Invalid, MsgOfferNotPending)
@@ -446,7 +446,7 @@ func (s *Service) RejectOffer(ctx context.Context, caller *store.User, id uuid.U
 		if o.Status != store.OfferPending {
 			return nil, apperr.New(apperr.Invalid, MsgRejectNotPending)
 		}
-		now := store.Now()
+		now := s.Store.Now()
 		if err := tx.Model(&store.Offer{}).Where("id = ?", o.ID).Updates(map[string]any{"status": store.OfferRejected, "updated_at": now, "version": bumpVersion}).Error; err != nil {
 			return nil, fmt.Errorf("reject offer: %w", err)
 		}

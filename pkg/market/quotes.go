@@ -201,7 +201,7 @@ func (s *Service) CreateQuote(ctx context.Context, caller *store.User, b input.B
 	}
 	var q *store.Quote
 	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
-		now := store.Now()
+		now := s.Store.Now()
 		nq := store.Quote{ID: uuid.New(), Version: 1, ClientID: caller.UserID, Observations: store.StringList{}, PaymentMethod: "efectivo",
 			Status: store.QuotePending, CreatedAt: now, ExpiresAt: now.Add(s.Config.QuoteTTL), HistoryID: uuid.New()}
 		var (
@@ -232,7 +232,7 @@ func (s *Service) CreateQuote(ctx context.Context, caller *store.User, b input.B
 // ListQuotes is the caller's quotes plus every other pending, unexpired one,
 // newest first, optionally of one status.
 func (s *Service) ListQuotes(ctx context.Context, caller *store.User, status string, page Page) ([]*view.Quote, error) {
-	now := store.Now()
+	now := s.Store.Now()
 	qs, err := loadQuotes(s.Store.DB.WithContext(ctx), func(q *gorm.DB) *gorm.DB {
 		q = q.Where("delivery_quotes.client_id = ? OR (delivery_quotes.status = ? AND delivery_quotes.expires_at > ?)",
 			caller.UserID, store.QuotePending, now)
@@ -271,7 +271,7 @@ func ownQuote(q *store.Quote, caller string) error {
 func (s *Service) GetQuote(ctx context.Context, caller *store.User, id uuid.UUID) (*view.Quote, error) {
 	q, err := loadQuote(s.Store.DB.WithContext(ctx), id)
 	if err != nil {
-		return nil, mapDBError(err)
+		return nil, store.MapError(err, "get quote")
 	}
 	if !canSeeQuote(q, caller.UserID) {
 		return nil, apperr.NotFoundErr()
@@ -292,7 +292,7 @@ func (s *Service) lockOwnPending(tx *gorm.DB, ts *store.TypeSet, caller string, 
 	if q.Status != store.QuotePending {
 		return nil, apperr.New(apperr.Invalid, notPending)
 	}
-	if checkExpiry && !store.Now().Before(q.ExpiresAt) {
+	if checkExpiry && !s.Store.Now().Before(q.ExpiresAt) {
 		return nil, apperr.New(apperr.Invalid, MsgQuoteExpired)
 	}
 	return q, nil
@@ -400,7 +400,7 @@ func (s *Service) CancelQuote(ctx context.Context, caller *store.User, id uuid.U
 		if q, err = s.lockOwnPending(tx, &ts, caller.UserID, id, MsgQuoteCancelOnly, false); err != nil {
 			return nil, err
 		}
-		now := store.Now()
+		now := s.Store.Now()
 		if err := addHistory(tx, q.HistoryID, store.HistoryCancelled, "Cotización cancelada por el cliente", caller.UserID, now); err != nil {
 			return nil, err
 		}

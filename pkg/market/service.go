@@ -2,7 +2,6 @@ package market
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -33,7 +32,7 @@ func ConfigFrom(c config.Config) Config {
 
 // Service runs the marketplace rules: each change in one transaction that also
 // writes its realtime frames to the outbox; the frames are published after commit.
-// The clock is store.Now (tests replace it).
+// The clock is Store.Now.
 type Service struct {
 	Store  *store.Store
 	Outbox *realtime.Outbox
@@ -51,40 +50,10 @@ func New(st *store.Store, outbox *realtime.Outbox, cfg Config, log *slog.Logger)
 	return &Service{Store: st, Outbox: outbox, Config: cfg, Log: log}
 }
 
-// change runs fn in one transaction, writes the frames it returns to the
-// outbox in the same transaction, and publishes them after commit (a publish
-// failure is logged and left to the relay; it never fails the action).
+// change runs fn with realtime.Change (one transaction, its frames written
+// to the outbox and published after commit) and maps its errors.
 func (s *Service) change(ctx context.Context, fn func(tx *gorm.DB) ([]realtime.Message, error)) error {
-	var pending *realtime.Pending
-	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
-		msgs, err := fn(tx)
-		if err != nil {
-			return err
-		}
-		pending, err = realtime.Write(tx, msgs...)
-		return err
-	})
-	if err != nil {
-		return mapDBError(err)
-	}
-	if s.Outbox != nil {
-		s.Outbox.Flush(ctx, pending)
-	}
-	return nil
-}
-
-// mapDBError keeps business errors and turns the database's into apperr kinds.
-func mapDBError(err error) error {
-	if _, ok := apperr.As(err); ok {
-		return err
-	}
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return apperr.NotFoundErr()
-	}
-	if store.IsUniqueViolation(err) {
-		return &apperr.Error{Kind: apperr.Conflict, Message: "El recurso fue modificado por otra solicitud; intente de nuevo.", Err: err}
-	}
-	return apperr.Wrap(err, "market")
+	return store.MapError(realtime.Change(ctx, s.Store, s.Outbox, fn), "market change")
 }
 
 // lock takes a row lock on PostgreSQL (SELECT … FOR UPDATE); SQLite is already

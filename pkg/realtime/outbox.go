@@ -60,7 +60,33 @@ func (p *Pending) Merge(q *Pending) *Pending {
 	return &Pending{ids: append(p.ids, q.ids...), msgs: append(p.msgs, q.msgs...)}
 }
 
-// Write stores msgs in the outbox inside tx.
+// Change is the one transaction-plus-outbox mechanism of the services: it
+// runs fn in one transaction of st, writes the frames fn returns to the
+// outbox in the same transaction (one INSERT), and after commit publishes them
+// and marks them published (one UPDATE). A publish failure is logged and left
+// to the relay, never returned; with a nil outbox the relay publishes them.
+// fn's and the database's errors are returned as they are (map them with
+// store.MapError).
+func Change(ctx context.Context, st *store.Store, o *Outbox, fn func(tx *gorm.DB) ([]Message, error)) error {
+	var pending *Pending
+	err := st.Transaction(ctx, func(tx *gorm.DB) error {
+		msgs, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		pending, err = Write(tx, msgs...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if o != nil {
+		o.Flush(ctx, pending)
+	}
+	return nil
+}
+
+// Write stores msgs in the outbox inside tx, with one statement.
 func Write(tx *gorm.DB, msgs ...Message) (*Pending, error) {
 	if len(msgs) == 0 {
 		return &Pending{}, nil

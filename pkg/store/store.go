@@ -32,7 +32,12 @@ const (
 type Store struct {
 	DB      *gorm.DB
 	Dialect string
-	sqlDB   *sql.DB
+	// Now is the clock of the services working on this database (timestamps,
+	// expiry, retention); GORM's own timestamps use it too. Open sets it to
+	// the wall clock (store.Now); a test sets its own before serving, so tests
+	// with different clocks run in parallel, each on its own database.
+	Now   func() time.Time
+	sqlDB *sql.DB
 }
 
 // Open connects to databaseURL (postgres://…) or, when it is empty, to the SQLite
@@ -41,7 +46,6 @@ type Store struct {
 func Open(databaseURL, sqlitePath string) (*Store, error) {
 	gcfg := &gorm.Config{
 		Logger:                                   logger.Discard,
-		NowFunc:                                  Now,
 		DisableForeignKeyConstraintWhenMigrating: true,
 		TranslateError:                           true,
 	}
@@ -71,7 +75,9 @@ func Open(databaseURL, sqlitePath string) (*Store, error) {
 	} else {
 		sqlDB.SetMaxOpenConns(8)
 	}
-	return &Store{DB: gdb, Dialect: dialect, sqlDB: sqlDB}, nil
+	st := &Store{DB: gdb, Dialect: dialect, Now: Now, sqlDB: sqlDB}
+	gdb.Config.NowFunc = func() time.Time { return st.Now() }
+	return st, nil
 }
 
 // SQLiteDSN is the connection string of the local SQLite file.

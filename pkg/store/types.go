@@ -45,6 +45,8 @@ func (l *StringList) Scan(src any) error {
 	return nil
 }
 
-// Now is the clock used for every stored timestamp: UTC, truncated to the
-// microsecond both PostgreSQL and the JSON format keep. Tests may replace it.
-var Now = func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+// Now is the wall clock in the form of every stored timestamp: UTC, truncated
+// to the microsecond both PostgreSQL and the JSON format keep. It is the
+// default of Store.Now, the clock the services read (tests give their store
+// another one).
+func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

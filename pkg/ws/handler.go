@@ -304,7 +304,7 @@ type initialStats struct {
 func (s *Server) newQuotes(echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
 	return func(_ context.Context, _ *store.User) (*plan, error) {
 		return &plan{group: realtime.GroupNewQuotes, snapshot: func(ctx context.Context, seen realtime.Versions) (any, error) {
-			qs, err := market.SnapshotNewQuotes(ctx, s.Store.DB, store.Now(), seen)
+			qs, err := market.SnapshotNewQuotes(ctx, s.Store.DB, s.Store.Now(), seen)
 			return initialQuotes{Type: "initial_quotes", Quotes: qs}, err
 		}}, nil
 	}, nil
@@ -326,7 +326,7 @@ func (s *Server) quote(c echo.Context) (func(context.Context, *store.User) (*pla
 			return &plan{deny: CloseForbidden, reason: reasonNotQuote}, nil
 		}
 		return &plan{group: realtime.GroupQuote(id.String()), snapshot: func(ctx context.Context, seen realtime.Versions) (any, error) {
-			q, err := market.SnapshotQuote(ctx, s.Store.DB, id, u.UserID, store.Now(), seen)
+			q, err := market.SnapshotQuote(ctx, s.Store.DB, id, u.UserID, s.Store.Now(), seen)
 			quotes := []*view.QuoteWithOffers{}
 			if q != nil {
 				quotes = append(quotes, q)
@@ -389,7 +389,7 @@ func (s *Server) personStats(c echo.Context) (func(context.Context, *store.User)
 
 func (s *Server) userQuotes(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
 	return s.own(c, true, realtime.GroupUserQuotes, func(ctx context.Context, user string, seen realtime.Versions) (any, error) {
-		qs, err := market.SnapshotUserQuotes(ctx, s.Store.DB, user, store.Now(), seen)
+		qs, err := market.SnapshotUserQuotes(ctx, s.Store.DB, user, s.Store.Now(), seen)
 		return initialQuotes{Type: "user_quotes.initial", Quotes: qs}, err
 	})
 }
@@ -410,7 +410,7 @@ func (s *Server) driverDeliveries(c echo.Context) (func(context.Context, *store.
 
 func (s *Server) driverOffers(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
 	return s.own(c, true, realtime.GroupDriverOffers, func(ctx context.Context, user string, seen realtime.Versions) (any, error) {
-		os, err := market.SnapshotDriverOffers(ctx, s.Store.DB, user, store.Now(), seen)
+		os, err := market.SnapshotDriverOffers(ctx, s.Store.DB, user, s.Store.Now(), seen)
 		return initialOffers{Type: "driver_offers.initial", Offers: os}, err
 	})
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -10,6 +11,7 @@ import (
 	"hermez/pkg/apperr"
 	"hermez/pkg/market"
 	"hermez/pkg/store"
+	"hermez/pkg/view"
 )
 
 // deliveryRoutes registers /deliveries/api/… (api.md "Deliveries"). Methods a
@@ -25,25 +27,25 @@ func (a *API) deliveryRoutes(g *echo.Group) {
 
 	g.GET("/quotes/", a.listQuotes, a.authed)
 	g.POST("/quotes/", a.createQuote, a.authed, UserThrottle(a.Throttles.Quotes, false))
-	g.GET("/quotes/:id/", byID(http.StatusOK, a.Market.GetQuote), a.authed)
+	g.GET("/quotes/:id/", byID(http.StatusOK, a.Market.GetQuote, a.quoteJSON), a.authed)
 	g.PUT("/quotes/:id/", a.updateQuote(false), a.authed)
 	g.PATCH("/quotes/:id/", a.updateQuote(true), a.authed)
 	g.DELETE("/quotes/:id/", a.deleteQuote, a.authed)
 	g.GET("/quotes/:id/offers/", a.listQuoteOffers, a.authed)
 	g.POST("/quotes/:id/offers/", a.makeOffer, a.authed)
-	g.POST("/quotes/:id/cancel/", byID(http.StatusOK, a.Market.CancelQuote), a.authed)
+	g.POST("/quotes/:id/cancel/", byID(http.StatusOK, a.Market.CancelQuote, a.quoteJSON), a.authed)
 	g.POST("/quotes/:id/extend-expiration/", a.extendQuote, a.authed)
 
 	g.GET("/offers/", a.listOffers, a.authed)
-	g.GET("/offers/:id/", byID(http.StatusOK, a.Market.GetOffer), a.authed)
-	g.POST("/offers/:id/accept/", byID(http.StatusCreated, a.Market.AcceptOffer), a.authed)
-	g.POST("/offers/:id/reject/", byID(http.StatusOK, a.Market.RejectOffer), a.authed)
+	g.GET("/offers/:id/", byID(http.StatusOK, a.Market.GetOffer, a.offerJSON), a.authed)
+	g.POST("/offers/:id/accept/", byID(http.StatusCreated, a.Market.AcceptOffer, acceptJSON), a.authed)
+	g.POST("/offers/:id/reject/", byID(http.StatusOK, a.Market.RejectOffer, rejectJSON), a.authed)
 
 	g.GET("/", a.listDeliveries, a.authed)
-	g.GET("/:id/", byID(http.StatusOK, a.Market.GetDelivery), a.authed)
-	g.GET("/:id/history/", byID(http.StatusOK, a.Market.DeliveryHistory), a.authed)
-	g.POST("/:id/change_status/", byID(http.StatusOK, a.Market.ChangeStatus), a.authed)
-	g.POST("/:id/cancel/", byID(http.StatusOK, a.Market.CancelDelivery), a.authed)
+	g.GET("/:id/", byID(http.StatusOK, a.Market.GetDelivery, deliveryJSON), a.authed)
+	g.GET("/:id/history/", byID(http.StatusOK, a.Market.DeliveryHistory, historyJSON), a.authed)
+	g.POST("/:id/change_status/", byID(http.StatusOK, a.Market.ChangeStatus, statusJSON), a.authed)
+	g.POST("/:id/cancel/", byID(http.StatusOK, a.Market.CancelDelivery, cancelJSON), a.authed)
 }
 
 // pathID reads a UUID path parameter; anything else is 404.
@@ -57,15 +59,19 @@ func pathID(c echo.Context, name string) (uuid.UUID, error) {
 
 // byID is the handler of a route that only names a resource: it reads the
 // :id path parameter (malformed: 404), calls fn for the caller and renders
-// its result with status.
-func byID[T any](status int, fn func(context.Context, *store.User, uuid.UUID) (T, error)) echo.HandlerFunc {
+// its result for them with render, answering status.
+func byID[T any](status int, fn func(context.Context, *store.User, uuid.UUID) (T, error), render func(T, view.Viewer) any) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := pathID(c, "id")
 		if err != nil {
 			return err
 		}
-		v, err := fn(c.Request().Context(), CurrentUser(c), id)
-		return ok(c, status, v, err)
+		u := CurrentUser(c)
+		v, err := fn(c.Request().Context(), u, id)
+		if err != nil {
+			return err
+		}
+		return c.JSON(status, render(v, u.UserID))
 	}
 }
 
@@ -79,7 +85,7 @@ func ok(c echo.Context, status int, v any, err error) error {
 
 func (a *API) listCategories(c echo.Context) error {
 	v, err := a.Market.ListCategories(c.Request().Context())
-	return ok(c, http.StatusOK, v, err)
+	return ok(c, http.StatusOK, categoriesJSON(v), err)
 }
 
 func (a *API) getCategory(c echo.Context) error {
@@ -88,7 +94,7 @@ func (a *API) getCategory(c echo.Context) error {
 		return err
 	}
 	v, err := a.Market.GetCategory(c.Request().Context(), id)
-	return ok(c, http.StatusOK, v, err)
+	return ok(c, http.StatusOK, categoryJSON(v), err)
 }
 
 func (a *API) createCategory(c echo.Context) error {
@@ -97,7 +103,7 @@ func (a *API) createCategory(c echo.Context) error {
 		return err
 	}
 	v, err := a.Market.CreateCategory(c.Request().Context(), CurrentUser(c), b)
-	return ok(c, http.StatusCreated, v, err)
+	return ok(c, http.StatusCreated, categoryJSON(v), err)
 }
 
 func (a *API) updateCategory(partial bool) echo.HandlerFunc {
@@ -111,7 +117,7 @@ func (a *API) updateCategory(partial bool) echo.HandlerFunc {
 			return err
 		}
 		v, err := a.Market.UpdateCategory(c.Request().Context(), CurrentUser(c), id, b, partial)
-		return ok(c, http.StatusOK, v, err)
+		return ok(c, http.StatusOK, categoryJSON(v), err)
 	}
 }
 
@@ -128,7 +134,7 @@ func (a *API) deleteCategory(c echo.Context) error {
 
 func (a *API) listQuotes(c echo.Context) error {
 	v, err := a.Market.ListQuotes(c.Request().Context(), CurrentUser(c), c.QueryParam("status"), page(c))
-	return ok(c, http.StatusOK, v, err)
+	return ok(c, http.StatusOK, quotesJSON(v, CurrentUser(c).UserID), err)
 }
 
 func (a *API) createQuote(c echo.Context) error {
@@ -137,7 +143,7 @@ func (a *API) createQuote(c echo.Context) error {
 		return err
 	}
 	v, err := a.Market.CreateQuote(c.Request().Context(), CurrentUser(c), b)
-	return ok(c, http.StatusCreated, v, err)
+	return ok(c, http.StatusCreated, a.quoteJSON(v, CurrentUser(c).UserID), err)
 }
 
 func (a *API) updateQuote(partial bool) echo.HandlerFunc {
@@ -151,7 +157,7 @@ func (a *API) updateQuote(partial bool) echo.HandlerFunc {
 			return err
 		}
 		v, err := a.Market.UpdateQuote(c.Request().Context(), CurrentUser(c), id, b, partial)
-		return ok(c, http.StatusOK, v, err)
+		return ok(c, http.StatusOK, a.quoteJSON(v, CurrentUser(c).UserID), err)
 	}
 }
 
@@ -176,7 +182,10 @@ func (a *API) extendQuote(c echo.Context) error {
 		return err
 	}
 	v, err := a.Market.ExtendQuote(c.Request().Context(), CurrentUser(c), id, b)
-	return ok(c, http.StatusOK, v, err)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, extendResult{Status: "extendido", ExpiresAt: view.Time(v.ExpiresAt)})
 }
 
 func (a *API) listQuoteOffers(c echo.Context) error {
@@ -185,7 +194,7 @@ func (a *API) listQuoteOffers(c echo.Context) error {
 		return err
 	}
 	v, err := a.Market.ListQuoteOffers(c.Request().Context(), CurrentUser(c), id, c.QueryParam("status"))
-	return ok(c, http.StatusOK, v, err)
+	return ok(c, http.StatusOK, a.offersJSON(v, CurrentUser(c).UserID), err)
 }
 
 func (a *API) makeOffer(c echo.Context) error {
@@ -198,21 +207,153 @@ func (a *API) makeOffer(c echo.Context) error {
 		return err
 	}
 	v, created, err := a.Market.MakeOffer(c.Request().Context(), CurrentUser(c), id, b)
+	if err != nil {
+		return err
+	}
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
 	}
-	return ok(c, status, v, err)
+	return c.JSON(status, a.offerJSON(v, CurrentUser(c).UserID))
 }
 
 func (a *API) listOffers(c echo.Context) error {
 	v, err := a.Market.ListOffers(c.Request().Context(), CurrentUser(c), c.QueryParam("status"), page(c))
-	return ok(c, http.StatusOK, v, err)
+	return ok(c, http.StatusOK, a.offersJSON(v, CurrentUser(c).UserID), err)
 }
 
 func (a *API) listDeliveries(c echo.Context) error {
 	f := market.DeliveryFilter{FilterBy: c.QueryParam("filter_by"), Status: c.QueryParam("status"),
 		PaymentMethod: c.QueryParam("payment_method"), Month: c.QueryParam("month"), Year: c.QueryParam("year")}
 	v, err := a.Market.ListDeliveries(c.Request().Context(), CurrentUser(c), f, page(c))
-	return ok(c, http.StatusOK, v, err)
+	return ok(c, http.StatusOK, deliveriesJSON(v, CurrentUser(c).UserID), err)
+}
+
+// Rendering of the marketplace's answers (the services return rows; the wire
+// shapes are pkg/view's). A render is never called with an error's nil value:
+// ok returns the error first.
+
+func categoryJSON(c *store.Category) any {
+	if c == nil {
+		return nil
+	}
+	return view.NewCategory(c)
+}
+
+func categoriesJSON(cs []store.Category) []*view.Category {
+	out := make([]*view.Category, len(cs))
+	for i := range cs {
+		out[i] = view.NewCategory(&cs[i])
+	}
+	return out
+}
+
+func (a *API) quoteJSON(q *store.Quote, viewer view.Viewer) any {
+	if q == nil {
+		return nil
+	}
+	return view.NewQuote(q, viewer)
+}
+
+func quotesJSON(qs []store.Quote, viewer view.Viewer) []*view.Quote {
+	out := make([]*view.Quote, len(qs))
+	for i := range qs {
+		out[i] = view.NewQuote(&qs[i], viewer)
+	}
+	return out
+}
+
+// offerJSON renders can_accept as of the marketplace's clock.
+func (a *API) offerJSON(o *store.Offer, viewer view.Viewer) any {
+	if o == nil {
+		return nil
+	}
+	return view.NewOffer(o, viewer, a.Market.Store.Now())
+}
+
+func (a *API) offersJSON(os []store.Offer, viewer view.Viewer) []*view.Offer {
+	now := a.Market.Store.Now()
+	out := make([]*view.Offer, len(os))
+	for i := range os {
+		out[i] = view.NewOffer(&os[i], viewer, now)
+	}
+	return out
+}
+
+func deliveryJSON(d *store.Delivery, viewer view.Viewer) any { return view.NewDelivery(d, viewer) }
+
+func deliveriesJSON(ds []store.Delivery, viewer view.Viewer) []*view.Delivery {
+	out := make([]*view.Delivery, len(ds))
+	for i := range ds {
+		out[i] = view.NewDelivery(&ds[i], viewer)
+	}
+	return out
+}
+
+// acceptResult is the answer of accept.
+type acceptResult struct {
+	Message      string         `json:"message"`
+	DeliveryID   string         `json:"delivery_id"`
+	Delivery     *view.Delivery `json:"delivery"`
+	QuoteDeleted bool           `json:"quote_deleted"`
+}
+
+func acceptJSON(d *store.Delivery, viewer view.Viewer) any {
+	return acceptResult{Message: market.MsgOfferAccepted, DeliveryID: d.ID.String(), Delivery: view.NewDelivery(d, viewer), QuoteDeleted: true}
+}
+
+// rejectResult is the answer of reject.
+type rejectResult struct {
+	Status string `json:"status"`
+}
+
+func rejectJSON(*store.Offer, view.Viewer) any { return rejectResult{Status: "Oferta rechazada"} }
+
+// extendResult is the answer of extend-expiration.
+type extendResult struct {
+	Status    string    `json:"status"`
+	ExpiresAt view.Time `json:"expires_at"`
+}
+
+// historyResult is the answer of history.
+type historyResult struct {
+	Delivery *view.Delivery       `json:"delivery"`
+	History  []*view.HistoryEvent `json:"history"`
+}
+
+func historyJSON(h *market.History, viewer view.Viewer) any {
+	out := historyResult{Delivery: view.NewDelivery(h.Delivery, viewer), History: make([]*view.HistoryEvent, len(h.Events))}
+	for i := range h.Events {
+		out.History[i] = view.NewHistoryEvent(&h.Events[i], viewer)
+	}
+	return out
+}
+
+// statusResult is the answer of change_status.
+type statusResult struct {
+	Message    string         `json:"message"`
+	OldStatus  string         `json:"old_status"`
+	NewStatus  string         `json:"new_status"`
+	NextStatus *string        `json:"next_status"`
+	Delivery   *view.Delivery `json:"delivery"`
+}
+
+func statusJSON(sc *market.StatusChange, viewer view.Viewer) any {
+	nxt := sc.Delivery.Status
+	out := statusResult{Message: fmt.Sprintf("Estado actualizado de %s a %s", sc.Old, nxt), OldStatus: sc.Old, NewStatus: nxt,
+		Delivery: view.NewDelivery(sc.Delivery, viewer)}
+	if after, ok := market.NextStatus(nxt); ok {
+		out.NextStatus = &after
+	}
+	return out
+}
+
+// cancelResult is the answer of cancel.
+type cancelResult struct {
+	Message  string         `json:"message"`
+	Delivery *view.Delivery `json:"delivery"`
+}
+
+func cancelJSON(d *store.Delivery, viewer view.Viewer) any {
+	return cancelResult{Message: market.MsgDeliveryCancel, Delivery: view.NewDelivery(d, viewer)}
 }

@@ -13,7 +13,6 @@ import (
 	"hermez/pkg/apperr"
 	"hermez/pkg/input"
 	"hermez/pkg/store"
-	"hermez/pkg/view"
 )
 
 // CategoriesTTL is how long the category list is served from memory. Staff
@@ -21,18 +20,18 @@ import (
 // CategoriesChanged, another process's writes show within the TTL.
 const CategoriesTTL = 2 * time.Second
 
-// categoryCache holds the rendered list; gen guards against storing a list
-// read before a CategoriesChanged.
+// categoryCache holds the list; gen guards against storing a list read
+// before a CategoriesChanged.
 type categoryCache struct {
 	mu    sync.Mutex
 	gen   uint64
-	list  []*view.Category
+	list  []store.Category
 	until time.Time
 }
 
 // ListCategories lists every category by name. The result is shared: do not
 // modify it.
-func (s *Service) ListCategories(ctx context.Context) ([]*view.Category, error) {
+func (s *Service) ListCategories(ctx context.Context) ([]store.Category, error) {
 	c := &s.categories
 	c.mu.Lock()
 	list, fresh, gen := c.list, time.Now().Before(c.until), c.gen
@@ -44,16 +43,12 @@ func (s *Service) ListCategories(ctx context.Context) ([]*view.Category, error) 
 	if err := s.Store.DB.WithContext(ctx).Order("name").Find(&cs).Error; err != nil {
 		return nil, apperr.Wrap(err, "list categories")
 	}
-	out := make([]*view.Category, len(cs))
-	for i := range cs {
-		out[i] = view.NewCategory(&cs[i])
-	}
 	c.mu.Lock()
 	if c.gen == gen {
-		c.list, c.until = out, time.Now().Add(CategoriesTTL)
+		c.list, c.until = cs, time.Now().Add(CategoriesTTL)
 	}
 	c.mu.Unlock()
-	return out, nil
+	return cs, nil
 }
 
 // CategoriesChanged drops the cached category list (after any write to categories).
@@ -66,13 +61,13 @@ func (s *Service) CategoriesChanged() {
 }
 
 // GetCategory is one category.
-func (s *Service) GetCategory(ctx context.Context, id uuid.UUID) (*view.Category, error) {
+func (s *Service) GetCategory(ctx context.Context, id uuid.UUID) (*store.Category, error) {
 	var c store.Category
 	err := s.Store.DB.WithContext(ctx).Where("id = ?", id).Take(&c).Error
 	if err != nil {
 		return nil, store.MapError(err, "get category")
 	}
-	return view.NewCategory(&c), nil
+	return &c, nil
 }
 
 func requireStaff(caller *store.User) error {
@@ -141,27 +136,19 @@ func (s *Service) SaveCategory(ctx context.Context, id *uuid.UUID, b input.Body,
 }
 
 // CreateCategory adds a category (staff only).
-func (s *Service) CreateCategory(ctx context.Context, caller *store.User, b input.Body) (*view.Category, error) {
+func (s *Service) CreateCategory(ctx context.Context, caller *store.User, b input.Body) (*store.Category, error) {
 	if err := requireStaff(caller); err != nil {
 		return nil, err
 	}
-	c, err := s.SaveCategory(ctx, nil, b, false)
-	if err != nil {
-		return nil, err
-	}
-	return view.NewCategory(c), nil
+	return s.SaveCategory(ctx, nil, b, false)
 }
 
 // UpdateCategory changes a category (staff only); partial for PATCH.
-func (s *Service) UpdateCategory(ctx context.Context, caller *store.User, id uuid.UUID, b input.Body, partial bool) (*view.Category, error) {
+func (s *Service) UpdateCategory(ctx context.Context, caller *store.User, id uuid.UUID, b input.Body, partial bool) (*store.Category, error) {
 	if err := requireStaff(caller); err != nil {
 		return nil, err
 	}
-	c, err := s.SaveCategory(ctx, &id, b, partial)
-	if err != nil {
-		return nil, err
-	}
-	return view.NewCategory(c), nil
+	return s.SaveCategory(ctx, &id, b, partial)
 }
 
 // DeleteCategory removes a category no quote or delivery uses (staff only).

@@ -13,7 +13,6 @@ import (
 	"hermez/pkg/apperr"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
-	"hermez/pkg/view"
 )
 
 // Messages of the delivery rules.
@@ -23,13 +22,6 @@ const (
 	MsgDeliveryCancel = "Domicilio cancelado"
 	MsgFilterAllStaff = "Solo el personal puede ver todos los domicilios."
 )
-
-var nextStatus = map[string]string{
-	store.DeliveryAssigned:  store.DeliveryPickedUp,
-	store.DeliveryPickedUp:  store.DeliveryInTransit,
-	store.DeliveryInTransit: store.DeliveryDelivered,
-	store.DeliveryDelivered: store.DeliveryPaid,
-}
 
 var deliveryStatuses = map[string]bool{store.DeliveryAssigned: true, store.DeliveryPickedUp: true,
 	store.DeliveryInTransit: true, store.DeliveryDelivered: true, store.DeliveryPaid: true, store.DeliveryCancelled: true}
@@ -43,7 +35,7 @@ type DeliveryFilter struct {
 // ListDeliveries lists the caller's deliveries as client (default), as driver
 // (filter_by=delivery_person), or all of them (filter_by=all, staff only),
 // newest first.
-func (s *Service) ListDeliveries(ctx context.Context, caller *store.User, f DeliveryFilter, page Page) ([]*view.Delivery, error) {
+func (s *Service) ListDeliveries(ctx context.Context, caller *store.User, f DeliveryFilter, page Page) ([]store.Delivery, error) {
 	var where []string
 	var args []any
 	switch strings.TrimSpace(f.FilterBy) {
@@ -83,11 +75,7 @@ func (s *Service) ListDeliveries(ctx context.Context, caller *store.User, f Deli
 	if err != nil {
 		return nil, apperr.Wrap(err, "list deliveries")
 	}
-	out := make([]*view.Delivery, len(ds))
-	for i := range ds {
-		out[i] = view.NewDelivery(&ds[i], caller.UserID)
-	}
-	return out, nil
+	return ds, nil
 }
 
 func isParty(d *store.Delivery, caller string) bool {
@@ -99,7 +87,7 @@ func canSeeDelivery(d *store.Delivery, caller *store.User) bool {
 }
 
 // GetDelivery is a delivery the caller is party to (staff: any).
-func (s *Service) GetDelivery(ctx context.Context, caller *store.User, id uuid.UUID) (*view.Delivery, error) {
+func (s *Service) GetDelivery(ctx context.Context, caller *store.User, id uuid.UUID) (*store.Delivery, error) {
 	d, err := loadDelivery(s.Store.DB.WithContext(ctx), id)
 	if err != nil {
 		return nil, store.MapError(err, "get delivery")
@@ -107,17 +95,17 @@ func (s *Service) GetDelivery(ctx context.Context, caller *store.User, id uuid.U
 	if !canSeeDelivery(d, caller) {
 		return nil, apperr.NotFoundErr()
 	}
-	return view.NewDelivery(d, caller.UserID), nil
+	return d, nil
 }
 
-// HistoryResult is the answer of history.
-type HistoryResult struct {
-	Delivery *view.Delivery       `json:"delivery"`
-	History  []*view.HistoryEvent `json:"history"`
+// History is a delivery with its history entries, oldest first.
+type History struct {
+	Delivery *store.Delivery
+	Events   []store.HistoryEvent
 }
 
 // DeliveryHistory is a visible delivery with its whole history, oldest first.
-func (s *Service) DeliveryHistory(ctx context.Context, caller *store.User, id uuid.UUID) (*HistoryResult, error) {
+func (s *Service) DeliveryHistory(ctx context.Context, caller *store.User, id uuid.UUID) (*History, error) {
 	db := s.Store.DB.WithContext(ctx)
 	var ts store.TypeSet
 	ds, err := loadDeliveriesInto(db, &ts, func(d *gorm.DB) *gorm.DB { return d.Where("deliveries.id = ?", id) })
@@ -140,11 +128,7 @@ func (s *Service) DeliveryHistory(ctx context.Context, caller *store.User, id uu
 	if err := ts.Fill(db); err != nil {
 		return nil, apperr.Wrap(err, "load history")
 	}
-	out := &HistoryResult{Delivery: view.NewDelivery(d, caller.UserID), History: make([]*view.HistoryEvent, len(hs))}
-	for i := range hs {
-		out.History[i] = view.NewHistoryEvent(&hs[i], caller.UserID)
-	}
-	return out, nil
+	return &History{Delivery: d, Events: hs}, nil
 }
 
 // lockDelivery locks a delivery row and loads it for rendering, except the
@@ -162,17 +146,14 @@ func (s *Service) lockDelivery(tx *gorm.DB, ts *store.TypeSet, caller *store.Use
 	return &ds[0], nil
 }
 
-// StatusResult is the answer of change_status.
-type StatusResult struct {
-	Message    string         `json:"message"`
-	OldStatus  string         `json:"old_status"`
-	NewStatus  string         `json:"new_status"`
-	NextStatus *string        `json:"next_status"`
-	Delivery   *view.Delivery `json:"delivery"`
+// StatusChange is a delivery moved one step: from Old to New (Delivery.Status).
+type StatusChange struct {
+	Old      string
+	Delivery *store.Delivery
 }
 
 // ChangeStatus advances a delivery one step; only its driver may.
-func (s *Service) ChangeStatus(ctx context.Context, caller *store.User, id uuid.UUID) (*StatusResult, error) {
+func (s *Service) ChangeStatus(ctx context.Context, caller *store.User, id uuid.UUID) (*StatusChange, error) {
 	var (
 		d        *store.Delivery
 		old, nxt string
@@ -185,13 +166,9 @@ func (s *Service) ChangeStatus(ctx context.Context, caller *store.User, id uuid.
 		if d, err = s.lockDelivery(tx, &ts, caller, id); err != nil {
 			return nil, err
 		}
-		if d.DeliveryPersonID == nil || *d.DeliveryPersonID != caller.UserID {
-			return nil, apperr.ForbiddenErr()
-		}
 		old = d.Status
-		var ok bool
-		if nxt, ok = nextStatus[old]; !ok {
-			return nil, apperr.New(apperr.Invalid, MsgStatusFinal)
+		if nxt, err = checkStatusChange(d, caller.UserID); err != nil {
+			return nil, err
 		}
 		now := s.Store.Now()
 		changes := map[string]any{"status": nxt, "updated_at": now, "version": bumpVersion}
@@ -247,22 +224,12 @@ func (s *Service) ChangeStatus(ctx context.Context, caller *store.User, id uuid.
 	if err != nil {
 		return nil, err
 	}
-	out := &StatusResult{Message: fmt.Sprintf("Estado actualizado de %s a %s", old, nxt), OldStatus: old, NewStatus: nxt,
-		Delivery: view.NewDelivery(d, caller.UserID)}
-	if after, ok := nextStatus[nxt]; ok {
-		out.NextStatus = &after
-	}
-	return out, nil
+	return &StatusChange{Old: old, Delivery: d}, nil
 }
 
-// CancelResult is the answer of cancel.
-type CancelResult struct {
-	Message  string         `json:"message"`
-	Delivery *view.Delivery `json:"delivery"`
-}
-
-// CancelDelivery cancels a delivery not yet delivered; its client or driver may.
-func (s *Service) CancelDelivery(ctx context.Context, caller *store.User, id uuid.UUID) (*CancelResult, error) {
+// CancelDelivery cancels a delivery not yet delivered (its client or driver
+// may) and returns it.
+func (s *Service) CancelDelivery(ctx context.Context, caller *store.User, id uuid.UUID) (*store.Delivery, error) {
 	var d *store.Delivery
 	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
 		var (
@@ -272,12 +239,8 @@ func (s *Service) CancelDelivery(ctx context.Context, caller *store.User, id uui
 		if d, err = s.lockDelivery(tx, &ts, caller, id); err != nil {
 			return nil, err
 		}
-		if !isParty(d, caller.UserID) {
-			return nil, apperr.ForbiddenErr()
-		}
-		switch d.Status {
-		case store.DeliveryDelivered, store.DeliveryPaid, store.DeliveryCancelled:
-			return nil, apperr.New(apperr.Invalid, MsgCancelFinal)
+		if err := checkDeliveryCancel(d, caller.UserID); err != nil {
+			return nil, err
 		}
 		now := s.Store.Now()
 		if err := tx.Model(&store.Delivery{}).Where("id = ?", d.ID).
@@ -301,5 +264,5 @@ func (s *Service) CancelDelivery(ctx context.Context, caller *store.User, id uui
 	if err != nil {
 		return nil, err
 	}
-	return &CancelResult{Message: MsgDeliveryCancel, Delivery: view.NewDelivery(d, caller.UserID)}, nil
+	return d, nil
 }

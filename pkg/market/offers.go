@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
@@ -130,7 +129,7 @@ func vehicleID(v *store.Vehicle) *uuid.UUID {
 // MakeOffer records the caller's offer on a pending, unexpired quote of
 // someone else, or updates their pending one (renewing its expiry). created
 // tells which (201 vs 200).
-func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uuid.UUID, b input.Body) (out *view.Offer, created bool, err error) {
+func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uuid.UUID, b input.Body) (out *store.Offer, created bool, err error) {
 	in, err := readOffer(b, caller.UserID, quoteID)
 	if err != nil {
 		return nil, false, err
@@ -143,15 +142,8 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 			return nil, err
 		}
 		now := s.Store.Now()
-		switch {
-		case !canSeeQuote(q, caller.UserID):
-			return nil, apperr.NotFoundErr()
-		case q.ClientID == caller.UserID:
-			return nil, apperr.New(apperr.Invalid, MsgOwnQuote)
-		case q.Status != store.QuotePending:
-			return nil, apperr.New(apperr.Invalid, MsgQuoteNotOpen)
-		case !now.Before(q.ExpiresAt):
-			return nil, apperr.New(apperr.Invalid, MsgQuoteExpired)
+		if err := checkOfferOn(q, caller.UserID, now); err != nil {
+			return nil, err
 		}
 		// The quote's lock covers its offers (every change of an offer locks its quote first).
 		var existing []store.Offer
@@ -211,20 +203,12 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 	if err != nil {
 		return nil, false, err
 	}
-	return view.NewOffer(o, caller.UserID, s.Store.Now()), created, nil
-}
-
-func renderOffers(os []store.Offer, viewer string, now time.Time) []*view.Offer {
-	out := make([]*view.Offer, len(os))
-	for i := range os {
-		out[i] = view.NewOffer(&os[i], viewer, now)
-	}
-	return out
+	return o, created, nil
 }
 
 // ListQuoteOffers lists a visible quote's offers: all of them for its client,
 // only the caller's own for a driver.
-func (s *Service) ListQuoteOffers(ctx context.Context, caller *store.User, quoteID uuid.UUID, status string) ([]*view.Offer, error) {
+func (s *Service) ListQuoteOffers(ctx context.Context, caller *store.User, quoteID uuid.UUID, status string) ([]store.Offer, error) {
 	db := s.Store.DB.WithContext(ctx)
 	var q store.Quote
 	if err := db.Select("id", "client_id", "status").Where("id = ?", quoteID).Take(&q).Error; err != nil {
@@ -244,11 +228,11 @@ func (s *Service) ListQuoteOffers(ctx context.Context, caller *store.User, quote
 	if err != nil {
 		return nil, apperr.Wrap(err, "list quote offers")
 	}
-	return renderOffers(os, caller.UserID, s.Store.Now()), nil
+	return os, nil
 }
 
 // ListOffers lists the offers the caller made or received, newest first.
-func (s *Service) ListOffers(ctx context.Context, caller *store.User, status string, page Page) ([]*view.Offer, error) {
+func (s *Service) ListOffers(ctx context.Context, caller *store.User, status string, page Page) ([]store.Offer, error) {
 	db := s.Store.DB.WithContext(ctx)
 	cond := "(delivery_offers.delivery_person_id = ? OR delivery_offers.quote_id IN (SELECT id FROM delivery_quotes WHERE client_id = ?))"
 	args := []any{caller.UserID, caller.UserID}
@@ -259,11 +243,11 @@ func (s *Service) ListOffers(ctx context.Context, caller *store.User, status str
 	if err != nil {
 		return nil, apperr.Wrap(err, "list offers")
 	}
-	return renderOffers(os, caller.UserID, s.Store.Now()), nil
+	return os, nil
 }
 
 // GetOffer is an offer the caller made or received.
-func (s *Service) GetOffer(ctx context.Context, caller *store.User, id uuid.UUID) (*view.Offer, error) {
+func (s *Service) GetOffer(ctx context.Context, caller *store.User, id uuid.UUID) (*store.Offer, error) {
 	o, err := loadOffer(s.Store.DB.WithContext(ctx), id)
 	if err != nil {
 		return nil, store.MapError(err, "get offer")
@@ -271,7 +255,7 @@ func (s *Service) GetOffer(ctx context.Context, caller *store.User, id uuid.UUID
 	if o.DeliveryPersonID != caller.UserID && (o.Quote == nil || o.Quote.ClientID != caller.UserID) {
 		return nil, apperr.NotFoundErr()
 	}
-	return view.NewOffer(o, caller.UserID, s.Store.Now()), nil
+	return o, nil
 }
 
 // lockOfferForClient locks the offer's quote and loads the offer with its
@@ -316,18 +300,11 @@ func (s *Service) lockOfferForClient(tx *gorm.DB, ts *store.TypeSet, caller stri
 	return o, others, nil
 }
 
-// AcceptResult is the answer of accept.
-type AcceptResult struct {
-	Message      string         `json:"message"`
-	DeliveryID   string         `json:"delivery_id"`
-	Delivery     *view.Delivery `json:"delivery"`
-	QuoteDeleted bool           `json:"quote_deleted"`
-}
-
 // AcceptOffer: in one transaction, with the quote row locked, the quote's
 // client turns a pending, unexpired offer into a delivery; the quote and all
-// its offers are removed. Concurrent accepts yield exactly one delivery.
-func (s *Service) AcceptOffer(ctx context.Context, caller *store.User, id uuid.UUID) (*AcceptResult, error) {
+// its offers are removed. Concurrent accepts yield exactly one delivery,
+// which it returns.
+func (s *Service) AcceptOffer(ctx context.Context, caller *store.User, id uuid.UUID) (*store.Delivery, error) {
 	var d *store.Delivery
 	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
 		var ts store.TypeSet
@@ -337,15 +314,8 @@ func (s *Service) AcceptOffer(ctx context.Context, caller *store.User, id uuid.U
 		}
 		q := o.Quote
 		now := s.Store.Now()
-		switch {
-		case o.Status != store.OfferPending:
-			return nil, apperr.New(apperr.Invalid, MsgOfferNotPending)
-		case q.Status != store.QuotePending:
-			return nil, apperr.New(apperr.Invalid, MsgQuoteGone)
-		case !now.Before(q.ExpiresAt):
-			return nil, apperr.New(apperr.Invalid, MsgQuoteExpired)
-		case !now.Before(o.ExpiresAt):
-			return nil, apperr.New(apperr.Invalid, MsgOfferExpired)
+		if err := checkAccept(o, q, now); err != nil {
+			return nil, err
 		}
 		driver := o.DeliveryPersonID
 		nd := store.Delivery{ID: uuid.New(), Version: 1, ClientID: q.ClientID, DeliveryPersonID: &driver,
@@ -426,25 +396,23 @@ func (s *Service) AcceptOffer(ctx context.Context, caller *store.User, id uuid.U
 	if err != nil {
 		return nil, err
 	}
-	return &AcceptResult{Message: MsgOfferAccepted, DeliveryID: d.ID.String(), Delivery: view.NewDelivery(d, caller.UserID), QuoteDeleted: true}, nil
-}
-
-// RejectResult is the answer of reject.
-type RejectResult struct {
-	Status string `json:"status"`
+	return d, nil
 }
 
 // RejectOffer: the quote's client rejects a pending offer; it stays, rejected,
-// and its driver cannot offer again on that quote.
-func (s *Service) RejectOffer(ctx context.Context, caller *store.User, id uuid.UUID) (*RejectResult, error) {
+// and its driver cannot offer again on that quote. It returns the offer.
+func (s *Service) RejectOffer(ctx context.Context, caller *store.User, id uuid.UUID) (*store.Offer, error) {
+	var o *store.Offer
 	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
-		var ts store.TypeSet
-		o, _, err := s.lockOfferForClient(tx, &ts, caller.UserID, id, false)
-		if err != nil {
+		var (
+			ts  store.TypeSet
+			err error
+		)
+		if o, _, err = s.lockOfferForClient(tx, &ts, caller.UserID, id, false); err != nil {
 			return nil, err
 		}
-		if o.Status != store.OfferPending {
-			return nil, apperr.New(apperr.Invalid, MsgRejectNotPending)
+		if err := checkReject(o); err != nil {
+			return nil, err
 		}
 		now := s.Store.Now()
 		if err := tx.Model(&store.Offer{}).Where("id = ?", o.ID).Updates(map[string]any{"status": store.OfferRejected, "updated_at": now, "version": bumpVersion}).Error; err != nil {
@@ -464,5 +432,5 @@ func (s *Service) RejectOffer(ctx context.Context, caller *store.User, id uuid.U
 	if err != nil {
 		return nil, err
 	}
-	return &RejectResult{Status: "Oferta rechazada"}, nil
+	return o, nil
 }

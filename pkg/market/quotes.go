@@ -13,7 +13,6 @@ import (
 	"hermez/pkg/input"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
-	"hermez/pkg/view"
 )
 
 // Messages of the quote rules.
@@ -195,7 +194,7 @@ func tolerateClient(b input.Body, caller string) error {
 
 // CreateQuote creates a pending quote for the caller (history quote_created,
 // event quote_created).
-func (s *Service) CreateQuote(ctx context.Context, caller *store.User, b input.Body) (*view.Quote, error) {
+func (s *Service) CreateQuote(ctx context.Context, caller *store.User, b input.Body) (*store.Quote, error) {
 	if err := tolerateClient(b, caller.UserID); err != nil {
 		return nil, err
 	}
@@ -226,12 +225,12 @@ func (s *Service) CreateQuote(ctx context.Context, caller *store.User, b input.B
 	if err != nil {
 		return nil, err
 	}
-	return view.NewQuote(q, caller.UserID), nil
+	return q, nil
 }
 
 // ListQuotes is the caller's quotes plus every other pending, unexpired one,
 // newest first, optionally of one status.
-func (s *Service) ListQuotes(ctx context.Context, caller *store.User, status string, page Page) ([]*view.Quote, error) {
+func (s *Service) ListQuotes(ctx context.Context, caller *store.User, status string, page Page) ([]store.Quote, error) {
 	now := s.Store.Now()
 	qs, err := loadQuotes(s.Store.DB.WithContext(ctx), func(q *gorm.DB) *gorm.DB {
 		q = q.Where("delivery_quotes.client_id = ? OR (delivery_quotes.status = ? AND delivery_quotes.expires_at > ?)",
@@ -244,11 +243,7 @@ func (s *Service) ListQuotes(ctx context.Context, caller *store.User, status str
 	if err != nil {
 		return nil, apperr.Wrap(err, "list quotes")
 	}
-	out := make([]*view.Quote, len(qs))
-	for i := range qs {
-		out[i] = view.NewQuote(&qs[i], caller.UserID)
-	}
-	return out, nil
+	return qs, nil
 }
 
 // canSeeQuote: its client, or anyone while it is pending.
@@ -268,7 +263,7 @@ func ownQuote(q *store.Quote, caller string) error {
 }
 
 // GetQuote is a quote the caller owns, or any pending one.
-func (s *Service) GetQuote(ctx context.Context, caller *store.User, id uuid.UUID) (*view.Quote, error) {
+func (s *Service) GetQuote(ctx context.Context, caller *store.User, id uuid.UUID) (*store.Quote, error) {
 	q, err := loadQuote(s.Store.DB.WithContext(ctx), id)
 	if err != nil {
 		return nil, store.MapError(err, "get quote")
@@ -276,7 +271,7 @@ func (s *Service) GetQuote(ctx context.Context, caller *store.User, id uuid.UUID
 	if !canSeeQuote(q, caller.UserID) {
 		return nil, apperr.NotFoundErr()
 	}
-	return view.NewQuote(q, caller.UserID), nil
+	return q, nil
 }
 
 // lockOwnPending locks and loads the caller's pending quote.
@@ -286,14 +281,8 @@ func (s *Service) lockOwnPending(tx *gorm.DB, ts *store.TypeSet, caller string, 
 	if err != nil {
 		return nil, err
 	}
-	if err := ownQuote(q, caller); err != nil {
+	if err := checkOwnPending(q, caller, notPending, checkExpiry, s.Store.Now()); err != nil {
 		return nil, err
-	}
-	if q.Status != store.QuotePending {
-		return nil, apperr.New(apperr.Invalid, notPending)
-	}
-	if checkExpiry && !s.Store.Now().Before(q.ExpiresAt) {
-		return nil, apperr.New(apperr.Invalid, MsgQuoteExpired)
 	}
 	return q, nil
 }
@@ -308,7 +297,7 @@ func quoteUpdatedFrames(q *store.Quote) ([]realtime.Message, error) {
 
 // UpdateQuote changes the caller's pending quote (PUT, or PATCH with partial:
 // only what is sent is validated) and publishes quote_updated.
-func (s *Service) UpdateQuote(ctx context.Context, caller *store.User, id uuid.UUID, b input.Body, partial bool) (*view.Quote, error) {
+func (s *Service) UpdateQuote(ctx context.Context, caller *store.User, id uuid.UUID, b input.Body, partial bool) (*store.Quote, error) {
 	if err := tolerateClient(b, caller.UserID); err != nil {
 		return nil, err
 	}
@@ -342,7 +331,7 @@ func (s *Service) UpdateQuote(ctx context.Context, caller *store.User, id uuid.U
 	if err != nil {
 		return nil, err
 	}
-	return view.NewQuote(q, caller.UserID), nil
+	return q, nil
 }
 
 // removeQuotes deletes quotes (locked and loaded by the caller) and their
@@ -390,7 +379,7 @@ func removeQuotes(tx *gorm.DB, ts *store.TypeSet, qs []*store.Quote, now time.Ti
 
 // CancelQuote removes the caller's pending quote and its offers; the answer
 // is the quote with status "cancelled".
-func (s *Service) CancelQuote(ctx context.Context, caller *store.User, id uuid.UUID) (*view.Quote, error) {
+func (s *Service) CancelQuote(ctx context.Context, caller *store.User, id uuid.UUID) (*store.Quote, error) {
 	var q *store.Quote
 	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
 		var (
@@ -411,18 +400,13 @@ func (s *Service) CancelQuote(ctx context.Context, caller *store.User, id uuid.U
 	if err != nil {
 		return nil, err
 	}
-	return view.NewQuote(q, caller.UserID), nil
-}
-
-// ExtendResult is the answer of extend-expiration.
-type ExtendResult struct {
-	Status    string    `json:"status"`
-	ExpiresAt view.Time `json:"expires_at"`
+	return q, nil
 }
 
 // ExtendQuote adds {"minutes": n} (or extra_minutes) to the caller's pending
-// quote's expiry, never past created_at + QUOTE_MAX_LIFETIME_MINUTES.
-func (s *Service) ExtendQuote(ctx context.Context, caller *store.User, id uuid.UUID, b input.Body) (*ExtendResult, error) {
+// quote's expiry, never past created_at + QUOTE_MAX_LIFETIME_MINUTES, and
+// returns the quote.
+func (s *Service) ExtendQuote(ctx context.Context, caller *store.User, id uuid.UUID, b input.Body) (*store.Quote, error) {
 	key := b.First("minutes", "extra_minutes")
 	if key == "" {
 		key = "minutes"
@@ -444,13 +428,7 @@ func (s *Service) ExtendQuote(ctx context.Context, caller *store.User, id uuid.U
 		if q, err = s.lockOwnPending(tx, &ts, caller.UserID, id, MsgQuoteNotPending, false); err != nil {
 			return nil, err
 		}
-		exp := q.ExpiresAt.Add(time.Duration(*n) * time.Minute)
-		if limit := q.CreatedAt.Add(s.Config.QuoteMaxLifetime); exp.After(limit) {
-			exp = limit
-		}
-		if exp.Before(q.ExpiresAt) {
-			exp = q.ExpiresAt
-		}
+		exp := extendedExpiry(q, *n, s.Config.QuoteMaxLifetime)
 		q.ExpiresAt = exp
 		if err := tx.Model(&store.Quote{}).Where("id = ?", q.ID).Updates(map[string]any{"expires_at": exp, "version": bumpVersion}).Error; err != nil {
 			return nil, fmt.Errorf("extend quote: %w", err)
@@ -464,5 +442,5 @@ func (s *Service) ExtendQuote(ctx context.Context, caller *store.User, id uuid.U
 	if err != nil {
 		return nil, err
 	}
-	return &ExtendResult{Status: "extendido", ExpiresAt: view.Time(q.ExpiresAt)}, nil
+	return q, nil
 }

@@ -1,5 +1,21 @@
 // Package market holds the marketplace rules: quotes, offers, deliveries,
 // history and expiry, each change in one transaction with its realtime events.
+//
+// The services return rows (store.Quote, store.Offer, store.Delivery …) or
+// plain result types (StatusChange, History); the HTTP adapter renders its
+// answers with pkg/view. The guards are pure functions in rules.go.
+//
+// Event frames are still rendered here, with pkg/view: a change writes its
+// frames to the outbox inside its own transaction (realtime.Change), so they
+// must exist as bytes before the commit — rendering them in an adapter after
+// the fact would reopen the window the outbox closes (a crash between commit
+// and render loses the event). Each frame is rendered per audience (realtime.md),
+// from the rows the transaction already loaded.
+//
+// Bodies are still decoded here (input.Body, with field errors in DRF's
+// wording): the validation of one body mixes format errors and database checks
+// (an unknown category) into one 400, which typed inputs would have to carry
+// across the boundary; that move is not done yet.
 package market
 
 import (

@@ -1,0 +1,180 @@
+// Command dbwrite measures what the database can write: it writes, straight
+// to PostgreSQL with pgx, the rows one quote creation writes — in one
+// transaction a quote, its history row and its three outbox frames (one
+// INSERT), then, after commit, the frames' published mark (one UPDATE) — with
+// -c concurrent writers for -duration, and prints transactions per second.
+// bench/writes.sh runs it right before and after POST /deliveries/api/quotes/
+// on the same database and prints the ratio. Loopback databases only.
+//
+//	dbwrite -db 'postgres://postgres@127.0.0.1:5432/hermez_bench?sslmode=disable' -c 64 -duration 10s
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+const clientID = "user_bench_dbwrite"
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "dbwrite:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("dbwrite", flag.ContinueOnError)
+	dsn := fs.String("db", os.Getenv("DATABASE_URL"), "PostgreSQL URL (loopback only; migrated and seeded)")
+	c := fs.Int("c", 64, "concurrent writers (pool size)")
+	duration := fs.Duration("duration", 10*time.Second, "length of the run")
+	maxOps := fs.Int64("max-ops", 10_000_000, "stop after this many transactions")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *c < 1 || *c > 1024 || *duration <= 0 || *duration > time.Hour {
+		return errors.New("-c must be 1..1024 and -duration at most 1h")
+	}
+	if err := loopback(*dsn); err != nil {
+		return err
+	}
+	cfg, err := pgxpool.ParseConfig(*dsn)
+	if err != nil {
+		return fmt.Errorf("database URL: %w", err)
+	}
+	cfg.MaxConns = int32(*c)
+	ctx, cancel := context.WithTimeout(context.Background(), *duration+time.Minute)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer pool.Close()
+
+	var category uuid.UUID
+	if err := pool.QueryRow(ctx, "SELECT id FROM delivery_categories WHERE is_active ORDER BY name LIMIT 1").Scan(&category); err != nil {
+		return fmt.Errorf("a category (is the database seeded?): %w", err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO users (userid, is_online, is_available, is_staff, created_at, updated_at)
+		VALUES ($1, false, false, false, now(), now()) ON CONFLICT DO NOTHING`, clientID); err != nil {
+		return fmt.Errorf("bench user: %w", err)
+	}
+	payload := strings.Repeat("x", 900) // about a rendered quote frame
+
+	var (
+		done    atomic.Int64
+		failed  atomic.Int64
+		mu      sync.Mutex
+		samples []time.Duration
+		wg      sync.WaitGroup
+	)
+	deadline := time.Now().Add(*duration)
+	start := time.Now()
+	for range *c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local []time.Duration
+			for time.Now().Before(deadline) && done.Load() < *maxOps {
+				t0 := time.Now()
+				if err := writeQuote(ctx, pool, category, payload); err != nil {
+					if failed.Add(1) == 1 {
+						fmt.Fprintln(os.Stderr, "dbwrite: first failure:", err)
+					}
+					continue
+				}
+				done.Add(1)
+				local = append(local, time.Since(t0))
+			}
+			mu.Lock()
+			samples = append(samples, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
+	pct := func(p float64) time.Duration {
+		if len(samples) == 0 {
+			return 0
+		}
+		return samples[int(p*float64(len(samples)-1))]
+	}
+	fmt.Printf("scenario=db-quote-rows c=%d ops=%d errors=%d tx/s=%.1f p50=%s p99=%s\n",
+		*c, done.Load(), failed.Load(), float64(done.Load())/elapsed.Seconds(),
+		pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond))
+	if failed.Load() > 0 {
+		return fmt.Errorf("%d transactions failed", failed.Load())
+	}
+	return nil
+}
+
+// writeQuote writes the rows of one quote creation: the transaction, then
+// the published mark.
+func writeQuote(ctx context.Context, pool *pgxpool.Pool, category uuid.UUID, payload string) error {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	id, history := uuid.New(), uuid.New()
+	var ids []int64
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO delivery_quotes (id, client_id, pickup_address, delivery_address, category_id,
+			description, observations, vehicle_type_id, estimated_weight, estimated_size, client_price, payment_method,
+			status, version, created_at, expires_at, history_id)
+			VALUES ($1, $2, 'Carrera 33 # 42-18, Bucaramanga', 'Calle 56 # 17A-23, Bucaramanga', $3, 'Caja mediana',
+			'["Frágil"]', NULL, 3.50, 'Mediano', 12000.00, 'efectivo', 'pending', 1, $4, $5, $6)`,
+			id, clientID, category, now, now.Add(10*time.Minute), history)
+		if err != nil {
+			return fmt.Errorf("insert quote: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO delivery_history (id, history_id, event_type, description, changed_by, created_at)
+			VALUES ($1, $2, 'quote_created', 'Cotización creada por el cliente', $3, $4)`, uuid.New(), history, clientID, now); err != nil {
+			return fmt.Errorf("insert history: %w", err)
+		}
+		res := "quote:" + id.String()
+		rows, err := tx.Query(ctx, `INSERT INTO outbox_events (group_name, event_type, payload, created_at, resource, version, final)
+			VALUES ('new_quotes', 'quote_created', $1, $2, $3, 1, false), ($4, 'quote_created', $1, $2, $3, 1, false),
+			($5, 'quote_created', $1, $2, $3, 1, false) RETURNING id`,
+			payload, now, res, "quote_"+id.String(), "user_quotes_"+clientID)
+		if err != nil {
+			return fmt.Errorf("insert outbox: %w", err)
+		}
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := pool.Exec(ctx, "UPDATE outbox_events SET published_at = $1 WHERE id = ANY($2) AND published_at IS NULL", now, ids); err != nil {
+		return fmt.Errorf("mark published: %w", err)
+	}
+	return nil
+}
+
+// loopback refuses a database that is not on this machine.
+func loopback(dsn string) error {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		return errors.New("-db must be a postgres:// URL")
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("refusing database host %q: loopback only", host)
+}

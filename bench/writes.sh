@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Write figures (issue 14): how close POST /deliveries/api/quotes/ comes to
+# what the database itself can write, and the accept flow's rate.
+#
+# On one fresh PostgreSQL database, RUNS times: bench/cmd/dbwrite writes the
+# rows of a quote creation straight to the database (a quote, its history row,
+# three outbox frames in one transaction, then their published mark; pgx,
+# C writers), then the load tool posts quotes at saturation (C clients), then
+# dbwrite again; each run prints both figures and POST quote ÷ the mean of
+# the two database figures. Then the accept flow (quote, offer, accept) at
+# saturation with ACCEPT_C clients, RUNS times. Medians at the end.
+#
+#   flock /work/bench.lock bash bench/writes.sh
+#   WEB_SRC=/tmp/before flock /work/bench.lock bash bench/writes.sh   # web built from another tree
+#
+# Throttles are off (a few users far past a human's pace). The web process
+# runs as in production (DEBUG=false, tokens verified against a JWKS the load
+# tool serves). Everything it starts it stops by pid; it drops its database.
+set -euo pipefail
+
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-10s}
+C=${C:-64}
+ACCEPT_C=${ACCEPT_C:-32}
+PORT=${PORT:-18100}
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
+REDIS_URL=${REDIS_URL-redis://127.0.0.1:6379/0}
+
+if (( RUNS < 1 || RUNS > 10 )); then echo "RUNS must be 1..10" >&2; exit 2; fi
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+web_src=${WEB_SRC:-$root}
+work=$(mktemp -d -t hermez-writes.XXXXXX)
+db="hermez_writes_$$_$RANDOM"
+web_pid=""
+jwks_pid=""
+
+cleanup() {
+  if [[ -n "$jwks_pid" ]]; then kill -TERM "$jwks_pid" 2>/dev/null || true; fi
+  if [[ -n "$web_pid" ]] && kill -0 "$web_pid" 2>/dev/null; then
+    kill -TERM "$web_pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$web_pid" 2>/dev/null || break; sleep 0.2; done
+  fi
+  psql "$PG_URL/postgres?sslmode=disable" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== building web from $web_src ($(cd "$web_src" && git rev-parse --short HEAD 2>/dev/null || echo '?')), load and dbwrite from $root"
+(cd "$web_src" && go build -o "$work/web" ./cmd/web)
+(cd "$root" && go build -o "$work/load" ./bench/cmd/load && go build -o "$work/dbwrite" ./bench/cmd/dbwrite)
+
+psql "$PG_URL/postgres?sslmode=disable" -qc "CREATE DATABASE $db"
+export DATABASE_URL="$PG_URL/$db?sslmode=disable" MIGRATE_ON_START=true PORT
+export REDIS_URL REDIS_PREFIX="writes$$:"
+export THROTTLE_USER_WRITES=0 THROTTLE_QUOTES=0 THROTTLE_ANON=0 WS_MAX_SOCKETS_PER_USER=0
+cd "$work"
+jwks="127.0.0.1:$((PORT + 1))"
+./load -serve-jwks "$jwks" -dev-key issuer/dev-jwt.pem -serve-for 6h >jwks.log 2>&1 &
+jwks_pid=$!
+for _ in $(seq 1 100); do curl -fsS "http://$jwks/.well-known/jwks.json" >/dev/null 2>&1 && break; sleep 0.1; done
+export DEBUG=false CLERK_FRONTEND_API_URL="http://$jwks" CLERK_AUTHORIZED_PARTIES=http://localhost:4321
+SECRET_KEY="bench-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export SECRET_KEY
+./web migrate 2>>web.log
+./web seed 2>>web.log
+./web 2>>web.log &
+web_pid=$!
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+  kill -0 "$web_pid" 2>/dev/null || { echo "web exited; see log:"; tail -20 web.log; exit 1; }
+  sleep 0.1
+done
+echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+load=(./load -target "http://127.0.0.1:$PORT" -dev-key issuer/dev-jwt.pem -issuer "http://$jwks" -duration "$DURATION" -pause 2s)
+field() { grep -o "$1=[0-9.]*" | head -1 | cut -d= -f2; }
+
+ratios=() quotes=() dbs=()
+for i in $(seq 1 "$RUNS"); do
+  db1=$(./dbwrite -db "$DATABASE_URL" -c "$C" -duration "$DURATION")
+  sleep 2
+  q=$("${load[@]}" -scenario quote -c "$C" -runs 1 2>&1 | grep '^scenario=quote')
+  sleep 2
+  db2=$(./dbwrite -db "$DATABASE_URL" -c "$C" -duration "$DURATION")
+  a=$(field tx/s <<<"$db1") b=$(field tx/s <<<"$db2") r=$(field req/s <<<"$q")
+  ratio=$(awk -v q="$r" -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", q / ((a + b) / 2) }')
+  echo "run $i: database before: $db1"
+  echo "run $i: POST quote:      $q"
+  echo "run $i: database after:  $db2"
+  echo "run $i: POST quote $r req/s ÷ database $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.0f", (a + b) / 2 }') tx/s = $ratio"
+  ratios+=("$ratio") quotes+=("$r") dbs+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.0f", (a + b) / 2 }')")
+  sleep 2
+done
+
+echo "== accept flow (quote, offer, accept), c=$ACCEPT_C"
+acc=$("${load[@]}" -scenario accept -c "$ACCEPT_C" -runs "$RUNS" 2>&1 | grep -E '^(scenario|MEDIAN)')
+echo "$acc"
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+echo
+echo "== medians of $RUNS runs ($DURATION each), c=$C"
+echo "POST quote req/s=$(median "${quotes[@]}")  database tx/s=$(median "${dbs[@]}")  ratio=$(median "${ratios[@]}")"
+flows=()
+while read -r line; do flows+=("$(field ops/s <<<"$line")"); done < <(grep '^scenario=accept' <<<"$acc")
+echo "accept flows/s=$(median "${flows[@]}") (3 requests each)"

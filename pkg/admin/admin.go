@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
 	"hermez/pkg/apperr"
@@ -36,6 +37,10 @@ type Deps struct {
 	// UserChanged (when set) is told after a user's row changed here (staff
 	// flag), so the API's authentication cache forgets it.
 	UserChanged func(userIDs ...string)
+	// Redis, when set, shares the login limit among every web instance
+	// (keys under RedisPrefix); nil: the limit is this process's.
+	Redis       redis.UniversalClient
+	RedisPrefix string
 	// Market owns the category rule (validation, uniqueness, the API's
 	// cached list); the console saves categories through it.
 	Market *market.Service
@@ -53,7 +58,7 @@ const (
 type Console struct {
 	d      Deps
 	sess   *sessions
-	limit  *limiter
+	limit  loginLimiter
 	assets *assets
 	pages  map[string]*template.Template
 }
@@ -76,8 +81,13 @@ func Register(e *echo.Echo, d Deps) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Console{d: d, sess: newSessions(d.Config.SecretKey, !d.Config.Debug),
-		limit: newLimiter(LoginWindow, LoginFailsPerIP, LoginFailsPerAcc), assets: as}
+	a := &Console{d: d, sess: newSessions(d.Config.SecretKey, !d.Config.Debug), assets: as}
+	local := newLimiter(LoginWindow, LoginFailsPerIP, LoginFailsPerAcc)
+	a.limit = local
+	if d.Redis != nil {
+		a.limit = &redisLoginLimiter{client: d.Redis, prefix: d.RedisPrefix, window: LoginWindow,
+			perPair: LoginFailsPerIP, perUser: LoginFailsPerAcc, fallback: local, log: d.Log}
+	}
 	if err := a.parseTemplates(); err != nil {
 		return nil, err
 	}

@@ -10,8 +10,12 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"hermez/pkg/admin"
+	"hermez/pkg/app"
 	"hermez/pkg/config"
+	"hermez/pkg/realtime"
 	"hermez/pkg/testutil"
 )
 
@@ -118,6 +122,145 @@ func TestLoginWithHostileUsernames(t *testing.T) {
 	for i, u := range []string{"ana\x00", "\xa5\xff", strings.Repeat("a", 5000)} {
 		if res := b.guess(u, staffPass, "X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i+1)); res.Status != http.StatusUnauthorized {
 			t.Fatalf("username %.10q: %d", u, res.Status)
+		}
+	}
+}
+
+// redisClient is a client on TEST_REDIS_URL (or a miniredis) and a prefix of
+// the test's own.
+func redisClient(t *testing.T) (redis.UniversalClient, string) {
+	url, prefix := testutil.Redis(t)
+	c, err := realtime.OpenRedis(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, prefix
+}
+
+// With Redis the login limit is shared by every web instance: failures on
+// one count on the other, and concurrent guesses on both never pass the
+// per-username cap.
+func TestLoginLimitSharedByTwoWebs(t *testing.T) {
+	c, prefix := redisClient(t)
+	web1, web2 := admin.NewLoginLimiter(c, prefix), admin.NewLoginLimiter(c, prefix)
+	for i := 0; i < admin.LoginFailsPerIP; i++ {
+		blocked, _, done := []admin.LoginLimiter{web1, web2}[i%2].Reserve("203.0.113.1", "ana")
+		if blocked {
+			t.Fatalf("attempt %d refused", i+1)
+		}
+		done(false)
+	}
+	for _, l := range []admin.LoginLimiter{web1, web2} {
+		if blocked, wait, _ := l.Reserve("203.0.113.1", "Ana "); !blocked || wait <= 0 || wait > admin.LoginWindow {
+			t.Fatalf("6th attempt: blocked %v, wait %s", blocked, wait)
+		}
+	}
+	// A good password clears the pair and gives its attempt back.
+	blocked, _, done := web2.Reserve("203.0.113.2", "ana")
+	if blocked {
+		t.Fatal("another address refused")
+	}
+	done(true)
+
+	var checked, refused atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 120 {
+		wg.Go(func() {
+			blocked, _, done := []admin.LoginLimiter{web1, web2}[i%2].Reserve(fmt.Sprintf("198.51.100.%d", i), "bruno")
+			if blocked {
+				refused.Add(1)
+				return
+			}
+			checked.Add(1)
+			done(false)
+		})
+	}
+	wg.Wait()
+	if checked.Load() != admin.LoginFailsPerAcc {
+		t.Fatalf("%d of 120 concurrent guesses on two webs checked, want the cap %d", checked.Load(), admin.LoginFailsPerAcc)
+	}
+}
+
+// The limit's Redis taken away: the console falls back to this process's
+// limit (still limited, never open, never a 500).
+func TestLoginLimitWithoutRedisFallsBack(t *testing.T) {
+	srv := testutil.StartRedisServer(t)
+	c, err := realtime.OpenRedis(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	l := admin.NewLoginLimiter(c, "fallback:")
+	srv.Kill()
+	for i := 0; i < admin.LoginFailsPerIP; i++ {
+		if blocked, _, done := l.Reserve("203.0.113.1", "ana"); blocked {
+			t.Fatalf("attempt %d refused", i+1)
+		} else {
+			done(false)
+		}
+	}
+	if blocked, _, _ := l.Reserve("203.0.113.1", "ana"); !blocked {
+		t.Fatal("with Redis down the limit is gone")
+	}
+}
+
+// On a Redis Cluster the two keys of a username share a slot (hash tag), so
+// the one script reserving both runs there.
+func TestLoginLimitOnACluster(t *testing.T) {
+	cl := testutil.StartRedisCluster(t)
+	c, err := realtime.OpenRedisCluster(cl.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	l := admin.NewLoginLimiter(c, "hermez:")
+	for _, u := range []string{"ana", "bruno", "carla", "{odd}name"} {
+		for i := 0; i < admin.LoginFailsPerIP; i++ {
+			blocked, _, done := l.Reserve("203.0.113.1", u)
+			if blocked {
+				t.Fatalf("%s attempt %d refused", u, i+1)
+			}
+			done(false)
+		}
+		if blocked, _, _ := l.Reserve("203.0.113.1", u); !blocked {
+			t.Fatalf("%s: 6th attempt not refused", u)
+		}
+		// Counted on the cluster itself (a CROSSSLOT error would have fallen
+		// back to the per-process limit, which refuses the 6th too).
+		if n, err := c.ZCard(context.Background(), "hermez:login:{"+u+"}:u").Result(); err != nil || n != int64(admin.LoginFailsPerIP) {
+			t.Fatalf("%s: %d failures on the cluster (%v), want %d", u, n, err, admin.LoginFailsPerIP)
+		}
+	}
+}
+
+// Wired: two web processes on one database and one Redis share the console's
+// login limit.
+func TestConsoleLoginLimitAcrossTwoWebs(t *testing.T) {
+	url, prefix := testutil.Redis(t)
+	st := testutil.NewStore(t)
+	web := func() *fixture {
+		c, err := realtime.OpenRedis(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		b := &app.Broker{Publisher: &realtime.RedisPublisher{Client: c, Prefix: prefix}, Redis: c}
+		return &fixture{W: testutil.NewWeb(t, testutil.WebOptions{Store: st, Broker: b, Config: func(c *config.Config) { c.ThrottleAnon = "0" }})}
+	}
+	w1, w2 := web(), web()
+	if _, err := admin.CreateAccount(context.Background(), st, "ana", staffPass, false); err != nil {
+		t.Fatal(err)
+	}
+	b1, b2 := w1.browser(t), w2.browser(t)
+	for i := 0; i < admin.LoginFailsPerIP; i++ {
+		if res := []*browser{b1, b2}[i%2].guess("ana", "mala"); res.Status != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d", i+1, res.Status)
+		}
+	}
+	for _, b := range []*browser{b1, b2} {
+		if res := b.guess("ana", staffPass); res.Status != http.StatusTooManyRequests {
+			t.Fatalf("6th attempt on either web: %d", res.Status)
 		}
 	}
 }

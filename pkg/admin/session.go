@@ -118,7 +118,8 @@ func (s *sessions) authHash(passwordHash string) string {
 }
 
 // limiter counts failed logins in a sliding window, per client IP + username
-// and (a backstop against rotating IPs) per username.
+// and (a backstop against rotating IPs) per username, in this process (without
+// Redis, and while Redis fails; redisLoginLimiter shares it otherwise).
 type limiter struct {
 	mu      sync.Mutex
 	window  time.Duration
@@ -198,11 +199,4 @@ func (l *limiter) reserve(ip, username string) (blocked bool, wait time.Duration
 			}
 		}
 	}
-}
-
-func (l *limiter) reset(ip, username string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	pair, _ := limiterKeys(ip, username)
-	delete(l.fails, pair)
 }

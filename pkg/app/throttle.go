@@ -16,6 +16,9 @@ import (
 type limits struct {
 	http    httpapi.Throttles
 	sockets *throttle.Sockets
+	// redis and prefix also hold the staff console's login limit (nil: in process).
+	redis  redis.UniversalClient
+	prefix string
 }
 
 func newLimits(cfg config.Config, broker *Broker, log *slog.Logger) limits {
@@ -51,5 +54,7 @@ func newLimits(cfg config.Config, broker *Broker, log *slog.Logger) limits {
 			Anon:       lim(throttle.ScopeAnon, anon),
 		},
 		sockets: &throttle.Sockets{Max: cfg.WSMaxSocketsPerUser, Client: rdb, Prefix: prefix, Log: log},
+		redis:   rdb,
+		prefix:  prefix,
 	}
 }

@@ -191,9 +191,11 @@ func (r *run) run(ctx context.Context) error {
 		return fmt.Errorf("ratings: %w", err)
 	}
 	r.o.Log.Info("verifying")
+	vstart := time.Now()
 	if err := r.verify(ctx); err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
+	r.o.Log.Info("verified", "seconds", time.Since(vstart).Seconds())
 	r.rep.Duration = time.Since(start)
 	if r.rep.mismatch() {
 		return ErrMismatch

@@ -67,6 +67,12 @@ var rules = []rule{
 		sql: `SELECT userid, '' FROM users_user WHERE gender = ''`},
 	{table: "users", column: "role", problem: "blank", action: "imported as null (not set)",
 		sql: `SELECT userid, '' FROM users_user WHERE role = ''`},
+
+	// Remarked: imported as is.
+	{table: "users", column: "username", problem: "equal to another old user's but for letter case",
+		action: "imported as is (usernames are not unique here)",
+		sql: `SELECT u.userid, u.username FROM users_user u WHERE EXISTS (SELECT 1 FROM users_user o
+			WHERE lower(o.username) = lower(u.username) AND o.userid <> u.userid)`},
 }
 
 // fills count the rows whose missing fields take a value documented in the README.
@@ -77,6 +83,8 @@ var fills = []struct{ what, sql string }{
 		WHERE NOT EXISTS (SELECT 1 FROM deliveries_deliveryquote q WHERE q.history_id = d.history_id)`},
 	{"deliveries with a kept quote: payment_method from it", `SELECT count(*) FROM deliveries_delivery d
 		WHERE EXISTS (SELECT 1 FROM deliveries_deliveryquote q WHERE q.history_id = d.history_id)`},
+	{"quotes with the leftover pickup_address_id / delivery_address_id set: not kept (no such columns here; the address texts are)",
+		`SELECT count(*) FROM deliveries_deliveryquote WHERE pickup_address_id IS NOT NULL OR delivery_address_id IS NOT NULL`},
 	{"deliveries with a vehicle: vehicle_type from the vehicle", `SELECT count(*) FROM deliveries_delivery d
 		JOIN vehicles_vehicle v ON v."vehicleId" = d.vehicle_id`},
 	{"deliveries without a vehicle but with a kept quote that requested a type: vehicle_type from the quote", `SELECT count(*)

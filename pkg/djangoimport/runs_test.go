@@ -141,7 +141,9 @@ func TestBadRowsReported(t *testing.T) {
 	}
 	mustExec(t, src, `INSERT INTO users_user (userid, username, gender, role, is_online, is_available)
 		VALUES ('user_bad_blank', 'blank_one', '', '', false, false),
-		       ('user_bad_gender', 'gender_one', 'M', NULL, false, false)`)
+		       ('user_bad_gender', 'gender_one', 'M', NULL, false, false),
+		       ('user_case_a', 'Pedro.Perez', NULL, NULL, false, false),
+		       ('user_case_b', 'pedro.perez', NULL, NULL, false, false)`)
 	stranger = "user_bad_blank"
 	mustExec(t, src, `INSERT INTO user_rating (id, rating, comment, ratee_id, rater_id, created_at) VALUES
 		('00000000-0000-4000-8000-000000000011', 11, 'once más', $1, $2, now()),
@@ -181,11 +183,15 @@ func TestBadRowsReported(t *testing.T) {
 	for _, want := range []string{
 		"users user_bad_blank: gender \"\" blank → imported as null (not set)",
 		"users user_bad_blank: role \"\" blank → imported as null (not set)",
+		"users user_case_b: username \"pedro.perez\" equal to another old user's but for letter case → imported as is",
 		"kept without a delivery",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
+	}
+	if n := count(t, dst, `SELECT count(*) FROM users WHERE lower(username) = 'pedro.perez'`); n != 2 {
+		t.Errorf("%d users named pedro.perez, want both", n)
 	}
 	if n := count(t, dst, `SELECT count(*) FROM users WHERE userid = 'user_bad_blank' AND gender IS NULL AND role IS NULL`); n != 1 {
 		t.Errorf("blank gender/role not imported as null")

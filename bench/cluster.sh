@@ -195,6 +195,10 @@ run_one() { # scenario run
   local line="mode=$MODE scenario=$sc run=$run sockets=$sockets posted=$posted expected=$expected received=$received missing=$missing p50=${p50}ms p99=${p99}ms max=${max}ms window=${secs%.*}s redis_cpu=[ ${cpu_r}] worker_cpu+web_cpu=[ ${cpu_p}] worker_rss_per_socket_KB=[ ${rss}] load1=$(cut -d' ' -f1 /proc/loadavg)"
   echo "$line"
   summary+=("$line")
+  # Why a receipt could be missing: sockets the workers closed (by code) and broker resets so far.
+  for w in "${workers[@]/ws:/http:}"; do
+    echo "  [$sc $run] $w: $(curl -fsS "$w/metrics" 2>/dev/null | grep -E '^hermez_(ws_closed_total|ws_slow_closed_total|ws_messages_dropped_total|ws_stale_frames_dropped_total|broker_reconnects_total|broker_messages_dropped_total|ws_messages_sent_total)' | tr '\n' ' ')"
+  done
 }
 
 for sc in $SCENARIOS; do

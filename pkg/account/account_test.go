@@ -18,7 +18,7 @@ import (
 func TestDeleteHookFailureRollsBack(t *testing.T) {
 	st := testutil.NewStore(t)
 	ctx := context.Background()
-	if err := store.SetStaff(ctx, st, "user_keep", false); err != nil {
+	if err := account.New(st, nil, nil).SetStaff(ctx, "user_keep", false, account.UnknownCreate); err != nil {
 		t.Fatal(err)
 	}
 	svc := account.New(st, nil, testutil.Logger())
@@ -64,7 +64,7 @@ func TestPurgeWebhookEvents(t *testing.T) {
 		{SvixID: "msg_old", EventType: "user.created", ReceivedAt: now.Add(-8 * 24 * time.Hour)},
 		{SvixID: "msg_new", EventType: "user.created", ReceivedAt: now.Add(-time.Hour)},
 	})
-	n, err := svc.PurgeWebhookEvents(ctx, account.WebhookRetention)
+	n, err := svc.PurgeWebhookEvents(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("purged %d, %v", n, err)
 	}

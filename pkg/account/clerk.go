@@ -227,10 +227,11 @@ func upsertClerkUser(tx *gorm.DB, cu *clerkUser, now time.Time) (ClerkResult, er
 // for about 28 hours; data-model.md keeps them 7 days).
 const WebhookRetention = 7 * 24 * time.Hour
 
-// PurgeWebhookEvents deletes webhook_events rows older than age (the sweeper
-// calls it with WebhookRetention) and returns how many it removed.
-func (s *Service) PurgeWebhookEvents(ctx context.Context, age time.Duration) (int64, error) {
-	res := s.Store.DB.WithContext(ctx).Where("received_at < ?", s.Store.Now().Add(-age)).Delete(&store.WebhookEvent{})
+// PurgeWebhookEvents deletes webhook_events rows received more than
+// WebhookRetention ago and returns how many it removed. The runner's purge
+// job calls it.
+func (s *Service) PurgeWebhookEvents(ctx context.Context) (int64, error) {
+	res := s.Store.DB.WithContext(ctx).Where("received_at < ?", s.Store.Now().Add(-WebhookRetention)).Delete(&store.WebhookEvent{})
 	if res.Error != nil {
 		return 0, fmt.Errorf("purge webhook events: %w", res.Error)
 	}

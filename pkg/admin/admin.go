@@ -7,7 +7,6 @@ package admin
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -20,9 +19,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
-	"gorm.io/gorm"
 
+	"hermez/pkg/account"
 	"hermez/pkg/apperr"
+	"hermez/pkg/backoffice"
 	"hermez/pkg/config"
 	"hermez/pkg/input"
 	"hermez/pkg/market"
@@ -34,9 +34,6 @@ type Deps struct {
 	Config config.Config
 	Store  *store.Store
 	Log    *slog.Logger
-	// UserChanged (when set) is told after a user's row changed here (staff
-	// flag), so the API's authentication cache forgets it.
-	UserChanged func(userIDs ...string)
 	// Redis, when set, shares the login limit among every web instance
 	// (keys under RedisPrefix); nil: the limit is this process's.
 	Redis       redis.UniversalClient
@@ -44,6 +41,11 @@ type Deps struct {
 	// Market owns the category rule (validation, uniqueness, the API's
 	// cached list); the console saves categories through it.
 	Market *market.Service
+	// Account owns the vehicle, vehicle-type and staff-flag rules; its
+	// UserChanged hook tells the API's authentication cache.
+	Account *account.Service
+	// Office answers the console's reads and owns the staff accounts.
+	Office *backoffice.Service
 }
 
 // Login rate limit: failed attempts per client IP + username within the window
@@ -76,6 +78,12 @@ func Register(e *echo.Echo, d Deps) (*Console, error) {
 	}
 	if d.Market == nil {
 		d.Market = market.New(d.Store, nil, market.ConfigFrom(d.Config), d.Log)
+	}
+	if d.Account == nil {
+		d.Account = account.New(d.Store, nil, d.Log)
+	}
+	if d.Office == nil {
+		d.Office = backoffice.New(d.Store)
 	}
 	as, err := loadAssets()
 	if err != nil {
@@ -155,14 +163,15 @@ func staffOf(c echo.Context) *store.StaffAccount {
 func (a *Console) requireStaff(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		s := sessionOf(c)
-		var acc store.StaffAccount
+		var acc *store.StaffAccount
 		ok := false
 		if s != nil && s.StaffID != "" {
-			err := a.d.Store.DB.WithContext(c.Request().Context()).Where("id = ?", s.StaffID).Take(&acc).Error
-			if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+			var err error
+			acc, err = a.d.Office.Account(c.Request().Context(), s.StaffID)
+			if err != nil {
 				return a.fail(c, apperr.Wrap(err, "load staff session"))
 			}
-			ok = err == nil && acc.IsActive && a.sess.authHash(acc.PasswordHash) == s.AuthHash
+			ok = acc != nil && acc.IsActive && a.sess.authHash(acc.PasswordHash) == s.AuthHash
 			if !ok {
 				a.sess.clear(c.Response())
 			}
@@ -176,7 +185,7 @@ func (a *Console) requireStaff(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return c.Redirect(http.StatusSeeOther, target)
 		}
-		c.Set(ctxStaff, &acc)
+		c.Set(ctxStaff, acc)
 		return next(c)
 	}
 }

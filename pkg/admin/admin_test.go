@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"hermez/pkg/account"
 	"hermez/pkg/admin"
 	"hermez/pkg/auth"
+	"hermez/pkg/backoffice"
 	"hermez/pkg/config"
 	"hermez/pkg/store"
 	"hermez/pkg/testutil"
@@ -83,14 +85,14 @@ func TestLoginRequiredEverywhere(t *testing.T) {
 		}
 	}
 	// An app user's JWT (even a staff user's) opens the API, not the console.
-	must(t, store.SetStaff(context.Background(), f.W.Store, f.Driver.UserID, true))
+	must(t, account.New(f.W.Store, nil, nil).SetStaff(context.Background(), f.Driver.UserID, true, account.UnknownCreate))
 	tokJWT := f.W.Token(t, f.Driver.UserID)
 	for _, p := range f.getPaths() {
 		if res := b.do(http.MethodGet, p, nil, "Authorization", "Bearer "+tokJWT); !isLoginRedirect(res) {
 			t.Errorf("GET %s with a JWT: %d, want a redirect to login", p, res.Status)
 		}
 	}
-	must(t, store.SetStaff(context.Background(), f.W.Store, f.Driver.UserID, false))
+	must(t, account.New(f.W.Store, nil, nil).SetStaff(context.Background(), f.Driver.UserID, false, account.UnknownCreate))
 	// A forged cookie is no session.
 	jar := b.c.Jar
 	u, _ := url.Parse(f.W.URL + "/admin/")
@@ -228,7 +230,7 @@ func TestInactiveAccountCannotReachAnyPage(t *testing.T) {
 		t.Fatalf("dashboard: %d", res.Status)
 	}
 	tok := b.token("/admin/")
-	must(t, admin.SetAccountActive(ctx, f.W.Store, f.Staff.ID, false))
+	must(t, backoffice.New(f.W.Store).SetAccountActive(ctx, f.Staff.ID, false))
 	for _, p := range f.getPaths() {
 		if res := b.get(p); !isLoginRedirect(res) {
 			t.Errorf("GET %s by a deactivated account: %d", p, res.Status)
@@ -245,12 +247,12 @@ func TestInactiveAccountCannotReachAnyPage(t *testing.T) {
 	if res := f2.loginAs("ana", staffPass); res.Status != http.StatusUnauthorized {
 		t.Errorf("inactive account logged in: %d", res.Status)
 	}
-	must(t, admin.SetAccountActive(ctx, f.W.Store, f.Staff.ID, true))
+	must(t, backoffice.New(f.W.Store).SetAccountActive(ctx, f.Staff.ID, true))
 	f.assertNothingChanged(t)
 
 	// A new password (createsuperuser --update) ends older sessions.
 	b.mustLogin()
-	if _, err := admin.CreateAccount(ctx, f.W.Store, "ana", "nueva-clave-2", true); err != nil {
+	if _, err := backoffice.New(f.W.Store).CreateAccount(ctx, "ana", "nueva-clave-2", true); err != nil {
 		t.Fatal(err)
 	}
 	if res := b.get("/admin/"); !isLoginRedirect(res) {
@@ -625,7 +627,7 @@ func TestCreateSuperuser(t *testing.T) {
 		t.Fatalf("refused commands created accounts: %d", n)
 	}
 	// --update sets a new password and reactivates.
-	must(t, admin.SetAccountActive(ctx, st, accs[0].ID, false))
+	must(t, backoffice.New(st).SetAccountActive(ctx, accs[0].ID, false))
 	err = admin.CreateSuperuser(ctx, st, []string{"--username", "ana", "--update"}, admin.SuperuserIO{In: strings.NewReader("otra-clave-9\n"), Out: io.Discard, Getenv: env(nil)})
 	if err != nil {
 		t.Fatal(err)

@@ -15,12 +15,12 @@ import (
 	"github.com/shopspring/decimal"
 	"golang.org/x/crypto/bcrypt"
 
-	"hermez/pkg/admin"
+	"hermez/pkg/backoffice"
 	"hermez/pkg/store"
 	"hermez/pkg/testutil"
 )
 
-func init() { admin.BcryptCost = bcrypt.MinCost }
+func init() { backoffice.BcryptCost = bcrypt.MinCost }
 
 const staffPass = "clave-segura-1"
 
@@ -45,7 +45,7 @@ func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	w := testutil.NewWeb(t, testutil.WebOptions{})
 	ctx := context.Background()
-	acc, err := admin.CreateAccount(ctx, w.Store, "ana", staffPass, false)
+	acc, err := backoffice.New(w.Store).CreateAccount(ctx, "ana", staffPass, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"hermez/pkg/admin"
 	"hermez/pkg/app"
+	"hermez/pkg/backoffice"
 	"hermez/pkg/config"
 	"hermez/pkg/realtime"
 	"hermez/pkg/testutil"
@@ -33,7 +34,7 @@ func limitFixture(t *testing.T, edit func(*config.Config)) *fixture {
 			edit(c)
 		}
 	}})
-	if _, err := admin.CreateAccount(context.Background(), w.Store, "ana", staffPass, false); err != nil {
+	if _, err := backoffice.New(w.Store).CreateAccount(context.Background(), "ana", staffPass, false); err != nil {
 		t.Fatal(err)
 	}
 	return &fixture{W: w}
@@ -249,7 +250,7 @@ func TestConsoleLoginLimitAcrossTwoWebs(t *testing.T) {
 		return &fixture{W: testutil.NewWeb(t, testutil.WebOptions{Store: st, Broker: b, Config: func(c *config.Config) { c.ThrottleAnon = "0" }})}
 	}
 	w1, w2 := web(), web()
-	if _, err := admin.CreateAccount(context.Background(), st, "ana", staffPass, false); err != nil {
+	if _, err := backoffice.New(st).CreateAccount(context.Background(), "ana", staffPass, false); err != nil {
 		t.Fatal(err)
 	}
 	b1, b2 := w1.browser(t), w2.browser(t)

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,9 +10,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
-	"gorm.io/gorm"
 
+	"hermez/pkg/account"
 	"hermez/pkg/apperr"
+	"hermez/pkg/backoffice"
 	"hermez/pkg/store"
 )
 
@@ -50,9 +50,8 @@ func (a *Console) ensureSession(c echo.Context) (*session, error) {
 
 func (a *Console) loginForm(c echo.Context) error {
 	if s := sessionOf(c); s != nil && s.StaffID != "" {
-		var acc store.StaffAccount
-		err := a.d.Store.DB.WithContext(c.Request().Context()).Where("id = ?", s.StaffID).Take(&acc).Error
-		if err == nil && acc.IsActive && a.sess.authHash(acc.PasswordHash) == s.AuthHash {
+		acc, err := a.d.Office.Account(c.Request().Context(), s.StaffID)
+		if err == nil && acc != nil && acc.IsActive && a.sess.authHash(acc.PasswordHash) == s.AuthHash {
 			return c.Redirect(http.StatusFound, safeNext(c.QueryParam("next")))
 		}
 	}
@@ -81,7 +80,7 @@ func (a *Console) login(c echo.Context) error {
 	var acc *store.StaffAccount
 	var err error
 	if validCredentials(username, password) {
-		acc, err = checkPassword(c.Request().Context(), a.d.Store, username, password)
+		acc, err = a.d.Office.CheckPassword(c.Request().Context(), username, password)
 	}
 	if err != nil {
 		settle(false)
@@ -110,170 +109,60 @@ func (a *Console) logout(c echo.Context) error {
 
 // --- dashboard ---
 
-type statusCount struct {
-	Status string
-	Count  int64
-}
-
 func (a *Console) dashboard(c echo.Context) error {
-	db := a.d.Store.DB.WithContext(c.Request().Context())
-	var d struct {
-		PendingQuotes, OpenOffers, DriversAvailable, DriversOnline, VehiclesAwaiting, Users int64
-		Deliveries                                                                          []statusCount
-		DeliveriesTotal                                                                     int64
-	}
-	now := store.Now()
-	counts := []struct {
-		q   *gorm.DB
-		out *int64
-	}{
-		{db.Model(&store.Quote{}).Where("status = ? AND expires_at > ?", store.QuotePending, now), &d.PendingQuotes},
-		{db.Model(&store.Offer{}).Where("status = ? AND expires_at > ?", store.OfferPending, now), &d.OpenOffers},
-		{db.Model(&store.User{}).Where("role = ? AND is_available = ? AND deleted_at IS NULL", "delivery", true), &d.DriversAvailable},
-		{db.Model(&store.User{}).Where("role = ? AND is_online = ? AND deleted_at IS NULL", "delivery", true), &d.DriversOnline},
-		{db.Model(&store.Vehicle{}).Where("is_verified = ?", false), &d.VehiclesAwaiting},
-		{db.Model(&store.User{}).Where("deleted_at IS NULL"), &d.Users},
-	}
-	for _, q := range counts {
-		if err := q.q.Count(q.out).Error; err != nil {
-			return a.fail(c, apperr.Wrap(err, "dashboard counts"))
-		}
-	}
-	var rows []statusCount
-	if err := db.Model(&store.Delivery{}).Select("status, COUNT(*) AS count").Group("status").Scan(&rows).Error; err != nil {
-		return a.fail(c, apperr.Wrap(err, "dashboard deliveries"))
-	}
-	by := map[string]int64{}
-	for _, r := range rows {
-		by[r.Status] = r.Count
-		d.DeliveriesTotal += r.Count
-	}
-	for _, s := range deliveryStatuses {
-		d.Deliveries = append(d.Deliveries, statusCount{Status: s, Count: by[s]})
+	d, err := a.d.Office.Dashboard(c.Request().Context())
+	if err != nil {
+		return a.fail(c, err)
 	}
 	return a.render(c, http.StatusOK, "dashboard.html", "Panel", d)
 }
 
-var deliveryStatuses = []string{store.DeliveryAssigned, store.DeliveryPickedUp, store.DeliveryInTransit,
-	store.DeliveryDelivered, store.DeliveryPaid, store.DeliveryCancelled}
-
 // --- lists: filters and pages ---
-
-const perPage = 50
 
 type pager struct {
 	Page       int
 	Prev, Next string
 }
 
-// pageOf reads ?pagina= and loads one page of q into out.
-func pageOf[T any](c echo.Context, q *gorm.DB, out *[]T) (pager, error) {
-	p := pager{Page: 1}
+// pageNumber reads ?pagina= (1 when absent or out of range).
+func pageNumber(c echo.Context) int {
 	if n, err := strconv.Atoi(c.QueryParam("pagina")); err == nil && n > 1 && n < 100000 {
-		p.Page = n
+		return n
 	}
-	if err := q.Limit(perPage + 1).Offset((p.Page - 1) * perPage).Find(out).Error; err != nil {
-		return p, err
-	}
+	return 1
+}
+
+// pagerOf links the pages around the one shown (more: another page follows).
+func pagerOf(c echo.Context, more bool) pager {
+	p := pager{Page: pageNumber(c)}
 	link := func(n int) string {
 		v := c.QueryParams()
 		v.Set("pagina", strconv.Itoa(n))
 		return c.Request().URL.Path + "?" + v.Encode()
 	}
-	if len(*out) > perPage {
-		*out = (*out)[:perPage]
+	if more {
 		p.Next = link(p.Page + 1)
 	}
 	if p.Page > 1 {
 		p.Prev = link(p.Page - 1)
 	}
-	return p, nil
-}
-
-var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-
-// search adds "any of cols contains q" (case-insensitive) when q is not blank.
-func search(q *gorm.DB, text string, cols ...string) *gorm.DB {
-	text = strings.TrimSpace(text)
-	if text == "" {
-		return q
-	}
-	pat := "%" + strings.ToLower(likeEscaper.Replace(text)) + "%"
-	conds := make([]string, len(cols))
-	args := make([]any, len(cols))
-	for i, col := range cols {
-		conds[i] = "LOWER(" + col + `) LIKE ? ESCAPE '\'`
-		args[i] = pat
-	}
-	return q.Where("("+strings.Join(conds, " OR ")+")", args...)
-}
-
-func oneOf(v string, allowed ...string) string {
-	for _, a := range allowed {
-		if v == a {
-			return v
-		}
-	}
-	return ""
+	return p
 }
 
 // --- vehicles ---
 
-type vehicleRow struct {
-	V     store.Vehicle
-	Owner *store.User
-}
-
-func (a *Console) owners(c echo.Context, ids []string) (map[string]*store.User, error) {
-	out := map[string]*store.User{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var us []store.User
-	if err := a.d.Store.DB.WithContext(c.Request().Context()).Where("userid IN ?", ids).Find(&us).Error; err != nil {
-		return nil, err
-	}
-	for i := range us {
-		out[us[i].UserID] = &us[i]
-	}
-	return out, nil
-}
-
 func (a *Console) vehicles(c echo.Context) error {
-	state := oneOf(c.QueryParam("estado"), "pendientes", "verificados", "todos")
+	state := backoffice.OneOf(c.QueryParam("estado"), backoffice.VehiclesPending, backoffice.VehiclesVerified, backoffice.VehiclesAll)
 	if state == "" {
-		state = "pendientes"
+		state = backoffice.VehiclesPending
 	}
 	qtext := c.QueryParam("q")
-	q := a.d.Store.DB.WithContext(c.Request().Context()).Model(&store.Vehicle{}).Preload("Type")
-	switch state {
-	case "pendientes": // a queue: oldest first
-		q = q.Where("is_verified = ?", false).Order("created_at ASC")
-	case "verificados":
-		q = q.Where("is_verified = ?", true).Order("updated_at DESC")
-	default:
-		q = q.Order("created_at DESC")
-	}
-	q = search(q, qtext, "license_plate", "brand", "model", "vin", "user_id")
-	var vs []store.Vehicle
-	pg, err := pageOf(c, q, &vs)
+	rows, more, err := a.d.Office.Vehicles(c.Request().Context(), backoffice.VehicleFilter{State: state, Q: qtext, Page: pageNumber(c)})
 	if err != nil {
-		return a.fail(c, apperr.Wrap(err, "list vehicles"))
-	}
-	ids := make([]string, len(vs))
-	for i := range vs {
-		ids[i] = vs[i].UserID
-	}
-	own, err := a.owners(c, ids)
-	if err != nil {
-		return a.fail(c, apperr.Wrap(err, "vehicle owners"))
-	}
-	rows := make([]vehicleRow, len(vs))
-	for i := range vs {
-		rows[i] = vehicleRow{V: vs[i], Owner: own[vs[i].UserID]}
+		return a.fail(c, err)
 	}
 	return a.render(c, http.StatusOK, "vehicles.html", "Vehículos", map[string]any{
-		"Rows": rows, "State": state, "Q": qtext, "Pager": pg})
+		"Rows": rows, "State": state, "Q": qtext, "Pager": pagerOf(c, more)})
 }
 
 type vehicleForm struct {
@@ -294,23 +183,14 @@ func (a *Console) loadVehicle(c echo.Context) (*store.Vehicle, *store.User, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	var v store.Vehicle
-	db := a.d.Store.DB.WithContext(c.Request().Context())
-	if err := db.Preload("Type").Where("vehicle_id = ?", id).Take(&v).Error; err != nil {
-		return nil, nil, wrapDB(err, "load vehicle")
-	}
-	var owner store.User
-	if err := db.Where("userid = ?", v.UserID).Take(&owner).Error; err != nil {
-		return nil, nil, wrapDB(err, "load vehicle owner")
-	}
-	return &v, &owner, nil
+	return a.d.Office.Vehicle(c.Request().Context(), id)
 }
 
 func newVehicleForm(v *store.Vehicle, owner *store.User) *vehicleForm {
-	f := &vehicleForm{V: v, Owner: owner, Verified: v.IsVerified, Statuses: DocumentStatuses}
+	f := &vehicleForm{V: v, Owner: owner, Verified: v.IsVerified, Statuses: account.DocumentStatuses}
 	vals := map[string]string{"driverLicenseStatus": v.DriverLicenseStatus, "registrationCardStatus": v.RegistrationCardStatus,
 		"insurancePolicyStatus": v.InsurancePolicyStatus, "criminalRecordStatus": v.CriminalRecordStatus}
-	for _, d := range documentFields {
+	for _, d := range account.DocumentFields {
 		f.Docs = append(f.Docs, docField{Key: d.Key, Label: d.Label, Value: vals[d.Key]})
 	}
 	if v.VerificationNotes != nil {
@@ -336,7 +216,7 @@ func (a *Console) vehicleSave(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	if _, err := VerifyVehicle(c.Request().Context(), a.d.Store, v.VehicleID, body); err != nil {
+	if _, err := a.d.Account.VerifyVehicle(c.Request().Context(), v.VehicleID, body); err != nil {
 		fe := fieldErrors(err)
 		if fe == nil {
 			return a.fail(c, err)
@@ -356,9 +236,9 @@ func (a *Console) vehicleSave(c echo.Context) error {
 // --- categories ---
 
 func (a *Console) categories(c echo.Context) error {
-	var cs []store.Category
-	if err := a.d.Store.DB.WithContext(c.Request().Context()).Order("name").Find(&cs).Error; err != nil {
-		return a.fail(c, apperr.Wrap(err, "list categories"))
+	cs, err := a.d.Office.Categories(c.Request().Context())
+	if err != nil {
+		return a.fail(c, err)
 	}
 	return a.render(c, http.StatusOK, "categories.html", "Categorías", cs)
 }
@@ -377,9 +257,9 @@ func (a *Console) categoryForm(c echo.Context) error {
 		if err != nil {
 			return a.fail(c, err)
 		}
-		var cat store.Category
-		if err := a.d.Store.DB.WithContext(c.Request().Context()).Where("id = ?", id).Take(&cat).Error; err != nil {
-			return a.fail(c, wrapDB(err, "load category"))
+		cat, err := a.d.Office.Category(c.Request().Context(), id)
+		if err != nil {
+			return a.fail(c, err)
 		}
 		f.ID = cat.ID.String()
 		f.Values = map[string]string{"name": cat.Name, "description": cat.Description, "is_active": strconv.FormatBool(cat.IsActive)}
@@ -422,11 +302,9 @@ func (a *Console) categorySave(c echo.Context) error {
 // --- vehicle types ---
 
 func (a *Console) vehicleTypes(c echo.Context) error {
-	var ts []store.VehicleType
-	err := a.d.Store.DB.WithContext(c.Request().Context()).Preload("Categories", func(db *gorm.DB) *gorm.DB { return db.Order("name") }).
-		Order("name").Find(&ts).Error
+	ts, err := a.d.Office.VehicleTypes(c.Request().Context())
 	if err != nil {
-		return a.fail(c, apperr.Wrap(err, "list vehicle types"))
+		return a.fail(c, err)
 	}
 	return a.render(c, http.StatusOK, "vehicle_types.html", "Tipos de vehículo", ts)
 }
@@ -440,12 +318,6 @@ type vehicleTypeForm struct {
 	Errors     apperr.Fields
 }
 
-func (a *Console) allCategories(c echo.Context) ([]store.Category, error) {
-	var cs []store.Category
-	err := a.d.Store.DB.WithContext(c.Request().Context()).Order("name").Find(&cs).Error
-	return cs, err
-}
-
 func vehicleTypeTitle(f vehicleTypeForm) string {
 	if f.New {
 		return "Nuevo tipo de vehículo"
@@ -454,9 +326,9 @@ func vehicleTypeTitle(f vehicleTypeForm) string {
 }
 
 func (a *Console) vehicleTypeForm(c echo.Context) error {
-	cats, err := a.allCategories(c)
+	cats, err := a.d.Office.Categories(c.Request().Context())
 	if err != nil {
-		return a.fail(c, apperr.Wrap(err, "list categories"))
+		return a.fail(c, err)
 	}
 	f := vehicleTypeForm{New: c.Param("id") == "", Categories: cats, Values: map[string]string{
 		"is_active": "true", "max_weight_capacity_kg": "0", "max_volume_capacity_liters": "0", "passenger_capacity": "0"}}
@@ -465,9 +337,9 @@ func (a *Console) vehicleTypeForm(c echo.Context) error {
 		if err != nil {
 			return a.fail(c, err)
 		}
-		var vt store.VehicleType
-		if err := a.d.Store.DB.WithContext(c.Request().Context()).Preload("Categories").Where("id = ?", id).Take(&vt).Error; err != nil {
-			return a.fail(c, wrapDB(err, "load vehicle type"))
+		vt, err := a.d.Office.VehicleType(c.Request().Context(), id)
+		if err != nil {
+			return a.fail(c, err)
 		}
 		f.ID = vt.ID.String()
 		img := ""
@@ -499,15 +371,15 @@ func (a *Console) vehicleTypeSave(c echo.Context) error {
 		selected = []string{}
 	}
 	body.Set("delivery_categories", selected)
-	vt, err := SaveVehicleType(c.Request().Context(), a.d.Store, id, body)
+	vt, err := a.d.Account.SaveVehicleType(c.Request().Context(), id, body)
 	if err != nil {
 		fe := fieldErrors(err)
 		if fe == nil {
 			return a.fail(c, err)
 		}
-		cats, cerr := a.allCategories(c)
+		cats, cerr := a.d.Office.Categories(c.Request().Context())
 		if cerr != nil {
-			return a.fail(c, apperr.Wrap(cerr, "list categories"))
+			return a.fail(c, cerr)
 		}
 		f := vehicleTypeForm{New: id == nil, Values: vals, Selected: selected, Categories: cats, Errors: fe}
 		if id != nil {
@@ -522,43 +394,22 @@ func (a *Console) vehicleTypeSave(c echo.Context) error {
 // --- users ---
 
 func (a *Console) users(c echo.Context) error {
-	qtext, role, staff := c.QueryParam("q"), oneOf(c.QueryParam("rol"), "client", "delivery"), c.QueryParam("staff") == "1"
-	q := a.d.Store.DB.WithContext(c.Request().Context()).Model(&store.User{}).Order("created_at DESC")
-	q = search(q, qtext, "userid", "username", "email", "first_name", "last_name", "phone")
-	if role != "" {
-		q = q.Where("role = ?", role)
-	}
-	if staff {
-		q = q.Where("is_staff = ?", true)
-	}
-	var us []store.User
-	pg, err := pageOf(c, q, &us)
+	qtext, role, staff := c.QueryParam("q"), backoffice.OneOf(c.QueryParam("rol"), "client", "delivery"), c.QueryParam("staff") == "1"
+	us, more, err := a.d.Office.Users(c.Request().Context(), backoffice.UserFilter{Q: qtext, Role: role, StaffOnly: staff, Page: pageNumber(c)})
 	if err != nil {
-		return a.fail(c, apperr.Wrap(err, "list users"))
+		return a.fail(c, err)
 	}
 	return a.render(c, http.StatusOK, "users.html", "Usuarios", map[string]any{
-		"Users": us, "Q": qtext, "Role": role, "Staff": staff, "Pager": pg})
+		"Users": us, "Q": qtext, "Role": role, "Staff": staff, "Pager": pagerOf(c, more)})
 }
 
 func (a *Console) user(c echo.Context) error {
-	db := a.d.Store.DB.WithContext(c.Request().Context())
-	var u store.User
-	if err := db.Where("userid = ?", c.Param("id")).Take(&u).Error; err != nil {
-		return a.fail(c, wrapDB(err, "load user"))
+	d, err := a.d.Office.User(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return a.fail(c, err)
 	}
-	var vs []store.Vehicle
-	if err := db.Preload("Type").Where("user_id = ?", u.UserID).Order("created_at").Find(&vs).Error; err != nil {
-		return a.fail(c, apperr.Wrap(err, "user vehicles"))
-	}
-	var asClient, asDriver int64
-	if err := db.Model(&store.Delivery{}).Where("client_id = ?", u.UserID).Count(&asClient).Error; err != nil {
-		return a.fail(c, apperr.Wrap(err, "user deliveries"))
-	}
-	if err := db.Model(&store.Delivery{}).Where("delivery_person_id = ?", u.UserID).Count(&asDriver).Error; err != nil {
-		return a.fail(c, apperr.Wrap(err, "user deliveries"))
-	}
-	return a.render(c, http.StatusOK, "user.html", personName(&u), map[string]any{
-		"U": u, "Vehicles": vs, "AsClient": asClient, "AsDriver": asDriver})
+	return a.render(c, http.StatusOK, "user.html", personName(&d.U), map[string]any{
+		"U": d.U, "Vehicles": d.Vehicles, "AsClient": d.AsClient, "AsDriver": d.AsDriver})
 }
 
 func (a *Console) userStaff(c echo.Context) error {
@@ -566,12 +417,14 @@ func (a *Console) userStaff(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	id := c.Param("id")
-	err = SetUserStaff(c.Request().Context(), a.d.Store, id, body)
-	if a.d.UserChanged != nil {
-		a.d.UserChanged(id)
+	f := apperr.Fields{}
+	staff, _ := body.Bool("is_staff", f, true)
+	if err := f.Err(); err != nil {
+		return a.fail(c, err)
 	}
-	if err != nil {
+	id := c.Param("id")
+	// The console changes users the app has seen: an unknown id is a 404.
+	if err := a.d.Account.SetStaff(c.Request().Context(), id, staff, account.UnknownNotFound); err != nil {
 		return a.fail(c, err)
 	}
 	a.d.Log.Info("admin staff flag", "staff", staffOf(c).Username, "userid", id, "is_staff", vals["is_staff"])
@@ -581,20 +434,14 @@ func (a *Console) userStaff(c echo.Context) error {
 // --- quotes, offers, deliveries (read-only) ---
 
 func (a *Console) quotes(c echo.Context) error {
-	status, qtext := oneOf(c.QueryParam("estado"), store.QuotePending, store.QuoteAccepted, store.QuoteCancelled), c.QueryParam("q")
-	q := a.d.Store.DB.WithContext(c.Request().Context()).Model(&store.Quote{}).
-		Preload("Client").Preload("Category").Preload("Offers").Order("created_at DESC")
-	if status != "" {
-		q = q.Where("status = ?", status)
-	}
-	q = search(q, qtext, "client_id", "pickup_address", "delivery_address")
-	var qs []store.Quote
-	pg, err := pageOf(c, q, &qs)
+	f := backoffice.Filter{Status: backoffice.OneOf(c.QueryParam("estado"), store.QuotePending, store.QuoteAccepted, store.QuoteCancelled),
+		Q: c.QueryParam("q"), Page: pageNumber(c)}
+	qs, more, err := a.d.Office.Quotes(c.Request().Context(), f)
 	if err != nil {
-		return a.fail(c, apperr.Wrap(err, "list quotes"))
+		return a.fail(c, err)
 	}
 	return a.render(c, http.StatusOK, "quotes.html", "Cotizaciones", map[string]any{
-		"Quotes": qs, "Status": status, "Q": qtext, "Pager": pg, "Now": store.Now()})
+		"Quotes": qs, "Status": f.Status, "Q": f.Q, "Pager": pagerOf(c, more), "Now": a.d.Store.Now()})
 }
 
 func (a *Console) quote(c echo.Context) error {
@@ -602,53 +449,35 @@ func (a *Console) quote(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	var q store.Quote
-	err = a.d.Store.DB.WithContext(c.Request().Context()).Preload("Client").Preload("Category").Preload("VehicleType").
-		Preload("Offers", func(db *gorm.DB) *gorm.DB { return db.Order("created_at") }).Preload("Offers.DeliveryPerson").
-		Preload("Offers.Vehicle").Where("id = ?", id).Take(&q).Error
+	q, err := a.d.Office.Quote(c.Request().Context(), id)
 	if err != nil {
-		return a.fail(c, wrapDB(err, "load quote"))
+		return a.fail(c, err)
 	}
-	return a.render(c, http.StatusOK, "quote.html", "Cotización", map[string]any{"Q": q, "Now": store.Now()})
+	return a.render(c, http.StatusOK, "quote.html", "Cotización", map[string]any{"Q": *q, "Now": a.d.Store.Now()})
 }
 
 func (a *Console) offers(c echo.Context) error {
-	status, qtext := oneOf(c.QueryParam("estado"), store.OfferPending, store.OfferAccepted, store.OfferRejected), c.QueryParam("q")
-	q := a.d.Store.DB.WithContext(c.Request().Context()).Model(&store.Offer{}).
-		Preload("DeliveryPerson").Preload("Quote").Preload("Vehicle").Order("created_at DESC")
-	if status != "" {
-		q = q.Where("status = ?", status)
-	}
-	q = search(q, qtext, "delivery_person_id", "quote_id")
-	var os []store.Offer
-	pg, err := pageOf(c, q, &os)
+	f := backoffice.Filter{Status: backoffice.OneOf(c.QueryParam("estado"), store.OfferPending, store.OfferAccepted, store.OfferRejected),
+		Q: c.QueryParam("q"), Page: pageNumber(c)}
+	os, more, err := a.d.Office.Offers(c.Request().Context(), f)
 	if err != nil {
-		return a.fail(c, apperr.Wrap(err, "list offers"))
+		return a.fail(c, err)
 	}
 	return a.render(c, http.StatusOK, "offers.html", "Ofertas", map[string]any{
-		"Offers": os, "Status": status, "Q": qtext, "Pager": pg, "Now": store.Now()})
+		"Offers": os, "Status": f.Status, "Q": f.Q, "Pager": pagerOf(c, more), "Now": a.d.Store.Now()})
 }
 
 func (a *Console) deliveries(c echo.Context) error {
-	status := oneOf(c.QueryParam("estado"), deliveryStatuses...)
-	pay := oneOf(c.QueryParam("pago"), "efectivo", "nequi")
-	qtext := c.QueryParam("q")
-	q := a.d.Store.DB.WithContext(c.Request().Context()).Model(&store.Delivery{}).
-		Preload("Client").Preload("DeliveryPerson").Preload("Category").Order("created_at DESC")
-	if status != "" {
-		q = q.Where("status = ?", status)
+	f := backoffice.DeliveryFilter{
+		Filter:  backoffice.Filter{Status: backoffice.OneOf(c.QueryParam("estado"), backoffice.DeliveryStatuses...), Q: c.QueryParam("q"), Page: pageNumber(c)},
+		Payment: backoffice.OneOf(c.QueryParam("pago"), "efectivo", "nequi"),
 	}
-	if pay != "" {
-		q = q.Where("payment_method = ?", pay)
-	}
-	q = search(q, qtext, "client_id", "delivery_person_id", "pickup_address", "delivery_address")
-	var ds []store.Delivery
-	pg, err := pageOf(c, q, &ds)
+	ds, more, err := a.d.Office.Deliveries(c.Request().Context(), f)
 	if err != nil {
-		return a.fail(c, apperr.Wrap(err, "list deliveries"))
+		return a.fail(c, err)
 	}
 	return a.render(c, http.StatusOK, "deliveries.html", "Entregas", map[string]any{
-		"Deliveries": ds, "Status": status, "Pay": pay, "Q": qtext, "Pager": pg, "Statuses": deliveryStatuses})
+		"Deliveries": ds, "Status": f.Status, "Pay": f.Payment, "Q": f.Q, "Pager": pagerOf(c, more), "Statuses": backoffice.DeliveryStatuses})
 }
 
 func (a *Console) delivery(c echo.Context) error {
@@ -656,35 +485,19 @@ func (a *Console) delivery(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	db := a.d.Store.DB.WithContext(c.Request().Context())
-	var d store.Delivery
-	if err := db.Preload("Client").Preload("DeliveryPerson").Preload("Category").Where("id = ?", id).Take(&d).Error; err != nil {
-		return a.fail(c, wrapDB(err, "load delivery"))
+	d, err := a.d.Office.Delivery(c.Request().Context(), id)
+	if err != nil {
+		return a.fail(c, err)
 	}
-	var hist []store.HistoryEvent
-	if err := db.Preload("ChangedBy").Where("history_id = ?", d.HistoryID).Order("created_at, id").Find(&hist).Error; err != nil {
-		return a.fail(c, apperr.Wrap(err, "delivery history"))
-	}
-	var v *store.Vehicle
-	if d.VehicleID != nil {
-		var vv store.Vehicle
-		err := db.Preload("Type").Where("vehicle_id = ?", *d.VehicleID).Take(&vv).Error
-		if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
-			return a.fail(c, apperr.Wrap(err, "delivery vehicle"))
-		}
-		if err == nil {
-			v = &vv
-		}
-	}
-	return a.render(c, http.StatusOK, "delivery.html", "Entrega", map[string]any{"D": d, "History": hist, "Vehicle": v})
+	return a.render(c, http.StatusOK, "delivery.html", "Entrega", map[string]any{"D": d.D, "History": d.History, "Vehicle": d.Vehicle})
 }
 
 // --- staff accounts ---
 
 func (a *Console) accounts(c echo.Context) error {
-	var accs []store.StaffAccount
-	if err := a.d.Store.DB.WithContext(c.Request().Context()).Order("username").Find(&accs).Error; err != nil {
-		return a.fail(c, apperr.Wrap(err, "list staff accounts"))
+	accs, err := a.d.Office.Accounts(c.Request().Context())
+	if err != nil {
+		return a.fail(c, err)
 	}
 	return a.render(c, http.StatusOK, "accounts.html", "Cuentas del personal", accs)
 }
@@ -706,7 +519,7 @@ func (a *Console) accountActive(c echo.Context) error {
 	if id == staffOf(c).ID && !active {
 		return a.fail(c, apperr.New(apperr.Invalid, "No puede desactivar su propia cuenta."))
 	}
-	if err := SetAccountActive(c.Request().Context(), a.d.Store, id, active); err != nil {
+	if err := a.d.Office.SetAccountActive(c.Request().Context(), id, active); err != nil {
 		return a.fail(c, err)
 	}
 	a.d.Log.Info("admin staff account", "staff", staffOf(c).Username, "account", id, "is_active", active)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"hermez/pkg/account"
 	"hermez/pkg/config"
 	"hermez/pkg/store"
 )
@@ -100,7 +101,8 @@ func Staff(ctx context.Context, cfg config.Config, log *slog.Logger, args []stri
 		return err
 	}
 	defer st.Close()
-	if err := store.SetStaff(ctx, st, userid, !*off); err != nil {
+	// api.md: `web staff <userid>` creates the row of a user never seen.
+	if err := account.New(st, nil, log).SetStaff(ctx, userid, !*off, account.UnknownCreate); err != nil {
 		return err
 	}
 	log.Info("staff flag set", "userid", userid, "is_staff", !*off)

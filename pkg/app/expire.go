@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"hermez/pkg/account"
 	"hermez/pkg/config"
 	"hermez/pkg/market"
 	"hermez/pkg/realtime"
@@ -31,7 +32,27 @@ func Expire(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	log.Info("expired quotes and offers removed", "quotes", quotes, "offers", offers)
-	return nil
+	return Purge(account.New(st, nil, log), outbox, log)(ctx)
+}
+
+// Purge is the retention job: each bookkeeping table's owner deletes the rows
+// its retention has passed (account.WebhookRetention for applied svix-ids,
+// realtime.OutboxRetention for published outbox rows).
+func Purge(acct *account.Service, outbox *realtime.Outbox, log *slog.Logger) func(context.Context) error {
+	return func(ctx context.Context) error {
+		hooks, err := acct.PurgeWebhookEvents(ctx)
+		if err != nil {
+			return err
+		}
+		frames, err := outbox.Purge(ctx)
+		if err != nil {
+			return err
+		}
+		if hooks+frames > 0 {
+			log.Info("retention purge", "webhook_events", hooks, "outbox_events", frames)
+		}
+		return nil
+	}
 }
 
 // Sweep adapts the market's expiry sweep for the periodic runner.

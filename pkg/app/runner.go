@@ -17,7 +17,8 @@ import (
 )
 
 // Runner runs the periodic jobs of the realtime side: the outbox relay (every
-// RelayEvery) and the expiry sweep (every SweepEvery), one runner at a time
+// RelayEvery), the expiry sweep (every SweepEvery) and the retention purge
+// (every 10 minutes), one runner at a time
 // across replicas (Lock), never two passes of this process at once.
 type Runner struct {
 	Outbox     *realtime.Outbox
@@ -26,6 +27,9 @@ type Runner struct {
 	// Sweep removes expired quotes and offers ((*market.Service).Expire
 	// adapted to this signature); nil: no sweep yet. Set it before Run.
 	Sweep func(ctx context.Context) error
+	// Purge applies the bookkeeping tables' retention (see app.Purge); nil:
+	// none.
+	Purge func(ctx context.Context) error
 	Lock  Locker
 	Log   *slog.Logger
 
@@ -147,10 +151,9 @@ func (r *Runner) Run(ctx context.Context) {
 		case <-sweep.C:
 			r.SweepOnce(ctx)
 		case <-purge.C:
-			r.locked(ctx, "purge", func(ctx context.Context) error {
-				_, err := r.Outbox.Purge(ctx, 24*time.Hour)
-				return err
-			})
+			if r.Purge != nil {
+				_, _ = r.locked(ctx, "purge", r.Purge)
+			}
 		}
 	}
 }

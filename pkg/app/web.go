@@ -8,6 +8,7 @@ import (
 	"hermez/pkg/account"
 	"hermez/pkg/admin"
 	"hermez/pkg/auth"
+	"hermez/pkg/backoffice"
 	"hermez/pkg/config"
 	"hermez/pkg/httpapi"
 	"hermez/pkg/market"
@@ -53,8 +54,8 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	lim := newLimits(cfg, broker, log)
 	e := httpapi.New(httpapi.Deps{Config: cfg, Store: st, Auth: authn, Outbox: outbox, Log: log,
 		Checks: Checks(st, broker, authn), DevIssuer: dev, Market: mkt, Account: acct, Throttles: lim.http})
-	if _, err := admin.Register(e, admin.Deps{Config: cfg, Store: st, Log: log, UserChanged: authn.Forget, Market: mkt,
-		Redis: lim.redis, RedisPrefix: lim.prefix}); err != nil {
+	if _, err := admin.Register(e, admin.Deps{Config: cfg, Store: st, Log: log, Market: mkt, Account: acct,
+		Office: backoffice.New(st), Redis: lim.redis, RedisPrefix: lim.prefix}); err != nil {
 		return nil, err
 	}
 	openapi.Register(e)

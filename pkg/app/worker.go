@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
 
+	"hermez/pkg/account"
 	"hermez/pkg/apperr"
 	"hermez/pkg/auth"
 	"hermez/pkg/config"
@@ -92,10 +93,12 @@ func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *s
 
 // NewRunner builds the relay/sweep runner of a process.
 func NewRunner(cfg config.Config, log *slog.Logger, st *store.Store, broker *Broker, sweep func(context.Context) error) *Runner {
+	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
 	return &Runner{
-		Outbox:     &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log},
+		Outbox:     outbox,
 		SweepEvery: cfg.ExpireInterval(),
 		Sweep:      sweep,
+		Purge:      Purge(account.New(st, nil, log), outbox, log),
 		Lock:       NewLocker(st, broker.Redis, cfg.RedisPrefix+"runner-lock"),
 		Log:        log,
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
-	"hermez/pkg/admin"
+	"hermez/pkg/account"
 	"hermez/pkg/apperr"
 	"hermez/pkg/auth"
 	"hermez/pkg/config"
@@ -173,7 +173,7 @@ func TestNumbersOutOfRangeOnEveryField(t *testing.T) {
 	// The staff console's vehicle types: integer and numeric(10,2) columns.
 	for key, val := range map[string]string{"passenger_capacity": big, "max_weight_capacity_kg": "123456789012", "max_volume_capacity_liters": "1e5"} {
 		b := input.FromStrings(map[string]string{"name": "Grande", "max_weight_capacity_kg": "1", "max_volume_capacity_liters": "1", "passenger_capacity": "1", key: val})
-		_, err := admin.SaveVehicleType(context.Background(), w.Store, nil, b)
+		_, err := account.New(w.Store, nil, nil).SaveVehicleType(context.Background(), nil, b)
 		if e, ok := apperr.As(err); !ok || len(e.Fields[key]) == 0 {
 			t.Fatalf("vehicle type %s=%s: %v", key, val, err)
 		}

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,9 +34,9 @@ func fixedClock(t *testing.T) (*store.Store, *atomic.Int64) {
 }
 
 // Expiry with a controllable clock: expired quotes (with their offers) and
-// expired offers go, unexpired ones stay, their events are published; old
-// webhook ids and published outbox rows are purged. The clock starts at a
-// fixed instant and moves by steps.
+// expired offers go, unexpired ones stay, their events are published; the
+// retention purge removes old webhook ids and published outbox rows. The
+// clock starts at a fixed instant and moves by steps.
 func TestExpire(t *testing.T) {
 	t.Parallel()
 	st, offset := fixedClock(t)
@@ -106,7 +107,11 @@ func TestExpire(t *testing.T) {
 	}
 	mustStatus(t, w.Do(t, "GET", "/deliveries/api/quotes/"+qB+"/", d1.Tok, nil), 200)
 
-	// Purge.
+	// The retention purge (the runner's purge job) removes old webhook ids
+	// and published outbox rows, not unpublished ones.
+	if err := app.Purge(w.App.Account, w.App.Outbox, slog.Default())(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	var hooks []store.WebhookEvent
 	w.Store.DB.Find(&hooks)
 	if len(hooks) != 1 || hooks[0].SvixID != "msg_new" {

@@ -13,10 +13,8 @@ import (
 	"hermez/pkg/store"
 )
 
-// Retention of bookkeeping rows the sweeper purges.
+// Sizes of one expiry sweep.
 const (
-	WebhookRetention = 7 * 24 * time.Hour
-	OutboxRetention  = 24 * time.Hour
 	expireBatch      = 100
 	expireMaxBatches = 1000
 )
@@ -41,9 +39,9 @@ func (s *Service) lockSkip(tx *gorm.DB) *gorm.DB {
 
 // Expire is one sweep: it removes expired pending quotes (with their offers)
 // and expired pending offers, publishing quote_expired/quote_deleted and
-// offer_expired/offer_deleted, then purges webhook ids older than 7 days and
-// published outbox rows older than a day. It returns how many quotes and
-// offers it removed.
+// offer_expired/offer_deleted. It returns how many quotes and offers it
+// removed. (The bookkeeping tables' retention belongs to their owners:
+// account.PurgeWebhookEvents and realtime.Outbox.Purge.)
 func (s *Service) Expire(ctx context.Context) (quotes, offers int, err error) {
 	for range expireMaxBatches {
 		n, m, err := s.expireQuotes(ctx)
@@ -64,9 +62,6 @@ func (s *Service) Expire(ctx context.Context) (quotes, offers int, err error) {
 		if n == 0 {
 			break
 		}
-	}
-	if err := s.purge(ctx); err != nil {
-		return quotes, offers, err
 	}
 	return quotes, offers, nil
 }
@@ -131,18 +126,6 @@ func (s *Service) expireOffers(ctx context.Context) (offers int, err error) {
 		return 0, fmt.Errorf("expire offers: %w", err)
 	}
 	return offers, nil
-}
-
-func (s *Service) purge(ctx context.Context) error {
-	db := s.Store.DB.WithContext(ctx)
-	if err := db.Where("received_at < ?", s.Store.Now().Add(-WebhookRetention)).Delete(&store.WebhookEvent{}).Error; err != nil {
-		return fmt.Errorf("purge webhook events: %w", err)
-	}
-	err := db.Where("published_at IS NOT NULL AND published_at < ?", s.Store.Now().Add(-OutboxRetention)).Delete(&store.OutboxEvent{}).Error
-	if err != nil {
-		return fmt.Errorf("purge outbox: %w", err)
-	}
-	return nil
 }
 
 // RemoveUserMarketplace removes, inside the caller's transaction, a user's

@@ -217,11 +217,19 @@ func (o *Outbox) Relay(ctx context.Context, minAge time.Duration, batch int) (in
 	return published, err
 }
 
-// Purge deletes published rows older than age (the outbox is not an archive).
-func (o *Outbox) Purge(ctx context.Context, age time.Duration) (int64, error) {
-	res := o.Store.DB.WithContext(ctx).Where("published_at IS NOT NULL AND published_at < ?", store.Now().Add(-age)).
+// OutboxRetention is how long published outbox rows are kept (the outbox is
+// not an archive; a day covers any investigation of a missed frame).
+const OutboxRetention = 24 * time.Hour
+
+// Purge deletes rows published more than OutboxRetention ago and returns how
+// many it removed. The runner's purge job calls it.
+func (o *Outbox) Purge(ctx context.Context) (int64, error) {
+	res := o.Store.DB.WithContext(ctx).Where("published_at IS NOT NULL AND published_at < ?", o.Store.Now().Add(-OutboxRetention)).
 		Delete(&store.OutboxEvent{})
-	return res.RowsAffected, res.Error
+	if res.Error != nil {
+		return 0, fmt.Errorf("purge outbox: %w", res.Error)
+	}
+	return res.RowsAffected, nil
 }
 
 func (o *Outbox) logger() *slog.Logger {

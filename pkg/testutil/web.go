@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
@@ -16,8 +17,7 @@ import (
 	"sync"
 	"testing"
 
-	"crypto/rand"
-
+	"hermez/pkg/account"
 	"hermez/pkg/app"
 	"hermez/pkg/auth"
 	"hermez/pkg/config"
@@ -219,7 +219,7 @@ func (w *Web) Do(t testing.TB, method, path, token string, body any) *Response {
 // process would see the change within auth.DefaultUserTTL).
 func (w *Web) SetStaff(t testing.TB, userID string, on bool) {
 	t.Helper()
-	if err := store.SetStaff(context.Background(), w.Store, userID, on); err != nil {
+	if err := account.New(w.Store, nil, nil).SetStaff(context.Background(), userID, on, account.UnknownCreate); err != nil {
 		t.Fatal(err)
 	}
 	w.App.Auth.Forget(userID)

@@ -1,8 +1,7 @@
-package admin
+package account
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -10,48 +9,38 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"hermez/pkg/apperr"
 	"hermez/pkg/input"
 	"hermez/pkg/store"
 )
 
-// The console's changes. They take an input.Body (form values) and validate
-// like the API does (DRF messages, data-model.md lengths and uniqueness).
-// None of them has a realtime event (realtime.md: vehicle and reference-data
-// edits publish nothing; they show in the next snapshot).
+// The staff's side of vehicles and users: document verification, the
+// vehicle types drivers choose from, and the API staff flag. The console
+// (pkg/admin) and `web staff` call these; none of them has a realtime event
+// (realtime.md: vehicle and reference-data edits publish nothing; they show
+// in the next snapshot).
 
 // DocumentStatuses are the values of a vehicle's four document statuses.
 var DocumentStatuses = []string{"pending", "approved", "rejected"}
 
-// Document fields of a vehicle, in display order.
-var documentFields = []struct{ Key, Column, Label string }{
+// DocumentFields are a vehicle's four document statuses: API key, column and
+// label, in display order.
+var DocumentFields = []struct{ Key, Column, Label string }{
 	{"driverLicenseStatus", "driver_license_status", "Licencia de conducción"},
 	{"registrationCardStatus", "registration_card_status", "Tarjeta de propiedad"},
 	{"insurancePolicyStatus", "insurance_policy_status", "Póliza de seguro (SOAT)"},
 	{"criminalRecordStatus", "criminal_record_status", "Antecedentes judiciales"},
 }
 
-func wrapDB(err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := apperr.As(err); ok {
-		return err
-	}
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return apperr.NotFoundErr()
-	}
-	return apperr.Wrap(err, what)
-}
-
 // VerifyVehicle sets a vehicle's document statuses, isVerified and notes.
 // A vehicle can be marked verified only with every document approved.
-func VerifyVehicle(ctx context.Context, st *store.Store, id uuid.UUID, b input.Body) (*store.Vehicle, error) {
+func (s *Service) VerifyVehicle(ctx context.Context, id uuid.UUID, b input.Body) (*store.Vehicle, error) {
 	f := apperr.Fields{}
 	updates := map[string]any{}
 	statuses := map[string]string{}
-	for _, d := range documentFields {
+	for _, d := range DocumentFields {
 		v, ok := b.String(d.Key, f, input.StringOpts{Required: true, Choices: DocumentStatuses})
 		if ok && v != nil {
 			updates[d.Column] = *v
@@ -69,7 +58,7 @@ func VerifyVehicle(ctx context.Context, st *store.Store, id uuid.UUID, b input.B
 		}
 		updates["verification_notes"] = notes
 	}
-	if vok && verified && len(statuses) == len(documentFields) {
+	if vok && verified && len(statuses) == len(DocumentFields) {
 		for _, s := range statuses {
 			if s != "approved" {
 				f.Add("isVerified", "Solo se puede verificar un vehículo con todos sus documentos aprobados.")
@@ -81,15 +70,15 @@ func VerifyVehicle(ctx context.Context, st *store.Store, id uuid.UUID, b input.B
 		return nil, err
 	}
 	var v store.Vehicle
-	err := st.Transaction(ctx, func(tx *gorm.DB) error {
+	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		if err := tx.Where("vehicle_id = ?", id).Take(&v).Error; err != nil {
 			return err
 		}
-		updates["updated_at"] = store.Now()
+		updates["updated_at"] = s.Store.Now()
 		return tx.Model(&v).Updates(updates).Error
 	})
 	if err != nil {
-		return nil, wrapDB(err, "verify vehicle")
+		return nil, store.MapError(err, "verify vehicle")
 	}
 	return &v, nil
 }
@@ -132,7 +121,7 @@ func uniqueName(tx *gorm.DB, model any, name string, id *uuid.UUID, msg string) 
 
 // SaveVehicleType creates (id nil) or updates a vehicle type and its
 // category links ("delivery_categories": a list of category ids).
-func SaveVehicleType(ctx context.Context, st *store.Store, id *uuid.UUID, b input.Body) (*store.VehicleType, error) {
+func (s *Service) SaveVehicleType(ctx context.Context, id *uuid.UUID, b input.Body) (*store.VehicleType, error) {
 	f := apperr.Fields{}
 	name, _ := b.String("name", f, input.StringOpts{Required: true, MaxLen: 100})
 	desc, _ := b.String("description", f, input.StringOpts{AllowBlank: true})
@@ -168,14 +157,14 @@ func SaveVehicleType(ctx context.Context, st *store.Store, id *uuid.UUID, b inpu
 		}
 		cats = append(cats, cid)
 	}
-	if err := nameTaken(ctx, st, f, &store.VehicleType{}, name, id, msgTypeTaken); err != nil {
+	if err := nameTaken(ctx, s.Store, f, &store.VehicleType{}, name, id, msgTypeTaken); err != nil {
 		return nil, err
 	}
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
 	var vt store.VehicleType
-	err := st.Transaction(ctx, func(tx *gorm.DB) error {
+	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		if err := uniqueName(tx, &store.VehicleType{}, *name, id, msgTypeTaken); err != nil {
 			return err
 		}
@@ -188,7 +177,7 @@ func SaveVehicleType(ctx context.Context, st *store.Store, id *uuid.UUID, b inpu
 				return apperr.Field("delivery_categories", "Alguna de las categorías elegidas no existe.")
 			}
 		}
-		now := store.Now()
+		now := s.Store.Now()
 		if id == nil {
 			vt = store.VehicleType{ID: uuid.New(), Name: *name, MaxWeightCapacityKg: *kg, MaxVolumeCapacityLiters: *liters,
 				PassengerCapacity: int(*pax), Image: image, IsActive: true, CreatedAt: now, UpdatedAt: now}
@@ -236,7 +225,7 @@ func SaveVehicleType(ctx context.Context, st *store.Store, id *uuid.UUID, b inpu
 		if store.IsUniqueViolation(err) {
 			return nil, apperr.Field("name", msgTypeTaken)
 		}
-		return nil, wrapDB(err, "save vehicle type")
+		return nil, store.MapError(err, "save vehicle type")
 	}
 	return &vt, nil
 }
@@ -253,21 +242,37 @@ func uniq(ids []uuid.UUID) []uuid.UUID {
 	return out
 }
 
-// SetUserStaff sets an existing app user's staff flag (their JWT then has
-// staff powers in the API).
-func SetUserStaff(ctx context.Context, st *store.Store, userid string, b input.Body) error {
-	f := apperr.Fields{}
-	staff, _ := b.Bool("is_staff", f, true)
-	if err := f.Err(); err != nil {
-		return err
-	}
-	res := st.DB.WithContext(ctx).Model(&store.User{}).Where("userid = ?", userid).
-		Updates(map[string]any{"is_staff": staff, "updated_at": store.Now()})
-	if res.Error != nil {
-		return apperr.Wrap(res.Error, "set staff")
-	}
-	if res.RowsAffected == 0 {
-		return apperr.NotFoundErr()
-	}
-	return nil
+// IfUnknown says what SetStaff does for a user id with no row.
+type IfUnknown int
+
+const (
+	// UnknownNotFound answers 404: the console changes users the app has seen.
+	UnknownNotFound IfUnknown = iota
+	// UnknownCreate creates the row, so `web staff <userid>` can grant the
+	// flag before the user's first sign-in (api.md); the first authenticated
+	// request or Clerk webhook fills in the profile.
+	UnknownCreate
+)
+
+// SetStaff sets a user's staff flag (their JWT then has staff powers in the
+// API). What happens for an unknown id is the caller's explicit choice.
+func (s *Service) SetStaff(ctx context.Context, userID string, staff bool, unknown IfUnknown) error {
+	defer s.changed(userID)
+	return s.Store.Transaction(ctx, func(tx *gorm.DB) error {
+		now := s.Store.Now()
+		if unknown == UnknownCreate {
+			u := store.User{UserID: userID, CreatedAt: now, UpdatedAt: now}
+			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&u).Error; err != nil {
+				return apperr.Wrap(err, "create user "+userID)
+			}
+		}
+		res := tx.Model(&store.User{}).Where("userid = ?", userID).Updates(map[string]any{"is_staff": staff, "updated_at": now})
+		if res.Error != nil {
+			return apperr.Wrap(res.Error, "set staff on "+userID)
+		}
+		if res.RowsAffected == 0 {
+			return apperr.NotFoundErr()
+		}
+		return nil
+	})
 }

@@ -1,0 +1,78 @@
+// Package backoffice is the service behind the staff console (pkg/admin):
+// the console's reads (dashboard counts, searchable and paged lists of every
+// table, one row with what its page shows) and the console's own logins
+// (staff accounts). The console's writes go to the services that own their
+// rules: vehicle verification, vehicle types and the staff flag to
+// pkg/account, categories to pkg/market. The console renders what this
+// package returns and never queries the store itself.
+package backoffice
+
+import (
+	"context"
+	"strings"
+
+	"gorm.io/gorm"
+
+	"hermez/pkg/store"
+)
+
+// Service answers the console's queries.
+type Service struct {
+	Store *store.Store
+}
+
+// New makes the service.
+func New(st *store.Store) *Service { return &Service{Store: st} }
+
+func (s *Service) db(ctx context.Context) *gorm.DB { return s.Store.DB.WithContext(ctx) }
+
+// PerPage is the length of one page of a console list.
+const PerPage = 50
+
+// maxPage bounds ?pagina= (offsets beyond it are refused as page 1).
+const maxPage = 100000
+
+// pageOf loads page n (1-based; out of range reads as 1) of q into out and
+// reports whether another page follows.
+func pageOf[T any](q *gorm.DB, n int, out *[]T) (more bool, err error) {
+	if n < 1 || n >= maxPage {
+		n = 1
+	}
+	if err := q.Limit(PerPage + 1).Offset((n - 1) * PerPage).Find(out).Error; err != nil {
+		return false, err
+	}
+	if len(*out) > PerPage {
+		*out = (*out)[:PerPage]
+		return true, nil
+	}
+	return false, nil
+}
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// search adds "any of cols contains text" (case-insensitive) when text is not blank.
+func search(q *gorm.DB, text string, cols ...string) *gorm.DB {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return q
+	}
+	pat := "%" + strings.ToLower(likeEscaper.Replace(text)) + "%"
+	conds := make([]string, len(cols))
+	args := make([]any, len(cols))
+	for i, col := range cols {
+		conds[i] = "LOWER(" + col + `) LIKE ? ESCAPE '\'`
+		args[i] = pat
+	}
+	return q.Where("("+strings.Join(conds, " OR ")+")", args...)
+}
+
+// OneOf returns v when it is one of allowed, "" otherwise (a filter value
+// from a query string).
+func OneOf(v string, allowed ...string) string {
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	return ""
+}

@@ -362,16 +362,7 @@ func (a *Console) render(c echo.Context, status int, name, title string, data an
 func (a *Console) fail(c echo.Context, err error) error {
 	status, msg := http.StatusInternalServerError, apperr.MsgInternal
 	if e, ok := apperr.As(err); ok {
-		switch e.Kind {
-		case apperr.Invalid:
-			status, msg = http.StatusBadRequest, e.Message
-		case apperr.Forbidden:
-			status, msg = http.StatusForbidden, e.Message
-		case apperr.NotFound:
-			status, msg = http.StatusNotFound, e.Message
-		case apperr.Conflict:
-			status, msg = http.StatusConflict, e.Message
-		}
+		status, msg = apperr.HTTPStatus(e.Kind), e.Message
 	}
 	if status >= 500 {
 		a.d.Log.Error("admin", "path", c.Request().URL.Path, "err", err)

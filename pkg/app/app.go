@@ -23,9 +23,9 @@ import (
 	"hermez/pkg/apperr"
 	"hermez/pkg/auth"
 	"hermez/pkg/config"
-	"hermez/pkg/httpapi"
 	"hermez/pkg/metrics"
 	"hermez/pkg/realtime"
+	"hermez/pkg/serve"
 	"hermez/pkg/store"
 )
 
@@ -154,13 +154,13 @@ func OpenBroker(cfg config.Config) (*Broker, error) {
 // Checks are the readiness checks of a process: the database, Redis when
 // configured, and Clerk's keys once configured (a process that never loaded
 // them refuses every token: not ready).
-func Checks(st *store.Store, b *Broker, authn *auth.Authenticator) []httpapi.Check {
-	checks := []httpapi.Check{{Name: "database", Ping: st.Ping}}
+func Checks(st *store.Store, b *Broker, authn *auth.Authenticator) []serve.Check {
+	checks := []serve.Check{{Name: "database", Ping: st.Ping}}
 	if b != nil && b.Redis != nil {
-		checks = append(checks, httpapi.Check{Name: "redis", Ping: func(ctx context.Context) error { return realtime.PingRedis(ctx, b.Redis) }})
+		checks = append(checks, serve.Check{Name: "redis", Ping: func(ctx context.Context) error { return realtime.PingRedis(ctx, b.Redis) }})
 	}
 	if authn != nil && authn.KeysReady != nil {
-		checks = append(checks, httpapi.Check{Name: "jwks", Ping: authn.KeysReady})
+		checks = append(checks, serve.Check{Name: "jwks", Ping: authn.KeysReady})
 	}
 	return checks
 }

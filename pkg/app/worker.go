@@ -17,8 +17,8 @@ import (
 	"hermez/pkg/apperr"
 	"hermez/pkg/auth"
 	"hermez/pkg/config"
-	"hermez/pkg/httpapi"
 	"hermez/pkg/realtime"
+	"hermez/pkg/serve"
 	"hermez/pkg/store"
 	"hermez/pkg/throttle"
 	"hermez/pkg/ws"
@@ -65,16 +65,16 @@ func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *s
 	e := echo.New()
 	// No Host check: browsers reach the worker at its own public host, and
 	// forwarded upgrades carry the worker's host; sockets authenticate by token.
-	httpapi.Common(e, log, httpapi.CommonOptions{TrustedProxyHops: cfg.TrustedProxyHops})
+	serve.Common(e, log, serve.CommonOptions{TrustedProxyHops: cfg.TrustedProxyHops})
 	lim := newLimits(cfg, broker, log)
-	e.Use(httpapi.AnonThrottle(lim.http.Anon, authn.Verifier, false)) // socket handshakes count here
+	e.Use(serve.AnonThrottle(lim.http.Anon, authn.Verifier.Valid, false)) // socket handshakes count here
 	hub := ws.NewHub(sub, log, o.Socket)
 	watchDeletedUsers(hub, authn, st, log)
-	checks := []httpapi.Check{{Name: "database", Ping: st.Ping}, {Name: "redis", Ping: hub.Ping}}
+	checks := []serve.Check{{Name: "database", Ping: st.Ping}, {Name: "redis", Ping: hub.Ping}}
 	if authn.KeysReady != nil {
-		checks = append(checks, httpapi.Check{Name: "jwks", Ping: authn.KeysReady})
+		checks = append(checks, serve.Check{Name: "jwks", Ping: authn.KeysReady})
 	}
-	httpapi.Health(e, checks...)
+	serve.Health(e, checks...)
 	(&ws.Server{Hub: hub, Auth: authn, Store: st, Log: log, Cap: lim.sockets}).Routes(e)
 	runner := NewRunner(cfg, log, st, broker, o.Sweep)
 	w := &Worker{Handler: e, Hub: hub, Runner: runner, Auth: authn, Dev: dev}

@@ -6,6 +6,7 @@ package apperr
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 )
 
@@ -87,6 +88,12 @@ func Field(field, msg string) *Error {
 	return &Error{Kind: Invalid, Fields: map[string][]string{field: {msg}}}
 }
 
+// NotAuthenticated is an authentication failure (401): msg for the client
+// ("Token expirado.", …), reason for the logs only.
+func NotAuthenticated(msg string, reason error) *Error {
+	return &Error{Kind: Unauthenticated, Message: msg, Err: reason}
+}
+
 // NotFoundErr is the 404 "No encontrado.".
 func NotFoundErr() *Error { return New(NotFound, MsgNotFound) }
 
@@ -134,6 +141,26 @@ func (f Fields) Err() error {
 		return nil
 	}
 	return &Error{Kind: Invalid, Fields: map[string][]string(f)}
+}
+
+// HTTPStatus is the status of an error of kind k: the one mapping of kinds
+// to HTTP, used by the API's JSON answers and the console's pages alike.
+func HTTPStatus(k Kind) int {
+	if s, ok := kindStatus[k]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+var kindStatus = map[Kind]int{
+	Invalid:         http.StatusBadRequest,
+	Unauthenticated: http.StatusUnauthorized,
+	Forbidden:       http.StatusForbidden,
+	NotFound:        http.StatusNotFound,
+	Conflict:        http.StatusConflict,
+	Throttled:       http.StatusTooManyRequests,
+	Unavailable:     http.StatusServiceUnavailable,
+	Internal:        http.StatusInternalServerError,
 }
 
 // KindOf returns the kind of err (Internal for non-apperr errors).

@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"hermez/pkg/apperr"
 	"hermez/pkg/store"
 )
 
@@ -34,8 +35,9 @@ func (a *Authenticator) Forget(userIDs ...string) {
 	a.users.forget(userIDs...)
 }
 
-// Authenticate verifies token and returns the caller. Failures are *AuthError
-// (401); database trouble is returned as a plain error (500).
+// Authenticate verifies token and returns the caller. Failures are
+// apperr.NotAuthenticated errors (401, the message for the client); database
+// trouble is returned as a plain error (500).
 func (a *Authenticator) Authenticate(ctx context.Context, token string) (*store.User, error) {
 	claims, err := a.Verifier.Verify(ctx, token)
 	if err != nil {
@@ -43,7 +45,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*store.
 	}
 	claims = cleaned(claims)
 	if claims.Subject == "" || len(claims.Subject) > maxSubject {
-		return nil, &AuthError{Message: MsgInvalid, Reason: fmt.Errorf("sub claim empty once cleaned of NULs, or over %d bytes", maxSubject)}
+		return nil, apperr.NotAuthenticated(MsgInvalid, fmt.Errorf("sub claim empty once cleaned of NULs, or over %d bytes", maxSubject))
 	}
 	return a.userFor(ctx, claims)
 }
@@ -82,7 +84,7 @@ func (a *Authenticator) loadUser(ctx context.Context, c *Claims) (*store.User, e
 		return nil, fmt.Errorf("load user %s: %w", c.Subject, err)
 	}
 	if u.DeletedAt != nil {
-		return nil, &AuthError{Message: MsgDeleted, Reason: fmt.Errorf("user %s is deleted", u.UserID)}
+		return nil, apperr.NotAuthenticated(MsgDeleted, fmt.Errorf("user %s is deleted", u.UserID))
 	}
 	if changes := claimChanges(&u, c); len(changes) > 0 {
 		changes["updated_at"] = store.Now()

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"hermez/pkg/apperr"
 )
 
 // Claims are the claims Hermez reads from a Clerk token (template jwt-back-hermez).
@@ -33,15 +35,6 @@ const (
 	MsgInvalid = "Token inválido."
 	MsgDeleted = "Usuario eliminado."
 )
-
-// AuthError is an authentication failure: Message for the client, Reason for the logs.
-type AuthError struct {
-	Message string
-	Reason  error
-}
-
-func (e *AuthError) Error() string { return fmt.Sprintf("%s (%v)", e.Message, e.Reason) }
-func (e *AuthError) Unwrap() error { return e.Reason }
 
 // VerifierConfig configures a Verifier.
 type VerifierConfig struct {
@@ -90,7 +83,7 @@ func (v *Verifier) Issuers() []string {
 // and RS256 verification was a fifth of the CPU of an authenticated GET.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if token == "" {
-		return nil, &AuthError{Message: MsgMissing, Reason: errors.New("no token")}
+		return nil, apperr.NotAuthenticated(MsgMissing, errors.New("no token"))
 	}
 	key := sha256.Sum256([]byte(token))
 	if c, ok := v.cache.get(key, time.Now(), v.cfg.Leeway); ok {
@@ -102,6 +95,16 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	}
 	v.cache.put(key, claims)
 	return claims, nil
+}
+
+// Valid tells whether token verifies (the anonymous throttle's question); a
+// nil verifier accepts none.
+func (v *Verifier) Valid(ctx context.Context, token string) bool {
+	if v == nil {
+		return false
+	}
+	_, err := v.Verify(ctx, token)
+	return err == nil
 }
 
 func (v *Verifier) verify(token string) (*Claims, error) {
@@ -119,13 +122,13 @@ func (v *Verifier) verify(token string) (*Claims, error) {
 		if errors.Is(err, jwt.ErrTokenExpired) {
 			msg = MsgExpired
 		}
-		return nil, &AuthError{Message: msg, Reason: err}
+		return nil, apperr.NotAuthenticated(msg, err)
 	}
 	if claims.Subject == "" {
-		return nil, &AuthError{Message: MsgInvalid, Reason: errors.New("no sub claim")}
+		return nil, apperr.NotAuthenticated(MsgInvalid, errors.New("no sub claim"))
 	}
 	if len(v.cfg.AuthorizedParty) > 0 && !slices.Contains(v.cfg.AuthorizedParty, claims.AuthorizedParty) {
-		return nil, &AuthError{Message: MsgInvalid, Reason: fmt.Errorf("azp %q not authorized", claims.AuthorizedParty)}
+		return nil, apperr.NotAuthenticated(MsgInvalid, fmt.Errorf("azp %q not authorized", claims.AuthorizedParty))
 	}
 	return claims, nil
 }

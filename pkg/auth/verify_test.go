@@ -8,13 +8,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"hermez/pkg/apperr"
 	"hermez/pkg/auth"
 	"hermez/pkg/testutil"
 )
@@ -35,12 +35,12 @@ func clerkVerifier(t *testing.T, j *testutil.JWKS, parties ...string) *auth.Veri
 
 func wantAuthError(t *testing.T, err error, msg string) {
 	t.Helper()
-	var ae *auth.AuthError
-	if !errors.As(err, &ae) {
-		t.Fatalf("want *AuthError, got %v", err)
+	ae, ok := apperr.As(err)
+	if !ok || ae.Kind != apperr.Unauthenticated {
+		t.Fatalf("want an apperr.Unauthenticated error, got %v", err)
 	}
 	if ae.Message != msg {
-		t.Fatalf("message %q, want %q (reason %v)", ae.Message, msg, ae.Reason)
+		t.Fatalf("message %q, want %q (reason %v)", ae.Message, msg, ae.Err)
 	}
 }
 

@@ -1,31 +1,21 @@
 package httpapi
 
 import (
-	"strings"
-
 	"github.com/labstack/echo/v4"
 
 	"hermez/pkg/auth"
+	"hermez/pkg/serve"
 	"hermez/pkg/store"
 )
 
 const userKey = "hermez.user"
-
-// BearerToken extracts the token of "Authorization: Bearer <jwt>".
-func BearerToken(header string) string {
-	scheme, tok, ok := strings.Cut(strings.TrimSpace(header), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return strings.TrimSpace(tok)
-}
 
 // RequireUser authenticates the request (401 JSON with WWW-Authenticate on any
 // failure) and stores the caller for CurrentUser.
 func RequireUser(a *auth.Authenticator) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			u, err := a.Authenticate(c.Request().Context(), BearerToken(c.Request().Header.Get(echo.HeaderAuthorization)))
+			u, err := a.Authenticate(c.Request().Context(), serve.BearerToken(c.Request().Header.Get(echo.HeaderAuthorization)))
 			if err != nil {
 				return err
 			}

@@ -16,6 +16,7 @@ import (
 	"hermez/pkg/config"
 	"hermez/pkg/httpapi"
 	"hermez/pkg/input"
+	"hermez/pkg/serve"
 	"hermez/pkg/testutil"
 )
 
@@ -66,7 +67,7 @@ func TestReadyzTurns503WhenDatabaseUnreachable(t *testing.T) {
 
 func TestReadyzChecksEveryDependency(t *testing.T) {
 	redisDown := false
-	e := httpapi.New(httpapi.Deps{Config: config.Defaults(), Log: testutil.Logger(), Checks: []httpapi.Check{
+	e := httpapi.New(httpapi.Deps{Config: config.Defaults(), Log: testutil.Logger(), Checks: []serve.Check{
 		{Name: "database", Ping: func(context.Context) error { return nil }},
 		{Name: "redis", Ping: func(context.Context) error {
 			if redisDown {
@@ -145,8 +146,8 @@ func TestMalformedJSON(t *testing.T) {
 		if err == nil {
 			t.Fatalf("Decode(%q) accepted", raw)
 		}
-		status, body := httpapi.Render(err)
-		d, ok := body.(httpapi.Detail)
+		status, body := serve.Render(err)
+		d, ok := body.(serve.Detail)
 		if status != 400 || !ok || d.Detail != apperr.MsgMalformed || d.Error != apperr.MsgMalformed {
 			t.Fatalf("Render(Decode(%q)) = %d %#v", raw, status, body)
 		}
@@ -169,7 +170,7 @@ func TestMalformedJSON(t *testing.T) {
 }
 
 func TestOversizedBody(t *testing.T) {
-	big := strings.Repeat("x", httpapi.MaxBody+1)
+	big := strings.Repeat("x", serve.MaxBody+1)
 	w := testutil.NewWeb(t, testutil.WebOptions{})
 	res := w.Do(t, "POST", "/user/api/me/", w.Token(t, "user_big"), `{"a":"`+big+`"}`)
 	if res.Status != http.StatusRequestEntityTooLarge {
@@ -188,7 +189,7 @@ func TestOversizedBody(t *testing.T) {
 	}
 	jsonBody(t, rec)
 	// Just under the limit is fine.
-	ok := `{"a":"` + strings.Repeat("x", httpapi.MaxBody-100) + `"}`
+	ok := `{"a":"` + strings.Repeat("x", serve.MaxBody-100) + `"}`
 	if rec := send(t, e, httptest.NewRequest("POST", "/test/body/", strings.NewReader(ok))); rec.Code != 200 {
 		t.Fatalf("body under the limit: %d %s", rec.Code, rec.Body)
 	}

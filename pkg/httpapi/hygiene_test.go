@@ -19,8 +19,8 @@ import (
 	"hermez/pkg/apperr"
 	"hermez/pkg/auth"
 	"hermez/pkg/config"
-	"hermez/pkg/httpapi"
 	"hermez/pkg/input"
+	"hermez/pkg/serve"
 	"hermez/pkg/store"
 	"hermez/pkg/testutil"
 )
@@ -199,12 +199,12 @@ func TestRequestIDRule(t *testing.T) {
 		}
 		res.Body.Close()
 		got := res.Header.Get("X-Request-ID")
-		if kept && got != id || !kept && (got == id || !httpapi.ValidRequestID(got)) {
+		if kept && got != id || !kept && (got == id || !serve.ValidRequestID(got)) {
 			t.Errorf("request id %.20q: answered %.70q", id, got)
 		}
 	}
 	res := w.Do(t, "GET", "/healthz", "", nil)
-	if !httpapi.ValidRequestID(res.Header.Get("X-Request-ID")) {
+	if !serve.ValidRequestID(res.Header.Get("X-Request-ID")) {
 		t.Fatalf("no id made: %q", res.Header.Get("X-Request-ID"))
 	}
 }
@@ -272,7 +272,7 @@ func TestClientIPRule(t *testing.T) {
 		{1, req("10.0.0.9:5000", []string{"[2001:db8::1]:443"}, ""), "2001:db8::1"},
 	}
 	for i, c := range cases {
-		if got := httpapi.ClientIP(c.hops)(c.r); got != c.wantIP {
+		if got := serve.ClientIP(c.hops)(c.r); got != c.wantIP {
 			t.Errorf("case %d: %q, want %q", i, got, c.wantIP)
 		}
 	}
@@ -285,9 +285,9 @@ func TestLogsBoundWhatTheClientWrote(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := echo.New()
-	httpapi.Common(e, log, httpapi.CommonOptions{})
+	serve.Common(e, log, serve.CommonOptions{})
 	e.GET("/x/:id/", func(echo.Context) error {
-		return &auth.AuthError{Message: auth.MsgInvalid, Reason: fmt.Errorf("untrusted issuer %q", strings.Repeat("i", 100000))}
+		return apperr.NotAuthenticated(auth.MsgInvalid, fmt.Errorf("untrusted issuer %q", strings.Repeat("i", 100000)))
 	})
 	req := httptest.NewRequest("GET", "/x/"+strings.Repeat("p", 50000)+"/", nil)
 	req.Header.Set("X-Request-ID", strings.Repeat("r", 4096))

@@ -3,6 +3,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"hermez/pkg/input"
 	"hermez/pkg/market"
 	"hermez/pkg/realtime"
+	"hermez/pkg/serve"
 	"hermez/pkg/store"
 )
 
@@ -30,7 +32,7 @@ type Deps struct {
 	// Store and Outbox when nil.
 	Account *account.Service
 	// Checks are the readiness dependencies (database, Redis).
-	Checks []Check
+	Checks []serve.Check
 	// DevIssuer, when set, serves its JWKS at /.well-known/jwks.json.
 	DevIssuer *auth.DevIssuer
 	// Market runs the marketplace rules (built from Store/Outbox/Config when nil).
@@ -48,14 +50,14 @@ func New(d Deps) *echo.Echo {
 		d.Market = market.New(d.Store, d.Outbox, market.ConfigFrom(d.Config), d.Log)
 	}
 	e := echo.New()
-	Common(e, d.Log, CommonOptions{DeploymentHost: d.Config.DeploymentHost, TrustedProxyHops: d.Config.TrustedProxyHops})
-	e.Use(CORS(d.Config.CORSAllowedOrigins))
-	var verifier *auth.Verifier
+	serve.Common(e, d.Log, serve.CommonOptions{DeploymentHost: d.Config.DeploymentHost, TrustedProxyHops: d.Config.TrustedProxyHops})
+	e.Use(serve.CORS(d.Config.CORSAllowedOrigins))
+	var valid func(context.Context, string) bool
 	if d.Auth != nil {
-		verifier = d.Auth.Verifier
+		valid = d.Auth.Verifier.Valid
 	}
-	e.Use(AnonThrottle(d.Throttles.Anon, verifier, d.Config.WorkerURL != ""))
-	Health(e, d.Checks...)
+	e.Use(serve.AnonThrottle(d.Throttles.Anon, valid, d.Config.WorkerURL != ""))
+	serve.Health(e, d.Checks...)
 	if d.DevIssuer != nil {
 		jwks := d.DevIssuer.JWKS()
 		e.GET("/.well-known/jwks.json", func(c echo.Context) error {

@@ -10,6 +10,7 @@ import (
 
 	"hermez/pkg/apperr"
 	"hermez/pkg/auth"
+	"hermez/pkg/serve"
 	"hermez/pkg/store"
 	"hermez/pkg/view"
 )
@@ -445,7 +446,7 @@ func (a *API) clerkWebhook(c echo.Context) error {
 		return apperr.New(apperr.Invalid, apperr.MsgMalformed)
 	}
 	if err := a.webhook.Verify(raw, c.Request().Header); err != nil {
-		a.Log.InfoContext(c.Request().Context(), "clerk webhook refused", "request_id", requestID(c), "err", err)
+		a.Log.InfoContext(c.Request().Context(), "clerk webhook refused", "request_id", serve.RequestIDOf(c), "err", err)
 		return apperr.New(apperr.Invalid, "Firma del webhook inválida.")
 	}
 	if _, err := a.Account.ApplyClerkEvent(c.Request().Context(), auth.MessageID(c.Request().Header), raw); err != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"hermez/pkg/auth"
 	"hermez/pkg/market"
 	"hermez/pkg/realtime"
+	"hermez/pkg/serve"
 	"hermez/pkg/store"
 	"hermez/pkg/view"
 )
@@ -110,7 +110,7 @@ func (s *Server) handle(r route) echo.HandlerFunc {
 			return apperr.New(apperr.Unavailable, "El servidor se está reiniciando; vuelva a conectar.")
 		}
 		req := c.Request()
-		token, proto := Token(req)
+		token, proto := serve.SocketToken(req)
 		u, err := s.Auth.Authenticate(req.Context(), token)
 		if err != nil {
 			return err
@@ -195,62 +195,6 @@ func closeNow(wsc *websocket.Conn, code int, reason string) {
 			return
 		}
 	}
-}
-
-// Token finds the caller's token: the bare JWT as a subprotocol (what the
-// frontend sends), `Bearer <jwt>` / `Bearer_`, `Bearer:`, `Bearer-` (or
-// "Bearer" then the token as the next subprotocol), the `token` or
-// `access_token` query parameter, or an Authorization header. proto is the
-// subprotocol to echo in the handshake ("" when the token came another way).
-func Token(r *http.Request) (token, proto string) {
-	protos := websocket.Subprotocols(r)
-	for i, p := range protos {
-		if t, ok := cutBearer(p); ok {
-			if t != "" {
-				return t, p
-			}
-			if i+1 < len(protos) {
-				return protos[i+1], p
-			}
-		}
-	}
-	for _, p := range protos {
-		if strings.Count(p, ".") == 2 {
-			return p, p
-		}
-	}
-	if len(protos) == 1 {
-		return protos[0], protos[0]
-	}
-	q := r.URL.Query()
-	for _, k := range []string{"token", "access_token"} {
-		if v := strings.TrimSpace(q.Get(k)); v != "" {
-			if t, ok := cutBearer(v); ok && t != "" {
-				return t, ""
-			}
-			return v, ""
-		}
-	}
-	if t, ok := cutBearer(strings.TrimSpace(r.Header.Get("Authorization"))); ok && t != "" {
-		return t, ""
-	}
-	return "", ""
-}
-
-// cutBearer reads "Bearer", "Bearer <t>", "Bearer_<t>", "Bearer:<t>", "Bearer-<t>".
-func cutBearer(p string) (string, bool) {
-	if len(p) < 6 || !strings.EqualFold(p[:6], "bearer") {
-		return "", false
-	}
-	rest := p[6:]
-	if rest == "" {
-		return "", true
-	}
-	switch rest[0] {
-	case ' ', '_', ':', '-':
-		return strings.TrimSpace(rest[1:]), true
-	}
-	return "", false
 }
 
 // Parameters.

@@ -1,4 +1,4 @@
-package httpapi
+package serve
 
 import (
 	"errors"
@@ -9,7 +9,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"hermez/pkg/apperr"
-	"hermez/pkg/auth"
 )
 
 // Detail is the shape of every non-validation error: three keys, same text.
@@ -17,29 +16,11 @@ type Detail = apperr.Detail
 
 func detail(msg string) Detail { return apperr.NewDetail(msg) }
 
-var kindStatus = map[apperr.Kind]int{
-	apperr.Invalid:         http.StatusBadRequest,
-	apperr.Unauthenticated: http.StatusUnauthorized,
-	apperr.Forbidden:       http.StatusForbidden,
-	apperr.NotFound:        http.StatusNotFound,
-	apperr.Conflict:        http.StatusConflict,
-	apperr.Throttled:       http.StatusTooManyRequests,
-	apperr.Unavailable:     http.StatusServiceUnavailable,
-	apperr.Internal:        http.StatusInternalServerError,
-}
-
 // Render maps any error to its status and DRF-shaped JSON body. It is the one
 // place where errors become HTTP.
 func Render(err error) (int, any) {
-	var ae *auth.AuthError
-	if errors.As(err, &ae) {
-		return http.StatusUnauthorized, detail(ae.Message)
-	}
 	if e, ok := apperr.As(err); ok {
-		status := kindStatus[e.Kind]
-		if status == 0 {
-			status = http.StatusInternalServerError
-		}
+		status := apperr.HTTPStatus(e.Kind)
 		if e.Kind == apperr.Invalid && len(e.Fields) > 0 {
 			return status, e.Body()
 		}
@@ -57,7 +38,7 @@ func Render(err error) (int, any) {
 		case http.StatusRequestEntityTooLarge:
 			return he.Code, detail("La solicitud es demasiado grande (máximo 1 MiB).")
 		case http.StatusUnauthorized:
-			return he.Code, detail(auth.MsgMissing)
+			return he.Code, detail(apperr.MsgNotAuth)
 		case http.StatusBadRequest:
 			return he.Code, detail(apperr.MsgMalformed)
 		case http.StatusServiceUnavailable:
@@ -104,7 +85,7 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		case status == http.StatusUnauthorized || status == http.StatusForbidden:
 			level = slog.LevelInfo
 		}
-		log.Log(c.Request().Context(), level, "request failed", "request_id", requestID(c),
+		log.Log(c.Request().Context(), level, "request failed", "request_id", RequestIDOf(c),
 			"method", c.Request().Method, "path", logPath(c.Request().URL.Path), "status", status, "err", logErr(err))
 		if c.Request().Method == http.MethodHead {
 			err = c.NoContent(status)

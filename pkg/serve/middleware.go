@@ -1,4 +1,10 @@
-package httpapi
+// Package serve is what the web and worker processes share for serving HTTP:
+// the middleware stack (request id, request log and metrics, recovery, NUL
+// and Host checks, body limit, the client-IP rule), the one mapping of
+// errors to HTTP answers, /healthz, /readyz and /metrics, the anonymous
+// throttle and the ways a request carries its token. It holds no route of
+// the API or of the sockets (pkg/httpapi, pkg/ws).
+package serve
 
 import (
 	"log/slog"
@@ -70,7 +76,8 @@ func HostCheck(deploymentHost string) echo.MiddlewareFunc {
 	}
 }
 
-func requestID(c echo.Context) string {
+// RequestIDOf is the request id RequestID gave this request.
+func RequestIDOf(c echo.Context) string {
 	return c.Response().Header().Get(echo.HeaderXRequestID)
 }
 
@@ -174,7 +181,7 @@ func RequestLog(log *slog.Logger) echo.MiddlewareFunc {
 			if probePaths[c.Request().URL.Path] {
 				level = slog.LevelDebug
 			}
-			log.Log(c.Request().Context(), level, "request", "request_id", requestID(c), "method", c.Request().Method,
+			log.Log(c.Request().Context(), level, "request", "request_id", RequestIDOf(c), "method", c.Request().Method,
 				"route", route, "path", logPath(c.Request().URL.Path), "status", status, "ip", c.RealIP(),
 				"duration_ms", float64(d.Microseconds())/1000)
 			return nil
@@ -199,7 +206,7 @@ func Recover(log *slog.Logger) echo.MiddlewareFunc {
 	return middleware.RecoverWithConfig(middleware.RecoverConfig{
 		DisableStackAll: true,
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
-			log.Error("panic", "request_id", requestID(c), "err", err, "stack", string(stack))
+			log.Error("panic", "request_id", RequestIDOf(c), "err", err, "stack", string(stack))
 			return err
 		},
 	})

@@ -98,8 +98,8 @@ func serve(sig context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	for _, run := range web.Background {
-		go run(ctx)
-	}
-	return app.Serve(sig, cfg, log, web.Handler, web.OnShutdown...)
+	stopBackground := app.StartBackground(ctx, web.Background...)
+	err = app.Serve(sig, cfg, log, web.Handler, web.OnShutdown...)
+	stopBackground() // every loop has returned before the store closes
+	return err
 }

@@ -82,8 +82,8 @@ func serve(sig context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	for _, run := range w.Background {
-		go run(ctx)
-	}
-	return app.Serve(sig, cfg, log, w.Handler, w.OnShutdown...)
+	stopBackground := app.StartBackground(ctx, w.Background...)
+	err = app.Serve(sig, cfg, log, w.Handler, w.OnShutdown...)
+	stopBackground() // every loop has returned before the store closes
+	return err
 }

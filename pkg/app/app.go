@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
 
 	"hermez/pkg/apperr"
 	"hermez/pkg/auth"
@@ -99,6 +100,7 @@ func DevIssuer(cfg config.Config) (*auth.DevIssuer, error) {
 func Authenticator(ctx context.Context, cfg config.Config, st *store.Store, log *slog.Logger) (*auth.Authenticator, *auth.DevIssuer, error) {
 	v := auth.NewVerifier(auth.VerifierConfig{Audience: cfg.ClerkJWTAudience, Leeway: cfg.Leeway(), AuthorizedParty: cfg.ClerkAuthorizedParties})
 	var keysReady func(context.Context) error
+	var refresh func(context.Context)
 	if cfg.ClerkFrontendAPIURL != "" {
 		keys := auth.NewClerkKeys(ctx, cfg.ClerkFrontendAPIURL, time.Hour, 30*time.Second, log)
 		kf, err := keys.Keyfunc(ctx)
@@ -106,7 +108,7 @@ func Authenticator(ctx context.Context, cfg config.Config, st *store.Store, log 
 			return nil, nil, err
 		}
 		v.AddIssuer(cfg.ClerkJWTIssuer, kf)
-		keysReady = keys.Ready
+		keysReady, refresh = keys.Ready, keys.Run
 	}
 	dev, err := DevIssuer(cfg)
 	if err != nil {
@@ -116,7 +118,7 @@ func Authenticator(ctx context.Context, cfg config.Config, st *store.Store, log 
 		v.AddIssuer(auth.DevIssuerName, dev.Keyfunc)
 		log.Warn("development token issuer enabled: mint tokens with `web token <userid>`", "iss", auth.DevIssuerName)
 	}
-	return &auth.Authenticator{Verifier: v, Store: st, UserTTL: auth.DefaultUserTTL, KeysReady: keysReady}, dev, nil
+	return &auth.Authenticator{Verifier: v, Store: st, UserTTL: auth.DefaultUserTTL, KeysReady: keysReady, Refresh: refresh}, dev, nil
 }
 
 // Broker is one Redis (REDIS_URL), a Redis Cluster (REDIS_CLUSTER_URL), or
@@ -163,6 +165,26 @@ func Checks(st *store.Store, b *Broker, authn *auth.Authenticator) []serve.Check
 		checks = append(checks, serve.Check{Name: "jwks", Ping: authn.KeysReady})
 	}
 	return checks
+}
+
+// StartBackground runs each of a process's background loops (the socket hub
+// and its broker subscription, the relay/sweep runner, the socket-cap
+// heartbeat, the Clerk key refresher) in one errgroup until ctx ends. stop
+// ends them and returns once every one has returned: main calls it after
+// Serve and before closing the store, so no loop outlives what it uses.
+func StartBackground(ctx context.Context, loops ...func(context.Context)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var g errgroup.Group
+	for _, run := range loops {
+		g.Go(func() error {
+			run(ctx)
+			return nil
+		})
+	}
+	return func() {
+		cancel()
+		_ = g.Wait()
+	}
 }
 
 // SignalContext ends on SIGTERM or SIGINT.

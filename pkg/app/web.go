@@ -27,8 +27,10 @@ type Web struct {
 	Market  *market.Service
 	Broker  *Broker
 	Account *account.Service
-	// Background runs what the web process runs besides HTTP (in single-process
-	// mode: the socket hub, the sweeper and the relay) until ctx ends.
+	// Background are the loops the web process runs besides HTTP until ctx
+	// ends (app.StartBackground): the Clerk key refresher; with the sockets
+	// served here the hub and the socket-cap heartbeat; in single-process mode
+	// the relay/sweep runner too.
 	Background []func(ctx context.Context)
 	// OnShutdown runs before the HTTP server drains (closes sockets with 1001).
 	OnShutdown []func(ctx context.Context)
@@ -60,6 +62,9 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	}
 	openapi.Register(e)
 	w := &Web{Handler: e, Auth: authn, Dev: dev, Outbox: outbox, Market: mkt, Account: acct, Broker: broker}
+	if authn.Refresh != nil {
+		w.Background = append(w.Background, authn.Refresh)
+	}
 	if err := w.mountSockets(e, cfg, log, st, lim.sockets); err != nil {
 		return nil, err
 	}

@@ -32,7 +32,9 @@ type Worker struct {
 	Runner  *Runner
 	Auth    *auth.Authenticator
 	Dev     *auth.DevIssuer
-	// Background runs the broker subscription and the runner until ctx ends.
+	// Background are the loops run until ctx ends (app.StartBackground): the
+	// hub and its broker subscription, the runner, the socket-cap heartbeat,
+	// the Clerk key refresher.
 	Background []func(ctx context.Context)
 	// OnShutdown closes the sockets with 1001 within the drain deadline.
 	OnShutdown []func(ctx context.Context)
@@ -86,6 +88,9 @@ func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *s
 		},
 		runner.Run,
 		lim.sockets.Run,
+	}
+	if authn.Refresh != nil {
+		w.Background = append(w.Background, authn.Refresh)
 	}
 	w.OnShutdown = []func(context.Context){hub.Shutdown}
 	return w, nil

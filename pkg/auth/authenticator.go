@@ -25,6 +25,9 @@ type Authenticator struct {
 	// KeysReady (when set) fails while the process has no key to verify
 	// Clerk's tokens with (ClerkKeys.Ready): a readiness check.
 	KeysReady func(ctx context.Context) error
+	// Refresh (when set) keeps the Clerk keys fresh until ctx ends; the
+	// process runs it with its other background loops.
+	Refresh func(ctx context.Context)
 
 	users userCache
 }

@@ -43,6 +43,7 @@ type ClerkKeys struct {
 	lastFailed atomic.Bool // the last fetch failed
 	fetchMu    sync.Mutex  // one fetch at a time
 	lastTry    time.Time   // under fetchMu
+	firstErr   error       // how NewClerkKeys' fetch went (read by Run)
 }
 
 // Retry periods of ClerkKeys.
@@ -58,9 +59,9 @@ const (
 )
 
 // NewClerkKeys fetches the JWKS of the Clerk frontend API URL once (waiting
-// at most jwksTimeout), then keeps it fresh in the background until ctx ends:
-// every refresh, and as the type says after failures. An unreachable Clerk is
-// logged, never an error.
+// at most jwksTimeout). Run keeps it fresh: every refresh, and as the type
+// says after failures; the caller runs it (a process, under its group of
+// background loops). An unreachable Clerk is logged, never an error.
 func NewClerkKeys(ctx context.Context, frontendAPIURL string, refresh, unknownKIDEvery time.Duration, log *slog.Logger) *ClerkKeys {
 	if log == nil {
 		log = slog.Default()
@@ -74,15 +75,17 @@ func NewClerkKeys(ctx context.Context, frontendAPIURL string, refresh, unknownKI
 		log:        log,
 	}
 	k.fetchMu.Lock()
-	err := k.fetchLocked(ctx, 0)
+	k.firstErr = k.fetchLocked(ctx, 0)
 	k.fetchMu.Unlock()
-	go k.run(ctx, err)
 	return k
 }
 
-// NewClerkKeyfunc is NewClerkKeys' keyfunc (for callers that need no readiness).
+// NewClerkKeyfunc is NewClerkKeys' keyfunc, refreshed by a goroutine of its
+// own until ctx ends (for tools and tests that need no readiness and no wait).
 func NewClerkKeyfunc(ctx context.Context, frontendAPIURL string, refresh, unknownKIDEvery time.Duration) (jwt.Keyfunc, error) {
-	return NewClerkKeys(ctx, frontendAPIURL, refresh, unknownKIDEvery, nil).Keyfunc(ctx)
+	k := NewClerkKeys(ctx, frontendAPIURL, refresh, unknownKIDEvery, nil)
+	go k.Run(ctx)
+	return k.Keyfunc(ctx)
 }
 
 // Keyfunc verifies tokens with the loaded keys (keyfunc/v3 over this storage).
@@ -103,8 +106,10 @@ func (k *ClerkKeys) Ready(context.Context) error {
 	return nil
 }
 
-// run refreshes until ctx ends; err is how the first fetch went.
-func (k *ClerkKeys) run(ctx context.Context, err error) {
+// Run refreshes the keys until ctx ends (retrying at most NotLoadedRetry
+// apart while none was ever loaded, FailedRetry after a failed refresh).
+func (k *ClerkKeys) Run(ctx context.Context) {
+	err := k.firstErr
 	backoff := 100 * time.Millisecond
 	for {
 		wait := k.refresh

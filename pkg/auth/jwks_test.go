@@ -14,6 +14,9 @@ func clerkKeys(t *testing.T, j *testutil.JWKS, refresh time.Duration) (*auth.Cle
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	k := auth.NewClerkKeys(ctx, j.URL, refresh, 30*time.Second, testutil.Logger())
+	done := make(chan struct{})
+	go func() { k.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
 	kf, err := k.Keyfunc(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -133,9 +133,10 @@ type ClusterSubscriber struct {
 	// the next interval passes without any answer (3 s).
 	PingInterval time.Duration
 
-	out  chan clusterItem
-	kick chan struct{}
-	done chan struct{}
+	out   chan clusterItem
+	kick  chan struct{}
+	done  chan struct{}
+	loops sync.WaitGroup // the planner and the connection readers (Run waits for them)
 
 	mu      sync.Mutex
 	want    map[string]*shardChannel // channel → state
@@ -238,12 +239,17 @@ func (s *ClusterSubscriber) Run(ctx context.Context, handle func(Message), onRes
 	}
 	s.runOnce = true
 	s.mu.Unlock()
+	defer s.loops.Wait() // the planner and the connection readers, after Close
 	defer s.Close()
 
 	if err := s.Subscribe(ctx, GroupControl); err != nil {
 		s.log.Warn("redis cluster: control channel not subscribed yet; retrying", "err", err)
 	}
-	go s.planner(ctx)
+	s.loops.Add(1)
+	go func() {
+		defer s.loops.Done()
+		s.planner(ctx)
+	}()
 	s.log.Info("redis cluster subscriber running", "prefix", s.prefix)
 	for {
 		select {
@@ -329,7 +335,11 @@ func (s *ClusterSubscriber) place(ctx context.Context, chans []string) error {
 		if n == nil {
 			n = &shardConn{addr: addr, ps: tg.client.SSubscribe(context.Background()), unsubs: map[string]int{}}
 			s.nodes[addr] = n
-			go s.read(n)
+			s.loops.Add(1)
+			go func() {
+				defer s.loops.Done()
+				s.read(n)
+			}()
 		}
 		var mine []string
 		for _, ch := range tg.chans {

@@ -134,9 +134,8 @@ func NewWeb(t testing.TB, o WebOptions) *Web {
 	if err != nil {
 		t.Fatalf("build web: %v", err)
 	}
-	for _, run := range w.Background {
-		go run(ctx)
-	}
+	stopBackground := app.StartBackground(ctx, w.Background...)
+	t.Cleanup(stopBackground) // before the store's cleanup closes it
 	srv := httptest.NewServer(w.Handler)
 	t.Cleanup(srv.Close)
 	return &Web{URL: srv.URL, Server: srv, Store: st, Config: cfg, App: w, Dev: w.Dev, Recorder: rec}

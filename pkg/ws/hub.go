@@ -60,8 +60,12 @@ type Hub struct {
 	closing bool
 	wg      sync.WaitGroup // one per joined socket, until it left
 
-	subMu      sync.Mutex // serializes broker (un)subscriptions
-	subscribed map[string]bool
+	subs subscriptions // broker (un)subscriptions, batched (subscriptions.go)
+
+	// life is the hub's context: it ends when Run returns, and bounds the
+	// broker subscription changes (a change in flight then is abandoned).
+	life    context.Context
+	endLife context.CancelFunc
 
 	// UserDeleted (when set) runs on a user_deleted control frame before the
 	// user's sockets are closed: the authenticator forgets its cached row, so
@@ -79,15 +83,30 @@ func NewHub(sub realtime.Subscriber, log *slog.Logger, opts Options) *Hub {
 	if log == nil {
 		log = slog.Default()
 	}
+	life, endLife := context.WithCancel(context.Background())
 	return &Hub{sub: sub, log: log, opts: opts.withDefaults(),
 		groups: map[string]map[*Conn]struct{}{}, order: map[string]*groupOrder{}, users: map[string]map[*Conn]struct{}{},
-		subscribed: map[string]bool{}}
+		subs: newSubscriptions(), life: life, endLife: endLife}
 }
 
-// Run receives the broker's frames, and pings the sockets, until ctx ends.
+// Run receives the broker's frames, and pings the sockets, until ctx ends or
+// the subscription fails; it returns once both loops have, and ends the hub's
+// context (subscription changes still in flight are abandoned).
 func (h *Hub) Run(ctx context.Context) error {
-	go h.pingLoop(ctx)
-	return h.sub.Run(ctx, h.Dispatch, h.ResetGroups)
+	defer h.endLife()
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(ctx, h.endLife)
+	defer stop()
+	var pings sync.WaitGroup
+	pings.Add(1)
+	go func() {
+		defer pings.Done()
+		h.pingLoop(ctx)
+	}()
+	err := h.sub.Run(ctx, h.Dispatch, h.ResetGroups)
+	cancel()
+	pings.Wait()
+	return err
 }
 
 // pingLoop pings each socket every PingInterval (counted from its join, so
@@ -205,38 +224,6 @@ func (h *Hub) leave(c *Conn) {
 		h.syncSubscription(c.group)
 	}
 	h.wg.Done()
-}
-
-// syncSubscription makes the broker subscription of group match whether it has
-// local members now. Calls are serialized, and each one reads the current
-// membership, so the last call after any sequence of joins and leaves wins.
-func (h *Hub) syncSubscription(group string) {
-	h.subMu.Lock()
-	defer h.subMu.Unlock()
-	h.mu.RLock()
-	want := len(h.groups[group]) > 0
-	h.mu.RUnlock()
-	if want == h.subscribed[group] {
-		return
-	}
-	if !want && h.Closing() {
-		return // shutting down: the subscription ends with the process
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var err error
-	if want {
-		err = h.sub.Subscribe(ctx, group)
-		h.subscribed[group] = true // kept even on error: the broker retries it on reconnect
-		metrics.SocketGroups.Inc()
-	} else {
-		err = h.sub.Unsubscribe(ctx, group)
-		delete(h.subscribed, group)
-		metrics.SocketGroups.Dec()
-	}
-	if err != nil {
-		h.log.Warn("broker subscription change failed", "group", group, "subscribe", want, "err", err)
-	}
 }
 
 // Dispatch hands one broker frame to the local sockets of its group: encoded
@@ -438,7 +425,7 @@ func (h *Hub) Members(group string) int {
 
 // Subscribed tells whether the broker subscription of group was requested.
 func (h *Hub) Subscribed(group string) bool {
-	h.subMu.Lock()
-	defer h.subMu.Unlock()
-	return h.subscribed[group]
+	h.subs.mu.Lock()
+	defer h.subs.mu.Unlock()
+	return h.subs.subscribed[group]
 }

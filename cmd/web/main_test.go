@@ -265,7 +265,7 @@ func TestTokenPrintsOneJWT(t *testing.T) {
 	_, stderr, err = runOnce(t, bin, dir, emptyEnv(dir, "DATABASE_URL=postgres://x", "SECRET_KEY="+strings.Repeat("k", 40),
 		"CLERK_FRONTEND_API_URL=https://clerk.example.com"), "token", "user_x")
 	if err == nil {
-		t.Fatal("token minted in production")
+		t.Fatalf("token minted in production\n%s", stderr)
 	}
 }
 

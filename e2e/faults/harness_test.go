@@ -15,7 +15,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -434,4 +433,3 @@ func dbPrice(t *testing.T, a *api, token, quoteID string) int64 {
 	return priceOf(m)
 }
 
-var errStop = errors.New("stopped")

@@ -69,11 +69,6 @@ func (s *Service) write(ctx context.Context, fn func(tx *gorm.DB) ([]realtime.Me
 	return realtime.Change(ctx, s.Store, s.Outbox, fn)
 }
 
-// User loads a user with its current vehicle and rating figures, ready for view.NewUser.
-func (s *Service) User(ctx context.Context, userID string) (*store.User, error) {
-	return loadUser(s.Store.DB.WithContext(ctx), userID)
-}
-
 // Hydrate completes an already loaded row — the authenticated caller — with
 // what the User view renders (current vehicle, ratings), instead of reading
 // the users row a second time.

@@ -73,11 +73,6 @@ func (e *Error) Unwrap() error { return e.Err }
 // New makes an error of a kind with a message.
 func New(kind Kind, msg string) *Error { return &Error{Kind: kind, Message: msg} }
 
-// Newf formats the message.
-func Newf(kind Kind, format string, args ...any) *Error {
-	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
-}
-
 // Wrap makes an internal error that keeps its cause for the logs.
 func Wrap(err error, context string) *Error {
 	return &Error{Kind: Internal, Message: MsgInternal, Err: fmt.Errorf("%s: %w", context, err)}
@@ -161,15 +156,6 @@ var kindStatus = map[Kind]int{
 	Throttled:       http.StatusTooManyRequests,
 	Unavailable:     http.StatusServiceUnavailable,
 	Internal:        http.StatusInternalServerError,
-}
-
-// KindOf returns the kind of err (Internal for non-apperr errors).
-func KindOf(err error) Kind {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Kind
-	}
-	return Internal
 }
 
 // As extracts the *Error from err, if any.

@@ -67,16 +67,6 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 // AddIssuer trusts tokens whose iss is issuer, with keys from kf.
 func (v *Verifier) AddIssuer(issuer string, kf jwt.Keyfunc) { v.issuers[issuer] = kf }
 
-// Issuers lists the trusted issuers.
-func (v *Verifier) Issuers() []string {
-	out := make([]string, 0, len(v.issuers))
-	for k := range v.issuers {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // Verify parses and validates token, returning its claims. A token already
 // verified is answered from a small cache (keyed by the token's SHA-256) until
 // its exp: the frontend sends the same token on every request for its lifetime,

@@ -135,7 +135,8 @@ func (r *run) loadIDs(ctx context.Context, s *idSet) error {
 	if s == nil || s.len() == 0 {
 		return nil
 	}
-	table, col := "verify_ids_text", [][]any{}
+	table := "verify_ids_text"
+	var col [][]any
 	if len(s.uuids) > 0 {
 		table = "verify_ids_uuid"
 		col = make([][]any, len(s.uuids))

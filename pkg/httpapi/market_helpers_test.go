@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -173,5 +172,3 @@ func expectFrames(t *testing.T, got []frame, wants []want) {
 		}
 	}
 }
-
-func ctx() context.Context { return context.Background() }

@@ -21,7 +21,6 @@ var source []byte
 
 var (
 	once    sync.Once
-	specDoc *openapi3.T
 	specRaw []byte
 	specErr error
 )
@@ -33,7 +32,6 @@ func load() {
 			specErr = err
 			return
 		}
-		specDoc = doc
 		specRaw, specErr = json.Marshal(doc)
 	})
 }

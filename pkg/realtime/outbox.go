@@ -41,25 +41,6 @@ func (p *Pending) Len() int {
 	return len(p.msgs)
 }
 
-// Messages are the frames, in order.
-func (p *Pending) Messages() []Message {
-	if p == nil {
-		return nil
-	}
-	return p.msgs
-}
-
-// Merge appends q's frames after p's.
-func (p *Pending) Merge(q *Pending) *Pending {
-	if q == nil {
-		return p
-	}
-	if p == nil {
-		return q
-	}
-	return &Pending{ids: append(p.ids, q.ids...), msgs: append(p.msgs, q.msgs...)}
-}
-
 // Change is the one transaction-plus-outbox mechanism of the services: it
 // runs fn in one transaction of st, writes the frames fn returns to the
 // outbox in the same transaction (one INSERT), and after commit publishes them

@@ -58,12 +58,3 @@ func ParseRate(s string) (Rate, error) {
 	}
 	return Rate{N: n, Period: d}, nil
 }
-
-// MustRate is ParseRate for constants (tests); it panics on a bad rate.
-func MustRate(s string) Rate {
-	r, err := ParseRate(s)
-	if err != nil {
-		panic(err)
-	}
-	return r
-}

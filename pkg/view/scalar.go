@@ -31,9 +31,6 @@ func (t Time) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + time.Time(t).UTC().Format(TimeFormat) + `"`), nil
 }
 
-// FormatTime is TimeFormat as a string.
-func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
-
 func timePtr(t *time.Time) *Time {
 	if t == nil {
 		return nil

@@ -80,12 +80,6 @@ func newConn(ws *websocket.Conn, user, group string, opts *Options) *Conn {
 		readDone: make(chan struct{}), nextPing: time.Now().Add(opts.PingInterval)}
 }
 
-// User is the authenticated user of the socket.
-func (c *Conn) User() string { return c.user }
-
-// Group is the group the socket joined.
-func (c *Conn) Group() string { return c.group }
-
 // start releases a held socket: first (the snapshot, when not nil) is written
 // before every frame queued meanwhile, except those older than the snapshot
 // showed (seen). Call it exactly once (Hub.release does).

@@ -51,7 +51,7 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !f.verify(tok) {
-		http.Error(w, `{"detail":"no","error":"no"}`, 401)
+		http.Error(w, `{"detail":"no","error":"no"}`, http.StatusUnauthorized)
 		return
 	}
 	f.authed.Add(1)
@@ -86,7 +86,7 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (f *fakeServer) socket(w http.ResponseWriter, r *http.Request) {
 	protos := websocket.Subprotocols(r)
 	if len(protos) != 1 || !f.verify(protos[0]) {
-		http.Error(w, `{"detail":"no"}`, 401)
+		http.Error(w, `{"detail":"no"}`, http.StatusUnauthorized)
 		return
 	}
 	up := websocket.Upgrader{Subprotocols: protos, CheckOrigin: func(*http.Request) bool { return true }}

@@ -432,4 +432,3 @@ func dbPrice(t *testing.T, a *api, token, quoteID string) int64 {
 	m := a.must(t, "GET", "/deliveries/api/quotes/"+quoteID+"/", token, nil, 200)
 	return priceOf(m)
 }
-

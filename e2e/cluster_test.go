@@ -23,7 +23,7 @@ import (
 // web keeps answering /readyz meanwhile, and events flow again afterwards.
 func TestClusterProcesses(t *testing.T) {
 	cl := testutil.StartRedisCluster(t)
-	webBin, workerBin := binaries(t)
+	webBin, workerBin := testutil.Binaries(t)
 	dir := t.TempDir()
 	c := newClerk(t)
 	const prefix = "hermez:"

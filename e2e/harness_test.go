@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -88,68 +87,14 @@ type proc struct {
 	name string
 	cmd  *exec.Cmd
 	url  string
-	out  *lockedBuffer
+	out  *testutil.SyncBuffer
 	done chan error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-// binaries builds cmd/web and cmd/worker once per test process.
-func binaries(t *testing.T) (web, worker string) {
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "hermez-e2e-bin")
-		if buildErr != nil {
-			return
-		}
-		for _, name := range []string{"web", "worker"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, name), "./cmd/"+name)
-			cmd.Dir = ".."
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("build %s: %v\n%s", name, err, out)
-				return
-			}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(binDir, "web"), filepath.Join(binDir, "worker")
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // start runs bin with args and env in dir, then waits for /readyz.
 func start(t *testing.T, name, bin, dir string, env []string, args ...string) *proc {
-	port := freePort(t)
-	out := &lockedBuffer{}
+	port := testutil.FreePort(t)
+	out := &testutil.SyncBuffer{}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...), fmt.Sprintf("PORT=%d", port))
@@ -220,7 +165,7 @@ type system struct {
 }
 
 func startSystem(t *testing.T) *system {
-	webBin, workerBin := binaries(t)
+	webBin, workerBin := testutil.Binaries(t)
 	dir := t.TempDir()
 	c := newClerk(t)
 	redisURL, prefix := testutil.Redis(t)

@@ -7,8 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hermez/pkg/testutil"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -66,43 +66,16 @@ func binary(t *testing.T, name string) string {
 	return out
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // emptyEnv is an environment with nothing of Hermez in it.
 func emptyEnv(home string, extra ...string) []string {
 	return append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home}, extra...)
 }
 
 // syncBuffer collects a process's output safely.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // process is a started binary.
 type process struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testutil.SyncBuffer
 	done chan error
 }
 
@@ -110,7 +83,7 @@ func start(t *testing.T, bin, dir string, env []string, args ...string) *process
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir, cmd.Env = dir, env
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -200,7 +173,7 @@ func runOnce(t *testing.T, bin, dir string, env []string, args ...string) (stdou
 func TestServeWithEmptyEnvironment(t *testing.T) {
 	bin := binary(t, "web")
 	dir := t.TempDir()
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	p := start(t, bin, dir, emptyEnv(dir, "PORT="+strconv.Itoa(port)))
 	waitHealthy(t, p, base+"/healthz")
@@ -272,7 +245,7 @@ func TestTokenPrintsOneJWT(t *testing.T) {
 func TestUnsafeProductionRefusesToStart(t *testing.T) {
 	bin := binary(t, "web")
 	dir := t.TempDir()
-	_, stderr, err := runOnce(t, bin, dir, emptyEnv(dir, "PORT="+strconv.Itoa(freePort(t)), "DATABASE_URL=postgres://x", "DEBUG=false"))
+	_, stderr, err := runOnce(t, bin, dir, emptyEnv(dir, "PORT="+strconv.Itoa(testutil.FreePort(t)), "DATABASE_URL=postgres://x", "DEBUG=false"))
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
 		t.Fatalf("started with the default SECRET_KEY in production: %v\n%s", err, stderr)
@@ -310,7 +283,7 @@ func TestMigrateAndSeedSubcommands(t *testing.T) {
 func TestWorkerRefusesWithoutRedis(t *testing.T) {
 	bin := binary(t, "worker")
 	dir := t.TempDir()
-	_, stderr, err := runOnce(t, bin, dir, emptyEnv(dir, "PORT="+strconv.Itoa(freePort(t))))
+	_, stderr, err := runOnce(t, bin, dir, emptyEnv(dir, "PORT="+strconv.Itoa(testutil.FreePort(t))))
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
 		t.Fatalf("worker started without REDIS_URL: %v\n%s", err, stderr)
@@ -328,9 +301,9 @@ func TestWorkerServes(t *testing.T) {
 	}
 	bin := binary(t, "worker")
 	dir := t.TempDir()
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	mport := freePort(t)
+	mport := testutil.FreePort(t)
 	p := start(t, bin, dir, emptyEnv(dir, "PORT="+strconv.Itoa(port), "REDIS_URL="+redisURL, "MIGRATE_ON_START=true",
 		"METRICS_PORT="+strconv.Itoa(mport)))
 	waitHealthy(t, p, base+"/healthz")
@@ -388,7 +361,7 @@ func TestServeMigratesOnStartPostgres(t *testing.T) {
 	dbURL, db := emptyPostgres(t)
 	bin := binary(t, "web")
 	dir := t.TempDir()
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	env := emptyEnv(dir, "PORT="+strconv.Itoa(port), "DATABASE_URL="+dbURL, "DEBUG=false",
 		"SECRET_KEY="+strings.Repeat("p", 48), "CLERK_FRONTEND_API_URL=http://127.0.0.1:1", "MIGRATE_ON_START=true")

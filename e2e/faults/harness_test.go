@@ -17,14 +17,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -56,69 +53,13 @@ func figure(t *testing.T, name string, format string, args ...any) {
 	t.Logf("FIGURE %s: %s", name, fmt.Sprintf(format, args...))
 }
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-// binaries builds cmd/web and cmd/worker once per test process.
-func binaries(t *testing.T) (web, worker string) {
-	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "hermez-faults-bin")
-		if buildErr != nil {
-			return
-		}
-		for _, name := range []string{"web", "worker"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, name), "./cmd/"+name)
-			cmd.Dir = "../.."
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("build %s: %v\n%s", name, err, out)
-				return
-			}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(binDir, "web"), filepath.Join(binDir, "worker")
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // proc is one running binary.
 type proc struct {
 	name string
 	cmd  *exec.Cmd
 	port int
 	url  string
-	out  *lockedBuffer
+	out  *testutil.SyncBuffer
 	done chan error
 }
 
@@ -126,9 +67,9 @@ type proc struct {
 func spawn(t *testing.T, name, bin, dir string, env []string, port int) *proc {
 	t.Helper()
 	if port == 0 {
-		port = freePort(t)
+		port = testutil.FreePort(t)
 	}
-	out := &lockedBuffer{}
+	out := &testutil.SyncBuffer{}
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = dir
 	cmd.Env = append(append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...), fmt.Sprintf("PORT=%d", port))
@@ -222,7 +163,7 @@ type redisServer struct {
 
 func newRedisServer(t *testing.T) *redisServer {
 	t.Helper()
-	r := &redisServer{bin: needRedisServer(t), port: freePort(t), dir: t.TempDir()}
+	r := &redisServer{bin: needRedisServer(t), port: testutil.FreePort(t), dir: t.TempDir()}
 	r.start(t)
 	t.Cleanup(func() { r.kill() })
 	return r
@@ -279,7 +220,7 @@ type system struct {
 func newSystem(t *testing.T, redisURL, prefix string, extra ...string) *system {
 	t.Helper()
 	needPostgres(t)
-	web, worker := binaries(t)
+	web, worker := testutil.Binaries(t)
 	s := &system{t: t, webBin: web, workBin: worker, dir: t.TempDir(), dbURL: testutil.NewDatabaseURL(t), jwks: testutil.NewJWKS(t)}
 	s.env = append([]string{
 		"DATABASE_URL=" + s.dbURL, "REDIS_URL=" + redisURL, "REDIS_PREFIX=" + prefix,

@@ -15,21 +15,11 @@ import (
 	"hermez/pkg/testutil"
 )
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // On SIGTERM (ctx done) Serve stops accepting, lets the in-flight request
 // finish, and returns nil.
 func TestServeDrainsInFlightRequests(t *testing.T) {
 	cfg := config.Defaults()
-	cfg.Port = freePort(t)
+	cfg.Port = testutil.FreePort(t)
 	cfg.ShutdownSeconds = 10
 	entered, release := make(chan struct{}), make(chan struct{})
 	mux := http.NewServeMux()
@@ -134,7 +124,7 @@ func TestServePortInUse(t *testing.T) {
 // public port gives the API's JSON 404. Profiles (/debug/pprof/) likewise.
 func TestServeMetricsOnInternalPort(t *testing.T) {
 	cfg := config.Defaults()
-	cfg.Port, cfg.MetricsPort = freePort(t), freePort(t)
+	cfg.Port, cfg.MetricsPort = testutil.FreePort(t), testutil.FreePort(t)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "public metrics") })
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
@@ -194,7 +184,7 @@ func TestServeMetricsOnInternalPort(t *testing.T) {
 // process stop accepting.
 func TestServeDrainsBeforeShuttingDown(t *testing.T) {
 	cfg := config.Defaults()
-	cfg.Port = freePort(t)
+	cfg.Port = testutil.FreePort(t)
 	cfg.ShutdownDrainSeconds = "1"
 	mux := http.NewServeMux()
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"status":"ok"}`) })

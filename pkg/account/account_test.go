@@ -9,7 +9,6 @@ import (
 	"gorm.io/gorm"
 
 	"hermez/pkg/account"
-	"hermez/pkg/input"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 	"hermez/pkg/testutil"
@@ -22,8 +21,8 @@ func TestDeleteHookFailureRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := account.New(st, nil, testutil.Logger())
-	if _, err := svc.CreateAddress(ctx, "user_keep", input.Body{
-		"name": []byte(`"Casa"`), "type": []byte(`"casa"`), "address": []byte(`"Calle 1"`), "city": []byte(`"Cali"`)}); err != nil {
+	if _, err := svc.CreateAddress(ctx, "user_keep", account.AddressInput{
+		Name: strp("Casa"), Type: strp("casa"), Address: strp("Calle 1"), City: strp("Cali")}); err != nil {
 		t.Fatal(err)
 	}
 	svc.OnDelete = func(tx *gorm.DB, userID string) ([]realtime.Message, error) {
@@ -74,3 +73,5 @@ func TestPurgeWebhookEvents(t *testing.T) {
 		t.Fatalf("left %+v", left)
 	}
 }
+
+func strp(s string) *string { return &s }

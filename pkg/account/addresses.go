@@ -7,7 +7,6 @@ import (
 	"gorm.io/gorm"
 
 	"hermez/pkg/apperr"
-	"hermez/pkg/input"
 	"hermez/pkg/store"
 )
 
@@ -39,50 +38,46 @@ func ownAddress(tx *gorm.DB, userID string, id uuid.UUID) (*store.Address, error
 	return &a, nil
 }
 
-// readAddress applies the body to a (required fields enforced when create).
-func readAddress(b input.Body, a *store.Address, create bool) error {
-	f := apperr.Fields{}
-	set := func(key string, dst *string, o input.StringOpts) {
-		if v, ok := b.String(key, f, o); ok && v != nil {
-			*dst = *v
+// applyAddress copies the fields sent onto a.
+func applyAddress(in AddressInput, a *store.Address) {
+	for _, p := range []struct{ src, dst *string }{
+		{in.Name, &a.Name}, {in.Description, &a.Description}, {in.Type, &a.Type}, {in.Address, &a.Address}, {in.City, &a.City},
+	} {
+		if p.src != nil {
+			*p.dst = *p.src
 		}
 	}
-	set("name", &a.Name, input.StringOpts{Required: create, MaxLen: 100})
-	set("description", &a.Description, input.StringOpts{AllowBlank: true, MaxLen: 255})
-	set("type", &a.Type, input.StringOpts{Required: create, Choices: AddressTypes})
-	set("address", &a.Address, input.StringOpts{Required: create, MaxLen: 100})
-	set("city", &a.City, input.StringOpts{Required: create, MaxLen: 50})
-	if key := b.First("isFavorite", "is_favorite"); key != "" {
-		if v, ok := b.Bool(key, f, false); ok {
-			a.IsFavorite = v
-		}
+	if in.IsFavorite != nil {
+		a.IsFavorite = *in.IsFavorite
 	}
-	return f.Err()
 }
 
-// CreateAddress creates an address owned by the caller (userId in the body is ignored).
-func (s *Service) CreateAddress(ctx context.Context, userID string, b input.Body) (*store.Address, error) {
-	a := store.Address{AddressID: uuid.New(), UserID: userID}
-	if err := readAddress(b, &a, true); err != nil {
+// CreateAddress creates an address owned by the caller.
+func (s *Service) CreateAddress(ctx context.Context, userID string, in AddressInput) (*store.Address, error) {
+	if err := in.Invalid.Err(); err != nil {
 		return nil, err
 	}
+	a := store.Address{AddressID: uuid.New(), UserID: userID}
+	applyAddress(in, &a)
 	if err := s.Store.DB.WithContext(ctx).Create(&a).Error; err != nil {
 		return nil, apperr.Wrap(err, "create address")
 	}
 	return &a, nil
 }
 
-// UpdateAddress updates one of the caller's addresses with the fields sent.
-func (s *Service) UpdateAddress(ctx context.Context, userID string, id uuid.UUID, b input.Body) (*store.Address, error) {
+// UpdateAddress updates one of the caller's addresses with the fields sent
+// (another's → 404, before the fields are judged).
+func (s *Service) UpdateAddress(ctx context.Context, userID string, id uuid.UUID, in AddressInput) (*store.Address, error) {
 	var out *store.Address
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		a, err := ownAddress(tx, userID, id)
 		if err != nil {
 			return err
 		}
-		if err := readAddress(b, a, false); err != nil {
+		if err := in.Invalid.Err(); err != nil {
 			return err
 		}
+		applyAddress(in, a)
 		out = a
 		return store.MapError(tx.Select("*").Save(a).Error, "update address")
 	})

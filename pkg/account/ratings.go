@@ -7,7 +7,6 @@ import (
 	"gorm.io/gorm"
 
 	"hermez/pkg/apperr"
-	"hermez/pkg/input"
 	"hermez/pkg/store"
 )
 
@@ -65,32 +64,28 @@ func visibleRating(tx *gorm.DB, userID string, id uuid.UUID) (*store.Rating, err
 	return &r, nil
 }
 
-// readRating validates rating and comment into r.
-func readRating(b input.Body, r *store.Rating, create bool, f apperr.Fields) {
-	if v, ok := b.IntIn("rating", f, input.IntOpts{Required: create, Min: MinRating, Max: MaxRating,
-		RangeMsg: "La calificación debe estar entre 0 y 10."}); ok && v != nil {
-		r.Rating = int(*v)
+// applyRating copies rating and comment, as sent, onto r.
+func applyRating(in RatingInput, r *store.Rating) {
+	if in.Rating != nil {
+		r.Rating = *in.Rating
 	}
-	if v, ok := b.String("comment", f, input.StringOpts{Nullable: true, AllowBlank: true, MaxLen: MaxCommentLength}); ok {
-		r.Comment = v
+	if in.Comment.Set {
+		r.Comment = in.Comment.Value
 	}
 }
 
 // CreateRating records the caller's rating of ratee_id for the newest
 // delivered or paid delivery they shared (client ↔ driver) that the caller has
 // not rated yet. The rater is always the caller.
-func (s *Service) CreateRating(ctx context.Context, raterID string, b input.Body) (*store.Rating, error) {
-	f := apperr.Fields{}
-	ratee, _ := b.String("ratee_id", f, input.StringOpts{Required: true})
-	r := store.Rating{ID: uuid.New(), RaterID: raterID}
-	readRating(b, &r, true, f)
-	if err := f.Err(); err != nil {
+func (s *Service) CreateRating(ctx context.Context, raterID string, in RatingInput) (*store.Rating, error) {
+	if err := in.Invalid.Err(); err != nil {
 		return nil, err
 	}
-	if *ratee == raterID {
+	if in.RateeID == raterID {
 		return nil, apperr.Field(apperr.NonField, MsgNoSelfRating)
 	}
-	r.RateeID = *ratee
+	r := store.Rating{ID: uuid.New(), RaterID: raterID, RateeID: in.RateeID}
+	applyRating(in, &r)
 	defer s.changed(r.RateeID) // the ratee's row carries the rating totals
 	var out *store.Rating
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
@@ -129,8 +124,8 @@ func (s *Service) CreateRating(ctx context.Context, raterID string, b input.Body
 }
 
 // UpdateRating changes rating/comment of a rating the caller gave; the ratee
-// sees it but may not change it (403).
-func (s *Service) UpdateRating(ctx context.Context, userID string, id uuid.UUID, b input.Body) (*store.Rating, error) {
+// sees it but may not change it (403). RateeID is not read.
+func (s *Service) UpdateRating(ctx context.Context, userID string, id uuid.UUID, in RatingInput) (*store.Rating, error) {
 	var out *store.Rating
 	var ratee string
 	defer func() { s.changed(ratee) }()
@@ -143,10 +138,10 @@ func (s *Service) UpdateRating(ctx context.Context, userID string, id uuid.UUID,
 		if r.RaterID != userID {
 			return apperr.ForbiddenErr()
 		}
-		f := apperr.Fields{}
-		if readRating(b, r, false, f); len(f) > 0 {
-			return f.Err()
+		if err := in.Invalid.Err(); err != nil {
+			return err
 		}
+		applyRating(in, r)
 		err = tx.Model(&store.Rating{}).Where("id = ?", id).
 			Updates(map[string]any{"rating": r.Rating, "comment": strOrNil(r.Comment)}).Error
 		if err != nil {

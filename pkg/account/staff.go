@@ -2,17 +2,12 @@ package account
 
 import (
 	"context"
-	"fmt"
-	"net/url"
-	"strings"
 
 	"github.com/google/uuid"
-	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"hermez/pkg/apperr"
-	"hermez/pkg/input"
 	"hermez/pkg/store"
 )
 
@@ -34,34 +29,37 @@ var DocumentFields = []struct{ Key, Column, Label string }{
 	{"criminalRecordStatus", "criminal_record_status", "Antecedentes judiciales"},
 }
 
-// VerifyVehicle sets a vehicle's document statuses, isVerified and notes.
-// A vehicle can be marked verified only with every document approved.
-func (s *Service) VerifyVehicle(ctx context.Context, id uuid.UUID, b input.Body) (*store.Vehicle, error) {
-	f := apperr.Fields{}
+// DocApproved is the status every document needs before a vehicle is verified.
+const DocApproved = "approved"
+
+// MsgNotAllApproved refuses to verify a vehicle with a document not approved.
+const MsgNotAllApproved = "Solo se puede verificar un vehículo con todos sus documentos aprobados."
+
+// VerifyVehicle sets a vehicle's document statuses, isVerified and notes
+// (blank notes are none). A vehicle can be marked verified only with every
+// document approved.
+func (s *Service) VerifyVehicle(ctx context.Context, id uuid.UUID, in VehicleVerification) (*store.Vehicle, error) {
+	f := problems(in.Invalid)
 	updates := map[string]any{}
-	statuses := map[string]string{}
 	for _, d := range DocumentFields {
-		v, ok := b.String(d.Key, f, input.StringOpts{Required: true, Choices: DocumentStatuses})
-		if ok && v != nil {
-			updates[d.Column] = *v
-			statuses[d.Key] = *v
+		if st, ok := in.Statuses[d.Key]; ok {
+			updates[d.Column] = st
 		}
 	}
-	verified, vok := b.Bool("isVerified", f, true)
-	if vok {
-		updates["is_verified"] = verified
+	if in.Verified != nil {
+		updates["is_verified"] = *in.Verified
 	}
-	notes, nok := b.String("verificationNotes", f, input.StringOpts{Nullable: true, AllowBlank: true, MaxLen: 2000})
-	if nok {
+	if in.Notes.Set {
+		notes := in.Notes.Value
 		if notes != nil && *notes == "" {
 			notes = nil
 		}
 		updates["verification_notes"] = notes
 	}
-	if vok && verified && len(statuses) == len(DocumentFields) {
-		for _, s := range statuses {
-			if s != "approved" {
-				f.Add("isVerified", "Solo se puede verificar un vehículo con todos sus documentos aprobados.")
+	if in.Verified != nil && *in.Verified && len(in.Statuses) == len(DocumentFields) {
+		for _, d := range DocumentFields {
+			if in.Statuses[d.Key] != DocApproved {
+				f.Add("isVerified", MsgNotAllApproved)
 				break
 			}
 		}
@@ -87,11 +85,8 @@ const msgTypeTaken = "Ya existe un tipo de vehículo con este nombre."
 
 // nameTaken adds the uniqueness message next to the other field messages
 // (DRF reports them together); the transaction checks again.
-func nameTaken(ctx context.Context, st *store.Store, f apperr.Fields, model any, name *string, id *uuid.UUID, msg string) error {
-	if name == nil {
-		return nil
-	}
-	err := uniqueName(st.DB.WithContext(ctx), model, *name, id, msg)
+func nameTaken(ctx context.Context, st *store.Store, f apperr.Fields, model any, name string, id *uuid.UUID, msg string) error {
+	err := uniqueName(st.DB.WithContext(ctx), model, name, id, msg)
 	if e, ok := apperr.As(err); ok {
 		for k, v := range e.Fields {
 			f[k] = append(f[k], v...)
@@ -119,53 +114,30 @@ func uniqueName(tx *gorm.DB, model any, name string, id *uuid.UUID, msg string) 
 	return nil
 }
 
-// SaveVehicleType creates (id nil) or updates a vehicle type and its
-// category links ("delivery_categories": a list of category ids).
-func (s *Service) SaveVehicleType(ctx context.Context, id *uuid.UUID, b input.Body) (*store.VehicleType, error) {
-	f := apperr.Fields{}
-	name, _ := b.String("name", f, input.StringOpts{Required: true, MaxLen: 100})
-	desc, _ := b.String("description", f, input.StringOpts{AllowBlank: true})
-	kg, _ := b.Decimal("max_weight_capacity_kg", f, 10, 2, true, false)
-	liters, _ := b.Decimal("max_volume_capacity_liters", f, 10, 2, true, false)
-	pax, _ := b.IntIn("passenger_capacity", f, input.IntOpts{Required: true, Min: 0, Max: input.MaxInt32})
-	image, imageSent := b.String("image", f, input.StringOpts{Nullable: true, AllowBlank: true, MaxLen: 200})
-	active, activeSent := b.Bool("is_active", f, false)
-	catIDs, catsSent := b.StringList("delivery_categories", f)
-	for _, p := range []struct {
-		key string
-		d   *decimal.Decimal
-	}{{"max_weight_capacity_kg", kg}, {"max_volume_capacity_liters", liters}} {
-		if p.d != nil && p.d.IsNegative() {
-			f.Add(p.key, "Asegúrese de que este valor sea mayor o igual a 0.")
+// MsgNoCategory refuses a vehicle type linked to a category that does not exist.
+const MsgNoCategory = "Alguna de las categorías elegidas no existe."
+
+// SaveVehicleType creates (id nil) or updates a vehicle type and, when
+// in.SetCategories (always on create), replaces its category links. A blank
+// image is none.
+func (s *Service) SaveVehicleType(ctx context.Context, id *uuid.UUID, in VehicleTypeInput) (*store.VehicleType, error) {
+	f := problems(in.Invalid)
+	if !f.Has("name") {
+		if err := nameTaken(ctx, s.Store, f, &store.VehicleType{}, in.Name, id, msgTypeTaken); err != nil {
+			return nil, err
 		}
-	}
-	if image != nil && *image == "" {
-		image = nil
-	}
-	if image != nil {
-		u, err := url.Parse(*image)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			f.Add("image", "Introduzca una URL válida.")
-		}
-	}
-	var cats []uuid.UUID
-	for _, s := range catIDs {
-		cid, err := uuid.Parse(strings.TrimSpace(s))
-		if err != nil {
-			f.Add("delivery_categories", fmt.Sprintf("Clave primaria %q inválida - objeto no existe.", s))
-			continue
-		}
-		cats = append(cats, cid)
-	}
-	if err := nameTaken(ctx, s.Store, f, &store.VehicleType{}, name, id, msgTypeTaken); err != nil {
-		return nil, err
 	}
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
+	image := in.Image.Value
+	if image != nil && *image == "" {
+		image = nil
+	}
+	cats := uniq(in.Categories)
 	var vt store.VehicleType
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
-		if err := uniqueName(tx, &store.VehicleType{}, *name, id, msgTypeTaken); err != nil {
+		if err := uniqueName(tx, &store.VehicleType{}, in.Name, id, msgTypeTaken); err != nil {
 			return err
 		}
 		if len(cats) > 0 {
@@ -173,19 +145,19 @@ func (s *Service) SaveVehicleType(ctx context.Context, id *uuid.UUID, b input.Bo
 			if err := tx.Model(&store.Category{}).Where("id IN ?", cats).Count(&n).Error; err != nil {
 				return err
 			}
-			if int(n) != len(uniq(cats)) {
-				return apperr.Field("delivery_categories", "Alguna de las categorías elegidas no existe.")
+			if int(n) != len(cats) {
+				return apperr.Field("delivery_categories", MsgNoCategory)
 			}
 		}
 		now := s.Store.Now()
 		if id == nil {
-			vt = store.VehicleType{ID: uuid.New(), Name: *name, MaxWeightCapacityKg: *kg, MaxVolumeCapacityLiters: *liters,
-				PassengerCapacity: int(*pax), Image: image, IsActive: true, CreatedAt: now, UpdatedAt: now}
-			if desc != nil {
-				vt.Description = *desc
+			vt = store.VehicleType{ID: uuid.New(), Name: in.Name, MaxWeightCapacityKg: in.MaxWeightKg, MaxVolumeCapacityLiters: in.MaxVolumeLiters,
+				PassengerCapacity: in.PassengerCapacity, Image: image, IsActive: true, CreatedAt: now, UpdatedAt: now}
+			if in.Description != nil {
+				vt.Description = *in.Description
 			}
-			if activeSent {
-				vt.IsActive = active
+			if in.IsActive != nil {
+				vt.IsActive = *in.IsActive
 			}
 			if err := tx.Omit("Categories").Create(&vt).Error; err != nil {
 				return err
@@ -194,26 +166,26 @@ func (s *Service) SaveVehicleType(ctx context.Context, id *uuid.UUID, b input.Bo
 			if err := tx.Where("id = ?", *id).Take(&vt).Error; err != nil {
 				return err
 			}
-			upd := map[string]any{"name": *name, "max_weight_capacity_kg": *kg, "max_volume_capacity_liters": *liters,
-				"passenger_capacity": int(*pax), "updated_at": now}
-			if desc != nil {
-				upd["description"] = *desc
+			upd := map[string]any{"name": in.Name, "max_weight_capacity_kg": in.MaxWeightKg, "max_volume_capacity_liters": in.MaxVolumeLiters,
+				"passenger_capacity": in.PassengerCapacity, "updated_at": now}
+			if in.Description != nil {
+				upd["description"] = *in.Description
 			}
-			if imageSent {
+			if in.Image.Set {
 				upd["image"] = image
 			}
-			if activeSent {
-				upd["is_active"] = active
+			if in.IsActive != nil {
+				upd["is_active"] = *in.IsActive
 			}
 			if err := tx.Model(&vt).Omit("Categories").Updates(upd).Error; err != nil {
 				return err
 			}
 		}
-		if catsSent || id == nil {
+		if in.SetCategories || id == nil {
 			if err := tx.Where("vehicle_type_id = ?", vt.ID).Delete(&store.VehicleTypeCategory{}).Error; err != nil {
 				return err
 			}
-			for _, cid := range uniq(cats) {
+			for _, cid := range cats {
 				if err := tx.Create(&store.VehicleTypeCategory{VehicleTypeID: vt.ID, CategoryID: cid}).Error; err != nil {
 					return err
 				}

@@ -9,7 +9,6 @@ import (
 	"gorm.io/gorm/clause"
 
 	"hermez/pkg/apperr"
-	"hermez/pkg/input"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 )
@@ -23,54 +22,45 @@ var (
 // MaxAge bounds the age field.
 const MaxAge = 150
 
-// Update applies a partial update of the caller's profile. Writable: username,
-// first_name, last_name, gender, phone, age, role, is_online, is_available,
-// current_vehicle_id (one of the caller's vehicles). Anything else is ignored.
-func (s *Service) Update(ctx context.Context, userID string, b input.Body) (*store.User, error) {
+// Update applies a partial update of the caller's profile: the fields Set in
+// p; CurrentVehicleID must name one of the caller's vehicles.
+func (s *Service) Update(ctx context.Context, userID string, p ProfilePatch) (*store.User, error) {
 	defer s.changed(userID)
-	f := apperr.Fields{}
-	changes := map[string]any{}
-	str := func(key string, o input.StringOpts) {
-		if v, ok := b.String(key, f, o); ok {
-			changes[key] = strOrNil(v)
-		}
-	}
-	str("username", input.StringOpts{Nullable: true, MaxLen: 150})
-	str("first_name", input.StringOpts{Nullable: true, AllowBlank: true, MaxLen: 150})
-	str("last_name", input.StringOpts{Nullable: true, AllowBlank: true, MaxLen: 150})
-	str("gender", input.StringOpts{Nullable: true, Choices: Genders})
-	str("phone", input.StringOpts{Nullable: true, MaxLen: 10})
-	str("role", input.StringOpts{Nullable: true, Choices: Roles})
-	if v, ok := b.IntIn("age", f, input.IntOpts{Nullable: true, Min: 0, Max: MaxAge}); ok {
-		if v == nil {
-			changes["age"] = nil
-		} else {
-			changes["age"] = int(*v)
-		}
-	}
-	for _, key := range []string{"is_online", "is_available"} {
-		if v, ok := b.Bool(key, f, false); ok {
-			changes[key] = v
-		}
-	}
-	vehicleID, setVehicle := b.UUID("current_vehicle_id", f, false, true)
-	if err := f.Err(); err != nil {
+	if err := p.Invalid.Err(); err != nil {
 		return nil, err
+	}
+	changes := map[string]any{}
+	for _, c := range []struct {
+		col string
+		f   Field[string]
+	}{{"username", p.Username}, {"first_name", p.FirstName}, {"last_name", p.LastName},
+		{"gender", p.Gender}, {"phone", p.Phone}, {"role", p.Role}} {
+		if c.f.Set {
+			changes[c.col] = c.f.orNil()
+		}
+	}
+	if p.Age.Set {
+		changes["age"] = p.Age.orNil()
+	}
+	for col, v := range map[string]*bool{"is_online": p.IsOnline, "is_available": p.IsAvailable} {
+		if v != nil {
+			changes[col] = *v
+		}
 	}
 	var out *store.User
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
-		if setVehicle {
-			if vehicleID == nil {
+		if vid := p.CurrentVehicleID; vid.Set {
+			if vid.Value == nil {
 				changes["current_vehicle_id"] = nil
 			} else {
 				var n int64
-				if err := tx.Model(&store.Vehicle{}).Where("vehicle_id = ? AND user_id = ?", *vehicleID, userID).Count(&n).Error; err != nil {
+				if err := tx.Model(&store.Vehicle{}).Where("vehicle_id = ? AND user_id = ?", *vid.Value, userID).Count(&n).Error; err != nil {
 					return apperr.Wrap(err, "check current vehicle")
 				}
 				if n == 0 {
-					return apperr.Field("current_vehicle_id", msgNoObject(*vehicleID))
+					return apperr.Field("current_vehicle_id", msgNoObject(*vid.Value))
 				}
-				changes["current_vehicle_id"] = *vehicleID
+				changes["current_vehicle_id"] = *vid.Value
 			}
 		}
 		if len(changes) > 0 {
@@ -86,21 +76,16 @@ func (s *Service) Update(ctx context.Context, userID string, b input.Body) (*sto
 	return out, err
 }
 
-// ToggleAvailability flips is_available, or sets it when the body carries
-// {"is_available": bool} (idempotent), and returns the new value.
-func (s *Service) ToggleAvailability(ctx context.Context, userID string, b input.Body) (bool, error) {
+// ToggleAvailability flips is_available, or sets it to *set when set is not
+// nil (idempotent), and returns the new value.
+func (s *Service) ToggleAvailability(ctx context.Context, userID string, set *bool) (bool, error) {
 	defer s.changed(userID)
-	f := apperr.Fields{}
-	val, set := b.Bool("is_available", f, false)
-	if err := f.Err(); err != nil {
-		return false, err
-	}
 	var out bool
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		q := tx.Model(&store.User{}).Where("userid = ?", userID)
 		var v any = gorm.Expr("NOT is_available")
-		if set {
-			v = val
+		if set != nil {
+			v = *set
 		}
 		if err := q.Updates(map[string]any{"is_available": v, "updated_at": s.Store.Now()}).Error; err != nil {
 			return apperr.Wrap(err, "toggle availability")
@@ -115,28 +100,18 @@ func (s *Service) ToggleAvailability(ctx context.Context, userID string, b input
 	return out, err
 }
 
-// SetCurrentVehicle sets the caller's current vehicle from {"vehicle_id"} (or
-// "vehicleId"), or clears it when it already is the current one. It returns a
-// message and the new current vehicle id (nil when cleared). Missing → 400,
-// unknown → 404, another user's → 403.
-func (s *Service) SetCurrentVehicle(ctx context.Context, userID string, b input.Body) (string, *uuid.UUID, error) {
+// SetCurrentVehicle sets the caller's current vehicle to vehicleID, or clears
+// it when it already is the current one. It returns a message and the new
+// current vehicle id (nil when cleared). Unknown → 404, another user's → 403.
+func (s *Service) SetCurrentVehicle(ctx context.Context, userID string, vehicleID uuid.UUID) (string, *uuid.UUID, error) {
 	defer s.changed(userID)
-	key := b.First("vehicle_id", "vehicleId")
-	if key == "" || b.IsNull(key) {
-		return "", nil, apperr.Field("vehicle_id", apperr.MsgRequired)
-	}
-	f := apperr.Fields{}
-	id, _ := b.UUID(key, f, true, false)
-	if err := f.Err(); err != nil {
-		return "", nil, err
-	}
 	var (
 		msg     string
 		current *uuid.UUID
 	)
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		var v store.Vehicle
-		err := tx.Where("vehicle_id = ?", *id).Take(&v).Error
+		err := tx.Where("vehicle_id = ?", vehicleID).Take(&v).Error
 		if store.IsNotFound(err) {
 			return apperr.New(apperr.NotFound, "Vehículo no encontrado.")
 		}

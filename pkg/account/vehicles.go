@@ -2,7 +2,6 @@ package account
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 	"gorm.io/gorm"
 
 	"hermez/pkg/apperr"
-	"hermez/pkg/input"
 	"hermez/pkg/store"
 )
 
@@ -50,13 +48,21 @@ func ownVehicle(tx *gorm.DB, userID string, id uuid.UUID) (*store.Vehicle, error
 	return &v, nil
 }
 
-// readVehicle applies the writable fields of the body to v. The verification
-// fields (document statuses, isVerified, verificationNotes), vehicleId and
-// userId are read-only and ignored. It reports whether an identifying field
+// Bounds of a vehicle's year: from MinVehicleYear to next year.
+const MinVehicleYear = 1900
+
+// MaxVehicleYear is the latest year a vehicle may have at now: next year's
+// models are sold already.
+func MaxVehicleYear(now time.Time) int { return now.UTC().Year() + 1 }
+
+// applyVehicle applies the fields sent onto v, plate and VIN in upper case,
+// after checking inside tx that a new type exists and is active (its error
+// joins the decoding errors, as DRF reports them together), then that the
+// plate and VIN are nobody else's. It reports whether an identifying field
 // (type, plate, VIN) changed.
-func readVehicle(tx *gorm.DB, b input.Body, v *store.Vehicle, create bool) (identityChanged bool, err error) {
-	f := apperr.Fields{}
-	if id, ok := b.UUID("type_id", f, create, false); ok && id != nil {
+func applyVehicle(tx *gorm.DB, in VehicleInput, v *store.Vehicle) (identityChanged bool, err error) {
+	f := problems(in.Invalid)
+	if id := in.TypeID; id != nil {
 		var t store.VehicleType
 		err := tx.Where("id = ?", *id).Take(&t).Error
 		switch {
@@ -68,12 +74,11 @@ func readVehicle(tx *gorm.DB, b input.Body, v *store.Vehicle, create bool) (iden
 			v.TypeID, v.Type, identityChanged = t.ID, nil, true
 		}
 	}
-	set := func(key string, dst *string, o input.StringOpts, upper bool) bool {
-		val, ok := b.String(key, f, o)
-		if !ok || val == nil {
+	set := func(src *string, dst *string, upper bool) bool {
+		if src == nil {
 			return false
 		}
-		s := *val
+		s := *src
 		if upper {
 			s = strings.ToUpper(s)
 		}
@@ -81,22 +86,17 @@ func readVehicle(tx *gorm.DB, b input.Body, v *store.Vehicle, create bool) (iden
 		*dst = s
 		return changed
 	}
-	set("brand", &v.Brand, input.StringOpts{Required: create, MaxLen: 50}, false)
-	set("model", &v.Model, input.StringOpts{Required: create, MaxLen: 50}, false)
-	set("color", &v.Color, input.StringOpts{AllowBlank: true, MaxLen: 30}, false)
-	plateKey := b.First("licensePlate", "plate", "license_plate")
-	if plateKey == "" && create {
-		f.Add("licensePlate", apperr.MsgRequired)
-	} else if plateKey != "" && set(plateKey, &v.LicensePlate, input.StringOpts{Required: create, MaxLen: 20}, true) {
+	set(in.Brand, &v.Brand, false)
+	set(in.Model, &v.Model, false)
+	set(in.Color, &v.Color, false)
+	if set(in.LicensePlate, &v.LicensePlate, true) {
 		identityChanged = true
 	}
-	if set("vin", &v.VIN, input.StringOpts{Required: create, MaxLen: 17}, true) {
+	if set(in.VIN, &v.VIN, true) {
 		identityChanged = true
 	}
-	maxYear := int64(time.Now().UTC().Year() + 1)
-	if y, ok := b.IntIn("year", f, input.IntOpts{Required: create, Min: 1900, Max: maxYear,
-		RangeMsg: fmt.Sprintf("El año debe estar entre 1900 y %d.", maxYear)}); ok && y != nil {
-		v.Year = int(*y)
+	if in.Year != nil {
+		v.Year = *in.Year
 	}
 	if err := f.Err(); err != nil {
 		return false, err
@@ -131,14 +131,14 @@ func uniqueErr(err error, what string) error {
 }
 
 // CreateVehicle registers a vehicle for the caller; its documents start pending.
-func (s *Service) CreateVehicle(ctx context.Context, userID string, b input.Body) (*store.Vehicle, error) {
+func (s *Service) CreateVehicle(ctx context.Context, userID string, in VehicleInput) (*store.Vehicle, error) {
 	var out *store.Vehicle
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		now := s.Store.Now()
 		v := store.Vehicle{VehicleID: uuid.New(), UserID: userID, DriverLicenseStatus: DocPending,
 			RegistrationCardStatus: DocPending, InsurancePolicyStatus: DocPending, CriminalRecordStatus: DocPending,
 			CreatedAt: now, UpdatedAt: now}
-		if _, err := readVehicle(tx, b, &v, true); err != nil {
+		if _, err := applyVehicle(tx, in, &v); err != nil {
 			return err
 		}
 		if err := tx.Omit("Type").Create(&v).Error; err != nil {
@@ -153,7 +153,7 @@ func (s *Service) CreateVehicle(ctx context.Context, userID string, b input.Body
 
 // UpdateVehicle updates one of the caller's vehicles with the fields sent.
 // Changing the type, plate or VIN withdraws the staff verification.
-func (s *Service) UpdateVehicle(ctx context.Context, userID string, id uuid.UUID, b input.Body) (*store.Vehicle, error) {
+func (s *Service) UpdateVehicle(ctx context.Context, userID string, id uuid.UUID, in VehicleInput) (*store.Vehicle, error) {
 	defer s.changed(userID)
 	var out *store.Vehicle
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
@@ -161,7 +161,7 @@ func (s *Service) UpdateVehicle(ctx context.Context, userID string, id uuid.UUID
 		if err != nil {
 			return err
 		}
-		changed, err := readVehicle(tx, b, v, false)
+		changed, err := applyVehicle(tx, in, v)
 		if err != nil {
 			return err
 		}

@@ -17,6 +17,7 @@ import (
 	"hermez/pkg/auth"
 	"hermez/pkg/backoffice"
 	"hermez/pkg/config"
+	"hermez/pkg/input"
 	"hermez/pkg/store"
 	"hermez/pkg/testutil"
 )
@@ -636,5 +637,34 @@ func TestCreateSuperuser(t *testing.T) {
 	must(t, st.DB.Where("username = ?", "ana").Take(&ana).Error)
 	if !ana.IsActive || ana.PasswordHash == accs[0].PasswordHash {
 		t.Fatalf("after --update: %+v", ana)
+	}
+}
+
+// Issue 12 §2 (moved from httpapi's TestNumbersOutOfRangeOnEveryField when
+// the form decoding moved here): the integer and numeric(10,2) columns of a
+// vehicle type refuse what does not fit, as 400 field errors.
+func TestVehicleTypeNumbersOutOfRange(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser(t)
+	b.mustLogin()
+	tok := b.token("/admin/vehicle-types/new/")
+	const big = "18446744073709551621" // 2^64+5: wrapped to 5 before
+	for key, c := range map[string]struct{ val, msg string }{
+		"passenger_capacity":         {big, input.MsgMax(input.MaxInt32)},
+		"max_weight_capacity_kg":     {"123456789012", "Asegúrese de que no haya más de 10 dígitos en total."},
+		"max_volume_capacity_liters": {"1e5", input.MsgNumber},
+	} {
+		form := url.Values{"csrf_token": {tok}, "name": {"Grande"}, "max_weight_capacity_kg": {"1"},
+			"max_volume_capacity_liters": {"1"}, "passenger_capacity": {"1"}}
+		form.Set(key, c.val)
+		res := b.post("/admin/vehicle-types/new/", form)
+		if res.Status != http.StatusBadRequest || !strings.Contains(res.Body, c.msg) {
+			t.Errorf("vehicle type %s=%s: %d, want 400 with %q", key, c.val, res.Status, c.msg)
+		}
+	}
+	var n int64
+	must(t, f.W.Store.DB.Model(&store.VehicleType{}).Where("name = ?", "Grande").Count(&n).Error)
+	if n != 0 {
+		t.Fatalf("%d vehicle types written", n)
 	}
 }

@@ -216,7 +216,7 @@ func (a *Console) vehicleSave(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	if _, err := a.d.Account.VerifyVehicle(c.Request().Context(), v.VehicleID, body); err != nil {
+	if _, err := a.d.Account.VerifyVehicle(c.Request().Context(), v.VehicleID, decodeVerification(body)); err != nil {
 		fe := fieldErrors(err)
 		if fe == nil {
 			return a.fail(c, err)
@@ -371,7 +371,7 @@ func (a *Console) vehicleTypeSave(c echo.Context) error {
 		selected = []string{}
 	}
 	body.Set("delivery_categories", selected)
-	vt, err := a.d.Account.SaveVehicleType(c.Request().Context(), id, body)
+	vt, err := a.d.Account.SaveVehicleType(c.Request().Context(), id, decodeVehicleType(body))
 	if err != nil {
 		fe := fieldErrors(err)
 		if fe == nil {

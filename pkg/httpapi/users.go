@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -126,7 +127,7 @@ func (a *API) updateMe(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u, err := a.Account.Update(c.Request().Context(), me(c), b)
+	u, err := a.Account.Update(c.Request().Context(), me(c), decodeProfilePatch(b))
 	if err != nil {
 		return err
 	}
@@ -139,7 +140,7 @@ func (a *API) updateMeMessage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := a.Account.Update(c.Request().Context(), me(c), b); err != nil {
+	if _, err := a.Account.Update(c.Request().Context(), me(c), decodeProfilePatch(b)); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]string{"message": "User " + me(c) + " updated successfully"})
@@ -161,7 +162,11 @@ func (a *API) toggleAvailability(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.Account.ToggleAvailability(c.Request().Context(), me(c), b)
+	set, err := decodeAvailability(b)
+	if err != nil {
+		return err
+	}
+	v, err := a.Account.ToggleAvailability(c.Request().Context(), me(c), set)
 	if err != nil {
 		return err
 	}
@@ -173,7 +178,11 @@ func (a *API) setCurrentVehicle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	msg, id, err := a.Account.SetCurrentVehicle(c.Request().Context(), me(c), b)
+	vehicleID, err := decodeVehicleChoice(b)
+	if err != nil {
+		return err
+	}
+	msg, id, err := a.Account.SetCurrentVehicle(c.Request().Context(), me(c), vehicleID)
 	if err != nil {
 		return err
 	}
@@ -233,7 +242,7 @@ func (a *API) createRating(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := a.Account.CreateRating(c.Request().Context(), me(c), b)
+	r, err := a.Account.CreateRating(c.Request().Context(), me(c), decodeRating(b, true))
 	if err != nil {
 		return err
 	}
@@ -249,7 +258,7 @@ func (a *API) updateRating(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := a.Account.UpdateRating(c.Request().Context(), me(c), id, b)
+	r, err := a.Account.UpdateRating(c.Request().Context(), me(c), id, decodeRating(b, false))
 	if err != nil {
 		return err
 	}
@@ -286,7 +295,7 @@ func (a *API) createAddress(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ad, err := a.Account.CreateAddress(c.Request().Context(), me(c), b)
+	ad, err := a.Account.CreateAddress(c.Request().Context(), me(c), decodeAddress(b, true))
 	if err != nil {
 		return err
 	}
@@ -314,7 +323,7 @@ func (a *API) updateAddress(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ad, err := a.Account.UpdateAddress(c.Request().Context(), me(c), id, b)
+	ad, err := a.Account.UpdateAddress(c.Request().Context(), me(c), id, decodeAddress(b, false))
 	if err != nil {
 		return err
 	}
@@ -382,7 +391,7 @@ func (a *API) createVehicle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.Account.CreateVehicle(c.Request().Context(), me(c), b)
+	v, err := a.Account.CreateVehicle(c.Request().Context(), me(c), decodeVehicle(b, true, time.Now()))
 	if err != nil {
 		return err
 	}
@@ -410,7 +419,7 @@ func (a *API) updateVehicle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.Account.UpdateVehicle(c.Request().Context(), me(c), id, b)
+	v, err := a.Account.UpdateVehicle(c.Request().Context(), me(c), id, decodeVehicle(b, false, time.Now()))
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,9 @@
 // Package input reads request bodies the way DRF did: numbers or numeric
 // strings for integers and decimals, unknown fields ignored, every problem
 // collected as a field message (apperr.Fields) instead of failing the decode.
-// Business services take a Body, so the HTTP API and the staff console (whose
-// form values become a Body) validate alike.
+// The adapters decode with it — the HTTP API, and the staff console whose form
+// values become a Body — so both validate alike. Text that must be cleaned
+// rather than refused (Clerk's data) is pkg/sanitize's.
 package input
 
 import (
@@ -14,7 +15,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
@@ -107,74 +107,6 @@ func anyNUL(v any) bool {
 		}
 	}
 	return false
-}
-
-// StripNUL removes U+0000 from s and replaces bytes that are not UTF-8 with
-// U+FFFD: what PostgreSQL refuses, for data that must be cleaned, not refused.
-func StripNUL(s string) string {
-	if strings.IndexByte(s, 0) >= 0 {
-		s = strings.ReplaceAll(s, "\x00", "")
-	}
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	return s
-}
-
-// Clip cuts s to at most n runes (for data that must be kept within a
-// column's bounds, not refused).
-func Clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	i := 0
-	for j := range s {
-		if i == n {
-			return s[:j]
-		}
-		i++
-	}
-	return s
-}
-
-// CleanJSON returns payload with U+0000 removed from every string and key, at
-// any depth: Clerk's data is cleaned, never refused (Clerk would retry a
-// refused webhook for days). A payload without NULs is returned as it is;
-// invalid JSON is returned unchanged for the caller's decoder to refuse.
-func CleanJSON(payload []byte) []byte {
-	if !bytes.Contains(payload, nulEscape) {
-		return payload
-	}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	var v any
-	if dec.Decode(&v) != nil {
-		return payload
-	}
-	out, err := json.Marshal(cleanAny(v))
-	if err != nil {
-		return payload
-	}
-	return out
-}
-
-func cleanAny(v any) any {
-	switch t := v.(type) {
-	case string:
-		return StripNUL(t)
-	case []any:
-		for i := range t {
-			t[i] = cleanAny(t[i])
-		}
-		return t
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[StripNUL(k)] = cleanAny(e)
-		}
-		return out
-	}
-	return v
 }
 
 // FromStrings makes a Body from form values (each a JSON string).

@@ -12,7 +12,6 @@ import (
 
 	"hermez/pkg/apperr"
 	"hermez/pkg/realtime"
-	"hermez/pkg/sanitize"
 	"hermez/pkg/store"
 )
 
@@ -58,7 +57,7 @@ var maxClerkMillis = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC).UnixMilli()
 func (u *clerkUser) clean() {
 	clip := func(p *string, n int) {
 		if p != nil {
-			*p = sanitize.Clip(*p, n)
+			*p = store.Clip(*p, n)
 		}
 	}
 	clip(u.Username, maxName)
@@ -66,7 +65,7 @@ func (u *clerkUser) clean() {
 	clip(u.LastName, maxName)
 	clip(u.ImageURL, maxURL)
 	for i := range u.EmailAddresses {
-		u.EmailAddresses[i].EmailAddress = sanitize.Clip(u.EmailAddresses[i].EmailAddress, maxEmail)
+		u.EmailAddresses[i].EmailAddress = store.Clip(u.EmailAddresses[i].EmailAddress, maxEmail)
 	}
 	if u.UpdatedAt != nil && (*u.UpdatedAt <= 0 || *u.UpdatedAt > maxClerkMillis) {
 		u.UpdatedAt = nil
@@ -125,7 +124,7 @@ const (
 // Clerk's data is cleaned of U+0000 (PostgreSQL refuses it), never refused:
 // Clerk would retry a refused event for days.
 func (s *Service) ApplyClerkEvent(ctx context.Context, svixID string, payload []byte) (ClerkResult, error) {
-	svixID, payload = sanitize.Clip(sanitize.StripNUL(svixID), maxClerkID), sanitize.JSON(payload)
+	svixID, payload = store.Clip(store.StripNUL(svixID), maxClerkID), store.CleanJSON(payload)
 	var ev struct {
 		Type string          `json:"type"`
 		Data json.RawMessage `json:"data"`

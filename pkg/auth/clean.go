@@ -3,7 +3,7 @@ package auth
 import (
 	"strings"
 
-	"hermez/pkg/sanitize"
+	"hermez/pkg/store"
 )
 
 // Bounds of the claims Hermez stores: the API's own limits for names
@@ -26,12 +26,12 @@ func cleaned(c *Claims) *Claims {
 		return c
 	}
 	out := *c
-	out.Subject = sanitize.StripNUL(out.Subject)
+	out.Subject = store.StripNUL(out.Subject)
 	for _, f := range []struct {
 		p   *string
 		max int
 	}{{&out.FirstName, maxName}, {&out.LastName, maxName}, {&out.Username, maxName}, {&out.Email, maxEmail}, {&out.ImageURL, maxURL}} {
-		*f.p = sanitize.Clip(sanitize.StripNUL(*f.p), f.max)
+		*f.p = store.Clip(store.StripNUL(*f.p), f.max)
 	}
 	return &out
 }

@@ -3,7 +3,7 @@
 // collected as a field message (apperr.Fields) instead of failing the decode.
 // The adapters decode with it — the HTTP API, and the staff console whose form
 // values become a Body — so both validate alike. Text that must be cleaned
-// rather than refused (Clerk's data) is pkg/sanitize's.
+// rather than refused (Clerk's data) is pkg/store's (text.go).
 package input
 
 import (

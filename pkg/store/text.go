@@ -1,12 +1,4 @@
-// Package sanitize cleans text that must be stored, not refused: Clerk's
-// webhook payloads and token claims lose U+0000 (PostgreSQL refuses it in
-// text and jsonb) and are cut to their columns' bounds, because Clerk would
-// retry a refused event for days. Request bodies are not cleaned but refused,
-// field by field, by the adapters' decoder (pkg/input).
-//
-// It is a leaf: the services (account, auth) use it without depending on the
-// body decoder.
-package sanitize
+package store
 
 import (
 	"bytes"
@@ -14,6 +6,12 @@ import (
 	"strings"
 	"unicode/utf8"
 )
+
+// Text that must be stored, not refused: Clerk's webhook payloads and token
+// claims lose U+0000 (PostgreSQL refuses it in text and jsonb) and are cut to
+// their columns' bounds, because Clerk would retry a refused event for days.
+// Request bodies are not cleaned but refused, field by field, by the
+// adapters' decoder (pkg/input).
 
 // nulEscape is how U+0000 appears in JSON text (a raw NUL byte is not valid
 // JSON).
@@ -47,11 +45,11 @@ func Clip(s string, n int) string {
 	return s
 }
 
-// JSON returns payload with U+0000 removed from every string and key, at any
+// CleanJSON returns payload with U+0000 removed from every string and key, at any
 // depth. A payload without NULs is returned as it is; invalid JSON is
 // returned unchanged for the caller's decoder to refuse. Numbers keep their
 // exact text.
-func JSON(payload []byte) []byte {
+func CleanJSON(payload []byte) []byte {
 	if !bytes.Contains(payload, nulEscape) {
 		return payload
 	}

@@ -1,15 +1,15 @@
-package sanitize_test
+package store_test
 
 import (
 	"encoding/json"
 	"strings"
 	"testing"
 
-	"hermez/pkg/sanitize"
+	"hermez/pkg/store"
 )
 
-func TestJSONStripsNULs(t *testing.T) {
-	got := sanitize.JSON([]byte(`{"type":"user.created","data":{"id":"user_\u00001","first_name":"A\u0000na","n":12345678901234567890,"k\u0000":["\u0000x"]}}`))
+func TestCleanJSONStripsNULs(t *testing.T) {
+	got := store.CleanJSON([]byte(`{"type":"user.created","data":{"id":"user_\u00001","first_name":"A\u0000na","n":12345678901234567890,"k\u0000":["\u0000x"]}}`))
 	var v map[string]any
 	if err := json.Unmarshal(got, &v); err != nil {
 		t.Fatal(err)
@@ -25,11 +25,11 @@ func TestJSONStripsNULs(t *testing.T) {
 		t.Fatalf("numbers must survive exactly: %s", got)
 	}
 	same := []byte(`{"a":"b"}`)
-	if string(sanitize.JSON(same)) != string(same) {
+	if string(store.CleanJSON(same)) != string(same) {
 		t.Fatal("a clean payload changed")
 	}
 	bad := []byte(`{"a":"\u0000"`)
-	if string(sanitize.JSON(bad)) != string(bad) {
+	if string(store.CleanJSON(bad)) != string(bad) {
 		t.Fatal("invalid JSON must be returned unchanged")
 	}
 }
@@ -49,7 +49,7 @@ func TestStripNULAndClip(t *testing.T) {
 		{"abc", 0, ""},
 	}
 	for _, c := range cases {
-		if got := sanitize.Clip(sanitize.StripNUL(c.in), c.max); got != c.want {
+		if got := store.Clip(store.StripNUL(c.in), c.max); got != c.want {
 			t.Errorf("Clip(StripNUL(%q), %d) = %q, want %q", c.in, c.max, got, c.want)
 		}
 	}

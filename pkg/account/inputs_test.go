@@ -1,0 +1,295 @@
+package account_test
+
+import (
+	"context"
+	"reflect"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"hermez/pkg/account"
+	"hermez/pkg/apperr"
+	"hermez/pkg/store"
+	"hermez/pkg/testutil"
+)
+
+// world is a store with a driver, their pending vehicle and another user.
+type world struct {
+	st      *store.Store
+	svc     *account.Service
+	driver  string
+	other   string
+	moto    store.VehicleType
+	vehicle store.Vehicle
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{st: testutil.NewStore(t), driver: "user_acc_driver", other: "user_acc_other"}
+	w.svc = account.New(w.st, nil, testutil.Logger())
+	ctx := context.Background()
+	for _, id := range []string{w.driver, w.other} {
+		if err := w.svc.SetStaff(ctx, id, false, account.UnknownCreate); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.st.DB.Where("name = ?", "Moto").Take(&w.moto).Error; err != nil {
+		t.Fatal(err)
+	}
+	v, err := w.svc.CreateVehicle(ctx, w.driver, account.VehicleInput{TypeID: &w.moto.ID, Brand: strp("Yamaha"), Model: strp("NMAX"),
+		LicensePlate: strp("abc12d"), VIN: strp("vin0000000000001"), Year: intp(2022)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.vehicle = *v
+	return w
+}
+
+func intp(n int) *int { return &n }
+
+// fieldsOf is the field errors of err; it fails unless err is a 400.
+func fieldsOf(t *testing.T, err error) map[string][]string {
+	t.Helper()
+	e, ok := apperr.As(err)
+	if !ok || e.Kind != apperr.Invalid {
+		t.Fatalf("want a 400 field error, got %v", err)
+	}
+	return e.Fields
+}
+
+func TestCreateVehicleStoresPlateAndVINInUpperCase(t *testing.T) {
+	w := newWorld(t)
+	v := w.vehicle
+	if v.LicensePlate != "ABC12D" || v.VIN != "VIN0000000000001" || v.DriverLicenseStatus != account.DocPending || v.IsVerified {
+		t.Fatalf("created %+v", v)
+	}
+}
+
+// The decoding errors an adapter found and the service's own (those that
+// need the database, or span fields) are answered together, as DRF does; the
+// adapter's map is left alone.
+func TestDecodingErrorsJoinTheServiceRules(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	unknown := uuid.New()
+	approvedBut := func(key, status string) map[string]string {
+		m := map[string]string{}
+		for _, d := range account.DocumentFields {
+			m[d.Key] = account.DocApproved
+		}
+		m[key] = status
+		return m
+	}
+	cases := []struct {
+		name    string
+		invalid apperr.Fields
+		call    func(invalid apperr.Fields) error
+		want    map[string][]string
+	}{
+		{"vehicle type: name taken", apperr.Fields{"passenger_capacity": {"x"}}, func(f apperr.Fields) error {
+			_, err := w.svc.SaveVehicleType(ctx, nil, account.VehicleTypeInput{Name: "Moto", Invalid: f})
+			return err
+		}, map[string][]string{"passenger_capacity": {"x"}, "name": {"Ya existe un tipo de vehículo con este nombre."}}},
+		{"vehicle type: a name that did not decode is not looked up", apperr.Fields{"name": {"x"}}, func(f apperr.Fields) error {
+			_, err := w.svc.SaveVehicleType(ctx, nil, account.VehicleTypeInput{Name: "Moto", Invalid: f})
+			return err
+		}, map[string][]string{"name": {"x"}}},
+		{"vehicle: unknown type", apperr.Fields{"brand": {"x"}}, func(f apperr.Fields) error {
+			_, err := w.svc.UpdateVehicle(ctx, w.driver, w.vehicle.VehicleID, account.VehicleInput{TypeID: &unknown, Invalid: f})
+			return err
+		}, map[string][]string{"brand": {"x"}, "type_id": {`Clave primaria "` + unknown.String() + `" inválida - objeto no existe.`}}},
+		{"verification: a document not approved", apperr.Fields{"verificationNotes": {"x"}}, func(f apperr.Fields) error {
+			_, err := w.svc.VerifyVehicle(ctx, w.vehicle.VehicleID, account.VehicleVerification{
+				Statuses: approvedBut("insurancePolicyStatus", "rejected"), Verified: boolp(true), Invalid: f})
+			return err
+		}, map[string][]string{"verificationNotes": {"x"}, "isVerified": {account.MsgNotAllApproved}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := len(c.invalid)
+			if got := fieldsOf(t, c.call(c.invalid)); !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("fields %v, want %v", got, c.want)
+			}
+			if len(c.invalid) != before || len(c.invalid[firstKey(c.invalid)]) != 1 {
+				t.Fatalf("the adapter's map changed: %v", c.invalid)
+			}
+		})
+	}
+	if v, err := w.svc.Vehicle(ctx, w.driver, w.vehicle.VehicleID); err != nil || v.IsVerified || v.InsurancePolicyStatus != account.DocPending {
+		t.Fatalf("refused writes changed the vehicle: %+v %v", v, err)
+	}
+}
+
+func firstKey(f apperr.Fields) string {
+	for k := range f {
+		return k
+	}
+	return ""
+}
+
+func boolp(b bool) *bool { return &b }
+
+// An update judges the row before the body: another user's row is a 404 (a
+// rating they only received, a 403) whatever the body holds.
+func TestUpdatesFindTheRowBeforeJudgingTheBody(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	bad := apperr.Fields{"name": {"x"}}
+	a, err := w.svc.CreateAddress(ctx, w.driver, account.AddressInput{Name: strp("Casa"), Type: strp("casa"), Address: strp("Calle 1"), City: strp("Cali")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		call func() error
+		want apperr.Kind
+	}{
+		{"another's address", func() error {
+			_, err := w.svc.UpdateAddress(ctx, w.other, a.AddressID, account.AddressInput{Invalid: bad})
+			return err
+		}, apperr.NotFound},
+		{"own address", func() error {
+			_, err := w.svc.UpdateAddress(ctx, w.driver, a.AddressID, account.AddressInput{Invalid: bad})
+			return err
+		}, apperr.Invalid},
+		{"another's vehicle", func() error {
+			_, err := w.svc.UpdateVehicle(ctx, w.other, w.vehicle.VehicleID, account.VehicleInput{Invalid: bad})
+			return err
+		}, apperr.NotFound},
+		{"an unknown rating", func() error {
+			_, err := w.svc.UpdateRating(ctx, w.driver, uuid.New(), account.RatingInput{Invalid: bad})
+			return err
+		}, apperr.NotFound},
+	}
+	for _, c := range cases {
+		err := c.call()
+		if e, ok := apperr.As(err); !ok || e.Kind != c.want {
+			t.Errorf("%s: %v, want %s", c.name, err, c.want)
+		}
+	}
+}
+
+// A ProfilePatch writes the fields Set: a value, or null to clear; a field
+// not sent keeps its column.
+func TestUpdateWritesWhatWasSent(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	steps := []struct {
+		patch account.ProfilePatch
+		check func(u *store.User) bool
+	}{
+		{account.ProfilePatch{FirstName: account.Sent("Pedro"), Phone: account.Sent("3001234567"), Age: account.Sent(41),
+			IsAvailable: boolp(true), CurrentVehicleID: account.Sent(w.vehicle.VehicleID)},
+			func(u *store.User) bool {
+				return *u.FirstName == "Pedro" && *u.Phone == "3001234567" && *u.Age == 41 && u.IsAvailable &&
+					*u.CurrentVehicleID == w.vehicle.VehicleID
+			}},
+		{account.ProfilePatch{Phone: account.SentNull[string](), Age: account.SentNull[int](), CurrentVehicleID: account.SentNull[uuid.UUID]()},
+			func(u *store.User) bool {
+				return *u.FirstName == "Pedro" && u.Phone == nil && u.Age == nil && u.IsAvailable && u.CurrentVehicleID == nil
+			}},
+		{account.ProfilePatch{}, func(u *store.User) bool { return *u.FirstName == "Pedro" && u.IsAvailable }},
+	}
+	for i, s := range steps {
+		u, err := w.svc.Update(ctx, w.driver, s.patch)
+		if err != nil || !s.check(u) {
+			t.Fatalf("step %d: %+v %v", i, u, err)
+		}
+	}
+	// Another user's vehicle is no current vehicle of this one.
+	_, err := w.svc.Update(ctx, w.other, account.ProfilePatch{CurrentVehicleID: account.Sent(w.vehicle.VehicleID)})
+	if f := fieldsOf(t, err); len(f["current_vehicle_id"]) != 1 {
+		t.Fatalf("another's vehicle: %v", f)
+	}
+}
+
+// VerifyVehicle: verified only with every document approved; blank notes are none.
+func TestVerifyVehicle(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	all := func(status string) map[string]string {
+		m := map[string]string{}
+		for _, d := range account.DocumentFields {
+			m[d.Key] = status
+		}
+		return m
+	}
+	cases := []struct {
+		name      string
+		in        account.VehicleVerification
+		refused   bool
+		verified  bool
+		notes     *string
+		insurance string
+	}{
+		{"rejected, with notes", account.VehicleVerification{Statuses: all("rejected"), Verified: boolp(false), Notes: account.Sent("Ilegible")},
+			false, false, strp("Ilegible"), "rejected"},
+		{"verified with a document pending", account.VehicleVerification{Statuses: all("pending"), Verified: boolp(true)},
+			true, false, strp("Ilegible"), "rejected"},
+		{"all approved, blank notes", account.VehicleVerification{Statuses: all(account.DocApproved), Verified: boolp(true), Notes: account.Sent("")},
+			false, true, nil, account.DocApproved},
+	}
+	for _, c := range cases {
+		_, err := w.svc.VerifyVehicle(ctx, w.vehicle.VehicleID, c.in)
+		if (err != nil) != c.refused {
+			t.Fatalf("%s: err %v", c.name, err)
+		}
+		var v store.Vehicle
+		w.st.DB.Where("vehicle_id = ?", w.vehicle.VehicleID).Take(&v)
+		if v.IsVerified != c.verified || !reflect.DeepEqual(v.VerificationNotes, c.notes) || v.InsurancePolicyStatus != c.insurance {
+			t.Fatalf("%s: stored %+v", c.name, v)
+		}
+	}
+	if _, err := w.svc.VerifyVehicle(ctx, uuid.New(), account.VehicleVerification{Statuses: all("pending"), Verified: boolp(false)}); err == nil {
+		t.Fatal("an unknown vehicle was verified")
+	} else if e, _ := apperr.As(err); e.Kind != apperr.NotFound {
+		t.Fatalf("unknown vehicle: %v", err)
+	}
+}
+
+// SaveVehicleType: create with links; an edit keeps what was not sent.
+func TestSaveVehicleType(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	var cat store.Category
+	if err := w.st.DB.Where("name = ?", "Paquetes").Take(&cat).Error; err != nil {
+		t.Fatal(err)
+	}
+	in := account.VehicleTypeInput{Name: "Bicicleta", Description: strp("Cero emisiones"), MaxWeightKg: decimal.RequireFromString("20.5"),
+		MaxVolumeLiters: decimal.RequireFromString("40"), Image: account.Sent("https://example.com/b.png"), Categories: []uuid.UUID{cat.ID, cat.ID}, SetCategories: true}
+	vt, err := w.svc.SaveVehicleType(ctx, nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func() store.VehicleType {
+		var got store.VehicleType
+		if err := w.st.DB.Preload("Categories").Where("id = ?", vt.ID).Take(&got).Error; err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := load(); !got.IsActive || len(got.Categories) != 1 || got.Image == nil || got.Description != "Cero emisiones" {
+		t.Fatalf("created %+v", got)
+	}
+	// An edit without description, image or categories keeps them; a blank image is none.
+	edit := account.VehicleTypeInput{Name: "Bicicleta", MaxWeightKg: decimal.RequireFromString("25"), MaxVolumeLiters: decimal.RequireFromString("40"),
+		IsActive: boolp(false)}
+	if _, err := w.svc.SaveVehicleType(ctx, &vt.ID, edit); err != nil {
+		t.Fatal(err)
+	}
+	if got := load(); got.IsActive || len(got.Categories) != 1 || got.Image == nil || got.Description != "Cero emisiones" || got.MaxWeightCapacityKg.String() != "25" {
+		t.Fatalf("edited %+v", got)
+	}
+	edit.Image, edit.SetCategories = account.Sent(""), true
+	if _, err := w.svc.SaveVehicleType(ctx, &vt.ID, edit); err != nil {
+		t.Fatal(err)
+	}
+	if got := load(); got.Image != nil || len(got.Categories) != 0 {
+		t.Fatalf("cleared %+v", got)
+	}
+	_, err = w.svc.SaveVehicleType(ctx, &vt.ID, account.VehicleTypeInput{Name: "Bicicleta", Categories: []uuid.UUID{uuid.New()}, SetCategories: true})
+	if f := fieldsOf(t, err); !reflect.DeepEqual(f["delivery_categories"], []string{account.MsgNoCategory}) {
+		t.Fatalf("unknown category: %v", f)
+	}
+}

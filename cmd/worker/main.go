@@ -10,8 +10,6 @@ import (
 
 	"hermez/pkg/app"
 	"hermez/pkg/config"
-	"hermez/pkg/market"
-	"hermez/pkg/realtime"
 )
 
 const usage = `usage: worker [command]
@@ -76,9 +74,7 @@ func serve(sig context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
-	mkt := market.New(st, outbox, market.ConfigFrom(cfg), log)
-	w, err := app.BuildWorker(ctx, cfg, log, st, broker, app.WorkerOptions{Sweep: app.Sweep(mkt, log)})
+	w, err := app.BuildWorker(ctx, cfg, log, st, broker, app.WorkerOptions{Sweep: app.ExpirySweep(cfg, log, st, broker)})
 	if err != nil {
 		return err
 	}

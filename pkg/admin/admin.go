@@ -39,7 +39,8 @@ type Deps struct {
 	Redis       redis.UniversalClient
 	RedisPrefix string
 	// Market owns the category rule (validation, uniqueness, the API's
-	// cached list); the console saves categories through it.
+	// cached list); the console saves categories through it (pkg/app builds
+	// it, shared with the API).
 	Market *market.Service
 	// Account owns the vehicle, vehicle-type and staff-flag rules; its
 	// UserChanged hook tells the API's authentication cache.
@@ -75,9 +76,6 @@ const (
 func Register(e *echo.Echo, d Deps) (*Console, error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
-	}
-	if d.Market == nil {
-		d.Market = market.New(d.Store, nil, market.ConfigFrom(d.Config), d.Log)
 	}
 	if d.Account == nil {
 		d.Account = account.New(d.Store, nil, d.Log)

@@ -14,6 +14,7 @@ import (
 	"hermez/pkg/account"
 	"hermez/pkg/apperr"
 	"hermez/pkg/backoffice"
+	"hermez/pkg/marketinput"
 	"hermez/pkg/store"
 )
 
@@ -283,7 +284,7 @@ func (a *Console) categorySave(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	cat, err := a.d.Market.SaveCategory(c.Request().Context(), id, body, false)
+	cat, err := a.d.Market.SaveCategory(c.Request().Context(), id, marketinput.Category(body, false))
 	if err != nil {
 		fe := fieldErrors(err)
 		if fe == nil {

@@ -8,6 +8,7 @@ import (
 	"hermez/pkg/config"
 	"hermez/pkg/market"
 	"hermez/pkg/realtime"
+	"hermez/pkg/store"
 )
 
 // Expire is the `expire` subcommand: one sweep of expired quotes and offers
@@ -27,7 +28,7 @@ func Expire(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		defer broker.Redis.Close()
 	}
 	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
-	quotes, offers, err := market.New(st, outbox, market.ConfigFrom(cfg), log).Expire(ctx)
+	quotes, offers, err := NewMarket(cfg, log, st, outbox).Expire(ctx)
 	if err != nil {
 		return err
 	}
@@ -53,6 +54,25 @@ func Purge(acct *account.Service, outbox *realtime.Outbox, log *slog.Logger) fun
 		}
 		return nil
 	}
+}
+
+// MarketConfig are the marketplace's settings from the process configuration.
+func MarketConfig(c config.Config) market.Config {
+	return market.Config{QuoteTTL: c.QuoteTTL(), OfferTTL: c.OfferTTL(), QuoteMaxLifetime: c.QuoteMaxLifetime(),
+		RequireVerifiedVehicle: c.RequireVerifiedVehicle}
+}
+
+// NewMarket builds a process's marketplace service: its changes write their
+// frames to outbox (nil: none, for a process that publishes nothing).
+func NewMarket(cfg config.Config, log *slog.Logger, st *store.Store, outbox *realtime.Outbox) *market.Service {
+	return market.New(st, outbox, MarketConfig(cfg), log)
+}
+
+// ExpirySweep is the worker's expiry sweep: the marketplace's, its events
+// written to st's outbox and published to broker.
+func ExpirySweep(cfg config.Config, log *slog.Logger, st *store.Store, broker *Broker) func(context.Context) error {
+	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
+	return Sweep(NewMarket(cfg, log, st, outbox), log)
 }
 
 // Sweep adapts the market's expiry sweep for the periodic runner.

@@ -49,7 +49,7 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 		return nil, err
 	}
 	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
-	mkt := market.New(st, outbox, market.ConfigFrom(cfg), log)
+	mkt := NewMarket(cfg, log, st, outbox)
 	acct := account.New(st, outbox, log)
 	acct.OnDelete = mkt.RemoveUserMarketplace
 	acct.UserChanged = authn.Forget

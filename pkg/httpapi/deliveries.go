@@ -10,6 +10,7 @@ import (
 
 	"hermez/pkg/apperr"
 	"hermez/pkg/market"
+	"hermez/pkg/marketinput"
 	"hermez/pkg/store"
 	"hermez/pkg/view"
 )
@@ -102,7 +103,7 @@ func (a *API) createCategory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.Market.CreateCategory(c.Request().Context(), CurrentUser(c), b)
+	v, err := a.Market.CreateCategory(c.Request().Context(), CurrentUser(c), marketinput.Category(b, false))
 	return ok(c, http.StatusCreated, categoryJSON(v), err)
 }
 
@@ -116,7 +117,7 @@ func (a *API) updateCategory(partial bool) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		v, err := a.Market.UpdateCategory(c.Request().Context(), CurrentUser(c), id, b, partial)
+		v, err := a.Market.UpdateCategory(c.Request().Context(), CurrentUser(c), id, marketinput.Category(b, partial))
 		return ok(c, http.StatusOK, categoryJSON(v), err)
 	}
 }
@@ -142,7 +143,7 @@ func (a *API) createQuote(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.Market.CreateQuote(c.Request().Context(), CurrentUser(c), b)
+	v, err := a.Market.CreateQuote(c.Request().Context(), CurrentUser(c), marketinput.Quote(b, false))
 	return ok(c, http.StatusCreated, a.quoteJSON(v, CurrentUser(c).UserID), err)
 }
 
@@ -156,7 +157,7 @@ func (a *API) updateQuote(partial bool) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		v, err := a.Market.UpdateQuote(c.Request().Context(), CurrentUser(c), id, b, partial)
+		v, err := a.Market.UpdateQuote(c.Request().Context(), CurrentUser(c), id, marketinput.Quote(b, partial))
 		return ok(c, http.StatusOK, a.quoteJSON(v, CurrentUser(c).UserID), err)
 	}
 }
@@ -181,7 +182,11 @@ func (a *API) extendQuote(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.Market.ExtendQuote(c.Request().Context(), CurrentUser(c), id, b)
+	minutes, err := marketinput.ExtendMinutes(b)
+	if err != nil {
+		return err
+	}
+	v, err := a.Market.ExtendQuote(c.Request().Context(), CurrentUser(c), id, minutes)
 	if err != nil {
 		return err
 	}
@@ -206,7 +211,7 @@ func (a *API) makeOffer(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, created, err := a.Market.MakeOffer(c.Request().Context(), CurrentUser(c), id, b)
+	v, created, err := a.Market.MakeOffer(c.Request().Context(), CurrentUser(c), id, marketinput.Offer(b))
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,8 @@ type Deps struct {
 	Checks []serve.Check
 	// DevIssuer, when set, serves its JWKS at /.well-known/jwks.json.
 	DevIssuer *auth.DevIssuer
-	// Market runs the marketplace rules (built from Store/Outbox/Config when nil).
+	// Market runs the marketplace rules; the marketplace routes need it
+	// (pkg/app builds it with the configured settings).
 	Market *market.Service
 	// Throttles are the request throttles (zero value: none).
 	Throttles Throttles
@@ -45,9 +46,6 @@ type Deps struct {
 func New(d Deps) *echo.Echo {
 	if d.Log == nil {
 		d.Log = slog.Default()
-	}
-	if d.Market == nil {
-		d.Market = market.New(d.Store, d.Outbox, market.ConfigFrom(d.Config), d.Log)
 	}
 	e := echo.New()
 	serve.Common(e, d.Log, serve.CommonOptions{DeploymentHost: d.Config.DeploymentHost, TrustedProxyHops: d.Config.TrustedProxyHops})

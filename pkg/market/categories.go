@@ -11,7 +11,6 @@ import (
 	"gorm.io/gorm"
 
 	"hermez/pkg/apperr"
-	"hermez/pkg/input"
 	"hermez/pkg/store"
 )
 
@@ -77,22 +76,22 @@ func requireStaff(caller *store.User) error {
 	return nil
 }
 
-// categoryFields applies the body to c; partial validates only what is sent.
-func categoryFields(c *store.Category, b input.Body, partial bool) error {
-	f := apperr.Fields{}
-	if v, ok := b.String("name", f, input.StringOpts{Required: !partial, MaxLen: 100}); ok && v != nil {
-		c.Name = *v
+// applyCategory applies the input's Set fields to c, or answers the
+// decoder's field errors.
+func applyCategory(c *store.Category, in CategoryInput) error {
+	if err := in.Invalid.Err(); err != nil {
+		return err
 	}
-	if v, ok := b.String("description", f, input.StringOpts{AllowBlank: true, Nullable: true}); ok {
-		c.Description = ""
-		if v != nil {
-			c.Description = *v
-		}
+	if in.Name.Set && !in.Name.Null {
+		c.Name = in.Name.Value
 	}
-	if v, ok := b.Bool("is_active", f, false); ok {
-		c.IsActive = v
+	if in.Description.Set {
+		c.Description = in.Description.Value // "" when null
 	}
-	return f.Err()
+	if in.IsActive.Set {
+		c.IsActive = in.IsActive.Value
+	}
+	return nil
 }
 
 func categorySaveError(err error) error {
@@ -102,15 +101,15 @@ func categorySaveError(err error) error {
 	return store.MapError(err, "save category")
 }
 
-// SaveCategory creates (id nil) or updates a category: the one rule for the
-// API's staff users and the staff console (which checks its own sessions).
-// partial validates only what is sent (PATCH).
-func (s *Service) SaveCategory(ctx context.Context, id *uuid.UUID, b input.Body, partial bool) (*store.Category, error) {
+// SaveCategory creates (id nil) or updates a category with the input's Set
+// fields: the one rule for the API's staff users and the staff console (which
+// checks its own sessions). A name already taken is a field error.
+func (s *Service) SaveCategory(ctx context.Context, id *uuid.UUID, in CategoryInput) (*store.Category, error) {
 	defer s.CategoriesChanged()
 	if id == nil {
 		now := s.Store.Now()
 		c := store.Category{ID: uuid.New(), IsActive: true, CreatedAt: now, UpdatedAt: now}
-		if err := categoryFields(&c, b, false); err != nil {
+		if err := applyCategory(&c, in); err != nil {
 			return nil, err
 		}
 		if err := s.Store.DB.WithContext(ctx).Create(&c).Error; err != nil {
@@ -123,7 +122,7 @@ func (s *Service) SaveCategory(ctx context.Context, id *uuid.UUID, b input.Body,
 		if err := s.lock(tx).Where("id = ?", *id).Take(&c).Error; err != nil {
 			return err
 		}
-		if err := categoryFields(&c, b, partial); err != nil {
+		if err := applyCategory(&c, in); err != nil {
 			return err
 		}
 		c.UpdatedAt = s.Store.Now()
@@ -136,19 +135,19 @@ func (s *Service) SaveCategory(ctx context.Context, id *uuid.UUID, b input.Body,
 }
 
 // CreateCategory adds a category (staff only).
-func (s *Service) CreateCategory(ctx context.Context, caller *store.User, b input.Body) (*store.Category, error) {
+func (s *Service) CreateCategory(ctx context.Context, caller *store.User, in CategoryInput) (*store.Category, error) {
 	if err := requireStaff(caller); err != nil {
 		return nil, err
 	}
-	return s.SaveCategory(ctx, nil, b, false)
+	return s.SaveCategory(ctx, nil, in)
 }
 
-// UpdateCategory changes a category (staff only); partial for PATCH.
-func (s *Service) UpdateCategory(ctx context.Context, caller *store.User, id uuid.UUID, b input.Body, partial bool) (*store.Category, error) {
+// UpdateCategory changes a category's Set fields (staff only).
+func (s *Service) UpdateCategory(ctx context.Context, caller *store.User, id uuid.UUID, in CategoryInput) (*store.Category, error) {
 	if err := requireStaff(caller); err != nil {
 		return nil, err
 	}
-	return s.SaveCategory(ctx, &id, b, partial)
+	return s.SaveCategory(ctx, &id, in)
 }
 
 // DeleteCategory removes a category no quote or delivery uses (staff only).

@@ -7,14 +7,11 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
 	"hermez/pkg/apperr"
-	"hermez/pkg/input"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
-	"hermez/pkg/view"
 )
 
 // Messages of the offer rules.
@@ -31,65 +28,37 @@ const (
 	MsgVehicleNotVerified = "El vehículo aún no ha sido verificado."
 	MsgOfferAccepted      = "Oferta aceptada y domicilio creado"
 	MsgDuration           = "Formato de duración inválido. Use [DD] [HH:[MM:]]ss[.uuuuuu]."
+	MsgQuoteMismatch      = "La cotización indicada no coincide con la de la ruta."
 )
 
-type offerInput struct {
-	price     decimal.Decimal
-	time      *int64
-	timeSent  bool
-	vehicle   *uuid.UUID
-	vehicleOK bool
-}
-
-func readOffer(b input.Body, caller string, quoteID uuid.UUID) (*offerInput, error) {
-	if b.Has("delivery_person_id") && !b.IsNull("delivery_person_id") {
-		v, ok := b.String("delivery_person_id", apperr.Fields{}, input.StringOpts{AllowBlank: true})
-		if ok && v != nil && *v != "" && *v != caller {
-			return nil, apperr.ForbiddenErr()
-		}
+// checkOfferInput checks an offer's input against the caller and the route's
+// quote: a delivery_person_id naming someone else is 403; the field errors
+// (the decoder's, a quote_id of another quote, a price that is not positive)
+// are answered together.
+func checkOfferInput(in OfferInput, caller string, quoteID uuid.UUID) error {
+	if in.DriverID != "" && in.DriverID != caller {
+		return apperr.ForbiddenErr()
 	}
-	f := apperr.Fields{}
-	if b.Has("quote_id") && !b.IsNull("quote_id") {
-		if v, ok := b.UUID("quote_id", f, false, true); ok && v != nil && *v != quoteID {
-			f.Add("quote_id", "La cotización indicada no coincide con la de la ruta.")
-		}
+	f := invalid(in.Invalid)
+	if in.QuoteID != nil && *in.QuoteID != quoteID {
+		f.Add("quote_id", MsgQuoteMismatch)
 	}
-	in := &offerInput{}
-	if v, ok := b.Decimal("proposed_price", f, 10, 2, true, false); ok && v != nil {
-		if !v.IsPositive() {
-			f.Add("proposed_price", MsgPriceNotPositive)
-		}
-		in.price = *v
+	if p := in.ProposedPrice; p.Set && !p.Null && !p.Value.IsPositive() {
+		f.Add("proposed_price", MsgPriceNotPositive)
 	}
-	if b.Has("estimated_delivery_time") {
-		in.timeSent = true
-		if !b.IsNull("estimated_delivery_time") {
-			s, ok := b.String("estimated_delivery_time", f, input.StringOpts{Nullable: true, AllowBlank: true})
-			if ok && s != nil && *s != "" {
-				us, valid := view.ParseDuration(*s)
-				if !valid {
-					f.Add("estimated_delivery_time", MsgDuration)
-				} else {
-					in.time = &us
-				}
-			}
-		}
+	if !in.ProposedPrice.Set && !f.Has("proposed_price") {
+		f.Add("proposed_price", apperr.MsgRequired)
 	}
-	if key := b.First("vehicle_id", "vehicleId"); key != "" {
-		if v, ok := b.UUID(key, f, false, true); ok {
-			in.vehicle, in.vehicleOK = v, v != nil
-		}
-	}
-	return in, f.Err()
+	return f.Err()
 }
 
 // offerVehicle resolves the vehicle of an offer: the one named (it must be
 // the driver's), else fallback (the vehicle of the offer being updated), else
 // the driver's current vehicle; verified when required. The driver's current
 // vehicle is already loaded; another is loaded with its type (added to ts).
-func (s *Service) offerVehicle(tx *gorm.DB, ts *store.TypeSet, driver *store.User, in *offerInput, fallback *uuid.UUID) (*store.Vehicle, error) {
-	id := in.vehicle
-	if !in.vehicleOK {
+func (s *Service) offerVehicle(tx *gorm.DB, ts *store.TypeSet, driver *store.User, in OfferInput, fallback *uuid.UUID) (*store.Vehicle, error) {
+	id := in.VehicleID
+	if id == nil {
 		id = fallback
 		if id == nil {
 			id = driver.CurrentVehicleID
@@ -129,11 +98,11 @@ func vehicleID(v *store.Vehicle) *uuid.UUID {
 // MakeOffer records the caller's offer on a pending, unexpired quote of
 // someone else, or updates their pending one (renewing its expiry). created
 // tells which (201 vs 200).
-func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uuid.UUID, b input.Body) (out *store.Offer, created bool, err error) {
-	in, err := readOffer(b, caller.UserID, quoteID)
-	if err != nil {
+func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uuid.UUID, in OfferInput) (out *store.Offer, created bool, err error) {
+	if err := checkOfferInput(in, caller.UserID, quoteID); err != nil {
 		return nil, false, err
 	}
+	price := in.ProposedPrice.Value
 	var o *store.Offer
 	err = s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
 		var ts store.TypeSet
@@ -166,12 +135,12 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 			if o.Vehicle, err = s.offerVehicle(tx, &ts, driver, in, o.VehicleID); err != nil {
 				return nil, err
 			}
-			o.ProposedPrice, o.VehicleID, o.ExpiresAt, o.UpdatedAt = in.price, vehicleID(o.Vehicle), now.Add(s.Config.OfferTTL), now
+			o.ProposedPrice, o.VehicleID, o.ExpiresAt, o.UpdatedAt = price, vehicleID(o.Vehicle), now.Add(s.Config.OfferTTL), now
 			changes := map[string]any{"proposed_price": o.ProposedPrice, "vehicle_id": o.VehicleID,
 				"expires_at": o.ExpiresAt, "updated_at": now, "version": bumpVersion}
-			if in.timeSent {
-				o.EstimatedDeliveryTime = in.time
-				changes["estimated_delivery_time"] = in.time
+			if t := in.EstimatedDeliveryTime; t.Set {
+				o.EstimatedDeliveryTime = t.Ptr()
+				changes["estimated_delivery_time"] = o.EstimatedDeliveryTime
 			}
 			if err := tx.Model(&store.Offer{}).Where("id = ?", o.ID).Updates(changes).Error; err != nil {
 				return nil, fmt.Errorf("update offer: %w", err)
@@ -183,8 +152,8 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 			if err != nil {
 				return nil, err
 			}
-			o = &store.Offer{ID: uuid.New(), Version: 1, DeliveryPersonID: caller.UserID, QuoteID: quoteID, ProposedPrice: in.price,
-				EstimatedDeliveryTime: in.time, VehicleID: vehicleID(v), Status: store.OfferPending,
+			o = &store.Offer{ID: uuid.New(), Version: 1, DeliveryPersonID: caller.UserID, QuoteID: quoteID, ProposedPrice: price,
+				EstimatedDeliveryTime: in.EstimatedDeliveryTime.Ptr(), VehicleID: vehicleID(v), Status: store.OfferPending,
 				CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.Config.OfferTTL)}
 			if err := tx.Omit("DeliveryPerson", "Quote", "Vehicle").Create(o).Error; err != nil {
 				return nil, fmt.Errorf("create offer: %w", err)

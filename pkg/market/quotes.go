@@ -10,7 +10,6 @@ import (
 	"gorm.io/gorm"
 
 	"hermez/pkg/apperr"
-	"hermez/pkg/input"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 )
@@ -25,40 +24,42 @@ const (
 	MsgMinutes          = "Debe indicar un número entero de minutos mayor que cero."
 )
 
+// PaymentMethods are the payment methods of a quote (and so of its delivery).
+var PaymentMethods = []string{"efectivo", "nequi"}
+
 var (
-	paymentMethods = []string{"efectivo", "nequi"}
-	quoteStatuses  = map[string]bool{store.QuotePending: true, store.QuoteAccepted: true, store.QuoteCancelled: true}
-	offerStatuses  = map[string]bool{store.OfferPending: true, store.OfferAccepted: true, store.OfferRejected: true}
+	quoteStatuses = map[string]bool{store.QuotePending: true, store.QuoteAccepted: true, store.QuoteCancelled: true}
+	offerStatuses = map[string]bool{store.OfferPending: true, store.OfferAccepted: true, store.OfferRejected: true}
 )
 
 func pkMissing(id uuid.UUID) string {
 	return fmt.Sprintf("Clave primaria \"%s\" inválida - objeto no existe.", id)
 }
 
-// quoteFields applies the body to q, validating what is sent (and, unless
-// partial, requiring the required fields).
+// applyQuote applies the input's Set fields to q and checks the quote rules:
+// the category and vehicle type named exist, the price is positive, the
+// addresses differ. Field errors, the decoder's included, are answered
+// together; the addresses are compared only when every field is valid.
 //
 // The vehicle types in ts (those of the quote's client) get their categories
 // in the same statement as the category and vehicle type named.
-func quoteFields(tx *gorm.DB, ts *store.TypeSet, q *store.Quote, b input.Body, partial bool) error {
-	f := apperr.Fields{}
-	req := !partial
-	if v, ok := b.String("pickup_address", f, input.StringOpts{Required: req}); ok && v != nil {
-		q.PickupAddress = *v
+func applyQuote(tx *gorm.DB, ts *store.TypeSet, q *store.Quote, in QuoteInput) error {
+	f := invalid(in.Invalid)
+	if in.PickupAddress.Set && !in.PickupAddress.Null {
+		q.PickupAddress = in.PickupAddress.Value
 	}
-	if v, ok := b.String("delivery_address", f, input.StringOpts{Required: req}); ok && v != nil {
-		q.DeliveryAddress = *v
+	if in.DeliveryAddress.Set && !in.DeliveryAddress.Null {
+		q.DeliveryAddress = in.DeliveryAddress.Value
 	}
-	if v, ok := b.String("payment_method", f, input.StringOpts{Choices: paymentMethods}); ok && v != nil {
-		q.PaymentMethod = *v
+	if in.PaymentMethod.Set && !in.PaymentMethod.Null {
+		q.PaymentMethod = in.PaymentMethod.Value
 	}
-	catID, catSent := b.UUID("category_id", f, req, false)
-	typeID, typeSent := b.UUID("vehicle_type_id", f, false, true)
-	if !catSent {
-		catID = nil
+	var catID, typeID *uuid.UUID
+	if in.CategoryID.Set {
+		catID = in.CategoryID.Ptr()
 	}
-	if !typeSent {
-		typeID = nil
+	if in.VehicleTypeID.Set {
+		typeID = in.VehicleTypeID.Ptr()
 	}
 	cat, vt, err := resolveRefs(tx, ts, catID, typeID)
 	if err != nil {
@@ -71,7 +72,7 @@ func quoteFields(tx *gorm.DB, ts *store.TypeSet, q *store.Quote, b input.Body, p
 			q.CategoryID, q.Category = cat.ID, cat
 		}
 	}
-	if typeSent {
+	if in.VehicleTypeID.Set {
 		switch {
 		case typeID == nil:
 			q.VehicleTypeID, q.VehicleType = nil, nil
@@ -81,43 +82,26 @@ func quoteFields(tx *gorm.DB, ts *store.TypeSet, q *store.Quote, b input.Body, p
 			q.VehicleTypeID, q.VehicleType = &vt.ID, vt
 		}
 	}
-	if v, ok := b.String("description", f, input.StringOpts{Nullable: true, AllowBlank: true}); ok {
-		q.Description = v
+	if in.Description.Set {
+		q.Description = in.Description.Ptr()
 	}
-	if b.Has("observations") && b.IsNull("observations") {
+	if in.Observations.Set {
 		q.Observations = store.StringList{}
-	} else if v, ok := b.StringList("observations", f); ok {
-		obs, bad := make([]string, 0, len(v)), false
-		for _, o := range v {
-			o = strings.TrimSpace(o)
-			if o == "" || len([]rune(o)) > 200 {
-				bad = true
-			}
-			obs = append(obs, o)
-		}
-		switch {
-		case len(obs) > 20:
-			f.Add("observations", "Asegúrese de que este campo no tenga más de 20 elementos.")
-		case bad:
-			f.Add("observations", "Cada observación debe tener entre 1 y 200 caracteres.")
-		default:
-			q.Observations = obs
+		if !in.Observations.Null {
+			q.Observations = in.Observations.Value
 		}
 	}
-	if v, ok := b.Decimal("estimated_weight", f, 8, 2, false, true); ok {
-		q.EstimatedWeight = v
-		if v != nil && v.IsNegative() {
-			f.Add("estimated_weight", "Asegúrese de que este valor sea mayor o igual a 0.")
-		}
+	if in.EstimatedWeight.Set {
+		q.EstimatedWeight = in.EstimatedWeight.Ptr()
 	}
-	if v, ok := b.String("estimated_size", f, input.StringOpts{Nullable: true, AllowBlank: true, MaxLen: 100}); ok {
-		q.EstimatedSize = v
+	if in.EstimatedSize.Set {
+		q.EstimatedSize = in.EstimatedSize.Ptr()
 	}
-	if v, ok := b.Decimal("client_price", f, 10, 2, req, false); ok && v != nil {
-		if !v.IsPositive() {
+	if p := in.ClientPrice; p.Set && !p.Null {
+		if !p.Value.IsPositive() {
 			f.Add("client_price", MsgPriceNotPositive)
 		} else {
-			q.ClientPrice = *v
+			q.ClientPrice = p.Value
 		}
 	}
 	if err := f.Err(); err != nil {
@@ -181,12 +165,8 @@ func resolveRefs(tx *gorm.DB, ts *store.TypeSet, catID, typeID *uuid.UUID) (*sto
 }
 
 // tolerateClient accepts a client_id in the body only when it names the caller.
-func tolerateClient(b input.Body, caller string) error {
-	if !b.Has("client_id") || b.IsNull("client_id") {
-		return nil
-	}
-	v, ok := b.String("client_id", apperr.Fields{}, input.StringOpts{AllowBlank: true})
-	if ok && v != nil && *v != "" && *v != caller {
+func tolerateClient(sent, caller string) error {
+	if sent != "" && sent != caller {
 		return apperr.ForbiddenErr()
 	}
 	return nil
@@ -194,8 +174,8 @@ func tolerateClient(b input.Body, caller string) error {
 
 // CreateQuote creates a pending quote for the caller (history quote_created,
 // event quote_created).
-func (s *Service) CreateQuote(ctx context.Context, caller *store.User, b input.Body) (*store.Quote, error) {
-	if err := tolerateClient(b, caller.UserID); err != nil {
+func (s *Service) CreateQuote(ctx context.Context, caller *store.User, in QuoteInput) (*store.Quote, error) {
+	if err := tolerateClient(in.ClientID, caller.UserID); err != nil {
 		return nil, err
 	}
 	var q *store.Quote
@@ -210,7 +190,7 @@ func (s *Service) CreateQuote(ctx context.Context, caller *store.User, b input.B
 		if nq.Client, err = loadUser(tx, &ts, caller.UserID); err != nil {
 			return nil, err
 		}
-		if err := quoteFields(tx, &ts, &nq, b, false); err != nil {
+		if err := applyQuote(tx, &ts, &nq, in); err != nil {
 			return nil, err
 		}
 		if err := tx.Omit("Client", "Category", "VehicleType", "Offers").Create(&nq).Error; err != nil {
@@ -295,10 +275,11 @@ func quoteUpdatedFrames(q *store.Quote) ([]realtime.Message, error) {
 	return quoteFrames(q, false, []string{realtime.QuoteUpdated}, auds...)
 }
 
-// UpdateQuote changes the caller's pending quote (PUT, or PATCH with partial:
-// only what is sent is validated) and publishes quote_updated.
-func (s *Service) UpdateQuote(ctx context.Context, caller *store.User, id uuid.UUID, b input.Body, partial bool) (*store.Quote, error) {
-	if err := tolerateClient(b, caller.UserID); err != nil {
+// UpdateQuote changes the Set fields of the caller's pending, unexpired quote
+// (PUT and PATCH: their decoders differ in what they require) and publishes
+// quote_updated.
+func (s *Service) UpdateQuote(ctx context.Context, caller *store.User, id uuid.UUID, in QuoteInput) (*store.Quote, error) {
+	if err := tolerateClient(in.ClientID, caller.UserID); err != nil {
 		return nil, err
 	}
 	var q *store.Quote
@@ -310,7 +291,7 @@ func (s *Service) UpdateQuote(ctx context.Context, caller *store.User, id uuid.U
 		if q, err = s.lockOwnPending(tx, &ts, caller.UserID, id, MsgQuoteNotPending, true); err != nil {
 			return nil, err
 		}
-		if err := quoteFields(tx, &ts, q, b, partial); err != nil {
+		if err := applyQuote(tx, &ts, q, in); err != nil {
 			return nil, err
 		}
 		err = tx.Model(&store.Quote{}).Where("id = ?", q.ID).Updates(map[string]any{
@@ -403,21 +384,12 @@ func (s *Service) CancelQuote(ctx context.Context, caller *store.User, id uuid.U
 	return q, nil
 }
 
-// ExtendQuote adds {"minutes": n} (or extra_minutes) to the caller's pending
-// quote's expiry, never past created_at + QUOTE_MAX_LIFETIME_MINUTES, and
-// returns the quote.
-func (s *Service) ExtendQuote(ctx context.Context, caller *store.User, id uuid.UUID, b input.Body) (*store.Quote, error) {
-	key := b.First("minutes", "extra_minutes")
-	if key == "" {
-		key = "minutes"
-	}
-	f := apperr.Fields{}
-	n, ok := b.IntIn(key, f, input.IntOpts{Required: true, Min: 1, Max: 100000, RangeMsg: MsgMinutes})
-	if err := f.Err(); err != nil {
-		return nil, err
-	}
-	if !ok || n == nil {
-		return nil, apperr.Field(key, MsgMinutes)
+// ExtendQuote adds minutes (at least one) to the caller's pending quote's
+// expiry, never past created_at + QUOTE_MAX_LIFETIME_MINUTES, and returns the
+// quote.
+func (s *Service) ExtendQuote(ctx context.Context, caller *store.User, id uuid.UUID, minutes int) (*store.Quote, error) {
+	if minutes < 1 {
+		return nil, apperr.Field("minutes", MsgMinutes)
 	}
 	var q *store.Quote
 	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
@@ -428,7 +400,7 @@ func (s *Service) ExtendQuote(ctx context.Context, caller *store.User, id uuid.U
 		if q, err = s.lockOwnPending(tx, &ts, caller.UserID, id, MsgQuoteNotPending, false); err != nil {
 			return nil, err
 		}
-		exp := extendedExpiry(q, *n, s.Config.QuoteMaxLifetime)
+		exp := extendedExpiry(q, int64(minutes), s.Config.QuoteMaxLifetime)
 		q.ExpiresAt = exp
 		if err := tx.Model(&store.Quote{}).Where("id = ?", q.ID).Updates(map[string]any{"expires_at": exp, "version": bumpVersion}).Error; err != nil {
 			return nil, fmt.Errorf("extend quote: %w", err)

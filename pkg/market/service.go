@@ -11,23 +11,24 @@ import (
 	"gorm.io/gorm/clause"
 
 	"hermez/pkg/apperr"
-	"hermez/pkg/config"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 )
 
-// Config are the marketplace settings (config.md).
+// Config are the marketplace settings (config.md; pkg/app fills them from
+// the process configuration).
 type Config struct {
-	QuoteTTL               time.Duration
-	OfferTTL               time.Duration
-	QuoteMaxLifetime       time.Duration
+	// QuoteTTL is how long a new quote stays open (QUOTE_TTL_MINUTES).
+	QuoteTTL time.Duration
+	// OfferTTL is how long an offer stays open, renewed when the driver
+	// updates it (OFFER_TTL_MINUTES).
+	OfferTTL time.Duration
+	// QuoteMaxLifetime bounds a quote's extensions: never open past its
+	// creation plus this (QUOTE_MAX_LIFETIME_MINUTES).
+	QuoteMaxLifetime time.Duration
+	// RequireVerifiedVehicle: offers need a verified vehicle of the driver's
+	// (REQUIRE_VERIFIED_VEHICLE).
 	RequireVerifiedVehicle bool
-}
-
-// ConfigFrom takes the marketplace settings from the process configuration.
-func ConfigFrom(c config.Config) Config {
-	return Config{QuoteTTL: c.QuoteTTL(), OfferTTL: c.OfferTTL(), QuoteMaxLifetime: c.QuoteMaxLifetime(),
-		RequireVerifiedVehicle: c.RequireVerifiedVehicle}
 }
 
 // Service runs the marketplace rules: each change in one transaction that also

@@ -13,6 +13,7 @@ import (
 	"hermez/pkg/apperr"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
+	"hermez/pkg/view"
 )
 
 // Messages of the delivery rules.
@@ -213,7 +214,7 @@ func (s *Service) ChangeStatus(ctx context.Context, caller *store.User, id uuid.
 			return nil, err
 		}
 		if completed {
-			more, err := statsFrames(caller.UserID, renderStats(stats, caller.UserID), ver)
+			more, err := statsFrames(caller.UserID, view.NewPersonStats(stats, caller.UserID), ver)
 			if err != nil {
 				return nil, err
 			}

@@ -1,38 +1,19 @@
-// Package market holds the marketplace rules: quotes, offers, deliveries,
-// history and expiry, each change in one transaction with its realtime events.
-//
-// The services return rows (store.Quote, store.Offer, store.Delivery …) or
-// plain result types (StatusChange, History); the HTTP adapter renders its
-// answers with pkg/view. The guards are pure functions in rules.go.
-//
-// Event frames are still rendered here, with pkg/view: a change writes its
-// frames to the outbox inside its own transaction (realtime.Change), so they
-// must exist as bytes before the commit — rendering them in an adapter after
-// the fact would reopen the window the outbox closes (a crash between commit
-// and render loses the event). Each frame is rendered per audience (realtime.md),
-// from the rows the transaction already loaded.
-//
-// Bodies are still decoded here (input.Body, with field errors in DRF's
-// wording): the validation of one body mixes format errors and database checks
-// (an unknown category) into one 400, which typed inputs would have to carry
-// across the boundary; that move is not done yet.
 package market
 
 import (
 	"context"
 	"fmt"
 
-	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
 	"hermez/pkg/store"
-	"hermez/pkg/view"
 )
 
-// PersonStats are the deliveries driverID drove that are delivered or paid
-// (newest first), their total final price and count, rendered for viewer.
-// Used by the person_stats socket snapshot and the person_stats/stats_updated events.
-func PersonStats(ctx context.Context, db *gorm.DB, driverID string, viewer view.Viewer) (*view.PersonStats, error) {
+// PersonStats are the deliveries driverID drove that are delivered or paid,
+// newest first (view.NewPersonStats renders them with their total and count).
+// Used by the person_stats socket snapshot; the person_stats/stats_updated
+// events render the same rows.
+func PersonStats(ctx context.Context, db *gorm.DB, driverID string) ([]store.Delivery, error) {
 	db = db.WithContext(ctx)
 	var ts store.TypeSet
 	ds, err := personStatsRows(db, &ts, driverID)
@@ -42,7 +23,7 @@ func PersonStats(ctx context.Context, db *gorm.DB, driverID string, viewer view.
 	if err := ts.Fill(db); err != nil {
 		return nil, err
 	}
-	return renderStats(ds, viewer), nil
+	return ds, nil
 }
 
 // personStatsRows loads the deliveries of PersonStats; their vehicle types
@@ -56,17 +37,6 @@ func personStatsRows(db *gorm.DB, ts *store.TypeSet, driverID string) ([]store.D
 		return nil, fmt.Errorf("person stats of %s: %w", driverID, err)
 	}
 	return ds, nil
-}
-
-func renderStats(ds []store.Delivery, viewer view.Viewer) *view.PersonStats {
-	out := &view.PersonStats{Deliveries: make([]*view.Delivery, len(ds)), Count: len(ds)}
-	total := decimal.Zero
-	for i := range ds {
-		out.Deliveries[i] = view.NewDelivery(&ds[i], viewer)
-		total = total.Add(ds[i].FinalPrice)
-	}
-	out.Total = view.Decimal(total)
-	return out
 }
 
 // bumpStats bumps driverID's stats version (the order of their person_stats

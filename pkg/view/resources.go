@@ -3,6 +3,8 @@ package view
 import (
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"hermez/pkg/store"
 )
 
@@ -190,6 +192,16 @@ type QuoteWithOffers struct {
 	Offers []*Offer `json:"offers"`
 }
 
+// NewQuoteWithOffers renders q and its loaded Offers (each as for NewOffer)
+// for viewer at now.
+func NewQuoteWithOffers(q *store.Quote, viewer Viewer, now time.Time) *QuoteWithOffers {
+	out := &QuoteWithOffers{Quote: NewQuote(q, viewer), Offers: make([]*Offer, len(q.Offers))}
+	for i := range q.Offers {
+		out.Offers[i] = NewOffer(&q.Offers[i], viewer, now)
+	}
+	return out
+}
+
 func observations(l store.StringList) []string {
 	if l == nil {
 		return []string{}
@@ -312,4 +324,17 @@ type PersonStats struct {
 	Deliveries []*Delivery `json:"deliveries"`
 	Total      Decimal     `json:"total"`
 	Count      int         `json:"count"`
+}
+
+// NewPersonStats renders a driver's completed deliveries (as for NewDelivery)
+// for viewer, with their total final price and count.
+func NewPersonStats(ds []store.Delivery, viewer Viewer) *PersonStats {
+	out := &PersonStats{Deliveries: make([]*Delivery, len(ds)), Count: len(ds)}
+	total := decimal.Zero
+	for i := range ds {
+		out.Deliveries[i] = NewDelivery(&ds[i], viewer)
+		total = total.Add(ds[i].FinalPrice)
+	}
+	out.Total = Decimal(total)
+	return out
 }

@@ -249,7 +249,7 @@ func (s *Server) newQuotes(echo.Context) (func(context.Context, *store.User) (*p
 	return func(_ context.Context, _ *store.User) (*plan, error) {
 		return &plan{group: realtime.GroupNewQuotes, snapshot: func(ctx context.Context, seen realtime.Versions) (any, error) {
 			qs, err := market.SnapshotNewQuotes(ctx, s.Store.DB, s.Store.Now(), seen)
-			return initialQuotes{Type: "initial_quotes", Quotes: qs}, err
+			return initialQuotes{Type: "initial_quotes", Quotes: quotesJSON(qs)}, err
 		}}, nil
 	}, nil
 }
@@ -270,10 +270,11 @@ func (s *Server) quote(c echo.Context) (func(context.Context, *store.User) (*pla
 			return &plan{deny: CloseForbidden, reason: reasonNotQuote}, nil
 		}
 		return &plan{group: realtime.GroupQuote(id.String()), snapshot: func(ctx context.Context, seen realtime.Versions) (any, error) {
-			q, err := market.SnapshotQuote(ctx, s.Store.DB, id, u.UserID, s.Store.Now(), seen)
+			now := s.Store.Now()
+			q, err := market.SnapshotQuote(ctx, s.Store.DB, id, now, seen)
 			quotes := []*view.QuoteWithOffers{}
 			if q != nil {
-				quotes = append(quotes, q)
+				quotes = append(quotes, view.NewQuoteWithOffers(q, u.UserID, now))
 			}
 			return initialQuotes{Type: "initial_quotes", Quotes: quotes}, err
 		}}, nil
@@ -326,35 +327,75 @@ func (s *Server) personStats(c echo.Context) (func(context.Context, *store.User)
 			return nil, err
 		}
 		seen.Note(realtime.ResourceStats(user), ver)
-		st, err := market.PersonStats(ctx, s.Store.DB, user, user)
-		return initialStats{Type: realtime.PersonStats, PersonStats: st}, err
+		ds, err := market.PersonStats(ctx, s.Store.DB, user)
+		return initialStats{Type: realtime.PersonStats, PersonStats: view.NewPersonStats(ds, user)}, err
 	})
 }
 
 func (s *Server) userQuotes(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
 	return s.own(c, true, realtime.GroupUserQuotes, func(ctx context.Context, user string, seen realtime.Versions) (any, error) {
-		qs, err := market.SnapshotUserQuotes(ctx, s.Store.DB, user, s.Store.Now(), seen)
-		return initialQuotes{Type: "user_quotes.initial", Quotes: qs}, err
+		now := s.Store.Now()
+		qs, err := market.SnapshotUserQuotes(ctx, s.Store.DB, user, now, seen)
+		return initialQuotes{Type: "user_quotes.initial", Quotes: quotesWithOffersJSON(qs, user, now)}, err
 	})
 }
 
 func (s *Server) userDeliveries(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
 	return s.own(c, true, realtime.GroupUserDeliveries, func(ctx context.Context, user string, seen realtime.Versions) (any, error) {
 		ds, err := market.SnapshotClientDeliveries(ctx, s.Store.DB, user, seen)
-		return initialDeliveries{Type: "user_deliveries.initial", Deliveries: ds}, err
+		return initialDeliveries{Type: "user_deliveries.initial", Deliveries: deliveriesJSON(ds, user)}, err
 	})
 }
 
 func (s *Server) driverDeliveries(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
 	return s.own(c, true, realtime.GroupDriverDeliveries, func(ctx context.Context, user string, seen realtime.Versions) (any, error) {
 		ds, err := market.SnapshotDriverDeliveries(ctx, s.Store.DB, user, seen)
-		return initialDeliveries{Type: "driver_deliveries.initial", Deliveries: ds}, err
+		return initialDeliveries{Type: "driver_deliveries.initial", Deliveries: deliveriesJSON(ds, user)}, err
 	})
 }
 
 func (s *Server) driverOffers(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
 	return s.own(c, true, realtime.GroupDriverOffers, func(ctx context.Context, user string, seen realtime.Versions) (any, error) {
-		os, err := market.SnapshotDriverOffers(ctx, s.Store.DB, user, s.Store.Now(), seen)
-		return initialOffers{Type: "driver_offers.initial", Offers: os}, err
+		now := s.Store.Now()
+		os, err := market.SnapshotDriverOffers(ctx, s.Store.DB, user, now, seen)
+		return initialOffers{Type: "driver_offers.initial", Offers: driverOffersJSON(os, user, now)}, err
 	})
+}
+
+// Rendering of the snapshots (market loads the rows; the JSON is the HTTP API's).
+
+// quotesJSON renders quotes for the many-reader new_quotes audience (no emails).
+func quotesJSON(qs []store.Quote) []*view.Quote {
+	out := make([]*view.Quote, len(qs))
+	for i := range qs {
+		out[i] = view.NewQuote(&qs[i], "")
+	}
+	return out
+}
+
+func quotesWithOffersJSON(qs []store.Quote, viewer view.Viewer, now time.Time) []*view.QuoteWithOffers {
+	out := make([]*view.QuoteWithOffers, len(qs))
+	for i := range qs {
+		out[i] = view.NewQuoteWithOffers(&qs[i], viewer, now)
+	}
+	return out
+}
+
+func deliveriesJSON(ds []store.Delivery, viewer view.Viewer) []*view.Delivery {
+	out := make([]*view.Delivery, len(ds))
+	for i := range ds {
+		out[i] = view.NewDelivery(&ds[i], viewer)
+	}
+	return out
+}
+
+// driverOffersJSON renders a driver's own offers: can_accept is false (the
+// driver's view).
+func driverOffersJSON(os []store.Offer, driverID string, now time.Time) []*view.Offer {
+	out := make([]*view.Offer, len(os))
+	for i := range os {
+		out[i] = view.NewOffer(&os[i], driverID, now)
+		out[i].CanAccept = false
+	}
+	return out
 }

@@ -35,7 +35,7 @@ func TestSnapshotQueriesDoNotGrowWithRows(t *testing.T) {
 				_, err := market.SnapshotDriverOffers(ctx, st.DB, f.Driver, store.Now(), nil)
 				return err
 			},
-			"person stats": func() error { _, err := market.PersonStats(ctx, st.DB, f.Driver, f.Driver); return err },
+			"person stats": func() error { _, err := market.PersonStats(ctx, st.DB, f.Driver); return err },
 		} {
 			before := queries.Load()
 			if err := fn(); err != nil {

@@ -271,7 +271,8 @@ func (s *Service) Offers(ctx context.Context, f Filter) ([]store.Offer, bool, er
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)
 	}
-	q = search(q, f.Q, "delivery_person_id", "quote_id")
+	// quote_id is a uuid column on PostgreSQL, which has no LOWER(uuid).
+	q = search(q, f.Q, "delivery_person_id", "CAST(quote_id AS TEXT)")
 	var os []store.Offer
 	more, err := pageOf(q, f.Page, &os)
 	return os, more, store.MapError(err, "list offers")

@@ -28,7 +28,7 @@ type Web struct {
 	Broker  *Broker
 	Account *account.Service
 	// Background are the loops the web process runs besides HTTP until ctx
-	// ends (app.StartBackground): the Clerk key refresher; with the sockets
+	// ends (app.StartBackground): the outbox's published marks, the Clerk key refresher; with the sockets
 	// served here the hub and the socket-cap heartbeat; in single-process mode
 	// the relay/sweep runner too.
 	Background []func(ctx context.Context)
@@ -62,6 +62,7 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	}
 	openapi.Register(e)
 	w := &Web{Handler: e, Auth: authn, Dev: dev, Outbox: outbox, Market: mkt, Account: acct, Broker: broker}
+	w.Background = append(w.Background, outbox.Run) // the published marks, batched
 	if authn.Refresh != nil {
 		w.Background = append(w.Background, authn.Refresh)
 	}

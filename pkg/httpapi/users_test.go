@@ -469,8 +469,12 @@ func TestDeleteProfile(t *testing.T) {
 	if len(msgs) != 1 || msgs[0].Group != "_control" || string(msgs[0].Payload) != `{"type":"user_deleted","user":"user_leaving"}` {
 		t.Fatalf("control frame: %+v", msgs)
 	}
-	if count(&store.OutboxEvent{}, "published_at IS NULL") != 0 {
-		t.Fatal("outbox row not marked published")
+	// The published mark is queued for the outbox's background loop.
+	for deadline := time.Now().Add(5 * time.Second); count(&store.OutboxEvent{}, "published_at IS NULL") != 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("outbox row not marked published")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	wantDetail(t, w.Do(t, "GET", "/user/api/me/", tok, nil), 401)
 	// The other party still sees the delivery's rating, the deleted profile without personal data.

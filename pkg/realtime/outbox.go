@@ -25,6 +25,8 @@ type Outbox struct {
 	// the relay for FlushBackoff instead of making every request wait on a
 	// broker that is down.
 	failedUntil atomic.Int64
+	// marks queues the published marks while Run runs (marks.go).
+	marks markQueue
 }
 
 // Pending is what Write returns: the rows to publish once the transaction commits.
@@ -44,7 +46,8 @@ func (p *Pending) Len() int {
 // Change is the one transaction-plus-outbox mechanism of the services: it
 // runs fn in one transaction of st, writes the frames fn returns to the
 // outbox in the same transaction (one INSERT), and after commit publishes them
-// and marks them published (one UPDATE). A publish failure is logged and left
+// and marks them published (one UPDATE, shared by many changes while
+// Outbox.Run runs). A publish failure is logged and left
 // to the relay, never returned; with a nil outbox the relay publishes them.
 // fn's and the database's errors are returned as they are (map them with
 // store.MapError).
@@ -96,8 +99,9 @@ const (
 	FlushBackoff = time.Second
 )
 
-// Flush publishes p after commit and marks its rows published. A failure is
-// logged and counted, never returned: the relay publishes those rows later.
+// Flush publishes p after commit and marks its rows published (queued for
+// Run when it runs, see marks.go; at once otherwise). A failure is logged and
+// counted, never returned: the relay publishes those rows later.
 func (o *Outbox) Flush(ctx context.Context, p *Pending) {
 	if p.Len() == 0 {
 		return
@@ -120,13 +124,11 @@ func (o *Outbox) Flush(ctx context.Context, p *Pending) {
 		return
 	}
 	metrics.EventsPublished.Add(float64(len(p.msgs)))
-	if len(p.ids) == 0 {
+	if len(p.ids) == 0 || o.marks.queue(p.ids) {
 		return
 	}
-	err := o.Store.DB.WithContext(ctx).Model(&store.OutboxEvent{}).
-		Where("id IN ? AND published_at IS NULL", p.ids).Update("published_at", store.Now()).Error
-	if err != nil {
-		o.logger().Error("mark outbox rows published", "err", err)
+	if err := o.markNow(ctx, p.ids); err != nil {
+		o.logger().Error("mark outbox rows published; the relay will publish them again", "err", err)
 	}
 }
 

@@ -76,14 +76,44 @@ echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 load=(./load -target "http://127.0.0.1:$PORT" -dev-key issuer/dev-jwt.pem -issuer "http://$jwks" -duration "$DURATION" -pause 2s)
 field() { grep -o "$1=[0-9.]*" | head -1 | cut -d= -f2; }
 
+# CPU accounting: clock ticks (utime + stime) of the web process, of every
+# PostgreSQL process and of Redis, read before and after a run (the machine
+# must be otherwise idle: every PostgreSQL process counts); the client's
+# own (load or dbwrite) from bash's `time`. Printed as CPU milliseconds per
+# operation, so the cost of a POST quote and of a database transaction can
+# be compared part by part.
+hz=$(getconf CLK_TCK)
+# Fields 16 and 17 are the reaped children's: the postmaster's count the
+# backends that exited during the run (dbwrite's connections).
+ticks() { local t=0 p v; for p in "$@"; do v=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null || echo 0); t=$((t + v)); done; echo "$t"; }
+pg_pids() { pgrep -x postgres | tr '\n' ' '; }
+redis_pids() { pgrep -x redis-server | tr '\n' ' '; }
+TIMEFORMAT='%U %S'
+# measure NAME CMD...: runs CMD, prints its report line, then
+# "cpu NAME ops=… client=… web=… postgres=… redis=… ms/op".
+measure() {
+  local name=$1; shift
+  local w0 p0 r0 w1 p1 r1 out ops
+  w0=$(ticks "$web_pid") p0=$(ticks $(pg_pids)) r0=$(ticks $(redis_pids))
+  out=$( { time "$@" >"$work/out.txt" 2>&1; } 2>&1 ) || true
+  w1=$(ticks "$web_pid") p1=$(ticks $(pg_pids)) r1=$(ticks $(redis_pids))
+  grep -E '^scenario' "$work/out.txt" | head -1
+  ops=$(grep -E '^scenario' "$work/out.txt" | head -1 | grep -o ' ops=[0-9]*' | cut -d= -f2)
+  awk -v n="$name" -v ops="${ops:-0}" -v c="$out" -v hz="$hz" -v w=$((w1 - w0)) -v p=$((p1 - p0)) -v r=$((r1 - r0)) 'BEGIN {
+    split(c, t, " "); if (ops < 1) ops = 1
+    printf "cpu %s ops=%d client=%.3f web=%.3f postgres=%.3f redis=%.3f total=%.3f ms/op\n", n, ops,
+      (t[1] + t[2]) * 1000 / ops, w * 1000 / hz / ops, p * 1000 / hz / ops, r * 1000 / hz / ops,
+      ((t[1] + t[2]) + (w + p + r) / hz) * 1000 / ops }'
+}
+
 ratios=() quotes=() dbs=()
 for i in $(seq 1 "$RUNS"); do
-  db1=$(./dbwrite -db "$DATABASE_URL" -c "$C" -duration "$DURATION")
+  db1=$(measure dbwrite ./dbwrite -db "$DATABASE_URL" -c "$C" -duration "$DURATION")
   sleep 2
-  q=$("${load[@]}" -scenario quote -c "$C" -runs 1 2>&1 | grep '^scenario=quote')
+  q=$(measure post-quote "${load[@]}" -scenario quote -c "$C" -runs 1)
   sleep 2
-  db2=$(./dbwrite -db "$DATABASE_URL" -c "$C" -duration "$DURATION")
-  a=$(field tx/s <<<"$db1") b=$(field tx/s <<<"$db2") r=$(field req/s <<<"$q")
+  db2=$(measure dbwrite ./dbwrite -db "$DATABASE_URL" -c "$C" -duration "$DURATION")
+  a=$(head -1 <<<"$db1" | field tx/s) b=$(head -1 <<<"$db2" | field tx/s) r=$(head -1 <<<"$q" | field req/s)
   ratio=$(awk -v q="$r" -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", q / ((a + b) / 2) }')
   echo "run $i: database before: $db1"
   echo "run $i: POST quote:      $q"
@@ -94,8 +124,13 @@ for i in $(seq 1 "$RUNS"); do
 done
 
 echo "== accept flow (quote, offer, accept), c=$ACCEPT_C"
-acc=$("${load[@]}" -scenario accept -c "$ACCEPT_C" -runs "$RUNS" 2>&1 | grep -E '^(scenario|MEDIAN)')
-echo "$acc"
+acc=""
+for i in $(seq 1 "$RUNS"); do
+  a=$(measure accept-flow "${load[@]}" -scenario accept -c "$ACCEPT_C" -runs 1)
+  echo "$a"
+  acc+="$a"$'\n'
+  sleep 2
+done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo

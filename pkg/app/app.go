@@ -230,17 +230,22 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Hand
 			return fmt.Errorf("listen for metrics on %s: %w", msrv.Addr, err)
 		}
 		log.Info("metrics listening (internal)", "addr", mln.Addr().String())
+		mdone := make(chan struct{})
 		go func() {
+			defer close(mdone)
 			if err := msrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("metrics server", "err", err)
 			}
 		}()
+		// Closed last, whatever the way out, and waited for: Serve returns
+		// with no goroutine of its own left running.
+		defer func() {
+			_ = msrv.Close()
+			<-mdone
+		}()
 	}
 	select {
 	case err := <-errc:
-		if msrv != nil {
-			_ = msrv.Close()
-		}
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -258,9 +263,6 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Hand
 	defer cancel()
 	for _, f := range onShutdown {
 		f(sctx)
-	}
-	if msrv != nil {
-		defer msrv.Close()
 	}
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)

@@ -308,9 +308,7 @@ func (s *Service) AcceptOffer(ctx context.Context, caller *store.User, id uuid.U
 		if err := addHistory(tx, q.HistoryID, store.HistoryOfferAccepted, desc, caller.UserID, now); err != nil {
 			return nil, err
 		}
-		if err := tx.Where("quote_id = ?", q.ID).Delete(&store.Offer{}).Error; err != nil {
-			return nil, fmt.Errorf("delete offers: %w", err)
-		}
+		// The quote's offers go with it (delivery_offers.quote_id ON DELETE CASCADE).
 		if err := tx.Where("id = ?", q.ID).Delete(&store.Quote{}).Error; err != nil {
 			return nil, fmt.Errorf("delete quote: %w", err)
 		}

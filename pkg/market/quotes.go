@@ -337,9 +337,7 @@ func removeQuotes(tx *gorm.DB, ts *store.TypeSet, qs []*store.Quote, now time.Ti
 	if err := ts.Fill(tx); err != nil {
 		return nil, 0, err
 	}
-	if err := tx.Where("quote_id IN ?", ids).Delete(&store.Offer{}).Error; err != nil {
-		return nil, 0, fmt.Errorf("delete offers of %d quotes: %w", len(ids), err)
-	}
+	// Their offers go with them (delivery_offers.quote_id ON DELETE CASCADE).
 	if err := tx.Where("id IN ?", ids).Delete(&store.Quote{}).Error; err != nil {
 		return nil, 0, fmt.Errorf("delete %d quotes: %w", len(ids), err)
 	}

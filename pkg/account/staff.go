@@ -121,6 +121,7 @@ const MsgNoCategory = "Alguna de las categorías elegidas no existe."
 // in.SetCategories (always on create), replaces its category links. A blank
 // image is none.
 func (s *Service) SaveVehicleType(ctx context.Context, id *uuid.UUID, in VehicleTypeInput) (*store.VehicleType, error) {
+	defer s.Store.CatalogChanged()
 	f := problems(in.Invalid)
 	if !f.Has("name") {
 		if err := nameTaken(ctx, s.Store, f, &store.VehicleType{}, in.Name, id, msgTypeTaken); err != nil {

@@ -57,6 +57,7 @@ func (s *Service) CategoriesChanged() {
 	c.gen++
 	c.list, c.until = nil, time.Time{}
 	c.mu.Unlock()
+	s.Store.CatalogChanged()
 }
 
 // GetCategory is one category.

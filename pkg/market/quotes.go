@@ -117,7 +117,14 @@ func applyQuote(tx *gorm.DB, ts *store.TypeSet, q *store.Quote, in QuoteInput) e
 // type a quote names (nil ids are not looked up; nil results: not found) and
 // the categories of the vehicle types in ts (which it fills). Only ids and
 // names are loaded: all a quote renders of them.
+//
+// The store's catalog answers without a statement when it holds everything
+// asked (the usual case: a known category, the client's vehicle type); a
+// category or vehicle type it does not hold is looked up in the database.
 func resolveRefs(tx *gorm.DB, ts *store.TypeSet, catID, typeID *uuid.UUID) (*store.Category, *store.VehicleType, error) {
+	if cat, vt, ok, err := cachedRefs(tx, ts, catID, typeID); err != nil || ok {
+		return cat, vt, err
+	}
 	var parts []string
 	var args []any
 	if catID != nil {
@@ -164,6 +171,27 @@ func resolveRefs(tx *gorm.DB, ts *store.TypeSet, catID, typeID *uuid.UUID) (*sto
 	return cat, vt, nil
 }
 
+// cachedRefs is resolveRefs from the store's catalog; ok is false when the
+// catalog does not hold every row asked (ts is then left as it was).
+func cachedRefs(tx *gorm.DB, ts *store.TypeSet, catID, typeID *uuid.UUID) (cat *store.Category, vt *store.VehicleType, ok bool, err error) {
+	if catID != nil {
+		if cat, ok, err = store.ActiveCategory(tx, *catID); err != nil || !ok {
+			return nil, nil, false, err
+		}
+	}
+	if typeID != nil {
+		name, held, err := store.VehicleTypeName(tx, *typeID)
+		if err != nil || !held {
+			return nil, nil, false, err
+		}
+		vt = &store.VehicleType{ID: *typeID, Name: name}
+	}
+	if held, err := ts.FillFromCatalog(tx); err != nil || !held {
+		return nil, nil, false, err
+	}
+	return cat, vt, true, nil
+}
+
 // tolerateClient accepts a client_id in the body only when it names the caller.
 func tolerateClient(sent, caller string) error {
 	if sent != "" && sent != caller {
@@ -179,7 +207,7 @@ func (s *Service) CreateQuote(ctx context.Context, caller *store.User, in QuoteI
 		return nil, err
 	}
 	var q *store.Quote
-	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
+	err := s.changeWithRefs(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
 		now := s.Store.Now()
 		nq := store.Quote{ID: uuid.New(), Version: 1, ClientID: caller.UserID, Observations: store.StringList{}, PaymentMethod: "efectivo",
 			Status: store.QuotePending, CreatedAt: now, ExpiresAt: now.Add(s.Config.QuoteTTL), HistoryID: uuid.New()}
@@ -283,7 +311,7 @@ func (s *Service) UpdateQuote(ctx context.Context, caller *store.User, id uuid.U
 		return nil, err
 	}
 	var q *store.Quote
-	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
+	err := s.changeWithRefs(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
 		var (
 			ts  store.TypeSet
 			err error

@@ -57,6 +57,19 @@ func (s *Service) change(ctx context.Context, fn func(tx *gorm.DB) ([]realtime.M
 	return store.MapError(realtime.Change(ctx, s.Store, s.Outbox, fn), "market change")
 }
 
+// changeWithRefs is change for a write whose references (category, vehicle
+// type) were checked against the store's catalog: when the database refuses
+// one (another process deleted it within store.CatalogTTL), the catalog is
+// dropped and the change runs once more, checking against the database.
+func (s *Service) changeWithRefs(ctx context.Context, fn func(tx *gorm.DB) ([]realtime.Message, error)) error {
+	err := s.change(ctx, fn)
+	if store.IsForeignKeyViolation(err) {
+		s.Store.CatalogChanged()
+		err = s.change(ctx, fn)
+	}
+	return err
+}
+
 // lock takes a row lock on PostgreSQL (SELECT … FOR UPDATE); SQLite is already
 // serialized by BEGIN IMMEDIATE.
 func (s *Service) lock(tx *gorm.DB) *gorm.DB {

@@ -118,11 +118,30 @@ func (s *TypeSet) Set(byType map[uuid.UUID][]Category) {
 	s.types = nil
 }
 
-// Fill sets Categories (in name order) of every collected type with one
-// statement (none when there is no type).
+// FillFromCatalog sets Categories of every collected type from the store's
+// Catalog, without a statement, when it holds them all (held); otherwise it
+// leaves the set as it was.
+func (s *TypeSet) FillFromCatalog(tx *gorm.DB) (held bool, err error) {
+	if len(s.types) == 0 {
+		return true, nil
+	}
+	byType, held, err := typeCategories(tx, s.TypeIDs())
+	if err != nil || !held {
+		return false, err
+	}
+	s.Set(byType)
+	return true, nil
+}
+
+// Fill sets Categories (in name order) of every collected type: from the
+// store's Catalog when it holds them all, otherwise with one statement (none
+// when there is no type).
 func (s *TypeSet) Fill(tx *gorm.DB) error {
 	if len(s.types) == 0 {
 		return nil
+	}
+	if held, err := s.FillFromCatalog(tx); err != nil || held {
+		return err
 	}
 	ids := s.TypeIDs()
 	var rows []struct {

@@ -36,8 +36,9 @@ type Store struct {
 	// expiry, retention); GORM's own timestamps use it too. Open sets it to
 	// the wall clock (store.Now); a test sets its own before serving, so tests
 	// with different clocks run in parallel, each on its own database.
-	Now   func() time.Time
-	sqlDB *sql.DB
+	Now     func() time.Time
+	sqlDB   *sql.DB
+	catalog *Catalog
 }
 
 // Open connects to databaseURL (postgres://…) or, when it is empty, to the SQLite
@@ -75,7 +76,10 @@ func Open(databaseURL, sqlitePath string) (*Store, error) {
 	} else {
 		sqlDB.SetMaxOpenConns(8)
 	}
-	st := &Store{DB: gdb, Dialect: dialect, Now: Now, sqlDB: sqlDB}
+	st := &Store{DB: gdb, Dialect: dialect, Now: Now, sqlDB: sqlDB, catalog: &Catalog{}}
+	if err := gdb.Use(st.catalog); err != nil {
+		return nil, fmt.Errorf("catalog cache: %w", err)
+	}
 	gdb.Config.NowFunc = func() time.Time { return st.Now() }
 	return st, nil
 }

@@ -85,7 +85,7 @@ func (c *Catalog) get(tx *gorm.DB) (*catalogData, error) {
 		Name          string
 		CategoryID    *uuid.UUID
 	}
-	if err := tx.Raw(CatalogQueryTag+` SELECT t.id AS vehicle_type_id, t.name, l.category_id FROM vehicle_types t
+	if err := tx.Raw(CatalogQueryTag + ` SELECT t.id AS vehicle_type_id, t.name, l.category_id FROM vehicle_types t
 		LEFT JOIN vehicle_type_categories l ON l.vehicle_type_id = t.id`).Scan(&links).Error; err != nil {
 		return nil, fmt.Errorf("load vehicle type categories: %w", err)
 	}

@@ -159,6 +159,31 @@ func TestStatementBudgetClientWithVehicle(t *testing.T) {
 	}
 }
 
+// An offer made with one of the driver's vehicles that is not their current
+// one loads it (one statement more) and stays within the offer's budget.
+func TestStatementBudgetOfferWithAnotherVehicle(t *testing.T) {
+	t.Parallel()
+	w := testutil.NewWeb(t, testutil.WebOptions{})
+	client := newActor(t, w, "user_budget_ov_client")
+	driver := newActor(t, w, "user_budget_ov_driver")
+	other := addVehicle(t, w, driver.ID, "Carro", true)
+	addVehicle(t, w, driver.ID, "Moto", true) // the current one
+	qid := createQuote(t, w, client, nil)
+	c := countStatements(t, w.Store.DB)
+	var res map[string]any
+	n, sqls := c.do(t, func() {
+		body := map[string]any{"delivery_person_id": driver.ID, "quote_id": qid, "proposed_price": 8000, "vehicle_id": other.String()}
+		res = mustStatus(t, w.Do(t, "POST", "/deliveries/api/quotes/"+qid+"/offers/", driver.Tok, body), 201)
+	})
+	t.Logf("%s POST /quotes/{id}/offers/ (another of the driver's vehicles): %d statements", testutil.Dialect(), n)
+	if v, _ := res["vehicle"].(map[string]any); v == nil || v["vehicle_id"] != other.String() {
+		t.Fatalf("offer's vehicle: %v", res["vehicle"])
+	}
+	if n > 8 {
+		t.Errorf("offer with another vehicle: %d statements, budget 8:\n  %s", n, strings.Join(sqls, "\n  "))
+	}
+}
+
 // One sweep runs the same statements whether 1 or 6 quotes (with their
 // offers) and 1 or 6 offers expired: no query per quote or offer.
 func TestStatementBudgetExpire(t *testing.T) {

@@ -176,7 +176,7 @@ func TestStatementBudgetOfferWithAnotherVehicle(t *testing.T) {
 		res = mustStatus(t, w.Do(t, "POST", "/deliveries/api/quotes/"+qid+"/offers/", driver.Tok, body), 201)
 	})
 	t.Logf("%s POST /quotes/{id}/offers/ (another of the driver's vehicles): %d statements", testutil.Dialect(), n)
-	if v, _ := res["vehicle"].(map[string]any); v == nil || v["vehicle_id"] != other.String() {
+	if v, _ := res["vehicle"].(map[string]any); v == nil || v["vehicleId"] != other.String() {
 		t.Fatalf("offer's vehicle: %v", res["vehicle"])
 	}
 	if n > 8 {

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,10 +65,31 @@ func logErr(err error) string {
 	return msg
 }
 
+// StatusClientClosed is the status logged and counted for a request whose
+// client went away before its answer (nothing is sent).
+const StatusClientClosed = 499
+
+// ClientGone tells whether the request's client closed the connection
+// before its answer (net/http cancels the request's context then). Whatever
+// error followed (context canceled, a connection the driver dropped mid-query)
+// is a consequence, and the transaction it interrupted rolled back.
+func ClientGone(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled)
+}
+
 // ErrorHandler is Echo's HTTPErrorHandler: every error answers JSON.
 func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
+			return
+		}
+		if ClientGone(c.Request().Context()) {
+			// Nobody reads this answer: not a server error. 499 is the
+			// status proxies log for it (nginx's "client closed request").
+			log.Info("client closed the connection before the answer; its transaction rolled back",
+				"request_id", RequestIDOf(c), "method", c.Request().Method, "path", logPath(c.Request().URL.Path),
+				"status", StatusClientClosed, "err", logErr(err))
+			c.Response().WriteHeader(StatusClientClosed)
 			return
 		}
 		status, body := Render(err)

@@ -5,6 +5,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"hermez/pkg/apperr"
+	"hermez/pkg/optional"
 )
 
 // The service's typed inputs. The adapters (pkg/httpapi for the API,
@@ -18,28 +19,9 @@ import (
 // adds its own and answers one 400 with all of them, as DRF does, at the
 // point where the old serializer validated (after a 404 or 403 on the row, for
 // an update). A field named in Invalid holds its zero value.
-
-// Field is one field of a partial update: Set tells whether it was sent;
-// Value is what was sent, nil when it was sent as null. A Field that was not
-// sent leaves the column as it is.
-type Field[T any] struct {
-	Set   bool
-	Value *T
-}
-
-// Sent is a Field sent with the value v.
-func Sent[T any](v T) Field[T] { return Field[T]{Set: true, Value: &v} }
-
-// SentNull is a Field sent as null.
-func SentNull[T any]() Field[T] { return Field[T]{Set: true} }
-
-// orNil is the column value of a sent Field: its value, or nil for null.
-func (f Field[T]) orNil() any {
-	if f.Value == nil {
-		return nil
-	}
-	return *f.Value
-}
+//
+// A field that may be sent as null to clear its column is an optional.Field:
+// not Set, the column keeps its value.
 
 // AddressInput is an address as sent: on create Name, Type, Address and City
 // are required; on update a nil field keeps its value. userId in a body is
@@ -56,18 +38,18 @@ type AddressInput struct {
 type RatingInput struct {
 	RateeID string
 	Rating  *int
-	Comment Field[string]
+	Comment optional.Field[string]
 	Invalid apperr.Fields
 }
 
 // ProfilePatch is a partial update of the caller's profile: only the fields
 // Set are written (null clears a column). Anything else in a body is ignored.
 type ProfilePatch struct {
-	Username, FirstName, LastName, Gender, Phone, Role Field[string]
-	Age                                                Field[int]
+	Username, FirstName, LastName, Gender, Phone, Role optional.Field[string]
+	Age                                                optional.Field[int]
 	IsOnline, IsAvailable                              *bool
 	// CurrentVehicleID must be one of the caller's vehicles (null clears it).
-	CurrentVehicleID Field[uuid.UUID]
+	CurrentVehicleID optional.Field[uuid.UUID]
 	Invalid          apperr.Fields
 }
 
@@ -87,7 +69,7 @@ type VehicleInput struct {
 type VehicleVerification struct {
 	Statuses map[string]string
 	Verified *bool
-	Notes    Field[string]
+	Notes    optional.Field[string]
 	Invalid  apperr.Fields
 }
 
@@ -100,7 +82,7 @@ type VehicleTypeInput struct {
 	Description                  *string
 	MaxWeightKg, MaxVolumeLiters decimal.Decimal
 	PassengerCapacity            int
-	Image                        Field[string]
+	Image                        optional.Field[string]
 	IsActive                     *bool
 	Categories                   []uuid.UUID
 	SetCategories                bool

@@ -10,6 +10,7 @@ import (
 
 	"hermez/pkg/account"
 	"hermez/pkg/apperr"
+	"hermez/pkg/optional"
 	"hermez/pkg/store"
 	"hermez/pkg/testutil"
 )
@@ -179,13 +180,13 @@ func TestUpdateWritesWhatWasSent(t *testing.T) {
 		patch account.ProfilePatch
 		check func(u *store.User) bool
 	}{
-		{account.ProfilePatch{FirstName: account.Sent("Pedro"), Phone: account.Sent("3001234567"), Age: account.Sent(41),
-			IsAvailable: boolp(true), CurrentVehicleID: account.Sent(w.vehicle.VehicleID)},
+		{account.ProfilePatch{FirstName: optional.Value("Pedro"), Phone: optional.Value("3001234567"), Age: optional.Value(41),
+			IsAvailable: boolp(true), CurrentVehicleID: optional.Value(w.vehicle.VehicleID)},
 			func(u *store.User) bool {
 				return *u.FirstName == "Pedro" && *u.Phone == "3001234567" && *u.Age == 41 && u.IsAvailable &&
 					*u.CurrentVehicleID == w.vehicle.VehicleID
 			}},
-		{account.ProfilePatch{Phone: account.SentNull[string](), Age: account.SentNull[int](), CurrentVehicleID: account.SentNull[uuid.UUID]()},
+		{account.ProfilePatch{Phone: optional.Null[string](), Age: optional.Null[int](), CurrentVehicleID: optional.Null[uuid.UUID]()},
 			func(u *store.User) bool {
 				return *u.FirstName == "Pedro" && u.Phone == nil && u.Age == nil && u.IsAvailable && u.CurrentVehicleID == nil
 			}},
@@ -198,7 +199,7 @@ func TestUpdateWritesWhatWasSent(t *testing.T) {
 		}
 	}
 	// Another user's vehicle is no current vehicle of this one.
-	_, err := w.svc.Update(ctx, w.other, account.ProfilePatch{CurrentVehicleID: account.Sent(w.vehicle.VehicleID)})
+	_, err := w.svc.Update(ctx, w.other, account.ProfilePatch{CurrentVehicleID: optional.Value(w.vehicle.VehicleID)})
 	if f := fieldsOf(t, err); len(f["current_vehicle_id"]) != 1 {
 		t.Fatalf("another's vehicle: %v", f)
 	}
@@ -223,11 +224,11 @@ func TestVerifyVehicle(t *testing.T) {
 		notes     *string
 		insurance string
 	}{
-		{"rejected, with notes", account.VehicleVerification{Statuses: all("rejected"), Verified: boolp(false), Notes: account.Sent("Ilegible")},
+		{"rejected, with notes", account.VehicleVerification{Statuses: all("rejected"), Verified: boolp(false), Notes: optional.Value("Ilegible")},
 			false, false, strp("Ilegible"), "rejected"},
 		{"verified with a document pending", account.VehicleVerification{Statuses: all("pending"), Verified: boolp(true)},
 			true, false, strp("Ilegible"), "rejected"},
-		{"all approved, blank notes", account.VehicleVerification{Statuses: all(account.DocApproved), Verified: boolp(true), Notes: account.Sent("")},
+		{"all approved, blank notes", account.VehicleVerification{Statuses: all(account.DocApproved), Verified: boolp(true), Notes: optional.Value("")},
 			false, true, nil, account.DocApproved},
 	}
 	for _, c := range cases {
@@ -257,7 +258,7 @@ func TestSaveVehicleType(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := account.VehicleTypeInput{Name: "Bicicleta", Description: strp("Cero emisiones"), MaxWeightKg: decimal.RequireFromString("20.5"),
-		MaxVolumeLiters: decimal.RequireFromString("40"), Image: account.Sent("https://example.com/b.png"), Categories: []uuid.UUID{cat.ID, cat.ID}, SetCategories: true}
+		MaxVolumeLiters: decimal.RequireFromString("40"), Image: optional.Value("https://example.com/b.png"), Categories: []uuid.UUID{cat.ID, cat.ID}, SetCategories: true}
 	vt, err := w.svc.SaveVehicleType(ctx, nil, in)
 	if err != nil {
 		t.Fatal(err)
@@ -281,7 +282,7 @@ func TestSaveVehicleType(t *testing.T) {
 	if got := load(); got.IsActive || len(got.Categories) != 1 || got.Image == nil || got.Description != "Cero emisiones" || got.MaxWeightCapacityKg.String() != "25" {
 		t.Fatalf("edited %+v", got)
 	}
-	edit.Image, edit.SetCategories = account.Sent(""), true
+	edit.Image, edit.SetCategories = optional.Value(""), true
 	if _, err := w.svc.SaveVehicleType(ctx, &vt.ID, edit); err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func applyRating(in RatingInput, r *store.Rating) {
 		r.Rating = *in.Rating
 	}
 	if in.Comment.Set {
-		r.Comment = in.Comment.Value
+		r.Comment = in.Comment.Ptr()
 	}
 }
 

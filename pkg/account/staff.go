@@ -50,7 +50,7 @@ func (s *Service) VerifyVehicle(ctx context.Context, id uuid.UUID, in VehicleVer
 		updates["is_verified"] = *in.Verified
 	}
 	if in.Notes.Set {
-		notes := in.Notes.Value
+		notes := in.Notes.Ptr()
 		if notes != nil && *notes == "" {
 			notes = nil
 		}
@@ -131,7 +131,7 @@ func (s *Service) SaveVehicleType(ctx context.Context, id *uuid.UUID, in Vehicle
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
-	image := in.Image.Value
+	image := in.Image.Ptr()
 	if image != nil && *image == "" {
 		image = nil
 	}

@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"hermez/pkg/apperr"
+	"hermez/pkg/optional"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 )
@@ -32,15 +33,15 @@ func (s *Service) Update(ctx context.Context, userID string, p ProfilePatch) (*s
 	changes := map[string]any{}
 	for _, c := range []struct {
 		col string
-		f   Field[string]
+		f   optional.Field[string]
 	}{{"username", p.Username}, {"first_name", p.FirstName}, {"last_name", p.LastName},
 		{"gender", p.Gender}, {"phone", p.Phone}, {"role", p.Role}} {
 		if c.f.Set {
-			changes[c.col] = c.f.orNil()
+			changes[c.col] = column(c.f)
 		}
 	}
 	if p.Age.Set {
-		changes["age"] = p.Age.orNil()
+		changes["age"] = column(p.Age)
 	}
 	for col, v := range map[string]*bool{"is_online": p.IsOnline, "is_available": p.IsAvailable} {
 		if v != nil {
@@ -50,17 +51,17 @@ func (s *Service) Update(ctx context.Context, userID string, p ProfilePatch) (*s
 	var out *store.User
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		if vid := p.CurrentVehicleID; vid.Set {
-			if vid.Value == nil {
+			if vid.Null {
 				changes["current_vehicle_id"] = nil
 			} else {
 				var n int64
-				if err := tx.Model(&store.Vehicle{}).Where("vehicle_id = ? AND user_id = ?", *vid.Value, userID).Count(&n).Error; err != nil {
+				if err := tx.Model(&store.Vehicle{}).Where("vehicle_id = ? AND user_id = ?", vid.Value, userID).Count(&n).Error; err != nil {
 					return apperr.Wrap(err, "check current vehicle")
 				}
 				if n == 0 {
-					return apperr.Field("current_vehicle_id", msgNoObject(*vid.Value))
+					return apperr.Field("current_vehicle_id", msgNoObject(vid.Value))
 				}
-				changes["current_vehicle_id"] = *vid.Value
+				changes["current_vehicle_id"] = vid.Value
 			}
 		}
 		if len(changes) > 0 {
@@ -197,4 +198,13 @@ func (s *Service) deleteProfile(tx *gorm.DB, userID string) ([]realtime.Message,
 	payload, _ := json.Marshal(map[string]string{"type": realtime.ControlUserDeleted, "user": userID})
 	msgs = append(msgs, realtime.RawMessage(realtime.GroupControl, realtime.ControlUserDeleted, payload))
 	return msgs, nil
+}
+
+// column is the value a sent field writes to its column: the value, or nil
+// (SQL NULL) when it was sent as null.
+func column[T any](f optional.Field[T]) any {
+	if f.Null {
+		return nil
+	}
+	return f.Value
 }

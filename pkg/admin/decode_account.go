@@ -11,6 +11,7 @@ import (
 	"hermez/pkg/account"
 	"hermez/pkg/apperr"
 	"hermez/pkg/input"
+	"hermez/pkg/optional"
 )
 
 // Decoders of the console's forms (made a Body by formBody) into account's
@@ -42,7 +43,7 @@ func decodeVerification(b input.Body) account.VehicleVerification {
 		in.Verified = &v
 	}
 	if v, ok := b.String("verificationNotes", f, input.StringOpts{Nullable: true, AllowBlank: true, MaxLen: maxNotes}); ok {
-		in.Notes = account.Field[string]{Set: true, Value: v}
+		in.Notes = optional.FromPtr(v)
 	}
 	in.Invalid = f
 	return in
@@ -80,7 +81,7 @@ func decodeVehicleType(b input.Body) account.VehicleTypeInput {
 		in.PassengerCapacity = int(*v)
 	}
 	if v, ok := b.String("image", f, input.StringOpts{Nullable: true, AllowBlank: true, MaxLen: maxImageURL}); ok {
-		in.Image = account.Field[string]{Set: true, Value: v}
+		in.Image = optional.FromPtr(v)
 		if v != nil && *v != "" && !isWebURL(*v) {
 			f.Add("image", "Introduzca una URL válida.")
 		}

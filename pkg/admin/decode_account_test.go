@@ -11,6 +11,7 @@ import (
 	"hermez/pkg/account"
 	"hermez/pkg/apperr"
 	"hermez/pkg/input"
+	"hermez/pkg/optional"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -45,9 +46,9 @@ func TestDecodeVerification(t *testing.T) {
 		want account.VehicleVerification
 	}{
 		{"every document approved, verified, notes trimmed", with(map[string]string{"isVerified": "true", "verificationNotes": "  Todo en orden  "}),
-			account.VehicleVerification{Statuses: approved, Verified: ptr(true), Notes: account.Sent("Todo en orden")}},
+			account.VehicleVerification{Statuses: approved, Verified: ptr(true), Notes: optional.Value("Todo en orden")}},
 		{"a rejected document, not verified, blank notes", with(map[string]string{"registrationCardStatus": "rejected", "isVerified": "false", "verificationNotes": ""}),
-			account.VehicleVerification{Statuses: with(map[string]string{"registrationCardStatus": "rejected"}), Verified: ptr(false), Notes: account.Sent("")}},
+			account.VehicleVerification{Statuses: with(map[string]string{"registrationCardStatus": "rejected"}), Verified: ptr(false), Notes: optional.Value("")}},
 		{"missing document and checkbox", with(nil, "driverLicenseStatus"),
 			account.VehicleVerification{Statuses: with(nil, "driverLicenseStatus"),
 				Invalid: apperr.Fields{"driverLicenseStatus": {input.MsgRequired}, "isVerified": {input.MsgRequired}}}},
@@ -106,19 +107,19 @@ func TestDecodeVehicleType(t *testing.T) {
 		want vehicleType
 	}{
 		{"every field", good, []string{c1.String(), " " + c2.String() + " "}, vehicleType{VehicleTypeInput: account.VehicleTypeInput{
-			Name: "Bicicleta", Description: ptr("Cero emisiones"), PassengerCapacity: 0, Image: account.Sent("https://example.com/bici.png"),
+			Name: "Bicicleta", Description: ptr("Cero emisiones"), PassengerCapacity: 0, Image: optional.Value("https://example.com/bici.png"),
 			IsActive: ptr(true), Categories: []uuid.UUID{c1, c2}, SetCategories: true}, Kg: "20.5", Liters: "40"}},
 		{"blank image, no categories sent, inactive", with(map[string]string{"image": "", "is_active": "false"}, "description"), nil,
-			vehicleType{VehicleTypeInput: account.VehicleTypeInput{Name: "Bicicleta", Image: account.Sent(""), IsActive: ptr(false)}, Kg: "20.5", Liters: "40"}},
+			vehicleType{VehicleTypeInput: account.VehicleTypeInput{Name: "Bicicleta", Image: optional.Value(""), IsActive: ptr(false)}, Kg: "20.5", Liters: "40"}},
 		{"an empty list of categories", good, []string{}, vehicleType{VehicleTypeInput: account.VehicleTypeInput{
-			Name: "Bicicleta", Description: ptr("Cero emisiones"), Image: account.Sent("https://example.com/bici.png"),
+			Name: "Bicicleta", Description: ptr("Cero emisiones"), Image: optional.Value("https://example.com/bici.png"),
 			IsActive: ptr(true), SetCategories: true}, Kg: "20.5", Liters: "40"}},
 		{"required", map[string]string{}, nil, vehicleType{VehicleTypeInput: account.VehicleTypeInput{Invalid: apperr.Fields{
 			"name": {input.MsgRequired}, "max_weight_capacity_kg": {input.MsgRequired}, "max_volume_capacity_liters": {input.MsgRequired},
 			"passenger_capacity": {input.MsgRequired}}}, Kg: "0", Liters: "0"}},
 		{"formats", with(map[string]string{"max_weight_capacity_kg": "-1", "max_volume_capacity_liters": "abc", "passenger_capacity": "1.5", "image": "ftp://x"}),
 			[]string{"not-a-uuid", c1.String()}, vehicleType{VehicleTypeInput: account.VehicleTypeInput{
-				Name: "Bicicleta", Description: ptr("Cero emisiones"), Image: account.Sent("ftp://x"), IsActive: ptr(true),
+				Name: "Bicicleta", Description: ptr("Cero emisiones"), Image: optional.Value("ftp://x"), IsActive: ptr(true),
 				Categories: []uuid.UUID{c1}, SetCategories: true, Invalid: apperr.Fields{
 					"max_weight_capacity_kg": {msgNotNegative}, "max_volume_capacity_liters": {input.MsgNumber},
 					"passenger_capacity": {input.MsgInteger}, "image": {"Introduzca una URL válida."},
@@ -126,13 +127,13 @@ func TestDecodeVehicleType(t *testing.T) {
 		// Issue 12 §2: the integer and numeric(10,2) columns refuse what does not fit.
 		{"out of range", with(map[string]string{"passenger_capacity": big, "max_weight_capacity_kg": "123456789012", "max_volume_capacity_liters": "1e5"}),
 			nil, vehicleType{VehicleTypeInput: account.VehicleTypeInput{
-				Name: "Bicicleta", Description: ptr("Cero emisiones"), Image: account.Sent("https://example.com/bici.png"), IsActive: ptr(true),
+				Name: "Bicicleta", Description: ptr("Cero emisiones"), Image: optional.Value("https://example.com/bici.png"), IsActive: ptr(true),
 				Invalid: apperr.Fields{"passenger_capacity": {input.MsgMax(input.MaxInt32)},
 					"max_weight_capacity_kg":     {"Asegúrese de que no haya más de 10 dígitos en total."},
 					"max_volume_capacity_liters": {input.MsgNumber}}}, Kg: "0", Liters: "0"}},
 		{"too many decimals, name too long", with(map[string]string{"max_weight_capacity_kg": "1.234", "name": strings.Repeat("n", 101)}),
 			nil, vehicleType{VehicleTypeInput: account.VehicleTypeInput{
-				Description: ptr("Cero emisiones"), Image: account.Sent("https://example.com/bici.png"), IsActive: ptr(true),
+				Description: ptr("Cero emisiones"), Image: optional.Value("https://example.com/bici.png"), IsActive: ptr(true),
 				Invalid: apperr.Fields{"max_weight_capacity_kg": {"Asegúrese de que no haya más de 2 decimales."},
 					"name": {"Asegúrese de que este campo no tenga más de 100 caracteres."}}}, Kg: "0", Liters: "40"}},
 	}

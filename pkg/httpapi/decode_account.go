@@ -9,6 +9,7 @@ import (
 	"hermez/pkg/account"
 	"hermez/pkg/apperr"
 	"hermez/pkg/input"
+	"hermez/pkg/optional"
 )
 
 // Decoders of the users API's bodies into account's typed inputs: types,
@@ -25,11 +26,11 @@ func str(b input.Body, f apperr.Fields, key string, o input.StringOpts) *string 
 }
 
 // optStr reads a string field of a partial update: not sent, null or a value.
-func optStr(b input.Body, f apperr.Fields, key string, o input.StringOpts) account.Field[string] {
+func optStr(b input.Body, f apperr.Fields, key string, o input.StringOpts) optional.Field[string] {
 	if v, ok := b.String(key, f, o); ok {
-		return account.Field[string]{Set: true, Value: v}
+		return optional.FromPtr(v)
 	}
-	return account.Field[string]{}
+	return optional.Field[string]{}
 }
 
 // intIn reads an integer field; nil when not sent or invalid.
@@ -100,15 +101,15 @@ func decodeProfilePatch(b input.Body) account.ProfilePatch {
 		Role:      optStr(b, f, "role", input.StringOpts{Nullable: true, Choices: account.Roles}),
 	}
 	if v, ok := b.IntIn("age", f, input.IntOpts{Nullable: true, Min: 0, Max: account.MaxAge}); ok {
-		p.Age.Set = true
+		p.Age = optional.Null[int]()
 		if v != nil {
-			p.Age = account.Sent(int(*v))
+			p.Age = optional.Value(int(*v))
 		}
 	}
 	p.IsOnline = boolean(b, f, "is_online")
 	p.IsAvailable = boolean(b, f, "is_available")
 	if v, ok := b.UUID("current_vehicle_id", f, false, true); ok {
-		p.CurrentVehicleID = account.Field[uuid.UUID]{Set: true, Value: v}
+		p.CurrentVehicleID = optional.FromPtr(v)
 	}
 	p.Invalid = f
 	return p

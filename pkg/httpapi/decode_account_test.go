@@ -11,6 +11,7 @@ import (
 	"hermez/pkg/account"
 	"hermez/pkg/apperr"
 	"hermez/pkg/input"
+	"hermez/pkg/optional"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -70,12 +71,12 @@ func TestDecodeRating(t *testing.T) {
 		want   account.RatingInput
 	}{
 		{"create", `{"ratee_id":"user_b","rating":"7","comment":null}`, true,
-			account.RatingInput{RateeID: "user_b", Rating: ptr(7), Comment: account.SentNull[string]()}},
+			account.RatingInput{RateeID: "user_b", Rating: ptr(7), Comment: optional.Null[string]()}},
 		{"create, nothing sent", `{}`, true,
 			account.RatingInput{Invalid: apperr.Fields{"ratee_id": {input.MsgRequired}, "rating": {input.MsgRequired}}}},
 		{"update ignores ratee_id; out of range", `{"ratee_id":"user_c","rating":11}`, false,
 			account.RatingInput{Invalid: apperr.Fields{"rating": {msgRatingRange}}}},
-		{"update, a blank comment is kept", `{"comment":""}`, false, account.RatingInput{Comment: account.Sent("")}},
+		{"update, a blank comment is kept", `{"comment":""}`, false, account.RatingInput{Comment: optional.Value("")}},
 		{"update, nothing sent", `{}`, false, account.RatingInput{}},
 		{"not an integer, comment too long", `{"rating":2.5,"comment":"` + strings.Repeat("x", account.MaxCommentLength+1) + `"}`, false,
 			account.RatingInput{Invalid: apperr.Fields{"rating": {input.MsgInteger},
@@ -101,12 +102,12 @@ func TestDecodeProfilePatch(t *testing.T) {
 	}{
 		{"nothing sent", `{"email":"x@example.com","is_staff":true}`, account.ProfilePatch{}},
 		{"values", `{"username":"ana","first_name":"","gender":"female","phone":"3001234567","role":"delivery","age":"30","is_online":"true","is_available":0,"current_vehicle_id":"` + vid.String() + `"}`,
-			account.ProfilePatch{Username: account.Sent("ana"), FirstName: account.Sent(""), Gender: account.Sent("female"),
-				Phone: account.Sent("3001234567"), Role: account.Sent("delivery"), Age: account.Sent(30),
-				IsOnline: ptr(true), IsAvailable: ptr(false), CurrentVehicleID: account.Sent(vid)}},
+			account.ProfilePatch{Username: optional.Value("ana"), FirstName: optional.Value(""), Gender: optional.Value("female"),
+				Phone: optional.Value("3001234567"), Role: optional.Value("delivery"), Age: optional.Value(30),
+				IsOnline: ptr(true), IsAvailable: ptr(false), CurrentVehicleID: optional.Value(vid)}},
 		{"nulls clear; a blank username is null", `{"username":"","last_name":null,"age":null,"current_vehicle_id":null}`,
-			account.ProfilePatch{Username: account.SentNull[string](), LastName: account.SentNull[string](),
-				Age: account.SentNull[int](), CurrentVehicleID: account.SentNull[uuid.UUID]()}},
+			account.ProfilePatch{Username: optional.Null[string](), LastName: optional.Null[string](),
+				Age: optional.Null[int](), CurrentVehicleID: optional.Null[uuid.UUID]()}},
 		{"format errors", `{"gender":"x","phone":"12345678901","age":151,"is_online":"quizá","current_vehicle_id":"nope"}`,
 			account.ProfilePatch{Invalid: apperr.Fields{"gender": {`"x" no es una elección válida.`},
 				"phone": {"Asegúrese de que este campo no tenga más de 10 caracteres."}, "age": {input.MsgMax(account.MaxAge)},

@@ -11,6 +11,7 @@ import (
 
 	"hermez/pkg/apperr"
 	"hermez/pkg/market"
+	"hermez/pkg/optional"
 	"hermez/pkg/store"
 	"hermez/pkg/testutil"
 )
@@ -45,8 +46,8 @@ func newMarketFixture(t *testing.T) *marketFixture {
 
 // validQuote is a complete creation input on category cat.
 func validQuote(cat uuid.UUID) market.QuoteInput {
-	return market.QuoteInput{PickupAddress: market.Value("Calle 1"), DeliveryAddress: market.Value("Calle 2"),
-		CategoryID: market.Value(cat), ClientPrice: market.Value(decimal.NewFromInt(9000)), Invalid: apperr.Fields{}}
+	return market.QuoteInput{PickupAddress: optional.Value("Calle 1"), DeliveryAddress: optional.Value("Calle 2"),
+		CategoryID: optional.Value(cat), ClientPrice: optional.Value(decimal.NewFromInt(9000)), Invalid: apperr.Fields{}}
 }
 
 // kindOf is the kind of an apperr ("" for any other result).
@@ -82,15 +83,15 @@ func TestCreateQuoteInput(t *testing.T) {
 		}, wantKind: apperr.Forbidden},
 		{name: "decoder errors and an unknown category in one 400", edit: func(in *market.QuoteInput) {
 			in.Invalid = apperr.Fields{"estimated_size": {"too long"}}
-			in.CategoryID = market.Value(missing)
-			in.VehicleTypeID = market.Value(missing)
+			in.CategoryID = optional.Value(missing)
+			in.VehicleTypeID = optional.Value(missing)
 		}, wantKind: apperr.Invalid, wantFields: apperr.Fields{"estimated_size": {"too long"},
 			"category_id":     {`Clave primaria "11111111-2222-4333-8444-555555555555" inválida - objeto no existe.`},
 			"vehicle_type_id": {`Clave primaria "11111111-2222-4333-8444-555555555555" inválida - objeto no existe.`}}},
-		{name: "price not positive", edit: func(in *market.QuoteInput) { in.ClientPrice = market.Value(decimal.Zero) },
+		{name: "price not positive", edit: func(in *market.QuoteInput) { in.ClientPrice = optional.Value(decimal.Zero) },
 			wantKind: apperr.Invalid, wantFields: apperr.Fields{"client_price": {market.MsgPriceNotPositive}}},
 		{name: "same addresses, told once every field is valid", edit: func(in *market.QuoteInput) {
-			in.DeliveryAddress = market.Value(" calle 1 ")
+			in.DeliveryAddress = optional.Value(" calle 1 ")
 		}, wantKind: apperr.Invalid, wantFields: apperr.Fields{apperr.NonField: {market.MsgSameAddresses}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -129,13 +130,13 @@ func TestUpdateQuoteInputChangesOnlyWhatIsSet(t *testing.T) {
 	f := newMarketFixture(t)
 	ctx := context.Background()
 	in := validQuote(f.cat.ID)
-	in.Description = market.Value("caja")
-	in.Observations = market.Value([]string{"frágil"})
+	in.Description = optional.Value("caja")
+	in.Observations = optional.Value([]string{"frágil"})
 	q, err := f.svc.CreateQuote(ctx, f.client, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	patch := market.QuoteInput{Description: market.Null[string](), ClientPrice: market.Value(decimal.NewFromInt(9500)), Invalid: apperr.Fields{}}
+	patch := market.QuoteInput{Description: optional.Null[string](), ClientPrice: optional.Value(decimal.NewFromInt(9500)), Invalid: apperr.Fields{}}
 	got, err := f.svc.UpdateQuote(ctx, f.client, q.ID, patch)
 	if err != nil {
 		t.Fatal(err)
@@ -203,15 +204,15 @@ func TestMakeOfferInput(t *testing.T) {
 		{name: "delivery_person_id of someone else", in: market.OfferInput{DriverID: "user_other", Invalid: apperr.Fields{"x": {"y"}}},
 			wantKind: apperr.Forbidden},
 		{name: "quote_id of another quote, price zero, a decoder error", in: market.OfferInput{QuoteID: &other,
-			ProposedPrice: market.Value(decimal.Zero), Invalid: apperr.Fields{"vehicle_id": {"bad"}}},
+			ProposedPrice: optional.Value(decimal.Zero), Invalid: apperr.Fields{"vehicle_id": {"bad"}}},
 			wantKind: apperr.Invalid, wantFields: apperr.Fields{"quote_id": {market.MsgQuoteMismatch},
 				"proposed_price": {market.MsgPriceNotPositive}, "vehicle_id": {"bad"}}},
 		{name: "no price", in: market.OfferInput{Invalid: apperr.Fields{}},
 			wantKind: apperr.Invalid, wantFields: apperr.Fields{"proposed_price": {apperr.MsgRequired}}},
-		{name: "made", in: market.OfferInput{DriverID: "user_in_driver", QuoteID: &q.ID, ProposedPrice: market.Value(decimal.NewFromInt(8000)),
-			EstimatedDeliveryTime: market.Value(int64(1_800_000_000)), Invalid: apperr.Fields{}}},
-		{name: "updated, its time cleared", in: market.OfferInput{ProposedPrice: market.Value(decimal.NewFromInt(7000)),
-			EstimatedDeliveryTime: market.Null[int64](), Invalid: apperr.Fields{}}},
+		{name: "made", in: market.OfferInput{DriverID: "user_in_driver", QuoteID: &q.ID, ProposedPrice: optional.Value(decimal.NewFromInt(8000)),
+			EstimatedDeliveryTime: optional.Value(int64(1_800_000_000)), Invalid: apperr.Fields{}}},
+		{name: "updated, its time cleared", in: market.OfferInput{ProposedPrice: optional.Value(decimal.NewFromInt(7000)),
+			EstimatedDeliveryTime: optional.Null[int64](), Invalid: apperr.Fields{}}},
 	} {
 		o, created, err := f.svc.MakeOffer(ctx, f.driver, q.ID, c.in)
 		if c.wantKind != "" {
@@ -235,14 +236,14 @@ func TestSaveCategoryInput(t *testing.T) {
 	t.Parallel()
 	f := newMarketFixture(t)
 	ctx := context.Background()
-	c, err := f.svc.SaveCategory(ctx, nil, market.CategoryInput{Name: market.Value("Mascotas"), Invalid: apperr.Fields{}})
+	c, err := f.svc.SaveCategory(ctx, nil, market.CategoryInput{Name: optional.Value("Mascotas"), Invalid: apperr.Fields{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Name != "Mascotas" || !c.IsActive || c.Description != "" {
 		t.Errorf("created %+v", c)
 	}
-	c, err = f.svc.SaveCategory(ctx, &c.ID, market.CategoryInput{Description: market.Value("Perros y gatos"), IsActive: market.Value(false)})
+	c, err = f.svc.SaveCategory(ctx, &c.ID, market.CategoryInput{Description: optional.Value("Perros y gatos"), IsActive: optional.Value(false)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +258,7 @@ func TestSaveCategoryInput(t *testing.T) {
 	if _, err := f.svc.SaveCategory(ctx, &c.ID, bad); !reflect.DeepEqual(fieldsOf(err), bad.Invalid) {
 		t.Errorf("field errors: %v", err)
 	}
-	if _, err := f.svc.SaveCategory(ctx, nil, market.CategoryInput{Name: market.Value("Mascotas")}); !reflect.DeepEqual(fieldsOf(err),
+	if _, err := f.svc.SaveCategory(ctx, nil, market.CategoryInput{Name: optional.Value("Mascotas")}); !reflect.DeepEqual(fieldsOf(err),
 		apperr.Fields{"name": {"Ya existe una categoría con este nombre."}}) {
 		t.Errorf("name taken: %v", err)
 	}

@@ -21,6 +21,7 @@ import (
 	"hermez/pkg/apperr"
 	"hermez/pkg/input"
 	"hermez/pkg/market"
+	"hermez/pkg/optional"
 	"hermez/pkg/view"
 )
 
@@ -39,14 +40,6 @@ const (
 	MsgObservationLength   = "Cada observación debe tener entre 1 y 200 caracteres."
 	MsgNotNegative         = "Asegúrese de que este valor sea mayor o igual a 0."
 )
-
-// field is a nullable field read: nil is null.
-func field[T any](v *T) market.Field[T] {
-	if v == nil {
-		return market.Null[T]()
-	}
-	return market.Value(*v)
-}
 
 // ignoredText is a text field read only to compare it with the caller (a
 // client_id or delivery_person_id): "" when absent, null or not text; never
@@ -71,49 +64,49 @@ func Quote(b input.Body, partial bool) market.QuoteInput {
 	in := market.QuoteInput{ClientID: ignoredText(b, "client_id"), Invalid: f}
 	req := !partial
 	if v, ok := b.String("pickup_address", f, input.StringOpts{Required: req}); ok && v != nil {
-		in.PickupAddress = market.Value(*v)
+		in.PickupAddress = optional.Value(*v)
 	}
 	if v, ok := b.String("delivery_address", f, input.StringOpts{Required: req}); ok && v != nil {
-		in.DeliveryAddress = market.Value(*v)
+		in.DeliveryAddress = optional.Value(*v)
 	}
 	if v, ok := b.String("payment_method", f, input.StringOpts{Choices: market.PaymentMethods}); ok && v != nil {
-		in.PaymentMethod = market.Value(*v)
+		in.PaymentMethod = optional.Value(*v)
 	}
 	if v, ok := b.UUID("category_id", f, req, false); ok && v != nil {
-		in.CategoryID = market.Value(*v)
+		in.CategoryID = optional.Value(*v)
 	}
 	if v, ok := b.UUID("vehicle_type_id", f, false, true); ok {
-		in.VehicleTypeID = field(v)
+		in.VehicleTypeID = optional.FromPtr(v)
 	}
 	if v, ok := b.String("description", f, input.StringOpts{Nullable: true, AllowBlank: true}); ok {
-		in.Description = field(v)
+		in.Description = optional.FromPtr(v)
 	}
 	in.Observations = observations(b, f)
 	if v, ok := b.Decimal("estimated_weight", f, 8, 2, false, true); ok {
 		if v != nil && v.IsNegative() {
 			f.Add("estimated_weight", MsgNotNegative)
 		} else {
-			in.EstimatedWeight = field(v)
+			in.EstimatedWeight = optional.FromPtr(v)
 		}
 	}
 	if v, ok := b.String("estimated_size", f, input.StringOpts{Nullable: true, AllowBlank: true, MaxLen: maxSizeLen}); ok {
-		in.EstimatedSize = field(v)
+		in.EstimatedSize = optional.FromPtr(v)
 	}
 	if v, ok := b.Decimal("client_price", f, 10, 2, req, false); ok && v != nil {
-		in.ClientPrice = market.Value(*v)
+		in.ClientPrice = optional.Value(*v)
 	}
 	return in
 }
 
 // observations reads a quote's observations: null is none; each is trimmed
 // and must keep 1 to 200 characters, at most 20 of them.
-func observations(b input.Body, f apperr.Fields) market.Field[[]string] {
+func observations(b input.Body, f apperr.Fields) optional.Field[[]string] {
 	if b.Has("observations") && b.IsNull("observations") {
-		return market.Null[[]string]()
+		return optional.Null[[]string]()
 	}
 	v, ok := b.StringList("observations", f)
 	if !ok {
-		return market.Field[[]string]{}
+		return optional.Field[[]string]{}
 	}
 	obs, bad := make([]string, 0, len(v)), false
 	for _, o := range v {
@@ -129,9 +122,9 @@ func observations(b input.Body, f apperr.Fields) market.Field[[]string] {
 	case bad:
 		f.Add("observations", MsgObservationLength)
 	default:
-		return market.Value(obs)
+		return optional.Value(obs)
 	}
-	return market.Field[[]string]{}
+	return optional.Field[[]string]{}
 }
 
 // Offer decodes the body of an offer (POST …/quotes/{id}/offers/).
@@ -148,7 +141,7 @@ func Offer(b input.Body) market.OfferInput {
 		}
 	}
 	if v, ok := b.Decimal("proposed_price", f, 10, 2, true, false); ok && v != nil {
-		in.ProposedPrice = market.Value(*v)
+		in.ProposedPrice = optional.Value(*v)
 	}
 	if b.Has("estimated_delivery_time") {
 		in.EstimatedDeliveryTime = duration(b, "estimated_delivery_time", f)
@@ -162,23 +155,23 @@ func Offer(b input.Body) market.OfferInput {
 }
 
 // duration reads a sent duration field in microseconds: null or blank is Null.
-func duration(b input.Body, key string, f apperr.Fields) market.Field[int64] {
+func duration(b input.Body, key string, f apperr.Fields) optional.Field[int64] {
 	if b.IsNull(key) {
-		return market.Null[int64]()
+		return optional.Null[int64]()
 	}
 	s, ok := b.String(key, f, input.StringOpts{Nullable: true, AllowBlank: true})
 	switch {
 	case !ok:
-		return market.Field[int64]{}
+		return optional.Field[int64]{}
 	case s == nil || *s == "":
-		return market.Null[int64]()
+		return optional.Null[int64]()
 	}
 	us, valid := view.ParseDuration(*s)
 	if !valid {
 		f.Add(key, market.MsgDuration)
-		return market.Field[int64]{}
+		return optional.Field[int64]{}
 	}
-	return market.Value(us)
+	return optional.Value(us)
 }
 
 // ExtendMinutes decodes {"minutes": n} (or extra_minutes): a whole number of
@@ -205,13 +198,13 @@ func Category(b input.Body, partial bool) market.CategoryInput {
 	f := apperr.Fields{}
 	in := market.CategoryInput{Invalid: f}
 	if v, ok := b.String("name", f, input.StringOpts{Required: !partial, MaxLen: maxCategoryName}); ok && v != nil {
-		in.Name = market.Value(*v)
+		in.Name = optional.Value(*v)
 	}
 	if v, ok := b.String("description", f, input.StringOpts{AllowBlank: true, Nullable: true}); ok {
-		in.Description = field(v)
+		in.Description = optional.FromPtr(v)
 	}
 	if v, ok := b.Bool("is_active", f, false); ok {
-		in.IsActive = market.Value(v)
+		in.IsActive = optional.Value(v)
 	}
 	return in
 }

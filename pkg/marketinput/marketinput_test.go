@@ -13,6 +13,7 @@ import (
 	"hermez/pkg/input"
 	"hermez/pkg/market"
 	"hermez/pkg/marketinput"
+	"hermez/pkg/optional"
 )
 
 var (
@@ -52,10 +53,10 @@ func TestQuote(t *testing.T) {
 			body: `{"client_id": " user_a ", "pickup_address": "Calle 1", "delivery_address": "Calle 2", "payment_method": "nequi",
 				"category_id": "` + catID.String() + `", "vehicle_type_id": "` + typeID.String() + `", "description": "",
 				"observations": ["  frágil ", "arriba"], "estimated_weight": "2.50", "estimated_size": "M", "client_price": 12000}`,
-			want: market.QuoteInput{ClientID: "user_a", PickupAddress: market.Value("Calle 1"), DeliveryAddress: market.Value("Calle 2"),
-				PaymentMethod: market.Value("nequi"), CategoryID: market.Value(catID), VehicleTypeID: market.Value(typeID),
-				Description: market.Value(""), Observations: market.Value([]string{"frágil", "arriba"}),
-				EstimatedWeight: market.Value(dec("2.5")), EstimatedSize: market.Value("M"), ClientPrice: market.Value(dec("12000")),
+			want: market.QuoteInput{ClientID: "user_a", PickupAddress: optional.Value("Calle 1"), DeliveryAddress: optional.Value("Calle 2"),
+				PaymentMethod: optional.Value("nequi"), CategoryID: optional.Value(catID), VehicleTypeID: optional.Value(typeID),
+				Description: optional.Value(""), Observations: optional.Value([]string{"frágil", "arriba"}),
+				EstimatedWeight: optional.Value(dec("2.5")), EstimatedSize: optional.Value("M"), ClientPrice: optional.Value(dec("12000")),
 				Invalid: apperr.Fields{}},
 		},
 		{
@@ -74,8 +75,8 @@ func TestQuote(t *testing.T) {
 			name:    "patch with nulls",
 			body:    `{"client_id": null, "vehicle_type_id": null, "description": null, "observations": null, "estimated_weight": null, "estimated_size": ""}`,
 			partial: true,
-			want: market.QuoteInput{VehicleTypeID: market.Null[uuid.UUID](), Description: market.Null[string](),
-				Observations: market.Null[[]string](), EstimatedWeight: market.Null[decimal.Decimal](), EstimatedSize: market.Value(""),
+			want: market.QuoteInput{VehicleTypeID: optional.Null[uuid.UUID](), Description: optional.Null[string](),
+				Observations: optional.Null[[]string](), EstimatedWeight: optional.Null[decimal.Decimal](), EstimatedSize: optional.Value(""),
 				Invalid: apperr.Fields{}},
 		},
 		{
@@ -137,18 +138,18 @@ func TestOffer(t *testing.T) {
 		driver      string
 		quote       *uuid.UUID
 		price       string // "" not set
-		time        market.Field[int64]
+		time        optional.Field[int64]
 		vehicle     *uuid.UUID
 		wantInvalid apperr.Fields
 	}{
 		{name: "price only", body: `{"proposed_price": "9000.50"}`, price: "9000.5", wantInvalid: apperr.Fields{}},
 		{name: "everything", body: `{"delivery_person_id": "user_d", "quote_id": "` + quote.String() + `", "proposed_price": 10,
 			"estimated_delivery_time": "00:30:00", "vehicle_id": "` + vehicle.String() + `"}`,
-			driver: "user_d", quote: &quote, price: "10", time: market.Value(int64(1800_000_000)), vehicle: &vehicle, wantInvalid: apperr.Fields{}},
+			driver: "user_d", quote: &quote, price: "10", time: optional.Value(int64(1800_000_000)), vehicle: &vehicle, wantInvalid: apperr.Fields{}},
 		{name: "vehicleId alias", body: `{"proposed_price": 1, "vehicleId": "` + vehicle.String() + `"}`, price: "1", vehicle: &vehicle, wantInvalid: apperr.Fields{}},
 		{name: "null time and vehicle", body: `{"proposed_price": 1, "estimated_delivery_time": null, "vehicle_id": null, "quote_id": null, "delivery_person_id": null}`,
-			price: "1", time: market.Null[int64](), wantInvalid: apperr.Fields{}},
-		{name: "blank time", body: `{"proposed_price": 1, "estimated_delivery_time": " "}`, price: "1", time: market.Null[int64](), wantInvalid: apperr.Fields{}},
+			price: "1", time: optional.Null[int64](), wantInvalid: apperr.Fields{}},
+		{name: "blank time", body: `{"proposed_price": 1, "estimated_delivery_time": " "}`, price: "1", time: optional.Null[int64](), wantInvalid: apperr.Fields{}},
 		{name: "zero price is the service's to refuse", body: `{"proposed_price": 0}`, price: "0", wantInvalid: apperr.Fields{}},
 		{name: "invalid fields", body: `{"quote_id": "x", "estimated_delivery_time": "soon", "vehicle_id": 5}`,
 			wantInvalid: apperr.Fields{"quote_id": {input.MsgUUID}, "proposed_price": {input.MsgRequired},
@@ -223,11 +224,11 @@ func TestCategory(t *testing.T) {
 		want    market.CategoryInput
 	}{
 		{name: "json", body: decode(t, `{"name": " Mascotas ", "description": "Perros", "is_active": false}`),
-			want: market.CategoryInput{Name: market.Value("Mascotas"), Description: market.Value("Perros"), IsActive: market.Value(false), Invalid: apperr.Fields{}}},
+			want: market.CategoryInput{Name: optional.Value("Mascotas"), Description: optional.Value("Perros"), IsActive: optional.Value(false), Invalid: apperr.Fields{}}},
 		{name: "console form", body: input.FromStrings(map[string]string{"name": "Flores", "description": "", "is_active": "true"}),
-			want: market.CategoryInput{Name: market.Value("Flores"), Description: market.Value(""), IsActive: market.Value(true), Invalid: apperr.Fields{}}},
+			want: market.CategoryInput{Name: optional.Value("Flores"), Description: optional.Value(""), IsActive: optional.Value(true), Invalid: apperr.Fields{}}},
 		{name: "null description", body: decode(t, `{"description": null}`), partial: true,
-			want: market.CategoryInput{Description: market.Null[string](), Invalid: apperr.Fields{}}},
+			want: market.CategoryInput{Description: optional.Null[string](), Invalid: apperr.Fields{}}},
 		{name: "name required", body: decode(t, `{"is_active": "maybe"}`),
 			want: market.CategoryInput{Invalid: apperr.Fields{"name": {input.MsgRequired}, "is_active": {input.MsgBool}}}},
 		{name: "name too long", body: decode(t, `{"name": "`+strings.Repeat("n", 101)+`"}`), partial: true,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,7 +21,6 @@ type markCounter struct {
 	n       atomic.Int64
 	hold    chan struct{} // nil: never hold
 	entered chan struct{}
-	once    sync.Once
 }
 
 func countMarks(t *testing.T, st *store.Store, hold bool) *markCounter {

@@ -113,6 +113,9 @@ func FinishWithoutClient(next echo.HandlerFunc) echo.HandlerFunc {
 		r := c.Request()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), WorkTimeout)
 		defer cancel()
+		// The error handler and the request log run after this returns: they
+		// see the request as it came (its context tells whether the client left).
+		defer c.SetRequest(r)
 		c.SetRequest(r.WithContext(ctx))
 		return next(c)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -90,9 +91,25 @@ func (a *API) routes(e *echo.Echo) {
 	writes := UserThrottle(a.Throttles.UserWrites, true)
 	requireUser := RequireUser(a.Auth)
 	a.authed = func(next echo.HandlerFunc) echo.HandlerFunc { return requireUser(writes(next)) }
-	a.userRoutes(e.Group("/user/api", FinishWithoutClient))
-	a.webhookRoutes(e.Group("/user/webhooks", FinishWithoutClient))
-	a.deliveryRoutes(e.Group("/deliveries/api", FinishWithoutClient))
+	// Not as the groups' middleware: Echo then answers 404 for a method a
+	// route does not allow, instead of 405.
+	e.Use(finishAPIWithoutClient)
+	a.userRoutes(e.Group("/user/api"))
+	a.webhookRoutes(e.Group("/user/webhooks"))
+	a.deliveryRoutes(e.Group("/deliveries/api"))
+}
+
+// finishAPIWithoutClient is FinishWithoutClient on the API's paths (the
+// console and the sockets share the Echo instance).
+func finishAPIWithoutClient(next echo.HandlerFunc) echo.HandlerFunc {
+	detached := FinishWithoutClient(next)
+	return func(c echo.Context) error {
+		p := c.Request().URL.Path
+		if strings.HasPrefix(p, "/user/api/") || strings.HasPrefix(p, "/user/webhooks/") || strings.HasPrefix(p, "/deliveries/api/") {
+			return detached(c)
+		}
+		return next(c)
+	}
 }
 
 // WorkTimeout bounds an API request's work once it no longer depends on its

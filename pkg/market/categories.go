@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -14,51 +12,19 @@ import (
 	"hermez/pkg/store"
 )
 
-// CategoriesTTL is how long the category list is served from memory. Staff
-// edit categories rarely; writes through this process (API or console) call
-// CategoriesChanged, another process's writes show within the TTL.
-const CategoriesTTL = 2 * time.Second
-
-// categoryCache holds the list; gen guards against storing a list read
-// before a CategoriesChanged.
-type categoryCache struct {
-	mu    sync.Mutex
-	gen   uint64
-	list  []store.Category
-	until time.Time
-}
-
-// ListCategories lists every category by name. The result is shared: do not
-// modify it.
+// ListCategories lists every category by name, from the store's catalog
+// (store.Catalog: 2 s in memory, dropped by this process's writes). The
+// result is shared: do not modify it.
 func (s *Service) ListCategories(ctx context.Context) ([]store.Category, error) {
-	c := &s.categories
-	c.mu.Lock()
-	list, fresh, gen := c.list, time.Now().Before(c.until), c.gen
-	c.mu.Unlock()
-	if fresh {
-		return list, nil
-	}
-	var cs []store.Category
-	if err := s.Store.DB.WithContext(ctx).Order("name").Find(&cs).Error; err != nil {
+	cs, err := store.Categories(s.Store.DB.WithContext(ctx))
+	if err != nil {
 		return nil, apperr.Wrap(err, "list categories")
 	}
-	c.mu.Lock()
-	if c.gen == gen {
-		c.list, c.until = cs, time.Now().Add(CategoriesTTL)
-	}
-	c.mu.Unlock()
 	return cs, nil
 }
 
-// CategoriesChanged drops the cached category list (after any write to categories).
-func (s *Service) CategoriesChanged() {
-	c := &s.categories
-	c.mu.Lock()
-	c.gen++
-	c.list, c.until = nil, time.Time{}
-	c.mu.Unlock()
-	s.Store.CatalogChanged()
-}
+// CategoriesChanged drops the cached categories (after any write to them).
+func (s *Service) CategoriesChanged() { s.Store.CatalogChanged() }
 
 // GetCategory is one category.
 func (s *Service) GetCategory(ctx context.Context, id uuid.UUID) (*store.Category, error) {

@@ -39,8 +39,6 @@ type Service struct {
 	Outbox *realtime.Outbox
 	Config Config
 	Log    *slog.Logger
-
-	categories categoryCache
 }
 
 // New builds the service.

@@ -11,8 +11,7 @@ import (
 
 // CatalogTTL is how long the catalog is served from memory. Staff edit
 // categories and vehicle types rarely; writes through this process call
-// Store.CatalogChanged, another process's writes show within the TTL (as the
-// category list's, market.CategoriesTTL).
+// Store.CatalogChanged, another process's writes show within the TTL.
 const CatalogTTL = 2 * time.Second
 
 // Catalog caches the reference rows that staff manage and nearly every
@@ -33,6 +32,7 @@ type Catalog struct {
 }
 
 type catalogData struct {
+	list       []Category // every category, by name
 	categories map[uuid.UUID]Category
 	types      map[uuid.UUID][]Category // every vehicle type, with its categories in name order
 	names      map[uuid.UUID]string     // every vehicle type's name
@@ -89,7 +89,7 @@ func (c *Catalog) get(tx *gorm.DB) (*catalogData, error) {
 		LEFT JOIN vehicle_type_categories l ON l.vehicle_type_id = t.id`).Scan(&links).Error; err != nil {
 		return nil, fmt.Errorf("load vehicle type categories: %w", err)
 	}
-	d = &catalogData{categories: make(map[uuid.UUID]Category, len(cats)), types: map[uuid.UUID][]Category{},
+	d = &catalogData{list: cats, categories: make(map[uuid.UUID]Category, len(cats)), types: map[uuid.UUID][]Category{},
 		names: map[uuid.UUID]string{}}
 	rank := make(map[uuid.UUID]int, len(cats))
 	for i, cat := range cats {
@@ -127,6 +127,23 @@ func sortByRank(list []Category, rank map[uuid.UUID]int) {
 			list[j], list[j-1] = list[j-1], list[j]
 		}
 	}
+}
+
+// Categories is every category by name, from the catalog (shared: do not
+// modify it); without a catalog (a bare GORM instance), from the database.
+func Categories(tx *gorm.DB) ([]Category, error) {
+	if c := catalogOf(tx); c != nil {
+		d, err := c.get(tx)
+		if err != nil {
+			return nil, err
+		}
+		return d.list, nil
+	}
+	var cs []Category
+	if err := tx.Order("name").Order("id").Find(&cs).Error; err != nil {
+		return nil, fmt.Errorf("load categories: %w", err)
+	}
+	return cs, nil
 }
 
 // ActiveCategory is category id when it exists and is active; ok is false

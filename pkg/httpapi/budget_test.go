@@ -168,8 +168,10 @@ func TestStatementBudgetOfferWithAnotherVehicle(t *testing.T) {
 	driver := newActor(t, w, "user_budget_ov_driver")
 	other := addVehicle(t, w, driver.ID, "Carro", true)
 	addVehicle(t, w, driver.ID, "Moto", true) // the current one
-	qid := createQuote(t, w, client, nil)
+	// Callbacks registered before the first write: the outbox's background
+	// loop runs statements from then on.
 	c := countStatements(t, w.Store.DB)
+	qid := createQuote(t, w, client, nil)
 	var res map[string]any
 	n, sqls := c.do(t, func() {
 		body := map[string]any{"delivery_person_id": driver.ID, "quote_id": qid, "proposed_price": 8000, "vehicle_id": other.String()}

@@ -83,9 +83,8 @@ func TestExpireAtFixedInstants(t *testing.T) {
 			// leaves the frames to the relay): 3 groups × 2 types per quote,
 			// 3 groups × 2 types per offer removed alone, 1 group × 2 per offer
 			// removed with its quote.
-			var frames int64
-			st.DB.Model(&store.OutboxEvent{}).Where("published_at IS NULL").Count(&frames)
-			want := int64(0)
+			frames := len(testutil.UnpublishedFrames(t, st))
+			want := 0
 			switch {
 			case c.wantQuoteRemoved:
 				want = 6 + 2

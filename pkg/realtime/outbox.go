@@ -70,25 +70,20 @@ func Change(ctx context.Context, st *store.Store, o *Outbox, fn func(tx *gorm.DB
 	return nil
 }
 
-// Write stores msgs in the outbox inside tx, with one statement.
+// Write stores msgs, the frames of one change, in the outbox inside tx: one
+// row, with one statement (rows.go).
 func Write(tx *gorm.DB, msgs ...Message) (*Pending, error) {
 	if len(msgs) == 0 {
 		return &Pending{}, nil
 	}
-	now := store.Now()
-	rows := make([]store.OutboxEvent, len(msgs))
-	for i, m := range msgs {
-		rows[i] = store.OutboxEvent{GroupName: m.Group, EventType: m.Type, Payload: string(m.Payload), CreatedAt: now,
-			Resource: m.Resource, Version: m.Version, Final: m.Final}
-	}
-	if err := tx.Create(&rows).Error; err != nil {
+	row, err := outboxRow(msgs, store.Now())
+	if err != nil {
 		return nil, fmt.Errorf("write outbox: %w", err)
 	}
-	p := &Pending{ids: make([]int64, len(rows)), msgs: msgs}
-	for i, r := range rows {
-		p.ids[i] = r.ID
+	if err := tx.Create(&row).Error; err != nil {
+		return nil, fmt.Errorf("write outbox: %w", err)
 	}
-	return p, nil
+	return &Pending{ids: []int64{row.ID}, msgs: msgs}, nil
 }
 
 // FlushTimeout bounds the publish after commit; after a failure, Flush
@@ -132,20 +127,25 @@ func (o *Outbox) Flush(ctx context.Context, p *Pending) {
 	}
 }
 
-// Relay publishes outbox rows older than minAge that were never marked
-// published, oldest first, at most batch rows, and returns how many it published.
-// Call it from one runner at a time (the worker holds a lock); on PostgreSQL the
-// rows are also locked with SKIP LOCKED.
+// Relay publishes the frames of outbox rows older than minAge that were never
+// marked published, oldest row first, at most batch rows, and returns how
+// many frames it published. Call it from one runner at a time (the worker
+// holds a lock); on PostgreSQL the rows are also locked with SKIP LOCKED.
 //
-// A row is superseded when a newer frame of its resource to its group is
+// A frame is superseded when a newer frame of its resource to its group is
 // already marked published (typically: its publish failed during a Redis
 // outage, and a later change of the same resource was published once Redis
 // came back). That newer frame reached every subscribed worker (or they closed
 // their sockets with 1012), and sockets that joined since read a snapshot at
-// least as new: publishing the old row would only put an older state after a
-// newer one (realtime.md "Order"). Superseded rows are marked published
-// without publishing, counted and logged. Rows of one resource are published
-// in id order, which is their commit order (each change locks the resource's row).
+// least as new: publishing the old frame would only put an older state after
+// a newer one (realtime.md "Order"). Superseded frames are not published (their
+// row is marked all the same), counted and logged. A resource's changes are
+// written in commit order (each holds the resource's row lock), so their rows'
+// ids grow with its versions: only published rows newer than the oldest row
+// relayed are read for the check.
+//
+// A row whose frames cannot be decoded (only a hand edit can do that) is
+// logged, marked and skipped, so it never blocks the rows after it.
 func (o *Outbox) Relay(ctx context.Context, minAge time.Duration, batch int) (int, error) {
 	published, superseded := 0, 0
 	err := o.Store.Transaction(ctx, func(tx *gorm.DB) error {
@@ -160,35 +160,33 @@ func (o *Outbox) Relay(ctx context.Context, minAge time.Duration, batch int) (in
 		if len(rows) == 0 {
 			return nil
 		}
+		newest, err := publishedHeads(tx, rows[0].ID)
+		if err != nil {
+			return err
+		}
 		ids := make([]int64, len(rows))
+		var msgs []Message
 		for i, r := range rows {
 			ids[i] = r.ID
-		}
-		var stale []int64
-		err := tx.Raw(`SELECT o.id FROM outbox_events o WHERE o.id IN ? AND o.resource <> '' AND EXISTS (
-			SELECT 1 FROM outbox_events n WHERE n.resource = o.resource AND n.group_name = o.group_name
-			AND n.version > o.version AND n.published_at IS NOT NULL)`, ids).Scan(&stale).Error
-		if err != nil {
-			return fmt.Errorf("find superseded outbox rows: %w", err)
-		}
-		skip := make(map[int64]bool, len(stale))
-		for _, id := range stale {
-			skip[id] = true
-		}
-		msgs := make([]Message, 0, len(rows))
-		for _, r := range rows {
-			if skip[r.ID] {
+			frames, err := RowFrames(r)
+			if err != nil {
+				o.logger().Error("outbox row unreadable; marked published without publishing", "id", r.ID, "err", err)
 				continue
 			}
-			msgs = append(msgs, Message{Group: r.GroupName, Type: r.EventType, Payload: []byte(r.Payload),
-				Resource: r.Resource, Version: r.Version, Final: r.Final})
+			for _, m := range frames {
+				if m.Resource != "" && newest[headKey{m.Group, m.Resource}] > m.Version {
+					superseded++
+					continue
+				}
+				msgs = append(msgs, m)
+			}
 		}
 		if len(msgs) > 0 {
 			if err := o.Publisher.Publish(ctx, msgs...); err != nil {
 				return fmt.Errorf("relay publish: %w", err)
 			}
 		}
-		published, superseded = len(msgs), len(stale)
+		published = len(msgs)
 		metrics.OutboxRelayed.Add(float64(published))
 		metrics.OutboxSuperseded.Add(float64(superseded))
 		return tx.Model(&store.OutboxEvent{}).Where("id IN ?", ids).Update("published_at", store.Now()).Error
@@ -198,6 +196,25 @@ func (o *Outbox) Relay(ctx context.Context, minAge time.Duration, batch int) (in
 			"frames", superseded)
 	}
 	return published, err
+}
+
+// publishedHeads returns the newest version of each resource's frames to each
+// group among the published rows after id.
+func publishedHeads(tx *gorm.DB, id int64) (map[headKey]int64, error) {
+	var heads []struct {
+		GroupName, Resource, Heads string
+		Version                    int64
+	}
+	err := tx.Model(&store.OutboxEvent{}).Select("group_name, resource, version, heads").
+		Where("id > ? AND published_at IS NOT NULL AND (resource <> '' OR heads <> '')", id).Find(&heads).Error
+	if err != nil {
+		return nil, fmt.Errorf("read published outbox heads: %w", err)
+	}
+	newest := map[headKey]int64{}
+	for _, h := range heads {
+		noteHeads(newest, h.GroupName, h.Resource, h.Version, h.Heads)
+	}
+	return newest, nil
 }
 
 // OutboxRetention is how long published outbox rows are kept (the outbox is

@@ -274,8 +274,9 @@ type WebhookEvent struct {
 
 func (WebhookEvent) TableName() string { return "webhook_events" }
 
-// OutboxEvent is one rendered realtime frame for one group, written in the
-// transaction of the change that caused it and published after commit.
+// OutboxEvent is the rendered realtime frames of one change (one frame for
+// one group, or several in Frames), written in the transaction of the change
+// and published after commit.
 type OutboxEvent struct {
 	ID          int64      `gorm:"column:id;primaryKey;autoIncrement"`
 	GroupName   string     `gorm:"column:group_name"`
@@ -288,6 +289,12 @@ type OutboxEvent struct {
 	Resource string `gorm:"column:resource"`
 	Version  int64  `gorm:"column:version"`
 	Final    bool   `gorm:"column:final"`
+	// Frames, when set, holds all the frames of one change (a JSON array,
+	// realtime's encoding) and the fields above are empty; Heads then lists
+	// what they are about, for the relay. A change with one frame keeps it
+	// in the fields above.
+	Frames *string `gorm:"column:frames"`
+	Heads  string  `gorm:"column:heads"`
 }
 
 func (OutboxEvent) TableName() string { return "outbox_events" }

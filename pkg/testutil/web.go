@@ -223,3 +223,22 @@ func (w *Web) SetStaff(t testing.TB, userID string, on bool) {
 	}
 	w.App.Auth.Forget(userID)
 }
+
+// UnpublishedFrames returns the frames of st's outbox rows not yet marked
+// published, in publish order (a row holds one change's frames).
+func UnpublishedFrames(t testing.TB, st *store.Store) []realtime.Message {
+	t.Helper()
+	var rows []store.OutboxEvent
+	if err := st.DB.Where("published_at IS NULL").Order("id").Find(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	var msgs []realtime.Message
+	for _, r := range rows {
+		frames, err := realtime.RowFrames(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, frames...)
+	}
+	return msgs
+}

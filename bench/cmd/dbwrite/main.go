@@ -1,7 +1,7 @@
 // Command dbwrite measures what the database can write: it writes, straight
 // to PostgreSQL with pgx, the rows one quote creation writes — in one
-// transaction a quote, its history row and its three outbox frames (one
-// INSERT), then, after commit, the frames' published mark (one UPDATE) — with
+// transaction a quote, its history row and its outbox row (its three frames
+// in one row), then, after commit, the row's published mark (one UPDATE) — with
 // -c concurrent writers for -duration, and prints transactions per second.
 // bench/writes.sh runs it right before and after POST /deliveries/api/quotes/
 // on the same database and prints the ratio. Loopback databases only.
@@ -143,11 +143,16 @@ func writeQuote(ctx context.Context, pool *pgxpool.Pool, category uuid.UUID, pay
 			VALUES ($1, $2, 'quote_created', 'Cotización creada por el cliente', $3, $4)`, uuid.New(), history, clientID, now); err != nil {
 			return fmt.Errorf("insert history: %w", err)
 		}
-		res := "quote:" + id.String()
-		rows, err := tx.Query(ctx, `INSERT INTO outbox_events (group_name, event_type, payload, created_at, resource, version, final)
-			VALUES ('new_quotes', 'quote_created', $1, $2, $3, 1, false), ($4, 'quote_created', $1, $2, $3, 1, false),
-			($5, 'quote_created', $1, $2, $3, 1, false) RETURNING id`,
-			payload, now, res, "quote_"+id.String(), "user_quotes_"+clientID)
+		// One outbox row holding the change's three frames, as realtime.Write
+		// stores a change with several frames (pkg/realtime/rows.go).
+		res, qid := "quote:"+id.String(), id.String()
+		frame := func(group string) string {
+			return `{"group":"` + group + `","type":"quote_created","resource":"` + res + `","version":1,"payload":{"type":"quote_created","data":"` + payload + `"}}`
+		}
+		frames := "[" + frame("new_quotes") + "," + frame("quote_"+qid) + "," + frame("user_quotes_"+clientID) + "]"
+		heads := res + " 1 new_quotes quote_" + qid + " user_quotes_" + clientID + "\n"
+		rows, err := tx.Query(ctx, `INSERT INTO outbox_events (group_name, event_type, payload, created_at, resource, version, final, frames, heads)
+			VALUES ('', '', '', $1, '', 0, false, $2, $3) RETURNING id`, now, frames, heads)
 		if err != nil {
 			return fmt.Errorf("insert outbox: %w", err)
 		}

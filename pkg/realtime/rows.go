@@ -1,0 +1,138 @@
+package realtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"hermez/pkg/store"
+)
+
+// How a change's frames are stored in the outbox. A change with one frame is
+// one row with the frame in the row's columns (as every row was before
+// migration 00005). A change with several frames (an accept causes 15) is
+// still one row: Frames holds them all, a JSON array in publish order, and
+// Heads lists what they are about, for the relay's superseded check:
+//
+//	<resource> <version> <group> <group>…\n
+//
+// one line per resource and version of the change. One row instead of one
+// per frame is what makes the outbox cheap for PostgreSQL: fewer heap tuples,
+// index entries and published-mark rewrites, and the frames of a change
+// (mostly the same object for several audiences) compress together.
+
+// storedFrame is one frame inside Frames. Payload is kept as raw JSON (every
+// frame is a JSON text) so the column reads as JSON and round-trips byte for
+// byte.
+type storedFrame struct {
+	Group    string          `json:"group"`
+	Type     string          `json:"type"`
+	Resource string          `json:"resource,omitempty"`
+	Version  int64           `json:"version,omitempty"`
+	Final    bool            `json:"final,omitempty"`
+	Payload  json.RawMessage `json:"payload"`
+}
+
+// outboxRow renders the frames of one change as its outbox row.
+func outboxRow(msgs []Message, now time.Time) (store.OutboxEvent, error) {
+	if len(msgs) == 1 {
+		m := msgs[0]
+		return store.OutboxEvent{GroupName: m.Group, EventType: m.Type, Payload: string(m.Payload), CreatedAt: now,
+			Resource: m.Resource, Version: m.Version, Final: m.Final}, nil
+	}
+	frames := make([]storedFrame, len(msgs))
+	for i, m := range msgs {
+		frames[i] = storedFrame{Group: m.Group, Type: m.Type, Resource: m.Resource, Version: m.Version, Final: m.Final,
+			Payload: m.Payload}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep the payloads' bytes as rendered
+	if err := enc.Encode(frames); err != nil {
+		return store.OutboxEvent{}, fmt.Errorf("encode %d frames: %w", len(msgs), err)
+	}
+	encoded := strings.TrimSuffix(buf.String(), "\n")
+	return store.OutboxEvent{CreatedAt: now, Frames: &encoded, Heads: heads(msgs)}, nil
+}
+
+// heads renders the Heads column of msgs.
+func heads(msgs []Message) string {
+	type head struct {
+		key    string
+		groups []string
+	}
+	var list []head
+	index := map[string]int{}
+	for _, m := range msgs {
+		if m.Resource == "" {
+			continue
+		}
+		key := m.Resource + " " + strconv.FormatInt(m.Version, 10)
+		i, ok := index[key]
+		if !ok {
+			i = len(list)
+			index[key] = i
+			list = append(list, head{key: key})
+		}
+		list[i].groups = append(list[i].groups, m.Group)
+	}
+	var b strings.Builder
+	for _, h := range list {
+		b.WriteString(h.key)
+		for _, g := range h.groups {
+			b.WriteByte(' ')
+			b.WriteString(g)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// RowFrames returns the frames an outbox row holds, in publish order.
+func RowFrames(row store.OutboxEvent) ([]Message, error) {
+	if row.Frames == nil {
+		return []Message{{Group: row.GroupName, Type: row.EventType, Payload: []byte(row.Payload),
+			Resource: row.Resource, Version: row.Version, Final: row.Final}}, nil
+	}
+	var frames []storedFrame
+	if err := json.Unmarshal([]byte(*row.Frames), &frames); err != nil {
+		return nil, fmt.Errorf("outbox row %d: decode frames: %w", row.ID, err)
+	}
+	msgs := make([]Message, len(frames))
+	for i, f := range frames {
+		msgs[i] = Message{Group: f.Group, Type: f.Type, Payload: f.Payload, Resource: f.Resource, Version: f.Version, Final: f.Final}
+	}
+	return msgs, nil
+}
+
+// headKey names a resource's frames to one group.
+type headKey struct{ group, resource string }
+
+// noteHeads records in newest the versions a row's frames are about (the
+// highest per group and resource): from its columns, or from Heads.
+func noteHeads(newest map[headKey]int64, group, resource string, version int64, rowHeads string) {
+	note := func(g, r string, v int64) {
+		if k := (headKey{g, r}); v > newest[k] {
+			newest[k] = v
+		}
+	}
+	if resource != "" {
+		note(group, resource, version)
+	}
+	for line := range strings.Lines(rowHeads) {
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		v, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		for _, g := range f[2:] {
+			note(g, f[0], v)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package realtime
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -26,14 +25,14 @@ import (
 
 // storedFrame is one frame inside Frames. Payload is kept as raw JSON (every
 // frame is a JSON text) so the column reads as JSON and round-trips byte for
-// byte.
+// byte; it is always last (encodeFrames).
 type storedFrame struct {
 	Group    string          `json:"group"`
 	Type     string          `json:"type"`
 	Resource string          `json:"resource,omitempty"`
 	Version  int64           `json:"version,omitempty"`
 	Final    bool            `json:"final,omitempty"`
-	Payload  json.RawMessage `json:"payload"`
+	Payload  json.RawMessage `json:"payload,omitempty"`
 }
 
 // outboxRow renders the frames of one change as its outbox row.
@@ -43,19 +42,41 @@ func outboxRow(msgs []Message, now time.Time) (store.OutboxEvent, error) {
 		return store.OutboxEvent{GroupName: m.Group, EventType: m.Type, Payload: string(m.Payload), CreatedAt: now,
 			Resource: m.Resource, Version: m.Version, Final: m.Final}, nil
 	}
-	frames := make([]storedFrame, len(msgs))
-	for i, m := range msgs {
-		frames[i] = storedFrame{Group: m.Group, Type: m.Type, Resource: m.Resource, Version: m.Version, Final: m.Final,
-			Payload: m.Payload}
+	encoded, err := encodeFrames(msgs)
+	if err != nil {
+		return store.OutboxEvent{}, err
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // keep the payloads' bytes as rendered
-	if err := enc.Encode(frames); err != nil {
-		return store.OutboxEvent{}, fmt.Errorf("encode %d frames: %w", len(msgs), err)
-	}
-	encoded := strings.TrimSuffix(buf.String(), "\n")
 	return store.OutboxEvent{CreatedAt: now, Frames: &encoded, Heads: heads(msgs)}, nil
+}
+
+// encodeFrames renders msgs as the JSON array of storedFrame. The payloads,
+// already JSON texts, are copied in as they are: re-encoding them (as
+// encoding/json does with a RawMessage, to validate and compact it) cost more
+// than rendering them did.
+func encodeFrames(msgs []Message) (string, error) {
+	size := 2
+	for _, m := range msgs {
+		size += len(m.Payload) + len(m.Group) + len(m.Type) + len(m.Resource) + 80
+	}
+	b := make([]byte, 0, size)
+	b = append(b, '[')
+	for i, m := range msgs {
+		if len(m.Payload) == 0 {
+			return "", fmt.Errorf("encode frames: frame %d (%s to %s) has no payload", i, m.Type, m.Group)
+		}
+		head, err := json.Marshal(storedFrame{Group: m.Group, Type: m.Type, Resource: m.Resource, Version: m.Version, Final: m.Final})
+		if err != nil {
+			return "", fmt.Errorf("encode frames: %w", err)
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, head[:len(head)-1]...) // without its closing brace
+		b = append(b, `,"payload":`...)
+		b = append(b, m.Payload...)
+		b = append(b, '}')
+	}
+	return string(append(b, ']')), nil
 }
 
 // heads renders the Heads column of msgs.

@@ -2,6 +2,7 @@ package realtime_test
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,8 +46,8 @@ func TestChangeStoresItsFramesInOneRow(t *testing.T) {
 	if len(rows) != 2 {
 		t.Fatalf("%d rows for two changes, want 2", len(rows))
 	}
-	if rows[0].Frames == nil || rows[0].GroupName != "" {
-		t.Fatalf("the change with 4 frames was not stored as one row of frames: %+v", rows[0])
+	if rows[0].Frames == nil || rows[0].GroupName != "" || !json.Valid([]byte(*rows[0].Frames)) {
+		t.Fatalf("the change with 4 frames was not stored as one row of frames (a JSON array): %+v", rows[0])
 	}
 	wantHeads := "quote:1 3 new_quotes quote_1\noffer:9 7 driver_offers_d\n"
 	if rows[0].Heads != wantHeads {

@@ -12,7 +12,7 @@ import (
 
 // How a change's frames are stored in the outbox. A change with one frame is
 // one row with the frame in the row's columns (as every row was before
-// migration 00005). A change with several frames (an accept causes 15) is
+// migration 00005). A change with several frames (an accept causes 17) is
 // still one row: Frames holds them all, a JSON array in publish order, and
 // Heads lists what they are about, for the relay's superseded check:
 //

@@ -1,5 +1,5 @@
 -- One outbox row per change: a change that causes several frames (an accept
--- causes 15) writes them as one row, `frames` holding them all (a JSON array,
+-- causes 17) writes them as one row, `frames` holding them all (a JSON array,
 -- in publish order) and `heads` the resource, version and groups they are
 -- about, which the relay reads to skip frames a newer published frame
 -- superseded. A change with one frame, and every row written before this

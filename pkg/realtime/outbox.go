@@ -76,7 +76,7 @@ func Write(tx *gorm.DB, msgs ...Message) (*Pending, error) {
 	if len(msgs) == 0 {
 		return &Pending{}, nil
 	}
-	row, err := outboxRow(msgs, store.Now())
+	row, err := outboxRow(msgs, tx.NowFunc()) // the store's clock (store.Store.Now)
 	if err != nil {
 		return nil, fmt.Errorf("write outbox: %w", err)
 	}
@@ -149,7 +149,7 @@ func (o *Outbox) Flush(ctx context.Context, p *Pending) {
 func (o *Outbox) Relay(ctx context.Context, minAge time.Duration, batch int) (int, error) {
 	published, superseded := 0, 0
 	err := o.Store.Transaction(ctx, func(tx *gorm.DB) error {
-		q := tx.Where("published_at IS NULL AND created_at <= ?", store.Now().Add(-minAge)).Order("id").Limit(batch)
+		q := tx.Where("published_at IS NULL AND created_at <= ?", o.Store.Now().Add(-minAge)).Order("id").Limit(batch)
 		if o.Store.Dialect == store.Postgres {
 			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
 		}
@@ -189,7 +189,7 @@ func (o *Outbox) Relay(ctx context.Context, minAge time.Duration, batch int) (in
 		published = len(msgs)
 		metrics.OutboxRelayed.Add(float64(published))
 		metrics.OutboxSuperseded.Add(float64(superseded))
-		return tx.Model(&store.OutboxEvent{}).Where("id IN ?", ids).Update("published_at", store.Now()).Error
+		return tx.Model(&store.OutboxEvent{}).Where("id IN ?", ids).Update("published_at", o.Store.Now()).Error
 	})
 	if err == nil && superseded > 0 {
 		o.logger().Info("outbox relay skipped frames superseded by a newer published frame of the same resource",

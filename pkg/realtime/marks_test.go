@@ -105,11 +105,8 @@ func TestRunMarksManyChangesWithOneStatement(t *testing.T) {
 	st := testutil.NewStore(t)
 	marks := countMarks(t, st, true)
 	o := &realtime.Outbox{Store: st, Publisher: &testutil.Recorder{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { o.Run(ctx); close(done) }()
+	cancel, done := startRun(t, o)
 	defer func() { cancel(); <-done }()
-	waitRunning(t, o)
 
 	change(t, st, o, 0) // its mark is held in the first round
 	select {
@@ -137,10 +134,7 @@ func TestRunMarksTheQueueOnStop(t *testing.T) {
 	st := testutil.NewStore(t)
 	marks := countMarks(t, st, true)
 	o := &realtime.Outbox{Store: st, Publisher: &testutil.Recorder{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { o.Run(ctx); close(done) }()
-	waitRunning(t, o)
+	cancel, done := startRun(t, o)
 
 	change(t, st, o, 0)
 	<-marks.entered
@@ -162,6 +156,17 @@ func TestRunMarksTheQueueOnStop(t *testing.T) {
 	if got := unpublished(t, st); got != 0 {
 		t.Fatalf("unpublished after a change once Run stopped: %d", got)
 	}
+}
+
+// startRun runs o.Run until cancel is called (done closes when it returned)
+// and waits until it queues marks.
+func startRun(t *testing.T, o *realtime.Outbox) (cancel context.CancelFunc, done <-chan struct{}) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { o.Run(ctx); close(stopped) }()
+	waitRunning(t, o)
+	return cancel, stopped
 }
 
 // waitRunning waits until Run queues marks: a change's rows stay unmarked

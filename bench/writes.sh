@@ -5,7 +5,10 @@
 # On one fresh PostgreSQL database, RUNS times: bench/cmd/dbwrite writes the
 # rows of a quote creation straight to the database (a quote, its history row,
 # three outbox frames in one transaction, then their published mark; pgx,
-# C writers), then the load tool posts quotes at saturation (C clients), then
+# C writers spread over DB_USERS client users, 16 by default, as the load
+# tool's workers are spread over users; DB_USERS=1 is the old one-user shape,
+# whose MultiXacts on the one users row make it slower than POST quote pays),
+# then the load tool posts quotes at saturation (C clients), then
 # dbwrite again; each run prints both figures and POST quote ÷ the mean of
 # the two database figures. Then the accept flow (quote, offer, accept) at
 # saturation with ACCEPT_C clients, RUNS times. Medians at the end.
@@ -22,6 +25,7 @@ RUNS=${RUNS:-3}
 DURATION=${DURATION:-10s}
 C=${C:-64}
 ACCEPT_C=${ACCEPT_C:-32}
+DB_USERS=${DB_USERS:-16}
 PORT=${PORT:-18100}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 REDIS_URL=${REDIS_URL-redis://127.0.0.1:6379/0}
@@ -108,11 +112,11 @@ measure() {
 
 ratios=() quotes=() dbs=()
 for i in $(seq 1 "$RUNS"); do
-  db1=$(measure dbwrite ./dbwrite -db "$DATABASE_URL" -c "$C" -duration "$DURATION")
+  db1=$(measure dbwrite ./dbwrite -db "$DATABASE_URL" -c "$C" -users "$DB_USERS" -duration "$DURATION")
   sleep 2
   q=$(measure post-quote "${load[@]}" -scenario quote -c "$C" -runs 1)
   sleep 2
-  db2=$(measure dbwrite ./dbwrite -db "$DATABASE_URL" -c "$C" -duration "$DURATION")
+  db2=$(measure dbwrite ./dbwrite -db "$DATABASE_URL" -c "$C" -users "$DB_USERS" -duration "$DURATION")
   a=$(head -1 <<<"$db1" | field tx/s) b=$(head -1 <<<"$db2" | field tx/s) r=$(head -1 <<<"$q" | field req/s)
   ratio=$(awk -v q="$r" -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", q / ((a + b) / 2) }')
   echo "run $i: database before: $db1"

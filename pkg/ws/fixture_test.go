@@ -293,10 +293,23 @@ func testContext(t testing.TB, d time.Duration) (context.Context, context.Cancel
 	return context.WithTimeout(context.Background(), d)
 }
 
-// joined waits until group has n local sockets on w and its broker subscription was requested.
+// joined waits until group has n local sockets on w and the broker delivers
+// the group's frames to w: the hub sent the subscription (the in-process
+// broker has it then) and, on one Redis, Redis has read the SUBSCRIBE
+// (PUBSUB NUMSUB counts a subscriber). A frame published before that is
+// dropped, as Redis drops frames of channels nobody listens to.
 func joined(t testing.TB, w *worker, group string, n int) {
 	t.Helper()
-	waitFor(t, wait, group+" joined", func() bool { return w.W.Hub.Members(group) == n && w.W.Hub.Subscribed(group) })
+	waitFor(t, wait, group+" joined", func() bool {
+		if w.W.Hub.Members(group) != n || !w.W.Hub.Subscribed(group) {
+			return false
+		}
+		if p, ok := w.Broker.Publisher.(*realtime.RedisPublisher); ok {
+			got, err := p.Client.PubSubNumSub(context.Background(), p.Channel(group)).Result()
+			return err == nil && got[p.Channel(group)] > 0
+		}
+		return true
+	})
 }
 
 // value reads a counter or gauge.

@@ -423,9 +423,12 @@ func (h *Hub) Members(group string) int {
 	return len(h.groups[group])
 }
 
-// Subscribed tells whether the broker subscription of group was requested.
+// Subscribed tells whether the broker subscription of group was sent: the
+// broker call covering it has returned (the in-process broker then delivers
+// the group's frames; Redis has the SUBSCRIBE on its connection, and
+// PUBSUB NUMSUB tells when it was read).
 func (h *Hub) Subscribed(group string) bool {
 	h.subs.mu.Lock()
 	defer h.subs.mu.Unlock()
-	return h.subs.subscribed[group]
+	return h.subs.sent[group]
 }

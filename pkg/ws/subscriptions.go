@@ -22,14 +22,15 @@ const subscriptionTimeout = 5 * time.Second
 // sent (join before snapshot, realtime.md).
 type subscriptions struct {
 	mu         sync.Mutex
-	subscribed map[string]bool     // requested from the broker
+	subscribed map[string]bool     // requested from the broker (set when a round decides it)
+	sent       map[string]bool     // the broker call covering it has returned
 	marked     map[string]struct{} // waiting for the next round
 	running    bool                // a caller is running rounds
 	next       chan struct{}       // closed when the round covering marked ends
 }
 
 func newSubscriptions() subscriptions {
-	return subscriptions{subscribed: map[string]bool{}, marked: map[string]struct{}{}}
+	return subscriptions{subscribed: map[string]bool{}, sent: map[string]bool{}, marked: map[string]struct{}{}}
 }
 
 // syncSubscription makes the broker subscription of group match whether it
@@ -82,6 +83,7 @@ func (h *Hub) subscriptionRound(batch map[string]struct{}) {
 		case !closing: // shutting down: the subscriptions end with the process
 			unsubs = append(unsubs, g)
 			delete(h.subs.subscribed, g)
+			delete(h.subs.sent, g)
 		}
 	}
 	h.subs.mu.Unlock()
@@ -96,6 +98,13 @@ func (h *Hub) subscriptionRound(batch map[string]struct{}) {
 		if err := h.sub.Subscribe(ctx, subs...); err != nil {
 			h.log.Warn("broker subscription failed", "groups", len(subs), "first", subs[0], "err", err)
 		}
+		h.subs.mu.Lock()
+		for _, g := range subs {
+			if h.subs.subscribed[g] {
+				h.subs.sent[g] = true
+			}
+		}
+		h.subs.mu.Unlock()
 	}
 	if len(unsubs) > 0 {
 		metrics.SocketGroups.Sub(float64(len(unsubs)))

@@ -68,6 +68,16 @@ type Config struct {
 	ThrottleAnon       string `envconfig:"THROTTLE_ANON" default:"300/min"`
 	// WSMaxSocketsPerUser caps one user's concurrent sockets across workers (0 disables).
 	WSMaxSocketsPerUser int `envconfig:"WS_MAX_SOCKETS_PER_USER" default:"30"`
+
+	// Place (place.md, config.md "Place").
+	// QuoteRadiusKm is a placed driver's new-quotes area and the radius of nearby_drivers.
+	QuoteRadiusKm float64 `envconfig:"QUOTE_RADIUS_KM" default:"10"`
+	// LocationTTLSeconds is how long a user's location stays fresh.
+	LocationTTLSeconds int `envconfig:"LOCATION_TTL_SECONDS" default:"120"`
+	// TripSpeedKmh is the speed of the trip estimate and of ETAs without a reported speed.
+	TripSpeedKmh float64 `envconfig:"TRIP_SPEED_KMH" default:"20"`
+	// NearbyIntervalSeconds spaces one quote's nearby_drivers frames.
+	NearbyIntervalSeconds int `envconfig:"NEARBY_INTERVAL_SECONDS" default:"5"`
 }
 
 // Load reads .env (when present, never overriding the environment) and the environment.
@@ -135,6 +145,12 @@ func (c Config) ExpireInterval() time.Duration {
 func (c Config) Leeway() time.Duration { return time.Duration(c.ClerkJWTLeeway) * time.Second }
 func (c Config) ShutdownTimeout() time.Duration {
 	return time.Duration(c.ShutdownSeconds) * time.Second
+}
+func (c Config) LocationTTL() time.Duration {
+	return time.Duration(c.LocationTTLSeconds) * time.Second
+}
+func (c Config) NearbyInterval() time.Duration {
+	return time.Duration(c.NearbyIntervalSeconds) * time.Second
 }
 
 // Rates are the parsed throttle rates (a bad value, which Validate refuses,
@@ -225,6 +241,16 @@ func (c Config) Validate() error {
 	if c.WSMaxSocketsPerUser < 0 {
 		problems = append(problems, "WS_MAX_SOCKETS_PER_USER must not be negative (0 disables the cap)")
 	}
+	// NaN fails every comparison: "!(x > 0)" refuses it too.
+	if !(c.QuoteRadiusKm > 0) || c.QuoteRadiusKm > 20000 {
+		problems = append(problems, "QUOTE_RADIUS_KM must be a positive number of kilometres (at most 20000)")
+	}
+	if !(c.TripSpeedKmh > 0) || c.TripSpeedKmh > 1000 {
+		problems = append(problems, "TRIP_SPEED_KMH must be a positive speed in km/h (at most 1000)")
+	}
+	if c.LocationTTLSeconds <= 0 || c.NearbyIntervalSeconds <= 0 {
+		problems = append(problems, "LOCATION_TTL_SECONDS and NEARBY_INTERVAL_SECONDS must be positive")
+	}
 	if len(problems) > 0 {
 		return fmt.Errorf("refusing to start: %s", strings.Join(problems, "; "))
 	}
@@ -257,6 +283,9 @@ func Defaults() Config {
 		case reflect.Int:
 			n, _ := strconv.Atoi(def)
 			f.SetInt(int64(n))
+		case reflect.Float64:
+			x, _ := strconv.ParseFloat(def, 64)
+			f.SetFloat(x)
 		case reflect.Bool:
 			f.SetBool(def == "true")
 		case reflect.Slice:

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -80,6 +81,10 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		{"THROTTLE_QUOTES", c.ThrottleQuotes, "20/min"},
 		{"THROTTLE_ANON", c.ThrottleAnon, "300/min"},
 		{"WS_MAX_SOCKETS_PER_USER", c.WSMaxSocketsPerUser, 30},
+		{"QUOTE_RADIUS_KM", c.QuoteRadiusKm, 10.0},
+		{"LOCATION_TTL_SECONDS", c.LocationTTL(), 120 * time.Second},
+		{"TRIP_SPEED_KMH", c.TripSpeedKmh, 20.0},
+		{"NEARBY_INTERVAL_SECONDS", c.NearbyInterval(), 5 * time.Second},
 		{"local mode", c.LocalMode(), true},
 		{"single process", c.SingleProcess(), true},
 		{"migrate on start (local)", c.ShouldMigrateOnStart(), true},
@@ -103,6 +108,10 @@ func TestEnvironmentParsed(t *testing.T) {
 	t.Setenv("DEPLOYMENT_HOST", " API.Example.com ")
 	t.Setenv("DEBUG", "true")
 	t.Setenv("QUOTE_TTL_MINUTES", "15")
+	t.Setenv("QUOTE_RADIUS_KM", "2.5")
+	t.Setenv("TRIP_SPEED_KMH", "30")
+	t.Setenv("LOCATION_TTL_SECONDS", "60")
+	t.Setenv("NEARBY_INTERVAL_SECONDS", "3")
 	c, err := config.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -116,9 +125,17 @@ func TestEnvironmentParsed(t *testing.T) {
 	if c.DeploymentHost != "api.example.com" || !c.Debug || c.QuoteTTLMinutes != 15 {
 		t.Errorf("got %+v", c)
 	}
+	if c.QuoteRadiusKm != 2.5 || c.TripSpeedKmh != 30 || c.LocationTTL() != time.Minute || c.NearbyInterval() != 3*time.Second {
+		t.Errorf("place settings: radius %v speed %v ttl %v interval %v", c.QuoteRadiusKm, c.TripSpeedKmh, c.LocationTTL(), c.NearbyInterval())
+	}
 	if c.DevIssuer() {
 		t.Error("dev issuer must be off when Clerk is configured")
 	}
+	t.Setenv("QUOTE_RADIUS_KM", "diez")
+	if _, err := config.Load(); err == nil || !strings.Contains(err.Error(), "QUOTE_RADIUS_KM") {
+		t.Fatalf("non-numeric QUOTE_RADIUS_KM: %v", err)
+	}
+	os.Unsetenv("QUOTE_RADIUS_KM")
 	t.Setenv("QUOTE_TTL_MINUTES", "diez")
 	if _, err := config.Load(); err == nil || !strings.Contains(err.Error(), "QUOTE_TTL_MINUTES") {
 		t.Fatalf("non-numeric QUOTE_TTL_MINUTES: %v", err)
@@ -216,6 +233,13 @@ func TestUnsafeProductionRefused(t *testing.T) {
 		func(c *config.Config) { c.MetricsPort = 70000 },
 		func(c *config.Config) { c.ShutdownSeconds = 0 },
 		func(c *config.Config) { c.DatabaseMaxConns = 0 },
+		func(c *config.Config) { c.QuoteRadiusKm = 0 },
+		func(c *config.Config) { c.QuoteRadiusKm = -1 },
+		func(c *config.Config) { c.QuoteRadiusKm = math.NaN() },
+		func(c *config.Config) { c.TripSpeedKmh = 0 },
+		func(c *config.Config) { c.TripSpeedKmh = math.Inf(1) },
+		func(c *config.Config) { c.LocationTTLSeconds = 0 },
+		func(c *config.Config) { c.NearbyIntervalSeconds = -5 },
 	} {
 		c := production()
 		bad(&c)

@@ -72,6 +72,16 @@ func TestImportedDataThroughTheAPI(t *testing.T) {
 			t.Errorf("%s: %d", q, n)
 		}
 	}
+	// The old system knew no place: every imported row has null coordinates (place.md §1).
+	for _, q := range []string{
+		`SELECT count(*) FROM addresses WHERE latitude IS NOT NULL OR longitude IS NOT NULL`,
+		`SELECT count(*) FROM delivery_quotes WHERE pickup_latitude IS NOT NULL OR pickup_longitude IS NOT NULL OR delivery_latitude IS NOT NULL OR delivery_longitude IS NOT NULL`,
+		`SELECT count(*) FROM deliveries WHERE pickup_latitude IS NOT NULL OR pickup_longitude IS NOT NULL OR delivery_latitude IS NOT NULL OR delivery_longitude IS NOT NULL`,
+	} {
+		if n := count(t, dst, q); n != 0 {
+			t.Errorf("%s: %d", q, n)
+		}
+	}
 	if a, b := count(t, src, `SELECT count(*) FROM deliveries_deliverycategory WHERE name NOT IN ('Comida','Alimentos','Paquetes','Documentos','Personas','Mercado')`)+5,
 		count(t, dst, `SELECT count(*) FROM delivery_categories`); a != b {
 		t.Errorf("categories: want %d (seed + staff-made), got %d", a, b)

@@ -76,6 +76,10 @@ type Address struct {
 	Address     string    `gorm:"column:address"`
 	City        string    `gorm:"column:city"`
 	IsFavorite  bool      `gorm:"column:is_favorite"`
+	// Latitude and Longitude are the address's point (place.md §1): both or
+	// neither, WGS84 degrees rounded to 6 decimals (migration 00006).
+	Latitude  *float64 `gorm:"column:latitude"`
+	Longitude *float64 `gorm:"column:longitude"`
 }
 
 func (Address) TableName() string { return "addresses" }
@@ -159,6 +163,12 @@ type Quote struct {
 	ClientPrice     decimal.Decimal  `gorm:"column:client_price"`
 	PaymentMethod   string           `gorm:"column:payment_method"`
 	Status          string           `gorm:"column:status"`
+	// The pickup and delivery points (place.md §1): each pair both or
+	// neither, WGS84 degrees rounded to 6 decimals (migration 00006).
+	PickupLatitude    *float64 `gorm:"column:pickup_latitude"`
+	PickupLongitude   *float64 `gorm:"column:pickup_longitude"`
+	DeliveryLatitude  *float64 `gorm:"column:delivery_latitude"`
+	DeliveryLongitude *float64 `gorm:"column:delivery_longitude"`
 	// Version orders the realtime frames about this row (realtime.md "Order"):
 	// 1 when created, bumped by every change in its transaction (migration 00003).
 	Version   int64     `gorm:"column:version;default:1"`
@@ -214,6 +224,11 @@ type Delivery struct {
 	FinalPrice       decimal.Decimal  `gorm:"column:final_price"`
 	VehicleID        *uuid.UUID       `gorm:"column:vehicle_id"`
 	Status           string           `gorm:"column:status"`
+	// The four coordinates of its quote, copied at accept (place.md §2).
+	PickupLatitude    *float64 `gorm:"column:pickup_latitude"`
+	PickupLongitude   *float64 `gorm:"column:pickup_longitude"`
+	DeliveryLatitude  *float64 `gorm:"column:delivery_latitude"`
+	DeliveryLongitude *float64 `gorm:"column:delivery_longitude"`
 	// Version orders the realtime frames about this row (realtime.md "Order"):
 	// 1 when created, bumped by every change in its transaction (migration 00003).
 	Version     int64      `gorm:"column:version;default:1"`

@@ -55,7 +55,7 @@ hz=$(getconf CLK_TCK)
 ticks() { local t=0 p v; for p in "$@"; do v=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null || echo 0); t=$((t + v)); done; echo "$t"; }
 TIMEFORMAT='%U %S'
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $SCEN c=$C, $ROUNDS rounds of $DUR"
-declare -A rates=([A]="" [B]="")
+declare -A rates=([A]="" [B]="") webcpu=([A]="" [B]="")
 for r in $(seq 1 "$ROUNDS"); do
   for v in A B; do
     lv=${v,,}
@@ -75,10 +75,13 @@ for r in $(seq 1 "$ROUNDS"); do
     echo "round $r $v $res"
     echo "round $r $v $cpu"
     rates[$v]+="$(grep -o 'ops/s=[0-9.]*' <<<"$res" | cut -d= -f2) "
+    webcpu[$v]+="$(grep -o 'web=[0-9.]*' <<<"$cpu" | cut -d= -f2) "
     kill "$web_pid"; wait "$web_pid" 2>/dev/null || true; web_pid=""
     for _ in $(seq 1 50); do ss -ltn "sport = :$PORT" | grep -q LISTEN || break; sleep 0.2; done
   done
 done
 median() { printf '%s\n' $1 | sort -g | awk '{ v[NR] = $1 } END { n = NR; if (n % 2) print v[(n + 1) / 2]; else print (v[n / 2] + v[n / 2 + 1]) / 2 }'; }
 ma=$(median "${rates[A]}") mb=$(median "${rates[B]}")
+ca=$(median "${webcpu[A]}") cb=$(median "${webcpu[B]}")
+echo "== web CPU ms/op medians: A $ca (${webcpu[A]% }), B $cb (${webcpu[B]% }), B ÷ A = $(awk -v a="$ca" -v b="$cb" 'BEGIN { printf "%.2f", b / a }'); load average now $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== medians: A $ma ops/s (${rates[A]% }), B $mb ops/s (${rates[B]% }), B ÷ A = $(awk -v a="$ma" -v b="$mb" 'BEGIN { printf "%.2f", b / a }')"

@@ -198,21 +198,28 @@ func SignalContext() (context.Context, context.CancelFunc) {
 // here, and every answer carries `Connection: close` so clients stop reusing
 // their connections (a request a client writes on a kept-alive connection that
 // the server closes as idle gets no answer: after the drain, no connection is
-// left to be reused). Then onShutdown runs (the worker closes its sockets with
-// 1001), the listener closes and in-flight requests finish within
-// SHUTDOWN_TIMEOUT_SECONDS. Keep the process's background work (broker
-// subscription, relay) running until Serve returns.
+// left to be reused). Then the listener closes: a new connection gets a reset
+// from the kernel before the process read anything, which a client retries
+// safely. The connections accepted before it send their request and get their
+// answer (net/http's Shutdown would read such a request and drop it without
+// one, so it waits: firstRequestGrace at most for a connection that sent
+// nothing). Then onShutdown runs (the worker closes its sockets with 1001) and
+// in-flight requests finish within SHUTDOWN_TIMEOUT_SECONDS. Keep the
+// process's background work (broker subscription, relay) running until Serve
+// returns.
 func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Handler, onShutdown ...func(context.Context)) error {
 	if cfg.MetricsPort != 0 {
 		h = hideMetrics(h)
 	}
 	var draining atomic.Bool
 	h = drainHandler(h, &draining)
+	fresh := newNewConns()
 	srv := &http.Server{
 		Addr:              net.JoinHostPort("", strconv.Itoa(cfg.Port)),
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		ConnState:         fresh.connState,
 	}
 	ln, err := net.Listen("tcp", srv.Addr)
 	if err != nil {
@@ -258,17 +265,23 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Hand
 			return fmt.Errorf("serve: %w", err)
 		}
 	}
-	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout().String())
+	log.Info("shutting down: listener closed, finishing accepted connections and in-flight requests", "timeout", cfg.ShutdownTimeout().String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout())
 	defer cancel()
+	// Serve returns once Accept fails: every connection accepted before has
+	// been registered as new by then.
+	_ = ln.Close()
+	if err := <-errc; err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if n := fresh.wait(sctx, firstRequestGrace); n > 0 {
+		log.Info("closed connections that sent no request", "connections", n)
+	}
 	for _, f := range onShutdown {
 		f(sctx)
 	}
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
 	}
 	log.Info("stopped")
 	return nil

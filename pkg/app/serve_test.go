@@ -259,3 +259,74 @@ func TestServeDrainsBeforeShuttingDown(t *testing.T) {
 		t.Fatal("still accepting after the drain and shutdown")
 	}
 }
+
+// A connection accepted before the listener closed whose request comes only
+// after (while the process shuts down) gets its answer — net/http's Shutdown
+// alone reads such a request and drops it — and one that never sends
+// anything is closed, not waited for until the timeout.
+func TestServeAnswersConnectionsAcceptedBeforeListenerClosed(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.Port = testutil.FreePort(t)
+	cfg.ShutdownDrainSeconds = "0"
+	cfg.ShutdownSeconds = 10
+	mux := http.NewServeMux()
+	mux.HandleFunc("/fast", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- app.Serve(ctx, cfg, testutil.Logger(), mux) }()
+	addr := "127.0.0.1:" + strconv.Itoa(cfg.Port)
+	var late, silent net.Conn
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			late = c
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("server never accepted: %v", err)
+		}
+	}
+	defer late.Close()
+	silent, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	time.Sleep(50 * time.Millisecond) // both accepted
+	begin := time.Now()
+	cancel() // SIGTERM, no drain: the listener closes at once
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(end) {
+			t.Fatal("listener still open after SIGTERM")
+		}
+	}
+	if _, err := io.WriteString(late, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = late.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, _ := io.ReadAll(late)
+	if !strings.HasPrefix(string(b), "HTTP/1.1 200") || !strings.Contains(string(b), "Connection: close") || !strings.HasSuffix(string(b), "ok") {
+		t.Fatalf("request sent after the listener closed, on a connection accepted before: %q", b)
+	}
+	_ = silent.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := silent.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Fatalf("silent connection: read %d, %v; want it closed", n, err)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+	if took := time.Since(begin); took > 4*time.Second {
+		t.Fatalf("Serve took %s: the silent connection was waited for", took)
+	}
+}

@@ -55,7 +55,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*store.
 
 func (a *Authenticator) userFor(ctx context.Context, c *Claims) (*store.User, error) {
 	if a.UserTTL > 0 {
-		if u, ok := a.users.get(c.Subject, time.Now()); ok && len(claimChanges(&u, c)) == 0 {
+		if u, ok := a.users.get(c.Subject, a.Store.Now()); ok && len(claimChanges(&u, c)) == 0 {
 			return &u, nil
 		}
 	}
@@ -65,7 +65,7 @@ func (a *Authenticator) userFor(ctx context.Context, c *Claims) (*store.User, er
 		return nil, err
 	}
 	if a.UserTTL > 0 {
-		a.users.put(*u, gen, time.Now().Add(a.UserTTL))
+		a.users.put(*u, gen, a.Store.Now().Add(a.UserTTL))
 	}
 	return u, nil
 }
@@ -75,7 +75,7 @@ func (a *Authenticator) loadUser(ctx context.Context, c *Claims) (*store.User, e
 	var u store.User
 	err := db.Where("userid = ?", c.Subject).Take(&u).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		now := store.Now()
+		now := a.Store.Now()
 		u = store.User{UserID: c.Subject, CreatedAt: now, UpdatedAt: now}
 		applyClaims(&u, c)
 		if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&u).Error; err != nil {
@@ -90,7 +90,7 @@ func (a *Authenticator) loadUser(ctx context.Context, c *Claims) (*store.User, e
 		return nil, apperr.NotAuthenticated(MsgDeleted, fmt.Errorf("user %s is deleted", u.UserID))
 	}
 	if changes := claimChanges(&u, c); len(changes) > 0 {
-		changes["updated_at"] = store.Now()
+		changes["updated_at"] = a.Store.Now()
 		if err := db.Model(&store.User{}).Where("userid = ?", u.UserID).Updates(changes).Error; err != nil {
 			return nil, fmt.Errorf("refresh user %s from token: %w", u.UserID, err)
 		}

@@ -63,12 +63,19 @@ const (
 // says after failures; the caller runs it (a process, under its group of
 // background loops). An unreachable Clerk is logged, never an error.
 func NewClerkKeys(ctx context.Context, frontendAPIURL string, refresh, unknownKIDEvery time.Duration, log *slog.Logger) *ClerkKeys {
+	return NewClerkKeysWithClient(ctx, frontendAPIURL, refresh, unknownKIDEvery, log, &http.Client{Timeout: jwksTimeout})
+}
+
+// NewClerkKeysWithClient is NewClerkKeys fetching through client (tests give
+// one that serves the JWKS in-process, so a testing/synctest bubble's clock
+// runs the retry schedule instead of the machine's).
+func NewClerkKeysWithClient(ctx context.Context, frontendAPIURL string, refresh, unknownKIDEvery time.Duration, log *slog.Logger, client *http.Client) *ClerkKeys {
 	if log == nil {
 		log = slog.Default()
 	}
 	k := &ClerkKeys{
 		url:        strings.TrimRight(frontendAPIURL, "/") + "/.well-known/jwks.json",
-		client:     &http.Client{Timeout: jwksTimeout},
+		client:     client,
 		refresh:    refresh,
 		unknownKID: rate.NewLimiter(rate.Every(unknownKIDEvery), 1),
 		mem:        jwkset.NewMemoryStorage(),

@@ -77,8 +77,10 @@ func TestAuthenticatorUserCache(t *testing.T) {
 func TestAuthenticatorUserCacheExpires(t *testing.T) {
 	t.Parallel()
 	st := testutil.NewStore(t)
+	clock := testutil.NewClock(time.Time{})
+	st.Now = clock.Now
 	j := testutil.NewJWKS(t)
-	a := &auth.Authenticator{Verifier: clerkVerifier(t, j), Store: st, UserTTL: 50 * time.Millisecond}
+	a := &auth.Authenticator{Verifier: clerkVerifier(t, j), Store: st, UserTTL: time.Minute}
 	ctx := context.Background()
 	tok := j.Token(t, "user_ttl")
 	if _, err := a.Authenticate(ctx, tok); err != nil {
@@ -87,7 +89,10 @@ func TestAuthenticatorUserCacheExpires(t *testing.T) {
 	if err := st.DB.Model(&store.User{}).Where("userid = ?", "user_ttl").Update("is_staff", true).Error; err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(120 * time.Millisecond)
+	if u, err := a.Authenticate(ctx, tok); err != nil || u.IsStaff {
+		t.Fatalf("within the TTL the cached row must be served: %+v %v", u, err)
+	}
+	clock.Advance(time.Minute + time.Millisecond)
 	if u, err := a.Authenticate(ctx, tok); err != nil || !u.IsStaff {
 		t.Fatalf("after the TTL the row must be read again: %+v %v", u, err)
 	}

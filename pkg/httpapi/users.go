@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -391,7 +390,7 @@ func (a *API) createVehicle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.Account.CreateVehicle(c.Request().Context(), me(c), decodeVehicle(b, true, time.Now()))
+	v, err := a.Account.CreateVehicle(c.Request().Context(), me(c), decodeVehicle(b, true, a.Store.Now()))
 	if err != nil {
 		return err
 	}
@@ -419,7 +418,7 @@ func (a *API) updateVehicle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.Account.UpdateVehicle(c.Request().Context(), me(c), id, decodeVehicle(b, false, time.Now()))
+	v, err := a.Account.UpdateVehicle(c.Request().Context(), me(c), id, decodeVehicle(b, false, a.Store.Now()))
 	if err != nil {
 		return err
 	}

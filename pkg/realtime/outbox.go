@@ -101,6 +101,9 @@ func (o *Outbox) Flush(ctx context.Context, p *Pending) {
 	if p.Len() == 0 {
 		return
 	}
+	// failedUntil is a backoff of this process's publishes, not a rule or a
+	// record: it reads the monotonic wall clock, not Store.Now (a test's
+	// frozen clock would otherwise hold the backoff forever).
 	if time.Now().UnixNano() < o.failedUntil.Load() {
 		metrics.PublishFailures.Add(float64(len(p.msgs)))
 		return // the broker just failed: the relay publishes these

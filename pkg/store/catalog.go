@@ -29,6 +29,14 @@ type Catalog struct {
 	gen   uint64
 	until time.Time
 	data  *catalogData
+	now   func() time.Time // the store's clock (Store.Now)
+}
+
+func (c *Catalog) clock() time.Time {
+	if c.now == nil {
+		return time.Now()
+	}
+	return c.now()
 }
 
 type catalogData struct {
@@ -71,7 +79,7 @@ func (c *Catalog) Changed() {
 // request never waits for a second connection of the pool.
 func (c *Catalog) get(tx *gorm.DB) (*catalogData, error) {
 	c.mu.Lock()
-	d, fresh, gen := c.data, time.Now().Before(c.until), c.gen
+	d, fresh, gen := c.data, c.clock().Before(c.until), c.gen
 	c.mu.Unlock()
 	if fresh {
 		return d, nil
@@ -114,7 +122,7 @@ func (c *Catalog) get(tx *gorm.DB) (*catalogData, error) {
 	}
 	c.mu.Lock()
 	if c.gen == gen {
-		c.data, c.until = d, time.Now().Add(CatalogTTL)
+		c.data, c.until = d, c.clock().Add(CatalogTTL)
 	}
 	c.mu.Unlock()
 	return d, nil

@@ -76,7 +76,8 @@ func Open(databaseURL, sqlitePath string) (*Store, error) {
 	} else {
 		sqlDB.SetMaxOpenConns(8)
 	}
-	st := &Store{DB: gdb, Dialect: dialect, Now: Now, sqlDB: sqlDB, catalog: &Catalog{}}
+	st := &Store{DB: gdb, Dialect: dialect, Now: Now, sqlDB: sqlDB}
+	st.catalog = &Catalog{now: func() time.Time { return st.Now() }}
 	if err := gdb.Use(st.catalog); err != nil {
 		return nil, fmt.Errorf("catalog cache: %w", err)
 	}

@@ -54,6 +54,24 @@ func NewJWKS(t testing.TB) *JWKS {
 	return j
 }
 
+// Client is an HTTP client that reaches this JWKS without the network: the
+// handler runs in the caller's goroutine. A testing/synctest bubble needs it
+// (a socket's goroutines never count as idle, so the bubble's clock would
+// never move).
+func (j *JWKS) Client() *http.Client {
+	return &http.Client{Transport: handlerTransport{j.Server.Config.Handler}}
+}
+
+type handlerTransport struct{ h http.Handler }
+
+func (h handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	h.h.ServeHTTP(rec, r)
+	res := rec.Result()
+	res.Request = r
+	return res, nil
+}
+
 func (j *JWKS) set() []byte {
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -58,8 +58,9 @@ func TestThrottlesAndSocketCapOnACluster(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w1 := &throttle.Sockets{Max: 3, Client: webs[0].Client, Prefix: "hermez:", TTL: time.Second, Heartbeat: 200 * time.Millisecond}
-	w2 := &throttle.Sockets{Max: 3, Client: webs[1].Client, Prefix: "hermez:", TTL: time.Second, Heartbeat: 200 * time.Millisecond}
+	clock := htu.NewClock(time.Time{}) // stepped past the TTL instead of slept through
+	w1 := &throttle.Sockets{Max: 3, Client: webs[0].Client, Prefix: "hermez:", TTL: time.Minute, Heartbeat: 20 * time.Millisecond, Now: clock.Now}
+	w2 := &throttle.Sockets{Max: 3, Client: webs[1].Client, Prefix: "hermez:", TTL: time.Minute, Heartbeat: 20 * time.Millisecond, Now: clock.Now}
 	go w1.Run(ctx)
 	go w2.Run(ctx)
 	var rels []func()
@@ -73,10 +74,11 @@ func TestThrottlesAndSocketCapOnACluster(t *testing.T) {
 	if _, ok := w2.Acquire(ctx, "u"); ok {
 		t.Fatal("4th socket across two workers accepted")
 	}
-	time.Sleep(1500 * time.Millisecond) // past the TTL: only the heartbeat keeps them
-	if n, err := w1.Count(ctx, "u"); err != nil || n != 3 {
-		t.Fatalf("after the TTL with heartbeats: %d sockets (%v), want 3", n, err)
-	}
+	clock.Advance(time.Minute + time.Second) // past the TTL: only the heartbeats bring them back
+	htu.Eventually(t, 5*time.Second, "both workers' heartbeats to keep their 3 sockets", func() bool {
+		n, err := w1.Count(ctx, "u")
+		return err == nil && n == 3
+	})
 	rels[1]()
 	if _, ok := w2.Acquire(ctx, "u"); !ok {
 		t.Fatal("a released place was not given again")

@@ -25,6 +25,9 @@ type Sockets struct {
 	Log    *slog.Logger
 	// TTL and Heartbeat default to 45 s and 15 s.
 	TTL, Heartbeat time.Duration
+	// Now is the clock of the expiry scores (time.Now when nil). Every
+	// worker sharing the Redis must read the same clock.
+	Now func() time.Time
 
 	once   sync.Once
 	worker string
@@ -50,6 +53,9 @@ func (s *Sockets) init() {
 		}
 		if s.Log == nil {
 			s.Log = slog.Default()
+		}
+		if s.Now == nil {
+			s.Now = time.Now
 		}
 	})
 }
@@ -86,7 +92,7 @@ func (s *Sockets) Acquire(ctx context.Context, user string) (release func(), ok 
 	}
 	if s.Client != nil {
 		s.mu.Unlock()
-		now := time.Now()
+		now := s.Now()
 		ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 		added, err := acquireSocket.Run(ctx, s.Client, []string{s.key(user)}, now.UnixMilli(),
 			now.Add(s.TTL).UnixMilli(), s.Max, id, s.TTL.Milliseconds()).Int()
@@ -141,7 +147,7 @@ func (s *Sockets) Count(ctx context.Context, user string) (int, error) {
 		defer s.mu.Unlock()
 		return len(s.live[user]), nil
 	}
-	n, err := s.Client.ZCount(ctx, s.key(user), strconv.FormatInt(time.Now().UnixMilli(), 10), "+inf").Result()
+	n, err := s.Client.ZCount(ctx, s.key(user), strconv.FormatInt(s.Now().UnixMilli(), 10), "+inf").Result()
 	if err != nil {
 		return 0, fmt.Errorf("count sockets of %s: %w", user, err)
 	}
@@ -181,7 +187,7 @@ func (s *Sockets) refresh(ctx context.Context) error {
 	if len(snapshot) == 0 {
 		return nil
 	}
-	exp := float64(time.Now().Add(s.TTL).UnixMilli())
+	exp := float64(s.Now().Add(s.TTL).UnixMilli())
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	// One key per command: a cluster client splits the pipeline by slot.

@@ -188,8 +188,10 @@ func TestSocketsOfADeadWorkerExpire(t *testing.T) {
 	t.Cleanup(func() { c.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	live := &throttle.Sockets{Max: 3, Client: c, Prefix: prefix, TTL: time.Second, Heartbeat: 200 * time.Millisecond}
-	dead := &throttle.Sockets{Max: 3, Client: c, Prefix: prefix, TTL: time.Second, Heartbeat: 200 * time.Millisecond}
+	// One clock for both workers: the test steps it past the TTL instead of sleeping.
+	clock := htu.NewClock(time.Time{})
+	live := &throttle.Sockets{Max: 3, Client: c, Prefix: prefix, TTL: time.Minute, Heartbeat: 20 * time.Millisecond, Now: clock.Now}
+	dead := &throttle.Sockets{Max: 3, Client: c, Prefix: prefix, TTL: time.Minute, Heartbeat: 20 * time.Millisecond, Now: clock.Now}
 	go live.Run(ctx)
 	if _, ok := live.Acquire(ctx, "u"); !ok {
 		t.Fatal("first socket refused")
@@ -203,9 +205,16 @@ func TestSocketsOfADeadWorkerExpire(t *testing.T) {
 		t.Fatal("4th socket across two workers accepted")
 	}
 	// dead never runs its heartbeat and never releases: it crashed.
-	time.Sleep(1500 * time.Millisecond)
-	if n, err := live.Count(ctx, "u"); err != nil || n != 1 {
-		t.Fatalf("after TTL: %d sockets counted (%v), want the live worker's 1", n, err)
+	clock.Advance(time.Minute + time.Second)
+	// Past the TTL every entry is stale until the live worker's next
+	// heartbeat (≤ 20 ms) pushes its own forward; the dead worker's stay stale.
+	var n int
+	htu.Eventually(t, 5*time.Second, "the live worker's heartbeat", func() bool {
+		n, err = live.Count(ctx, "u")
+		return err == nil && n >= 1
+	})
+	if n != 1 {
+		t.Fatalf("after TTL: %d sockets counted, want the live worker's 1", n)
 	}
 	rel, ok := live.Acquire(ctx, "u")
 	if !ok {

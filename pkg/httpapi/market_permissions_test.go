@@ -1,6 +1,9 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"hermez/pkg/config"
@@ -160,4 +163,44 @@ func TestRequireVerifiedVehicle(t *testing.T) {
 	if m["vehicle"].(map[string]any)["isVerified"] != true {
 		t.Fatalf("offer vehicle %v", m["vehicle"])
 	}
+}
+
+// GET categories/ answers the list rendered once per catalog load: the same
+// bytes as rendering it (?pretty renders each time; its compact form is the
+// cached answer), and a staff write shows at once.
+func TestCategoriesRenderedOnce(t *testing.T) {
+	t.Parallel()
+	w := testutil.NewWeb(t, testutil.WebOptions{})
+	client := newActor(t, w, "user_cat_client")
+	staff := newActor(t, w, "user_cat_staff")
+	w.SetStaff(t, staff.ID, true)
+	compact := func(b []byte) string {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, b); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String() + "\n"
+	}
+	first := mustStatusRaw(t, w.Do(t, "GET", "/deliveries/api/categories/", client.Tok, nil))
+	again := mustStatusRaw(t, w.Do(t, "GET", "/deliveries/api/categories/", client.Tok, nil))
+	pretty := mustStatusRaw(t, w.Do(t, "GET", "/deliveries/api/categories/?pretty", client.Tok, nil))
+	if string(first.Body) != string(again.Body) || string(first.Body) != compact(pretty.Body) {
+		t.Fatalf("cached answer differs from the rendered one:\n%s\n%s", first.Body, pretty.Body)
+	}
+	if ct := first.Header.Get("Content-Type"); ct != pretty.Header.Get("Content-Type") || ct != "application/json" {
+		t.Fatalf("content type %q, rendered %q", ct, pretty.Header.Get("Content-Type"))
+	}
+	mustStatus(t, w.Do(t, "POST", "/deliveries/api/categories/", staff.Tok, map[string]any{"name": "Mascotas", "description": "Transporte de mascotas."}), 201)
+	after := mustStatusRaw(t, w.Do(t, "GET", "/deliveries/api/categories/", client.Tok, nil))
+	if !strings.Contains(string(after.Body), `"Mascotas"`) || string(after.Body) == string(first.Body) {
+		t.Fatalf("new category missing after the write: %s", after.Body)
+	}
+}
+
+func mustStatusRaw(t *testing.T, res *testutil.Response) *testutil.Response {
+	t.Helper()
+	if res.Status != 200 {
+		t.Fatalf("status %d: %s", res.Status, res.Body)
+	}
+	return res
 }

@@ -85,6 +85,8 @@ type API struct {
 	authed echo.MiddlewareFunc
 	// webhook verifies Clerk's Svix signatures (nil: no secret, 503).
 	webhook *auth.WebhookVerifier
+	// categoriesBody is GET categories/'s answer, rendered once per catalog load.
+	categoriesBody renderedList
 }
 
 func (a *API) routes(e *echo.Echo) {

@@ -95,4 +95,3 @@ func BenchmarkChain(b *testing.B) {
 		}
 	})
 }
-

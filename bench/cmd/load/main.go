@@ -34,6 +34,7 @@ type options struct {
 	issuerURL   string
 	azp         string
 	serveJWKS   string
+	serveBare   string
 	serveFor    time.Duration
 	workers     int
 	duration    time.Duration
@@ -86,7 +87,8 @@ func defineFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.issuerURL, "issuer", "", "mint Clerk-like tokens with this iss (the server's CLERK_FRONTEND_API_URL, served by -serve-jwks) instead of development tokens")
 	fs.StringVar(&o.azp, "azp", "http://localhost:4321", "azp claim of -issuer tokens (one of the server's CLERK_AUTHORIZED_PARTIES)")
 	fs.StringVar(&o.serveJWKS, "serve-jwks", "", "no scenario: serve the -dev-key key's JWKS at http://ADDR/.well-known/jwks.json (creating the key if missing) for -serve-for")
-	fs.DurationVar(&o.serveFor, "serve-for", 2*time.Hour, "how long -serve-jwks serves (ended early by SIGINT/SIGTERM)")
+	fs.StringVar(&o.serveBare, "serve-bare", "", "no load: fetch -scenario's answer (me, categories) from -target once and serve the same bytes at http://ADDR from a plain net/http handler (the bare limit) for -serve-for")
+	fs.DurationVar(&o.serveFor, "serve-for", 2*time.Hour, "how long -serve-jwks or -serve-bare serves (ended early by SIGINT/SIGTERM)")
 	fs.IntVar(&o.workers, "c", 64, "concurrent workers (saturation) or worker pool size (fixed rate)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of one run (HTTP scenarios)")
 	fs.Float64Var(&o.rate, "rate", 0, "operations per second (0 = saturation)")
@@ -166,6 +168,9 @@ func run(o options) error {
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
+	if o.serveBare != "" {
+		return b.serveBare(ctx)
+	}
 	return b.run(ctx)
 }
 

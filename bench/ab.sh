@@ -70,7 +70,7 @@ for r in $(seq 1 "$ROUNDS"); do
     ops=$(grep -o ' ops=[0-9]*' <<<"$res" | cut -d= -f2)
     cpu=$(awk -v ops="${ops:-0}" -v c="$t" -v hz="$hz" -v w=$((w1 - w0)) -v p=$((p1 - p0)) -v rd=$((r1 - r0)) 'BEGIN {
       split(c, u, " "); if (ops < 1) ops = 1
-      printf "cpu ms/op client=%.2f web=%.2f postgres=%.2f redis=%.2f", (u[1] + u[2]) * 1000 / ops, w * 1000 / hz / ops,
+      printf "cpu ms/op client=%.3f web=%.3f postgres=%.3f redis=%.3f", (u[1] + u[2]) * 1000 / ops, w * 1000 / hz / ops,
         p * 1000 / hz / ops, rd * 1000 / hz / ops }')
     echo "round $r $v $res"
     echo "round $r $v $cpu"

@@ -95,28 +95,31 @@ func NotFoundErr() *Error { return New(NotFound, MsgNotFound) }
 // ForbiddenErr is the 403 "no tiene permiso".
 func ForbiddenErr() *Error { return New(Forbidden, MsgForbidden) }
 
-// Detail is the body of every error that is not about one field: three keys,
-// same text (api.md: the frontend reads detail in most places, error in
-// others, message on the address favorite).
+// Detail is the body of every error that is not about one field: one text
+// under one key (api.md "Errors": three of the frontend's actions join every
+// key of an error body into what they show). Message is set only on the
+// address favorite's errors (that action reads message); empty, it is left out.
 type Detail struct {
 	Detail  string `json:"detail"`
-	Error   string `json:"error"`
-	Message string `json:"message"`
+	Message string `json:"message,omitempty"`
 }
 
 // NewDetail is the Detail of msg.
-func NewDetail(msg string) Detail { return Detail{Detail: msg, Error: msg, Message: msg} }
+func NewDetail(msg string) Detail { return Detail{Detail: msg} }
+
+// WithMessage is d with its text also under message (the favorite route).
+func (d Detail) WithMessage() Detail { d.Message = d.Detail; return d }
 
 // Body is the JSON body of a validation error: DRF's field map, plus, when a
-// rule spans fields (non_field_errors), detail/error/message holding its first
-// message so the frontend shows it.
+// rule spans fields (non_field_errors), detail holding its first message so
+// the frontend shows it.
 func (e *Error) Body() map[string]any {
-	out := make(map[string]any, len(e.Fields)+3)
+	out := make(map[string]any, len(e.Fields)+1)
 	for k, v := range e.Fields {
 		out[k] = v
 	}
 	if nf := e.Fields[NonField]; len(nf) > 0 {
-		out["detail"], out["error"], out["message"] = nf[0], nf[0], nf[0]
+		out["detail"] = nf[0]
 	}
 	return out
 }

@@ -74,7 +74,7 @@ func TestMarketplaceStory(t *testing.T) {
 	}
 	makeOffer(t, w, other, qid, 11000, 400)
 	m = mustStatus(t, w.Do(t, "POST", "/deliveries/api/offers/"+o2["id"].(string)+"/accept/", client.Tok, nil), 400)
-	if m["detail"] != "Solo se pueden aceptar ofertas pendientes" || m["error"] != m["detail"] {
+	if m["detail"] != "Solo se pueden aceptar ofertas pendientes" || len(m) != 1 {
 		t.Fatalf("accept rejected offer: %v", m)
 	}
 

@@ -201,18 +201,21 @@ func TestRequestIDRule(t *testing.T) {
 	}
 }
 
-// Issue 12 §6: detail, error and message on every non-field error, and on a
-// non_field_errors 400 with its first message.
+// Issue 12 §6 as issue 21 item 5 changed it: detail on every non-field error,
+// and on a non_field_errors 400 with its first message; message only on the favorite.
 func TestErrorKeys(t *testing.T) {
 	t.Parallel()
 	w := hygieneWeb(t)
 	ana := newActor(t, w, "user_keys_ana")
-	// A refused rating: non_field_errors plus the three keys.
+	// A refused rating: non_field_errors plus detail.
 	res := w.Do(t, "POST", "/user/api/user-ratings/", ana.Tok, `{"ratee_id":"user_keys_ana","rating":5}`)
 	wantFieldError(t, res, apperr.NonField)
 	// The favorite of a missing address: 404 with message.
 	res = w.Do(t, "POST", "/user/api/me/addresses/9b0c1f5e-6f55-4d4e-9a51-1b2c3d4e5f60/add-favorite/", ana.Tok, nil)
-	wantDetail(t, res, 404)
+	wantStatus(t, res, 404)
+	if m := res.Map(t); len(m) != 2 || m["detail"] != apperr.MsgNotFound || m["message"] != apperr.MsgNotFound {
+		t.Fatalf("favorite 404: %s", res.Body)
+	}
 	for _, c := range []struct {
 		method, path, tok string
 		status            int

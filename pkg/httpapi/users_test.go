@@ -202,7 +202,9 @@ func TestAddressEndpoints(t *testing.T) {
 	for _, m := range []string{"GET", "PUT", "PATCH", "DELETE"} {
 		wantDetail(t, w.Do(t, m, path, other, map[string]any{"name": "Mía"}), 404)
 	}
-	wantDetail(t, w.Do(t, "POST", path+"add-favorite/", other, nil), 404)
+	if res := w.Do(t, "POST", path+"add-favorite/", other, nil); res.Status != 404 || strings.Join(testutil.ErrorKeys(res.Body), ",") != "detail,message" {
+		t.Fatalf("stranger's favorite: %d %s", res.Status, res.Body)
+	}
 	wantDetail(t, w.Do(t, "GET", "/user/api/me/addresses/not-a-uuid/", tok, nil), 404)
 
 	res = w.Do(t, "GET", path, tok, nil)

@@ -12,8 +12,12 @@ import (
 	"hermez/pkg/apperr"
 )
 
-// Detail is the shape of every non-validation error: three keys, same text.
+// Detail is the shape of every non-validation error: {"detail": text}.
 type Detail = apperr.Detail
+
+// FavoriteRoute is the one route whose error bodies also carry the text under
+// message (api.md "Errors": the frontend's favorite action reads message).
+const FavoriteRoute = "/user/api/me/addresses/:id/add-favorite/"
 
 func detail(msg string) Detail { return apperr.NewDetail(msg) }
 
@@ -96,6 +100,9 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		var he *echo.HTTPError
 		if errors.As(err, &he) && he.Code == http.StatusMethodNotAllowed {
 			body = detail(fmt.Sprintf("Método %q no permitido.", c.Request().Method))
+		}
+		if d, ok := body.(Detail); ok && c.Path() == FavoriteRoute {
+			body = d.WithMessage()
 		}
 		if status == http.StatusUnauthorized {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="api"`)

@@ -200,11 +200,8 @@ func TestInitialMessagesAndPermissions(t *testing.T) {
 			if err == nil || res == nil || res.StatusCode != http.StatusUnauthorized {
 				t.Fatalf("token %q: err %v res %v", tok, err, res)
 			}
-			var body map[string]string
 			b, _ := io.ReadAll(res.Body)
-			if json.Unmarshal(b, &body) != nil || body["detail"] == "" || body["error"] != body["detail"] {
-				t.Fatalf("body %s", b)
-			}
+			testutil.DetailText(t, b)
 		}
 	})
 

@@ -51,7 +51,7 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !f.verify(tok) {
-		http.Error(w, `{"detail":"no","error":"no"}`, http.StatusUnauthorized)
+		http.Error(w, `{"detail":"no"}`, http.StatusUnauthorized)
 		return
 	}
 	f.authed.Add(1)
@@ -79,7 +79,7 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(201)
 		fmt.Fprint(w, `{"message":"ok","quote_deleted":true}`)
 	default:
-		http.Error(w, `{"detail":"No encontrado.","error":"No encontrado."}`, 404)
+		http.Error(w, `{"detail":"No encontrado."}`, 404)
 	}
 }
 

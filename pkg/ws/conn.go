@@ -1,7 +1,6 @@
 package ws
 
 import (
-	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -39,6 +38,7 @@ const (
 // writer, no ticker and no queue.
 type Conn struct {
 	ws    *websocket.Conn
+	out   *batchConn // ws's connection: holds the frames of a run (batch.go); nil for other connections
 	user  string
 	group string
 	opts  *Options
@@ -76,8 +76,12 @@ type frame struct {
 // newConn makes a joined-but-held socket: frames queue up and nothing is
 // written until start (so the snapshot goes first).
 func newConn(ws *websocket.Conn, user, group string, opts *Options) *Conn {
-	return &Conn{ws: ws, user: user, group: group, opts: opts, writing: true,
+	c := &Conn{ws: ws, user: user, group: group, opts: opts, writing: true,
 		readDone: make(chan struct{}), nextPing: time.Now().Add(opts.PingInterval)}
+	if ws != nil {
+		c.out, _ = ws.NetConn().(*batchConn)
+	}
+	return c
 }
 
 // start releases a held socket: first (the snapshot, when not nil) is written
@@ -176,6 +180,9 @@ func (c *Conn) writeLoop() {
 		f := c.queue[0]
 		c.queue[0] = frame{}
 		c.queue = c.queue[1:]
+		// More frames queued behind this one: hold it, so the run goes out
+		// in one write with its last frame (batch.go).
+		c.out.setHold(len(c.queue) > 0)
 		c.mu.Unlock()
 		if !c.write(f) {
 			c.broken = true
@@ -207,6 +214,9 @@ func (c *Conn) write(f frame) bool {
 // finish sends the close frame (when Close gave a code and the stream is
 // intact), closes the connection and tells the hub.
 func (c *Conn) finish() {
+	if err := c.out.flush(); err != nil { // frames held when Close came
+		c.broken = true
+	}
 	sent := false
 	if c.code != 0 {
 		metricsClosed(c.code)
@@ -233,7 +243,7 @@ func (c *Conn) finish() {
 			case <-time.After(slowCloseWait):
 			}
 		}
-		if tc, ok := c.ws.NetConn().(*net.TCPConn); ok && !answered {
+		if tc := tcpConn(c.ws.NetConn()); tc != nil && !answered {
 			_ = tc.SetLinger(0)
 		}
 	}

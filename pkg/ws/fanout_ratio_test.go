@@ -117,7 +117,7 @@ func openRatioSockets(b *testing.B, h *Hub, n int) []*Conn {
 	s.init()
 	got := make(chan *Conn, n)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		wsc, err := s.upgrader.Upgrade(w, r, nil)
+		wsc, err := s.upgrader.Upgrade(batchingWriter{w}, r, nil)
 		if err != nil {
 			return
 		}

@@ -125,7 +125,7 @@ func (s *Server) handle(r route) echo.HandlerFunc {
 		if proto != "" {
 			hdr = http.Header{"Sec-Websocket-Protocol": {proto}}
 		}
-		wsc, err := s.upgrader.Upgrade(c.Response(), req, hdr)
+		wsc, err := s.upgrader.Upgrade(batchingWriter{c.Response()}, req, hdr)
 		if err != nil {
 			return nil // the upgrader answered already
 		}

@@ -7,6 +7,7 @@ import (
 	"gorm.io/gorm"
 
 	"hermez/pkg/apperr"
+	"hermez/pkg/geo"
 	"hermez/pkg/store"
 )
 
@@ -38,8 +39,9 @@ func ownAddress(tx *gorm.DB, userID string, id uuid.UUID) (*store.Address, error
 	return &a, nil
 }
 
-// applyAddress copies the fields sent onto a.
-func applyAddress(in AddressInput, a *store.Address) {
+// applyAddress copies the fields sent onto a and answers the decoder's field
+// errors with the pair rule's (place.md §1) as one 400.
+func applyAddress(in AddressInput, a *store.Address) error {
 	for _, p := range []struct{ src, dst *string }{
 		{in.Name, &a.Name}, {in.Description, &a.Description}, {in.Type, &a.Type}, {in.Address, &a.Address}, {in.City, &a.City},
 	} {
@@ -50,15 +52,18 @@ func applyAddress(in AddressInput, a *store.Address) {
 	if in.IsFavorite != nil {
 		a.IsFavorite = *in.IsFavorite
 	}
+	f := problems(in.Invalid)
+	p := geo.Pair{Lat: a.Latitude, Lng: a.Longitude}.Merge(f, in.Latitude, in.Longitude, "latitude", "longitude")
+	a.Latitude, a.Longitude = p.Lat, p.Lng
+	return f.Err()
 }
 
 // CreateAddress creates an address owned by the caller.
 func (s *Service) CreateAddress(ctx context.Context, userID string, in AddressInput) (*store.Address, error) {
-	if err := in.Invalid.Err(); err != nil {
+	a := store.Address{AddressID: uuid.New(), UserID: userID}
+	if err := applyAddress(in, &a); err != nil {
 		return nil, err
 	}
-	a := store.Address{AddressID: uuid.New(), UserID: userID}
-	applyAddress(in, &a)
 	if err := s.Store.DB.WithContext(ctx).Create(&a).Error; err != nil {
 		return nil, apperr.Wrap(err, "create address")
 	}
@@ -74,10 +79,9 @@ func (s *Service) UpdateAddress(ctx context.Context, userID string, id uuid.UUID
 		if err != nil {
 			return err
 		}
-		if err := in.Invalid.Err(); err != nil {
+		if err := applyAddress(in, a); err != nil {
 			return err
 		}
-		applyAddress(in, a)
 		out = a
 		return store.MapError(tx.Select("*").Save(a).Error, "update address")
 	})

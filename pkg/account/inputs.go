@@ -26,9 +26,14 @@ import (
 // AddressInput is an address as sent: on create Name, Type, Address and City
 // are required; on update a nil field keeps its value. userId in a body is
 // never read (the owner is the caller).
+//
+// Latitude and Longitude are the address's point (place.md §1), already
+// range-checked and rounded by the decoder: not Set keeps the column, Null
+// clears it; the service checks the pair rule on the resulting row.
 type AddressInput struct {
 	Name, Description, Type, Address, City *string
 	IsFavorite                             *bool
+	Latitude, Longitude                    optional.Field[float64]
 	Invalid                                apperr.Fields
 }
 

@@ -1,6 +1,7 @@
 // Package geo is the arithmetic of place (docs: place.md): WGS84 points,
 // great-circle distance, the rounding coordinates are stored with, and trip
-// estimates. It has no dependencies and no state.
+// estimates, and the pair rule of a stored point (pair.go). It has no state
+// and imports only pkg/optional (a leaf).
 package geo
 
 import "math"

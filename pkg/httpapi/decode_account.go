@@ -52,6 +52,7 @@ func boolean(b input.Body, f apperr.Fields, key string) *bool {
 
 // decodeAddress reads an address (POST: name, type, address and city
 // required; PUT/PATCH: the fields sent). isFavorite is also read as is_favorite.
+// latitude and longitude are optional and nullable on every method.
 func decodeAddress(b input.Body, create bool) account.AddressInput {
 	f := apperr.Fields{}
 	in := account.AddressInput{
@@ -64,6 +65,8 @@ func decodeAddress(b input.Body, create bool) account.AddressInput {
 	if key := b.First("isFavorite", "is_favorite"); key != "" {
 		in.IsFavorite = boolean(b, f, key)
 	}
+	in.Latitude = b.Coordinate("latitude", f, input.Latitude)
+	in.Longitude = b.Coordinate("longitude", f, input.Longitude)
 	in.Invalid = f
 	return in
 }

@@ -133,6 +133,14 @@ var hostileBodies = []string{
 	`{"type":"user.updated","data":{"id":"user_fuzz_client","updated_at":9223372036854775807}}`,
 	`{"type":"user.created","data":{"id":"user_fuzz_new","username":"` + strings.Repeat("0123456789abcdef", 400) + `"}}`,
 	`{"type":"user.deleted","data":{"id":"\u0000"}}`, `{"type":"\u0000","data":{}}`,
+	// Coordinates (place.md §1): non-numbers, out of range, beyond float64,
+	// values that round onto a bound (the database's CHECK must agree), half pairs.
+	`{"latitude":"NaN","longitude":"Infinity","pickup_latitude":true,"pickup_longitude":{"a":1},"delivery_latitude":[1],"delivery_longitude":"0x1p-2"}`,
+	`{"latitude":1e400,"longitude":-1e400,"pickup_latitude":"1e400","pickup_longitude":"-0","delivery_latitude":"","delivery_longitude":null}`,
+	`{"latitude":89.99999999,"longitude":-179.9999999,"pickup_latitude":-89.9999999,"pickup_longitude":180,"delivery_latitude":90,"delivery_longitude":"-180.0000001"}`,
+	`{"latitude":90.0000001,"longitude":4.7,"pickup_latitude":4.7,"delivery_longitude":-74.1}`,
+	`{"latitude":null,"longitude":4,"pickup_latitude":null,"pickup_longitude":-74,"delivery_latitude":4.7,"delivery_longitude":null}`,
+	`{"latitude":4.710987654321012345678901234567890,"longitude":"-74.07209876543210987654321","pickup_latitude":1e-400,"pickup_longitude":-1e-400}`,
 }
 
 func (s *fuzzSystem) send(t *testing.T, r fuzzRoute, body []byte) {

@@ -1,6 +1,8 @@
 package input_test
 
 import (
+	"math"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -194,4 +196,79 @@ func deref(s *string) any {
 		return nil
 	}
 	return *s
+}
+
+// Coordinates as latitude and longitude take them (place.md §1): numbers or
+// numeric strings in range, rounded to 6 decimals; null or blank clears.
+func TestCoordinateCoercion(t *testing.T) {
+	t.Parallel()
+	const (
+		set   = "set"
+		null  = "null"
+		unset = "unset"
+	)
+	for _, c := range []struct {
+		js    string
+		limit int64
+		state string
+		want  float64
+		msg   string
+	}{
+		{`{"v": 4.711}`, input.Latitude, set, 4.711, ""},
+		{`{"v": "-74.0721"}`, input.Longitude, set, -74.0721, ""},
+		{`{"v": " 4.5 "}`, input.Latitude, set, 4.5, ""},
+		{`{"v": 4.710987654321012}`, input.Latitude, set, 4.710988, ""}, // a phone's 15 decimals: rounded, not refused
+		{`{"v": -74.0721234}`, input.Longitude, set, -74.072123, ""},
+		{`{"v": 90}`, input.Latitude, set, 90, ""},
+		{`{"v": -90}`, input.Latitude, set, -90, ""},
+		{`{"v": 180}`, input.Longitude, set, 180, ""},
+		{`{"v": -180.0}`, input.Longitude, set, -180, ""},
+		{`{"v": 4.5e1}`, input.Latitude, set, 45, ""},
+		{`{"v": ".5"}`, input.Latitude, set, 0.5, ""},
+		{`{"v": "+1."}`, input.Latitude, set, 1, ""},
+		{`{"v": 1e-400}`, input.Latitude, set, 0, ""},
+		{`{"v": -0.0000001}`, input.Latitude, set, 0, ""},
+		{`{"v": 90.0000001}`, input.Latitude, unset, 0, "Asegúrese de que este valor sea menor o igual a 90."},
+		{`{"v": 90.000001}`, input.Latitude, unset, 0, "Asegúrese de que este valor sea menor o igual a 90."},
+		{`{"v": -91}`, input.Latitude, unset, 0, "Asegúrese de que este valor sea mayor o igual a -90."},
+		{`{"v": "180.5"}`, input.Longitude, unset, 0, "Asegúrese de que este valor sea menor o igual a 180."},
+		{`{"v": -1e300}`, input.Longitude, unset, 0, "Asegúrese de que este valor sea mayor o igual a -180."},
+		{`{"v": 1e400}`, input.Latitude, unset, 0, input.MsgFloat},
+		{`{"v": "NaN"}`, input.Latitude, unset, 0, input.MsgFloat},
+		{`{"v": "nan"}`, input.Latitude, unset, 0, input.MsgFloat},
+		{`{"v": "Infinity"}`, input.Longitude, unset, 0, input.MsgFloat},
+		{`{"v": "-inf"}`, input.Longitude, unset, 0, input.MsgFloat},
+		{`{"v": "0x1p-2"}`, input.Latitude, unset, 0, input.MsgFloat},
+		{`{"v": "1_0"}`, input.Latitude, unset, 0, input.MsgFloat},
+		{`{"v": "4,5"}`, input.Latitude, unset, 0, input.MsgFloat},
+		{`{"v": "norte"}`, input.Latitude, unset, 0, input.MsgFloat},
+		{`{"v": true}`, input.Latitude, unset, 0, input.MsgFloat},
+		{`{"v": false}`, input.Longitude, unset, 0, input.MsgFloat},
+		{`{"v": [4.7]}`, input.Latitude, unset, 0, input.MsgFloat},
+		{`{"v": {"lat": 4.7}}`, input.Latitude, unset, 0, input.MsgFloat},
+		{`{"v": "` + strings.Repeat("1", 1001) + `"}`, input.Latitude, unset, 0, input.MsgFloat},
+		{`{"v": null}`, input.Latitude, null, 0, ""},
+		{`{"v": ""}`, input.Longitude, null, 0, ""},
+		{`{"v": "  "}`, input.Longitude, null, 0, ""},
+		{`{}`, input.Latitude, unset, 0, ""},
+	} {
+		f := apperr.Fields{}
+		v := body(t, c.js).Coordinate("v", f, c.limit)
+		state := unset
+		switch {
+		case v.Set && v.Null:
+			state = null
+		case v.Set:
+			state = set
+		}
+		if state != c.state || (state == set && v.Value != c.want) {
+			t.Errorf("%.60s: got %s %v, want %s %v", c.js, state, v.Value, c.state, c.want)
+		}
+		if state == set && math.Signbit(v.Value) && v.Value == 0 {
+			t.Errorf("%s: negative zero kept", c.js)
+		}
+		if got := first(f["v"]); got != c.msg {
+			t.Errorf("%.60s: message %q, want %q", c.js, got, c.msg)
+		}
+	}
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/shopspring/decimal"
 
 	"hermez/pkg/apperr"
+	"hermez/pkg/geo"
+	"hermez/pkg/optional"
 )
 
 // Messages (DRF's, in Spanish).
@@ -34,6 +36,7 @@ const (
 	MsgString   = "No es una cadena válida."
 	MsgUUID     = "Debe ser un UUID válido."
 	MsgList     = "Se esperaba una lista de elementos."
+	MsgFloat    = "Se requiere un número válido."
 )
 
 // Body is a decoded JSON object, field by field.
@@ -501,4 +504,53 @@ func (b Body) StringList(key string, f apperr.Fields) (val []string, sent bool) 
 		out = append(out, s)
 	}
 	return out, true
+}
+
+// floatText is a number as DRF's FloatField takes it (Python's float() of a
+// plain decimal): digits with an optional fraction and exponent. Go's
+// ParseFloat alone would also take "Inf", "NaN", hex floats and underscores.
+var floatText = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+
+// Latitude and Longitude are the bounds of Coordinate (place.md §1).
+const (
+	Latitude  = 90
+	Longitude = 180
+)
+
+// Coordinate reads a latitude (limit Latitude) or a longitude (limit
+// Longitude) in decimal degrees (place.md §1): a JSON number or numeric
+// string within −limit..limit, rounded to 6 decimals (more are never
+// refused). null, or a blank string, is Null (it clears the column); not
+// sent, or sent invalid (the message added to f), is not Set. NaN,
+// infinities, booleans, lists and objects are MsgFloat; a value out of range
+// gets DRF's MsgMin/MsgMax.
+func (b Body) Coordinate(key string, f apperr.Fields, limit int64) optional.Field[float64] {
+	if !b.Has(key) {
+		return optional.Field[float64]{}
+	}
+	if b.IsNull(key) {
+		return optional.Null[float64]()
+	}
+	s, ok := b.scalarText(key)
+	if ok && s == "" {
+		return optional.Null[float64]()
+	}
+	if !ok || len(s) > maxNumberLen || !floatText.MatchString(s) {
+		f.Add(key, MsgFloat)
+		return optional.Field[float64]{}
+	}
+	x, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(x, 0) || math.IsNaN(x) { // 1e400 is beyond float64
+		f.Add(key, MsgFloat)
+		return optional.Field[float64]{}
+	}
+	switch {
+	case x > float64(limit):
+		f.Add(key, MsgMax(limit))
+		return optional.Field[float64]{}
+	case x < -float64(limit):
+		f.Add(key, MsgMin(-limit))
+		return optional.Field[float64]{}
+	}
+	return optional.Value(geo.Round6(x))
 }

@@ -39,6 +39,11 @@ type QuoteInput struct {
 	EstimatedWeight optional.Field[decimal.Decimal]
 	EstimatedSize   optional.Field[string]
 	ClientPrice     optional.Field[decimal.Decimal]
+	// The pickup and delivery points (place.md §1), range-checked and
+	// rounded by the decoder: not Set keeps the column, Null clears it. The
+	// service checks each pair's rule on the resulting row.
+	PickupLatitude, PickupLongitude     optional.Field[float64]
+	DeliveryLatitude, DeliveryLongitude optional.Field[float64]
 	// Invalid are the errors found while decoding; the service adds its own
 	// and answers one 400 with all of them, as DRF does.
 	Invalid apperr.Fields

@@ -291,7 +291,9 @@ func (s *Service) AcceptOffer(ctx context.Context, caller *store.User, id uuid.U
 			PickupAddress: q.PickupAddress, DeliveryAddress: q.DeliveryAddress, CategoryID: q.CategoryID,
 			Description: q.Description, Observations: q.Observations, EstimatedWeight: q.EstimatedWeight,
 			EstimatedSize: q.EstimatedSize, PaymentMethod: q.PaymentMethod, FinalPrice: o.ProposedPrice,
-			VehicleID: o.VehicleID, Status: store.DeliveryAssigned, CreatedAt: now, UpdatedAt: now, HistoryID: q.HistoryID}
+			VehicleID: o.VehicleID, Status: store.DeliveryAssigned, CreatedAt: now, UpdatedAt: now, HistoryID: q.HistoryID,
+			PickupLatitude: q.PickupLatitude, PickupLongitude: q.PickupLongitude,
+			DeliveryLatitude: q.DeliveryLatitude, DeliveryLongitude: q.DeliveryLongitude}
 		if nd.Observations == nil {
 			nd.Observations = store.StringList{}
 		}

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"hermez/pkg/apperr"
+	"hermez/pkg/geo"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 )
@@ -104,6 +105,14 @@ func applyQuote(tx *gorm.DB, ts *store.TypeSet, q *store.Quote, in QuoteInput) e
 			q.ClientPrice = p.Value
 		}
 	}
+	// Each point both or neither (place.md §1); the two points may be the
+	// same (one building, two floors): only the address texts must differ.
+	pickup := geo.Pair{Lat: q.PickupLatitude, Lng: q.PickupLongitude}.
+		Merge(f, in.PickupLatitude, in.PickupLongitude, "pickup_latitude", "pickup_longitude")
+	q.PickupLatitude, q.PickupLongitude = pickup.Lat, pickup.Lng
+	drop := geo.Pair{Lat: q.DeliveryLatitude, Lng: q.DeliveryLongitude}.
+		Merge(f, in.DeliveryLatitude, in.DeliveryLongitude, "delivery_latitude", "delivery_longitude")
+	q.DeliveryLatitude, q.DeliveryLongitude = drop.Lat, drop.Lng
 	if err := f.Err(); err != nil {
 		return err
 	}
@@ -342,7 +351,8 @@ func (s *Service) UpdateQuote(ctx context.Context, caller *store.User, id uuid.U
 			"pickup_address": q.PickupAddress, "delivery_address": q.DeliveryAddress, "category_id": q.CategoryID,
 			"description": q.Description, "observations": q.Observations, "vehicle_type_id": q.VehicleTypeID,
 			"estimated_weight": q.EstimatedWeight, "estimated_size": q.EstimatedSize, "client_price": q.ClientPrice,
-			"payment_method": q.PaymentMethod, "version": bumpVersion,
+			"payment_method": q.PaymentMethod, "pickup_latitude": q.PickupLatitude, "pickup_longitude": q.PickupLongitude,
+			"delivery_latitude": q.DeliveryLatitude, "delivery_longitude": q.DeliveryLongitude, "version": bumpVersion,
 		}).Error
 		if err != nil {
 			return nil, fmt.Errorf("update quote: %w", err)

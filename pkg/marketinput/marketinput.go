@@ -95,6 +95,12 @@ func Quote(b input.Body, partial bool) market.QuoteInput {
 	if v, ok := b.Decimal("client_price", f, 10, 2, req, false); ok && v != nil {
 		in.ClientPrice = optional.Value(*v)
 	}
+	// Optional on every method (a PUT not sending them keeps them, as DRF's
+	// update keeps a field it was not given).
+	in.PickupLatitude = b.Coordinate("pickup_latitude", f, input.Latitude)
+	in.PickupLongitude = b.Coordinate("pickup_longitude", f, input.Longitude)
+	in.DeliveryLatitude = b.Coordinate("delivery_latitude", f, input.Latitude)
+	in.DeliveryLongitude = b.Coordinate("delivery_longitude", f, input.Longitude)
 	return in
 }
 

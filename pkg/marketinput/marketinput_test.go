@@ -110,6 +110,24 @@ func TestQuote(t *testing.T) {
 			want:    market.QuoteInput{Invalid: apperr.Fields{"observations": {marketinput.MsgTooManyObservations}}},
 		},
 		{
+			name:    "coordinates: rounded, strings, null and blank",
+			body:    `{"pickup_latitude": 7.1193494444, "pickup_longitude": "-73.122741", "delivery_latitude": null, "delivery_longitude": ""}`,
+			partial: true,
+			want: market.QuoteInput{PickupLatitude: optional.Value(7.119349), PickupLongitude: optional.Value(-73.122741),
+				DeliveryLatitude: optional.Null[float64](), DeliveryLongitude: optional.Null[float64](), Invalid: apperr.Fields{}},
+		},
+		{
+			name:    "coordinates refused are left unset (the pair rule is the service's)",
+			body:    `{"pickup_latitude": 91, "pickup_longitude": true, "delivery_latitude": "NaN", "delivery_longitude": -180.1}`,
+			partial: true,
+			want: market.QuoteInput{Invalid: apperr.Fields{
+				"pickup_latitude":    {"Asegúrese de que este valor sea menor o igual a 90."},
+				"pickup_longitude":   {input.MsgFloat},
+				"delivery_latitude":  {input.MsgFloat},
+				"delivery_longitude": {"Asegúrese de que este valor sea mayor o igual a -180."},
+			}},
+		},
+		{
 			name:    "a client_id that is no text is ignored",
 			body:    `{"client_id": {"a": 1}}`,
 			partial: true,

@@ -89,7 +89,7 @@ func newFuzzSystem(f *testing.F) *fuzzSystem {
 	a, v := addr["addressId"].(string), veh["vehicleId"].(string)
 	s.routes = []fuzzRoute{
 		{"PUT", me, "client"}, {"PATCH", me, "client"}, {"DELETE", "/user/api/me/{fresh}/", "fresh"},
-		{"PATCH", "/user/api/me/update/", "client"}, {"POST", "/user/api/me/toggle-availability/", "client"},
+		{"PATCH", "/user/api/me/update/", "client"}, {"POST", "/user/api/me/toggle-availability/", "client"}, {"POST", "/user/api/me/set-availability/", "client"},
 		{"POST", "/user/api/me/set-current-vehicle/", "driver"},
 		{"POST", "/user/api/me/addresses/", "client"}, {"PUT", "/user/api/me/addresses/" + a + "/", "client"},
 		{"PATCH", "/user/api/me/addresses/" + a + "/", "client"}, {"DELETE", "/user/api/me/addresses/" + a + "/", "client"},

@@ -21,6 +21,7 @@ func (a *API) userRoutes(g *echo.Group) {
 	g.GET("/me/", a.listMe, au)
 	g.PATCH("/me/update/", a.updateMeMessage, au)
 	g.POST("/me/toggle-availability/", a.toggleAvailability, au)
+	g.POST("/me/set-availability/", a.setAvailability, au)
 	g.POST("/me/set-current-vehicle/", a.setCurrentVehicle, au)
 	g.GET("/me/ratings/", a.myRatings, au)
 	g.GET("/me/vehicle-types/", a.vehicleTypes, au)
@@ -76,7 +77,7 @@ func me(c echo.Context) string { return CurrentUser(c).UserID }
 // reservedMe are the fixed segments under me/: another method on them falls
 // into me/{userid}/ and must answer 405, not 403/404.
 var reservedMe = map[string]string{
-	"update": "PATCH, OPTIONS", "toggle-availability": "POST, OPTIONS", "set-current-vehicle": "POST, OPTIONS",
+	"update": "PATCH, OPTIONS", "toggle-availability": "POST, OPTIONS", "set-availability": "POST, OPTIONS", "set-current-vehicle": "POST, OPTIONS",
 	"ratings": "GET, HEAD, OPTIONS", "vehicle-types": "GET, HEAD, OPTIONS",
 	"addresses": "GET, HEAD, POST, OPTIONS", "vehicles": "GET, HEAD, POST, OPTIONS",
 }
@@ -166,6 +167,25 @@ func (a *API) toggleAvailability(c echo.Context) error {
 		return err
 	}
 	v, err := a.Account.ToggleAvailability(c.Request().Context(), me(c), set)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]bool{"is_available": v})
+}
+
+// setAvailability sets is_available to the value sent (place.md §8): a set,
+// unlike the toggle, cannot flip a busy driver back.
+func (a *API) setAvailability(c echo.Context) error {
+	b, err := body(c)
+	if err != nil {
+		return err
+	}
+	f := apperr.Fields{}
+	set, _ := b.Bool("is_available", f, true)
+	if err := f.Err(); err != nil {
+		return err
+	}
+	v, err := a.Account.ToggleAvailability(c.Request().Context(), me(c), &set)
 	if err != nil {
 		return err
 	}

@@ -148,10 +148,65 @@ func TestAvailabilityAndCurrentVehicle(t *testing.T) {
 	if m := res.Map(t); m["vehicle_id"] != mine["vehicleId"] {
 		t.Fatalf("not set: %s", res.Body)
 	}
+	// place.md §8: plate repeats licensePlate wherever a Vehicle renders.
+	if mine["plate"] != "KTQ38F" || mine["licensePlate"] != "KTQ38F" {
+		t.Fatalf("vehicle plate: %v", mine)
+	}
+	res = w.Do(t, "GET", "/user/api/me/user_drv/", tok, nil)
+	if cv, _ := res.Map(t)["current_vehicle"].(map[string]any); cv == nil || cv["plate"] != "KTQ38F" || cv["plate"] != cv["licensePlate"] {
+		t.Fatalf("current_vehicle.plate: %s", res.Body)
+	}
+	// plate is read-only: an update of licensePlate moves it, plate sent alone is a plate alias.
+	res = w.Do(t, "PATCH", "/user/api/me/vehicles/"+mine["vehicleId"].(string)+"/", tok, map[string]any{"licensePlate": "KTQ39G"})
+	if m := res.Map(t); m["plate"] != "KTQ39G" || m["licensePlate"] != "KTQ39G" {
+		t.Fatalf("plate after update: %s", res.Body)
+	}
 	res = w.Do(t, "POST", scv, tok, map[string]any{"vehicle_id": mine["vehicleId"]})
 	if m := res.Map(t); m["vehicle_id"] != nil || m["message"] == "" {
 		t.Fatalf("not cleared: %s", res.Body)
 	}
+}
+
+// place.md §8: set-availability sets, never flips: the same value twice stays.
+func TestSetAvailability(t *testing.T) {
+	t.Parallel()
+	w := testutil.NewWeb(t, testutil.WebOptions{})
+	tok := w.Token(t, "user_set_av")
+	set := func(body any) any {
+		t.Helper()
+		res := w.Do(t, "POST", "/user/api/me/set-availability", tok, body) // slashless as well
+		wantStatus(t, res, 200)
+		wantKeys(t, "set-availability", res.Body, []string{"is_available"})
+		return res.Map(t)["is_available"]
+	}
+	stored := func() bool {
+		t.Helper()
+		var u store.User
+		if err := w.Store.DB.Where("userid = ?", "user_set_av").Take(&u).Error; err != nil {
+			t.Fatal(err)
+		}
+		return u.IsAvailable
+	}
+	for _, c := range []struct {
+		body any
+		want bool
+	}{
+		{map[string]any{"is_available": true}, true}, {map[string]any{"is_available": true}, true},
+		{map[string]any{"is_available": false}, false}, {map[string]any{"is_available": false}, false},
+		{map[string]any{"is_available": "true", "other": 1}, true},
+	} {
+		if got := set(c.body); got != c.want || stored() != c.want {
+			t.Fatalf("set %v: answered %v, stored %v", c.body, got, stored())
+		}
+	}
+	for _, bad := range []any{nil, map[string]any{}, map[string]any{"is_available": nil},
+		map[string]any{"is_available": "talvez"}, map[string]any{"is_available": 7}, map[string]any{"is_available": []any{true}}} {
+		wantFieldError(t, w.Do(t, "POST", "/user/api/me/set-availability/", tok, bad), "is_available")
+	}
+	if !stored() {
+		t.Fatal("a refused set changed the value")
+	}
+	wantStatus(t, w.Do(t, "POST", "/user/api/me/set-availability/", "", map[string]any{"is_available": true}), 401)
 }
 
 func TestAddressEndpoints(t *testing.T) {
@@ -490,7 +545,7 @@ func TestDeleteProfile(t *testing.T) {
 func TestUserRoutesMethodNotAllowed(t *testing.T) {
 	w := testutil.NewWeb(t, testutil.WebOptions{})
 	tok := w.Token(t, "user_routes")
-	for _, c := range [][2]string{{"GET", "/user/api/me/update/"}, {"GET", "/user/api/me/toggle-availability"},
+	for _, c := range [][2]string{{"GET", "/user/api/me/update/"}, {"GET", "/user/api/me/toggle-availability"}, {"GET", "/user/api/me/set-availability/"},
 		{"DELETE", "/user/api/me/vehicle-types/"}, {"PATCH", "/user/api/me/ratings/"}, {"POST", "/user/api/me/user_routes/"}} {
 		res := w.Do(t, c[0], c[1], tok, nil)
 		wantDetail(t, res, 405)

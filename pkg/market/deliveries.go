@@ -27,10 +27,46 @@ const (
 var deliveryStatuses = map[string]bool{store.DeliveryAssigned: true, store.DeliveryPickedUp: true,
 	store.DeliveryInTransit: true, store.DeliveryDelivered: true, store.DeliveryPaid: true, store.DeliveryCancelled: true}
 
-// DeliveryFilter are the query parameters of the delivery list; empty or
-// invalid values mean "no filter".
+// DeliveryFilter are the query parameters of the delivery list; empty values
+// mean "no filter"; a status or payment method that names nothing selects
+// nothing (place.md §8, as the old system's filter(status=…) did).
 type DeliveryFilter struct {
 	FilterBy, Status, PaymentMethod, Month, Year string
+}
+
+// statusLabels are the history filter page's values (place.md §8) beside the
+// statuses themselves.
+var statusLabels = map[string][]string{
+	"pending":    {store.DeliveryAssigned},
+	"on-the-way": {store.DeliveryPickedUp, store.DeliveryInTransit},
+	"completed":  {store.DeliveryDelivered, store.DeliveryPaid},
+}
+
+// paymentLabels are the filter page's payment labels beside the methods;
+// card names no method of this system (an empty list).
+var paymentLabels = map[string][]string{
+	"efectivo": {"efectivo"}, "nequi": {"nequi"},
+	"cash": {"efectivo"}, "transfer": {"nequi"}, "card": {},
+}
+
+// FilterValues is what a status or payment_method query value selects:
+// filter false for an empty value (no filter); otherwise the values to match,
+// none for a value that names nothing.
+func FilterValues(param, v string) (values []string, filter bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, false
+	}
+	switch param {
+	case "status":
+		if deliveryStatuses[v] {
+			return []string{v}, true
+		}
+		return statusLabels[v], true
+	case "payment_method":
+		return paymentLabels[v], true
+	}
+	return nil, false
 }
 
 // ListDeliveries lists the caller's deliveries as client (default), as driver
@@ -49,11 +85,17 @@ func (s *Service) ListDeliveries(ctx context.Context, caller *store.User, f Deli
 	default:
 		where, args = append(where, "deliveries.client_id = ?"), append(args, caller.UserID)
 	}
-	if st := strings.TrimSpace(f.Status); deliveryStatuses[st] {
-		where, args = append(where, "deliveries.status = ?"), append(args, st)
-	}
-	if pm := strings.TrimSpace(f.PaymentMethod); pm == "efectivo" || pm == "nequi" {
-		where, args = append(where, "deliveries.payment_method = ?"), append(args, pm)
+	for _, p := range []struct{ param, value, column string }{
+		{"status", f.Status, "deliveries.status"}, {"payment_method", f.PaymentMethod, "deliveries.payment_method"},
+	} {
+		vals, filter := FilterValues(p.param, p.value)
+		if !filter {
+			continue
+		}
+		if len(vals) == 0 {
+			return []store.Delivery{}, nil // a value naming nothing: an empty list, not an error
+		}
+		where, args = append(where, p.column+" IN ?"), append(args, vals)
 	}
 	year := s.Store.Now().Year()
 	yearSet := false

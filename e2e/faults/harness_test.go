@@ -1,5 +1,5 @@
 // Package faults breaks a running system the way an operator would and checks
-// what realtime.md's "Guarantees" and api.md's "Operations" promise: real
+// what docs/realtime.md's "Guarantees" and docs/api.md's "Operations" promise: real
 // processes (web and two workers, built from cmd/ once) on a real PostgreSQL
 // database of their own and Redis — its own redis-server on a free port for
 // the cases that kill, pause or restart it — with a test JWKS standing in for

@@ -223,7 +223,7 @@ func upsertClerkUser(tx *gorm.DB, cu *clerkUser, now time.Time) (ClerkResult, er
 }
 
 // WebhookRetention is how long applied svix-ids are remembered (Svix retries
-// for about 28 hours; data-model.md keeps them 7 days).
+// for about 28 hours; docs/data-model.md keeps them 7 days).
 const WebhookRetention = 7 * 24 * time.Hour
 
 // PurgeWebhookEvents deletes webhook_events rows received more than

@@ -14,7 +14,7 @@ import (
 // The staff's side of vehicles and users: document verification, the
 // vehicle types drivers choose from, and the API staff flag. The console
 // (pkg/admin) and `web staff` call these; none of them has a realtime event
-// (realtime.md: vehicle and reference-data edits publish nothing; they show
+// (docs/realtime.md: vehicle and reference-data edits publish nothing; they show
 // in the next snapshot).
 
 // DocumentStatuses are the values of a vehicle's four document statuses.
@@ -222,7 +222,7 @@ const (
 	// UnknownNotFound answers 404: the console changes users the app has seen.
 	UnknownNotFound IfUnknown = iota
 	// UnknownCreate creates the row, so `web staff <userid>` can grant the
-	// flag before the user's first sign-in (api.md); the first authenticated
+	// flag before the user's first sign-in (docs/api.md); the first authenticated
 	// request or Clerk webhook fills in the profile.
 	UnknownCreate
 )

@@ -155,7 +155,7 @@ func (s *Service) DeleteProfile(ctx context.Context, userID string) error {
 	})
 }
 
-// deleteProfile is data-model.md's profile deletion, inside tx: the row is
+// deleteProfile is docs/data-model.md's profile deletion, inside tx: the row is
 // kept (created already deleted for an id never seen) with deleted_at set and
 // personal fields cleared; the marketplace hook removes open quotes and pending
 // offers; addresses and unreferenced vehicles are deleted; deliveries, ratings

@@ -363,7 +363,7 @@ func TestVerifyVehicleValidates(t *testing.T) {
 	if res := b.get("/admin/vehicles/?estado=verificados"); !strings.Contains(res.Body, "ABC12D") {
 		t.Error("verified vehicle missing from the verified list")
 	}
-	// Nothing is published: realtime.md has no event for vehicle edits.
+	// Nothing is published: docs/realtime.md has no event for vehicle edits.
 	if msgs := f.W.Recorder.Take(); len(msgs) != 0 {
 		t.Errorf("published %d frames", len(msgs))
 	}

@@ -193,7 +193,7 @@ func SignalContext() (context.Context, context.CancelFunc) {
 }
 
 // Serve runs h on cfg.Port until ctx ends (SIGTERM), then shuts down as
-// api.md's "Operations" says. First the drain (SHUTDOWN_DRAIN_SECONDS): the
+// docs/api.md's "Operations" says. First the drain (SHUTDOWN_DRAIN_SECONDS): the
 // process keeps serving, /readyz answers 503 so the platform stops routing
 // here, and every answer carries `Connection: close` so clients stop reusing
 // their connections (a request a client writes on a kept-alive connection that

@@ -101,7 +101,7 @@ func Staff(ctx context.Context, cfg config.Config, log *slog.Logger, args []stri
 		return err
 	}
 	defer st.Close()
-	// api.md: `web staff <userid>` creates the row of a user never seen.
+	// docs/api.md: `web staff <userid>` creates the row of a user never seen.
 	if err := account.New(st, nil, log).SetStaff(ctx, userid, !*off, account.UnknownCreate); err != nil {
 		return err
 	}

@@ -187,7 +187,7 @@ func forwardClientIP(proxy http.Handler) echo.HandlerFunc {
 
 // mountSockets adds the socket side to the web process: forwarding to
 // WORKER_URL when set; else the sockets are served here over the process's
-// broker (config.md), and in single-process mode (the in-process broker) the
+// broker (docs/config.md), and in single-process mode (the in-process broker) the
 // relay/sweep runner runs here too (with Redis, the worker runs it).
 func (w *Web) mountSockets(e *echo.Echo, cfg config.Config, log *slog.Logger, st *store.Store, sockets *throttle.Sockets) error {
 	if cfg.WorkerURL != "" {

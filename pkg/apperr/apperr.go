@@ -96,7 +96,7 @@ func NotFoundErr() *Error { return New(NotFound, MsgNotFound) }
 func ForbiddenErr() *Error { return New(Forbidden, MsgForbidden) }
 
 // Detail is the body of every error that is not about one field: one text
-// under one key (api.md "Errors": three of the frontend's actions join every
+// under one key (docs/api.md "Errors": three of the frontend's actions join every
 // key of an error body into what they show). Message is set only on the
 // address favorite's errors (that action reads message); empty, it is left out.
 type Detail struct {

@@ -19,7 +19,7 @@ import (
 )
 
 // ClerkKeys is the Clerk JWKS as a key source (jwkset storage + keyfunc), with
-// the behaviour an outage of Clerk needs (api.md "Operations"):
+// the behaviour an outage of Clerk needs (docs/api.md "Operations"):
 //
 //   - Until a key set has been loaded once, it is fetched again in the
 //     background at most NotLoadedRetry (1 s) after each failed try, and Ready

@@ -21,7 +21,7 @@ import (
 // DEBUG=false the process refuses to start with it.
 const DefaultSecretKey = "hermez-insecure-development-secret-key-change-me"
 
-// Config is every environment variable of the spec (config.md), with its default.
+// Config is every environment variable of the spec (docs/config.md), with its default.
 type Config struct {
 	Port           int    `envconfig:"PORT" default:"8000"`
 	SecretKey      string `envconfig:"SECRET_KEY" default:"hermez-insecure-development-secret-key-change-me"`
@@ -49,9 +49,9 @@ type Config struct {
 	MigrateOnStart         bool     `envconfig:"MIGRATE_ON_START" default:"false"`
 	QuoteMaxLifetimeMin    int      `envconfig:"QUOTE_MAX_LIFETIME_MINUTES" default:"60"`
 	RequireVerifiedVehicle bool     `envconfig:"REQUIRE_VERIFIED_VEHICLE" default:"false"`
-	// DevKeyDir is where the development issuer keeps its RSA key (config.md: .hermez/).
+	// DevKeyDir is where the development issuer keeps its RSA key (docs/config.md: .hermez/).
 	DevKeyDir string `envconfig:"HERMEZ_DEV_DIR" default:".hermez"`
-	// ShutdownSeconds bounds the graceful drain (api.md: in-flight requests ≤ 10 s).
+	// ShutdownSeconds bounds the graceful drain (docs/api.md: in-flight requests ≤ 10 s).
 	ShutdownSeconds int `envconfig:"SHUTDOWN_TIMEOUT_SECONDS" default:"10"`
 	// ShutdownDrainSeconds is SHUTDOWN_DRAIN_SECONDS as given ("": 5, or 0 in
 	// local mode); read it with ShutdownDrain.
@@ -69,7 +69,7 @@ type Config struct {
 	// WSMaxSocketsPerUser caps one user's concurrent sockets across workers (0 disables).
 	WSMaxSocketsPerUser int `envconfig:"WS_MAX_SOCKETS_PER_USER" default:"30"`
 
-	// Place (place.md, config.md "Place").
+	// Place (place.md, docs/config.md "Place").
 	// QuoteRadiusKm is a placed driver's new-quotes area and the radius of nearby_drivers.
 	QuoteRadiusKm float64 `envconfig:"QUOTE_RADIUS_KM" default:"10"`
 	// LocationTTLSeconds is how long a user's location stays fresh.

@@ -43,7 +43,7 @@ func TestDefaultsAsDocumented(t *testing.T) {
 	if !reflect.DeepEqual(c, config.Defaults()) {
 		t.Fatalf("environment defaults differ from config.Defaults():\n%+v\n%+v", c, config.Defaults())
 	}
-	// The table of config.md.
+	// The table of docs/config.md.
 	checks := []struct {
 		name      string
 		got, want any

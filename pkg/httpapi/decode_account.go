@@ -14,7 +14,7 @@ import (
 
 // Decoders of the users API's bodies into account's typed inputs: types,
 // formats, required fields, lengths and choices, as DRF's serializers checked
-// them (api.md "Users"). Their field errors travel in the input's Invalid;
+// them (docs/api.md "Users"). Their field errors travel in the input's Invalid;
 // the service adds what needs the database and answers one 400.
 
 // str reads a string field; nil when not sent, sent as null, or invalid.

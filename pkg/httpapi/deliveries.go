@@ -17,7 +17,7 @@ import (
 	"hermez/pkg/view"
 )
 
-// deliveryRoutes registers /deliveries/api/… (api.md "Deliveries"). Methods a
+// deliveryRoutes registers /deliveries/api/… (docs/api.md "Deliveries"). Methods a
 // path does not list answer 405 with an Allow header (Echo's router); deliveries
 // themselves are only read here: they are born from an accepted offer.
 func (a *API) deliveryRoutes(g *echo.Group) {

@@ -89,7 +89,7 @@ func wantFieldError(t *testing.T, res *testutil.Response, field string) {
 		t.Fatalf("no message for %q: %s", field, res.Body)
 	}
 	if field == "non_field_errors" {
-		// api.md: a 400 that is not about one field also carries its first
+		// docs/api.md: a 400 that is not about one field also carries its first
 		// message as detail (and nothing else).
 		var s string
 		if json.Unmarshal(m["detail"], &s) != nil || s != msgs[0] || len(m) != 2 {

@@ -6,7 +6,7 @@ import (
 	"hermez/pkg/testutil"
 )
 
-// The frames each action publishes, against realtime.md's "Events" table:
+// The frames each action publishes, against docs/realtime.md's "Events" table:
 // types, order, groups, the id inside data, and can_accept per group.
 func TestMarketEvents(t *testing.T) {
 	t.Parallel()

@@ -11,7 +11,7 @@ import (
 	"hermez/pkg/testutil"
 )
 
-// Every frame carries the version of the resource it describes (realtime.md
+// Every frame carries the version of the resource it describes (docs/realtime.md
 // "Order"): 1 when created, one more per change, one past the last for a
 // removal (final); the stored row's version follows.
 func TestMarketFramesCarryResourceVersions(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"hermez/pkg/throttle"
 )
 
-// Throttles are the request throttles of api.md ("Throttling"); a nil
+// Throttles are the request throttles of docs/api.md ("Throttling"); a nil
 // limiter is off.
 type Throttles struct {
 	UserWrites *throttle.Limiter // authenticated POST/PUT/PATCH/DELETE per user

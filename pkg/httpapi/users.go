@@ -15,7 +15,7 @@ import (
 	"hermez/pkg/view"
 )
 
-// userRoutes registers /user/api/… (api.md "Users").
+// userRoutes registers /user/api/… (docs/api.md "Users").
 func (a *API) userRoutes(g *echo.Group) {
 	au := a.authed
 	g.GET("/me/", a.listMe, au)

@@ -15,6 +15,6 @@
 // transaction (realtime.Change), so they must exist as bytes before the
 // commit. Rendering them in an adapter after the fact would reopen the window
 // the outbox closes (a crash between commit and render loses the event).
-// Each frame is rendered per audience (realtime.md) from the rows the
+// Each frame is rendered per audience (docs/realtime.md) from the rows the
 // transaction already loaded.
 package market

@@ -20,7 +20,7 @@ type audience struct {
 }
 
 // about is the resource a change's frames describe, its version after the
-// change, and whether the change removed it (realtime.md "Order"). Versions are
+// change, and whether the change removed it (docs/realtime.md "Order"). Versions are
 // bumped in the change's transaction while the row is locked (bumpVersion);
 // a removal's version is one past the row's last one.
 type about struct {
@@ -33,7 +33,7 @@ type about struct {
 // the Updates of every change that publishes frames about the row.
 var bumpVersion = gorm.Expr("version + 1")
 
-// frames renders each event type for each audience, types first (realtime.md:
+// frames renders each event type for each audience, types first (docs/realtime.md:
 // "events, in order → groups"). Each audience's data is rendered once.
 func frames(types []string, auds []audience, ab about, render func(viewer view.Viewer) any) ([]realtime.Message, error) {
 	cache := map[view.Viewer]any{}
@@ -55,7 +55,7 @@ func frames(types []string, auds []audience, ab about, render func(viewer view.V
 	return out, nil
 }
 
-// Audiences of a quote's events, in the order realtime.md lists them.
+// Audiences of a quote's events, in the order docs/realtime.md lists them.
 func quoteNew() audience { return audience{realtime.GroupNewQuotes, ""} }
 func quoteOwn(q *store.Quote) audience {
 	return audience{realtime.GroupQuote(q.ID.String()), q.ClientID}

@@ -15,7 +15,7 @@ import (
 	"hermez/pkg/store"
 )
 
-// Config are the marketplace settings (config.md; pkg/app fills them from
+// Config are the marketplace settings (docs/config.md; pkg/app fills them from
 // the process configuration).
 type Config struct {
 	// QuoteTTL is how long a new quote stays open (QUOTE_TTL_MINUTES).

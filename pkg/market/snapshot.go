@@ -1,6 +1,6 @@
 package market
 
-// Read models of the socket snapshots (realtime.md "initial message"): each
+// Read models of the socket snapshots (docs/realtime.md "initial message"): each
 // function loads its rows with the preloads of the resource (no N+1) and notes
 // the version of every resource it shows; pkg/ws renders them with pkg/view,
 // so the JSON is the HTTP API's.

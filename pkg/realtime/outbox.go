@@ -141,7 +141,7 @@ func (o *Outbox) Flush(ctx context.Context, p *Pending) {
 // came back). That newer frame reached every subscribed worker (or they closed
 // their sockets with 1012), and sockets that joined since read a snapshot at
 // least as new: publishing the old frame would only put an older state after
-// a newer one (realtime.md "Order"). Superseded frames are not published (their
+// a newer one (docs/realtime.md "Order"). Superseded frames are not published (their
 // row is marked all the same), counted and logged. A resource's changes are
 // written in commit order (each holds the resource's row lock), so their rows'
 // ids grow with its versions: only published rows newer than the oldest row

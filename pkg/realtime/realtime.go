@@ -10,7 +10,7 @@ import (
 	"fmt"
 )
 
-// Group names (realtime.md).
+// Group names (docs/realtime.md).
 const GroupNewQuotes = "new_quotes"
 
 func GroupQuote(id string) string            { return "quote_" + id }
@@ -28,7 +28,7 @@ const GroupControl = "_control"
 // ControlUserDeleted is the control message type for a deleted user.
 const ControlUserDeleted = "user_deleted"
 
-// Event types (realtime.md "Events").
+// Event types (docs/realtime.md "Events").
 const (
 	QuoteCreated          = "quote_created"
 	QuoteUpdated          = "quote_updated"
@@ -54,7 +54,7 @@ const (
 // Message is one rendered frame for one group. Payload is the exact text
 // frame the sockets of that group receive.
 //
-// Resource and Version carry the order rule of realtime.md: Resource names
+// Resource and Version carry the order rule of docs/realtime.md: Resource names
 // what the frame is about ("quote:<id>", see the Resource* functions) and
 // Version is that resource's version after the change that caused the frame
 // (bumped in the change's transaction under the row lock), so a worker can
@@ -62,7 +62,7 @@ const (
 // a resource share its version. Final marks the frame announcing that the
 // resource is gone (deleted): no newer frame of it will follow. They travel
 // in the broker envelope (EncodeEnvelope), never inside Payload, which is the
-// wire format of realtime.md. Frames with no Resource (control frames) are
+// wire format of docs/realtime.md. Frames with no Resource (control frames) are
 // outside the rule.
 type Message struct {
 	Group    string `json:"group"`

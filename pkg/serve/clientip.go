@@ -8,7 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// ClientIP is config.md's client-IP rule as Echo's IPExtractor (so
+// ClientIP is docs/config.md's client-IP rule as Echo's IPExtractor (so
 // c.RealIP() follows it everywhere): with hops == 0 the connection's peer
 // address; with hops == N the N-th address from the right of X-Forwarded-For
 // (each proxy in front appends the address it saw: Render's one proxy makes

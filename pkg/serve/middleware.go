@@ -226,9 +226,9 @@ func CORS(origins []string) echo.MiddlewareFunc {
 
 // CommonOptions configure the middleware stack shared by web and worker.
 type CommonOptions struct {
-	// DeploymentHost enables the Host check (config.md DEPLOYMENT_HOST).
+	// DeploymentHost enables the Host check (docs/config.md DEPLOYMENT_HOST).
 	DeploymentHost string
-	// TrustedProxyHops is config.md's client-IP rule (TRUSTED_PROXY_HOPS).
+	// TrustedProxyHops is docs/config.md's client-IP rule (TRUSTED_PROXY_HOPS).
 	TrustedProxyHops int
 }
 

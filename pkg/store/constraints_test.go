@@ -254,7 +254,7 @@ func TestSeedTwiceSameRowsOnce(t *testing.T) {
 		if fmt.Sprint(second.links) != fmt.Sprint(wantLinks) {
 			t.Fatalf("links %v, want %v", second.links, wantLinks)
 		}
-		// The data-model.md table, literally.
+		// The docs/data-model.md table, literally.
 		for _, l := range []string{"Moto→Alimentos", "Moto→Documentos", "Carro→Paquetes", "Mototaxi→Alimentos"} {
 			if !strings.Contains(fmt.Sprint(second.links), l) {
 				t.Errorf("link %s missing", l)

@@ -59,7 +59,7 @@ type User struct {
 	// user_rating (migration 00002); never written from Go. See RatingAverage.
 	RatingCount int   `gorm:"column:rating_count;<-:false"`
 	RatingSum   int64 `gorm:"column:rating_sum;<-:false"`
-	// StatsVersion orders the user's person_stats frames (realtime.md "Order"):
+	// StatsVersion orders the user's person_stats frames (docs/realtime.md "Order"):
 	// bumped in the transaction of each delivery they complete (migration 00003).
 	StatsVersion int64 `gorm:"column:stats_version;<-:false"`
 }
@@ -169,7 +169,7 @@ type Quote struct {
 	PickupLongitude   *float64 `gorm:"column:pickup_longitude"`
 	DeliveryLatitude  *float64 `gorm:"column:delivery_latitude"`
 	DeliveryLongitude *float64 `gorm:"column:delivery_longitude"`
-	// Version orders the realtime frames about this row (realtime.md "Order"):
+	// Version orders the realtime frames about this row (docs/realtime.md "Order"):
 	// 1 when created, bumped by every change in its transaction (migration 00003).
 	Version   int64     `gorm:"column:version;default:1"`
 	CreatedAt time.Time `gorm:"column:created_at"`
@@ -193,7 +193,7 @@ type Offer struct {
 	VehicleID             *uuid.UUID      `gorm:"column:vehicle_id"`
 	Vehicle               *Vehicle        `gorm:"foreignKey:VehicleID;references:VehicleID"`
 	Status                string          `gorm:"column:status"`
-	// Version orders the realtime frames about this row (realtime.md "Order"):
+	// Version orders the realtime frames about this row (docs/realtime.md "Order"):
 	// 1 when created, bumped by every change in its transaction (migration 00003).
 	Version   int64     `gorm:"column:version;default:1"`
 	CreatedAt time.Time `gorm:"column:created_at"`
@@ -229,7 +229,7 @@ type Delivery struct {
 	PickupLongitude   *float64 `gorm:"column:pickup_longitude"`
 	DeliveryLatitude  *float64 `gorm:"column:delivery_latitude"`
 	DeliveryLongitude *float64 `gorm:"column:delivery_longitude"`
-	// Version orders the realtime frames about this row (realtime.md "Order"):
+	// Version orders the realtime frames about this row (docs/realtime.md "Order"):
 	// 1 when created, bumped by every change in its transaction (migration 00003).
 	Version     int64      `gorm:"column:version;default:1"`
 	CreatedAt   time.Time  `gorm:"column:created_at"`

@@ -22,7 +22,7 @@ var (
 	}, []string{"scope", "outcome"})
 )
 
-// Scopes of the throttles (api.md "Throttling"; metric labels and key names).
+// Scopes of the throttles (docs/api.md "Throttling"; metric labels and key names).
 const (
 	ScopeUserWrites = "user_writes"
 	ScopeQuotes     = "quotes"

@@ -1,4 +1,4 @@
-// Package throttle holds the request throttles of api.md ("Throttling") and
+// Package throttle holds the request throttles of docs/api.md ("Throttling") and
 // the per-user socket cap: DRF's counting (up to N requests in any window of
 // the period), shared by every web and worker instance through Redis, or
 // in-process in local mode. A throttle whose store fails lets the request

@@ -12,7 +12,7 @@ import (
 	"hermez/pkg/realtime"
 )
 
-// Close codes the server sends (RFC 6455 and the application range of realtime.md).
+// Close codes the server sends (RFC 6455 and the application range of docs/realtime.md).
 const (
 	CloseGoingAway     = websocket.CloseGoingAway // 1001: the server is shutting down
 	CloseInternal      = websocket.CloseInternalServerErr

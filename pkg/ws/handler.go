@@ -21,7 +21,7 @@ import (
 	"hermez/pkg/view"
 )
 
-// Server serves the socket routes of realtime.md over a hub.
+// Server serves the socket routes of docs/realtime.md over a hub.
 type Server struct {
 	Hub   *Hub
 	Auth  *auth.Authenticator
@@ -243,7 +243,7 @@ type initialStats struct {
 	*view.PersonStats
 }
 
-// Routes of realtime.md.
+// Routes of docs/realtime.md.
 
 func (s *Server) newQuotes(echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
 	return func(_ context.Context, _ *store.User) (*plan, error) {

@@ -1,4 +1,4 @@
-// Package ws is the socket side of realtime.md: the handshake (token from the
+// Package ws is the socket side of docs/realtime.md: the handshake (token from the
 // subprotocol or the query, authorization per route), the initial snapshot,
 // and the hub that fans the broker's frames out to the local sockets of each
 // group, one bounded queue and at most one writer per socket.

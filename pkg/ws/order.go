@@ -8,7 +8,7 @@ import (
 	"hermez/pkg/realtime"
 )
 
-// The order rule of realtime.md: frames about one resource reach each socket
+// The order rule of docs/realtime.md: frames about one resource reach each socket
 // in the order that resource's changes committed, and a frame older than one
 // already delivered is never delivered after it. The web process stamps each
 // frame with its resource's version (bumped under the row lock in the change's

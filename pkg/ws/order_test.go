@@ -13,7 +13,7 @@ import (
 	"hermez/pkg/ws"
 )
 
-// The order rule (realtime.md): a frame older than what a socket's snapshot
+// The order rule (docs/realtime.md): a frame older than what a socket's snapshot
 // showed, or than a frame of the same resource already delivered, is dropped;
 // same-version frames (one change) and other resources go through, in order.
 func TestHubDropsFramesOlderThanDeliveredOrSnapshotted(t *testing.T) {

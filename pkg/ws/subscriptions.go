@@ -19,7 +19,7 @@ const subscriptionTimeout = 5 * time.Second
 // one, which the same caller runs before returning, so a burst of joins
 // (sockets reconnecting after a restart) costs a few round trips instead of
 // one per group. A join still returns only once its group's subscription was
-// sent (join before snapshot, realtime.md).
+// sent (join before snapshot, docs/realtime.md).
 type subscriptions struct {
 	mu         sync.Mutex
 	subscribed map[string]bool     // requested from the broker (set when a round decides it)

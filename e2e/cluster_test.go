@@ -33,7 +33,7 @@ func TestClusterProcesses(t *testing.T) {
 		"SECRET_KEY=e2e-" + strings.Repeat("s", 40), "DEBUG=false", "SHUTDOWN_TIMEOUT_SECONDS=5",
 	}
 	if dbURL := testutil.NewDatabaseURL(t); dbURL != "" {
-		env = append(env, "DATABASE_URL="+dbURL)
+		env = append(env, testutil.DatabaseEnv(dbURL)...)
 	} else {
 		env = append(env, "SQLITE_PATH="+filepath.Join(dir, "e2e.db"))
 	}

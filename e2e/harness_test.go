@@ -177,7 +177,7 @@ func startSystem(t *testing.T) *system {
 		"DEBUG=false", "EXPIRE_INTERVAL_SECONDS=1", "SHUTDOWN_TIMEOUT_SECONDS=8", "SHUTDOWN_DRAIN_SECONDS=1",
 	}
 	if dbURL := testutil.NewDatabaseURL(t); dbURL != "" {
-		env = append(env, "DATABASE_URL="+dbURL)
+		env = append(env, testutil.DatabaseEnv(dbURL)...)
 	} else {
 		env = append(env, "SQLITE_PATH="+filepath.Join(dir, "e2e.db"))
 	}

@@ -60,13 +60,16 @@ func LoadConfig(worker bool) (config.Config, error) {
 // OpenStore opens the database; with migrate it applies migrations (and in
 // local mode the seed).
 func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool) (*store.Store, error) {
-	st, err := store.Open(cfg.DatabaseURL, cfg.SQLitePath)
+	st, err := store.OpenWith(cfg.DatabaseURL, cfg.SQLitePath, store.Options{TransactionPooler: cfg.TransactionPooler()})
 	if err != nil {
 		return nil, err
 	}
 	if cfg.LocalMode() {
 		log.Info("local mode: SQLite database", "path", cfg.SQLitePath)
 	} else {
+		if cfg.TransactionPooler() {
+			log.Info("database behind a transaction-mode pooler: statements unprepared (pgx exec mode), migrations locked by a lease row")
+		}
 		// Every instance holds up to this many: instances × this must fit
 		// PostgreSQL's max_connections (or a pooler in front of it).
 		st.SQL().SetMaxOpenConns(cfg.DatabaseMaxConns)

@@ -16,7 +16,7 @@ import (
 
 // Migrate is the `migrate` subcommand.
 func Migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	st, err := store.Open(cfg.DatabaseURL, cfg.SQLitePath)
+	st, err := store.OpenWith(cfg.DatabaseURL, cfg.SQLitePath, store.Options{TransactionPooler: cfg.TransactionPooler()})
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,11 @@ func ImportDjango(ctx context.Context, cfg config.Config, log *slog.Logger, args
 	if cfg.DatabaseURL == "" {
 		return errors.New("import-django writes to PostgreSQL: set DATABASE_URL to this service's database")
 	}
+	if cfg.TransactionPooler() {
+		// One session for the whole import: a session advisory lock against
+		// a second import, and COPY into staging tables.
+		return errors.New("import-django needs a session of its own: point DATABASE_URL at PostgreSQL directly (not the transaction-mode pooler) and unset DATABASE_POOLER for this command")
+	}
 	if !*dry {
 		if err := Migrate(ctx, cfg, log); err != nil {
 			return fmt.Errorf("migrate the target: %w", err)

@@ -3,9 +3,12 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -18,8 +21,9 @@ import (
 
 // Runner runs the periodic jobs of the realtime side: the outbox relay (every
 // RelayEvery), the expiry sweep (every SweepEvery) and the retention purge
-// (every 10 minutes), one runner at a time
-// across replicas (Lock), never two passes of this process at once.
+// (every 10 minutes), one runner at a time across replicas (Lock: on
+// PostgreSQL a lease its holder keeps while it lives, see PGLease), never two
+// passes of this process at once.
 type Runner struct {
 	Outbox     *realtime.Outbox
 	RelayEvery time.Duration // default 1 s
@@ -38,16 +42,38 @@ type Runner struct {
 
 // Locker takes a lock shared by every replica, without waiting.
 type Locker interface {
-	// TryLock returns ok=false when another replica holds it; unlock releases it.
+	// TryLock returns ok=false when another replica holds it; unlock ends
+	// the pass (a lease stays with its holder until it expires or is
+	// released).
 	TryLock(ctx context.Context) (unlock func(), ok bool, err error)
 }
 
-// NewLocker picks the cross-replica lock: a PostgreSQL advisory lock, else a
-// Redis lock with expiry, else none (one process on SQLite).
+// leaser is a Locker held for a time without its holder: the runner renews it
+// during a long pass and releases it when it stops.
+type leaser interface {
+	Locker
+	// Renew extends the lease; ok=false when this process no longer holds it.
+	Renew(ctx context.Context) (ok bool, err error)
+	// Release lets another replica take the lease at once.
+	Release(ctx context.Context) error
+	// LeaseTTL is how long the lease lasts without renewal.
+	LeaseTTL() time.Duration
+}
+
+// DefaultLeaseTTL is RUNNER_LEASE_SECONDS' default.
+const DefaultLeaseTTL = 15 * time.Second
+
+// NewLocker picks the cross-replica lock: a PostgreSQL lease row (TTL
+// DefaultLeaseTTL), else a Redis lock with expiry, else none (one process on
+// SQLite).
 func NewLocker(st *store.Store, rdb redis.UniversalClient, name string) Locker {
+	return newLocker(st, rdb, name, DefaultLeaseTTL)
+}
+
+func newLocker(st *store.Store, rdb redis.UniversalClient, name string, ttl time.Duration) Locker {
 	switch {
 	case st != nil && st.Dialect == store.Postgres:
-		return &PGLock{Store: st, Key: lockKey(name)}
+		return &PGLease{Store: st, Name: name, Holder: leaseHolder(), TTL: ttl}
 	case rdb != nil:
 		return &RedisLock{Client: rdb, Key: name, TTL: time.Minute}
 	default:
@@ -55,44 +81,70 @@ func NewLocker(st *store.Store, rdb redis.UniversalClient, name string) Locker {
 	}
 }
 
-func lockKey(name string) int64 {
-	// FNV-1a of the name: a stable advisory lock key of our own.
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(name); i++ {
-		h ^= uint64(name[i])
-		h *= 1099511628211
+// leaseHolder names this process in runner_leases: host, pid and a random
+// part (two processes of one host and pid — containers — stay apart).
+func leaseHolder() string {
+	host, _ := os.Hostname()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// PGLease is a row of runner_leases (migration 00009): taken when it is free,
+// expired or already this holder's, in one statement, so it works through a
+// transaction-mode pooler (PgBouncer), where a session advisory lock does not
+// (its unlock may run on another server connection, and the lock stays with a
+// server connection other clients then use). The holder keeps it between
+// passes by taking it again (each relay tick, every second); one that dies
+// (kill -9, a lost network) is replaced by another within TTL. Expiry is read
+// on the database's clock, the one clock every replica shares.
+type PGLease struct {
+	Store  *store.Store
+	Name   string
+	Holder string
+	TTL    time.Duration
+}
+
+// take inserts or extends the row when it is free, expired or ours.
+func (l *PGLease) take(ctx context.Context) (bool, error) {
+	var holder string
+	err := l.Store.SQL().QueryRowContext(ctx, `
+		INSERT INTO runner_leases (name, holder, expires_at)
+		VALUES ($1::text, $2::text, now() + $3::bigint * interval '1 millisecond')
+		ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+		WHERE runner_leases.holder = EXCLUDED.holder OR runner_leases.expires_at < now()
+		RETURNING holder`, l.Name, l.Holder, l.TTL.Milliseconds()).Scan(&holder)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
 	}
-	return int64(h)
-}
-
-// PGLock is pg_try_advisory_lock on a connection of its own, held for one pass.
-type PGLock struct {
-	Store *store.Store
-	Key   int64
-}
-
-// TryLock implements Locker.
-func (l *PGLock) TryLock(ctx context.Context) (func(), bool, error) {
-	conn, err := l.Store.SQL().Conn(ctx)
 	if err != nil {
-		return nil, false, fmt.Errorf("lock connection: %w", err)
+		return false, fmt.Errorf("runner lease %s: %w", l.Name, err)
 	}
-	var ok bool
-	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", l.Key).Scan(&ok); err != nil {
-		conn.Close()
-		return nil, false, fmt.Errorf("pg_try_advisory_lock: %w", err)
-	}
-	if !ok {
-		conn.Close()
-		return nil, false, nil
-	}
-	return func() {
-		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_, _ = conn.ExecContext(uctx, "SELECT pg_advisory_unlock($1)", l.Key)
-		conn.Close()
-	}, true, nil
+	return true, nil
 }
+
+// TryLock implements Locker: it takes or renews the lease.
+func (l *PGLease) TryLock(ctx context.Context) (func(), bool, error) {
+	ok, err := l.take(ctx)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	return func() {}, true, nil
+}
+
+// Renew extends the lease while this process holds it.
+func (l *PGLease) Renew(ctx context.Context) (bool, error) { return l.take(ctx) }
+
+// Release ends this process's lease.
+func (l *PGLease) Release(ctx context.Context) error {
+	if _, err := l.Store.SQL().ExecContext(ctx, `DELETE FROM runner_leases WHERE name = $1::text AND holder = $2::text`, l.Name, l.Holder); err != nil {
+		return fmt.Errorf("release runner lease %s: %w", l.Name, err)
+	}
+	return nil
+}
+
+// LeaseTTL implements leaser.
+func (l *PGLease) LeaseTTL() time.Duration { return l.TTL }
 
 // RedisLock is SET NX PX with a random token, released only by its holder.
 // One key, so on a cluster it lives on one slot's master (no hash tag needed).
@@ -145,6 +197,7 @@ func (r *Runner) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			r.release()
 			return
 		case <-relay.C:
 			r.RelayOnce(ctx)
@@ -216,11 +269,73 @@ func (r *Runner) locked(ctx context.Context, job string, fn func(context.Context
 		return false, nil
 	}
 	defer unlock()
+	if l, ok := lock.(leaser); ok {
+		var stop func()
+		ctx, stop = r.keepLease(ctx, job, l)
+		defer stop()
+	}
 	if err := fn(ctx); err != nil {
 		r.logger().Error("periodic job failed", "job", job, "err", err)
 		return true, err
 	}
 	return true, nil
+}
+
+// keepLease renews l every third of its TTL while a pass runs; the pass's
+// context ends when the lease was lost (another replica holds it) or could
+// not be renewed for a whole TTL (another may hold it by now).
+func (r *Runner) keepLease(ctx context.Context, job string, l leaser) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ttl := l.LeaseTTL()
+		tick := time.NewTicker(ttl / 3)
+		defer tick.Stop()
+		renewed := time.Now()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			ok, err := l.Renew(ctx)
+			switch {
+			case err == nil && ok:
+				renewed = time.Now()
+				continue
+			case err == nil:
+				r.logger().Error("runner lease lost during a pass: stopping it", "job", job)
+			case time.Since(renewed) < ttl:
+				r.logger().Warn("runner lease not renewed", "job", job, "err", err)
+				continue
+			default:
+				r.logger().Error("runner lease not renewed for its whole TTL: stopping the pass", "job", job, "err", err)
+			}
+			cancel()
+			return
+		}
+	}()
+	return ctx, func() {
+		cancel()
+		<-done
+	}
+}
+
+// release gives up the lease (if the lock is one) when the runner stops, so
+// another replica takes over at its next tick instead of after the TTL.
+func (r *Runner) release() {
+	l, ok := r.Lock.(leaser)
+	if !ok {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := l.Release(ctx); err != nil {
+		r.logger().Warn("runner lease not released: another replica takes over when it expires", "err", err, "ttl", l.LeaseTTL().String())
+	}
 }
 
 func (r *Runner) logger() *slog.Logger {

@@ -55,8 +55,9 @@ func TestRunnerSweepsAndReportsErrors(t *testing.T) {
 }
 
 // Only one replica runs a pass: a second locker on the same lock is refused
-// while the first holds it, and gets it once released.
-func testExclusive(t *testing.T, a, b app.Locker) {
+// while the first holds it, and gets it once released (release: what frees
+// it after unlock — nothing for a lock, Release for a lease).
+func testExclusive(t *testing.T, a, b app.Locker, release func()) {
 	t.Helper()
 	ctx := context.Background()
 	unlock, ok, err := a.TryLock(ctx)
@@ -69,6 +70,9 @@ func testExclusive(t *testing.T, a, b app.Locker) {
 	r := &app.Runner{Lock: b, Sweep: func(context.Context) error { t.Fatal("swept while another replica holds the lock"); return nil }}
 	r.SweepOnce(ctx)
 	unlock()
+	if release != nil {
+		release()
+	}
 	unlock2, ok, err := b.TryLock(ctx)
 	if err != nil || !ok {
 		t.Fatalf("lock after release: %v %v", ok, err)
@@ -76,13 +80,131 @@ func testExclusive(t *testing.T, a, b app.Locker) {
 	unlock2()
 }
 
-func TestPostgresAdvisoryLockIsExclusive(t *testing.T) {
+func lease(t *testing.T, st *store.Store, name string, ttl time.Duration) *app.PGLease {
+	t.Helper()
+	l, ok := app.NewLocker(st, nil, name).(*app.PGLease)
+	if !ok {
+		t.Fatalf("the PostgreSQL locker is %T, not a lease", app.NewLocker(st, nil, name))
+	}
+	l.TTL = ttl
+	return l
+}
+
+func needPostgres(t *testing.T) {
+	t.Helper()
 	if !testutil.IsPostgres() {
 		t.Skip("PostgreSQL only (TEST_DATABASE_URL)")
 	}
+}
+
+func TestPostgresLeaseIsExclusive(t *testing.T) {
+	needPostgres(t)
 	st := testutil.NewStore(t)
-	name := "runner-" + time.Now().String()
-	testExclusive(t, app.NewLocker(st, nil, name), app.NewLocker(st, nil, name))
+	a, b := lease(t, st, "runner", time.Minute), lease(t, st, "runner", time.Minute)
+	if a.Holder == b.Holder {
+		t.Fatalf("two lockers share the holder %q", a.Holder)
+	}
+	testExclusive(t, a, b, func() {
+		// Unlock ends a pass, not the lease: b is still refused.
+		if _, ok, err := b.TryLock(context.Background()); err != nil || ok {
+			t.Fatalf("lease taken from its holder between passes: %v %v", ok, err)
+		}
+		if err := a.Release(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// The holder keeps its lease by taking it again; once it stops renewing,
+// another takes it after the TTL (not before), and the first then finds it
+// lost.
+func TestPostgresLeaseExpires(t *testing.T) {
+	needPostgres(t)
+	st := testutil.NewStore(t)
+	const ttl = 400 * time.Millisecond
+	a, b := lease(t, st, "runner", ttl), lease(t, st, "runner", ttl)
+	ctx := context.Background()
+	taken := time.Now()
+	for end := taken.Add(2 * ttl); time.Now().Before(end); time.Sleep(ttl / 4) {
+		if _, ok, err := a.TryLock(ctx); err != nil || !ok {
+			t.Fatalf("holder renewing: %v %v", ok, err)
+		}
+		taken = time.Now()
+		if _, ok, err := b.TryLock(ctx); err != nil || ok {
+			t.Fatalf("lease taken while renewed: %v %v", ok, err)
+		}
+	}
+	var took time.Duration
+	for {
+		_, ok, err := b.TryLock(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			took = time.Since(taken)
+			break
+		}
+		if time.Since(taken) > 10*ttl {
+			t.Fatal("lease never expired")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if took < ttl-50*time.Millisecond {
+		t.Fatalf("lease taken %s after the last renewal, before its TTL %s", took, ttl)
+	}
+	if ok, err := a.Renew(ctx); err != nil || ok {
+		t.Fatalf("old holder renewed a lease another holds: %v %v", ok, err)
+	}
+}
+
+// A pass whose lease is lost meanwhile (another replica holds it) stops: its
+// context ends. When the runner stops it releases its lease: another replica
+// takes it at once.
+func TestRunnerStopsAPassWhoseLeaseIsLostAndReleasesAtStop(t *testing.T) {
+	needPostgres(t)
+	st := testutil.NewStore(t)
+	const ttl = 300 * time.Millisecond
+	a := lease(t, st, "runner", ttl)
+	stolen := make(chan time.Time, 1)
+	r := &app.Runner{Lock: a, Log: testutil.Logger(), Sweep: func(ctx context.Context) error {
+		// Another replica holds it now (as after this process lost it).
+		if err := st.DB.Exec("UPDATE runner_leases SET holder = 'other', expires_at = now() + interval '1 hour'").Error; err != nil {
+			return err
+		}
+		stolen <- time.Now()
+		<-ctx.Done()
+		return ctx.Err()
+	}}
+	done := make(chan struct{})
+	go func() { r.SweepOnce(context.Background()); close(done) }()
+	select {
+	case <-done:
+		if d := time.Since(<-stolen); d > 2*ttl {
+			t.Fatalf("pass stopped %s after its lease was lost (TTL %s)", d, ttl)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("pass still running with its lease lost")
+	}
+	if err := st.DB.Exec("DELETE FROM runner_leases").Error; err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r = &app.Runner{Lock: a, RelayEvery: 10 * time.Millisecond, Outbox: &realtime.Outbox{Store: st, Publisher: &testutil.Recorder{}}}
+	ran := make(chan struct{})
+	go func() { r.Run(ctx); close(ran) }()
+	var holder string
+	for end := time.Now().Add(10 * time.Second); holder != a.Holder; time.Sleep(10 * time.Millisecond) {
+		st.DB.Raw("SELECT holder FROM runner_leases").Scan(&holder)
+		if time.Now().After(end) {
+			t.Fatal("the running runner never took the lease")
+		}
+	}
+	cancel()
+	<-ran
+	b := lease(t, st, "runner", time.Hour)
+	if _, ok, err := b.TryLock(context.Background()); err != nil || !ok {
+		t.Fatalf("lease not released when the runner stopped: %v %v", ok, err)
+	}
 }
 
 func TestRedisLockIsExclusive(t *testing.T) {
@@ -94,7 +216,7 @@ func TestRedisLockIsExclusive(t *testing.T) {
 	defer c1.Close()
 	c2, _ := realtime.OpenRedis(url)
 	defer c2.Close()
-	testExclusive(t, app.NewLocker(nil, c1, prefix+"lock"), app.NewLocker(nil, c2, prefix+"lock"))
+	testExclusive(t, app.NewLocker(nil, c1, prefix+"lock"), app.NewLocker(nil, c2, prefix+"lock"), nil)
 }
 
 // The relay never puts an older state of a resource after a newer one: an
@@ -158,7 +280,7 @@ func TestRedisClusterLockIsExclusive(t *testing.T) {
 		clients = append(clients, cc)
 	}
 	name := "hermez:runner-lock"
-	testExclusive(t, app.NewLocker(nil, clients[0], name), app.NewLocker(nil, clients[1], name))
+	testExclusive(t, app.NewLocker(nil, clients[0], name), app.NewLocker(nil, clients[1], name), nil)
 
 	var inFlight, most, runs atomic.Int32
 	sweep := func(context.Context) error {

@@ -104,7 +104,7 @@ func NewRunner(cfg config.Config, log *slog.Logger, st *store.Store, broker *Bro
 		SweepEvery: cfg.ExpireInterval(),
 		Sweep:      sweep,
 		Purge:      Purge(account.New(st, nil, log), outbox, log),
-		Lock:       NewLocker(st, broker.Redis, cfg.RedisPrefix+"runner-lock"),
+		Lock:       newLocker(st, broker.Redis, cfg.RedisPrefix+"runner-lock", cfg.RunnerLease()),
 		Log:        log,
 	}
 }

@@ -30,9 +30,17 @@ type Config struct {
 	DatabaseURL    string `envconfig:"DATABASE_URL"`
 	SQLitePath     string `envconfig:"SQLITE_PATH" default:"hermez.db"`
 	// DatabaseMaxConns bounds each process's PostgreSQL connection pool.
-	DatabaseMaxConns int    `envconfig:"DATABASE_MAX_CONNECTIONS" default:"20"`
-	RedisURL         string `envconfig:"REDIS_URL"`
-	RedisPrefix      string `envconfig:"REDIS_PREFIX" default:"hermez:"`
+	DatabaseMaxConns int `envconfig:"DATABASE_MAX_CONNECTIONS" default:"20"`
+	// DatabasePooler says what is between the processes and PostgreSQL:
+	// "" (PostgreSQL itself, or a session-mode pooler) or "transaction" (a
+	// transaction-mode pooler such as PgBouncer's pool_mode=transaction: no
+	// prepared statements, migrations locked by a lease row).
+	DatabasePooler string `envconfig:"DATABASE_POOLER"`
+	// RunnerLeaseSeconds is how long the relay/sweep runner's lease lasts
+	// without renewal: a runner that died is replaced within it.
+	RunnerLeaseSeconds int    `envconfig:"RUNNER_LEASE_SECONDS" default:"15"`
+	RedisURL           string `envconfig:"REDIS_URL"`
+	RedisPrefix        string `envconfig:"REDIS_PREFIX" default:"hermez:"`
 	// RedisClusterURL is a Redis Cluster instead of RedisURL (go-redis's cluster URL form).
 	RedisClusterURL        string   `envconfig:"REDIS_CLUSTER_URL"`
 	CORSAllowedOrigins     []string `envconfig:"CORS_ALLOWED_ORIGINS" default:"http://localhost:4321"`
@@ -162,6 +170,16 @@ func (c Config) Rates() (userWrites, quotes, anon throttle.Rate) {
 	return userWrites, quotes, anon
 }
 
+// PoolerTransaction is DATABASE_POOLER for a transaction-mode pooler.
+const PoolerTransaction = "transaction"
+
+// TransactionPooler tells whether the database is reached through a
+// transaction-mode pooler (DATABASE_POOLER=transaction).
+func (c Config) TransactionPooler() bool { return c.DatabasePooler == PoolerTransaction }
+
+// RunnerLease is RUNNER_LEASE_SECONDS.
+func (c Config) RunnerLease() time.Duration { return time.Duration(c.RunnerLeaseSeconds) * time.Second }
+
 // DefaultShutdownDrain is SHUTDOWN_DRAIN_SECONDS when unset (outside local mode).
 const DefaultShutdownDrain = 5 * time.Second
 
@@ -206,6 +224,17 @@ func (c Config) Validate() error {
 	}
 	if c.DatabaseMaxConns < 1 || c.DatabaseMaxConns > 1000 {
 		problems = append(problems, "DATABASE_MAX_CONNECTIONS must be between 1 and 1000")
+	}
+	switch c.DatabasePooler {
+	case "", PoolerTransaction:
+	default:
+		problems = append(problems, `DATABASE_POOLER must be empty (PostgreSQL itself or a session-mode pooler) or "transaction" (PgBouncer in transaction mode)`)
+	}
+	if c.DatabasePooler != "" && c.DatabaseURL == "" {
+		problems = append(problems, "DATABASE_POOLER is set without DATABASE_URL: a pooler is for PostgreSQL (leave it empty with SQLite)")
+	}
+	if c.RunnerLeaseSeconds < 2 || c.RunnerLeaseSeconds > 3600 {
+		problems = append(problems, "RUNNER_LEASE_SECONDS must be between 2 and 3600")
 	}
 	if c.Port <= 0 || c.Port > 65535 {
 		problems = append(problems, "PORT must be between 1 and 65535")

@@ -326,8 +326,19 @@ type StaffAccount struct {
 
 func (StaffAccount) TableName() string { return "staff_accounts" }
 
+// RunnerLease is the lease of the periodic jobs' runner (migration 00009):
+// one process holds it until ExpiresAt and renews it while it runs them.
+type RunnerLease struct {
+	Name      string    `gorm:"column:name;primaryKey"`
+	Holder    string    `gorm:"column:holder"`
+	ExpiresAt time.Time `gorm:"column:expires_at"`
+}
+
+func (RunnerLease) TableName() string { return "runner_leases" }
+
 // AllModels lists every model, for the schema-agreement test.
 func AllModels() []any {
 	return []any{&User{}, &Address{}, &Category{}, &VehicleType{}, &VehicleTypeCategory{}, &Vehicle{},
-		&Quote{}, &Offer{}, &Delivery{}, &HistoryEvent{}, &Rating{}, &DjangoImport{}, &WebhookEvent{}, &OutboxEvent{}, &StaffAccount{}}
+		&Quote{}, &Offer{}, &Delivery{}, &HistoryEvent{}, &Rating{}, &DjangoImport{}, &WebhookEvent{}, &OutboxEvent{}, &StaffAccount{},
+		&RunnerLease{}}
 }

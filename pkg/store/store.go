@@ -39,12 +39,37 @@ type Store struct {
 	Now     func() time.Time
 	sqlDB   *sql.DB
 	catalog *Catalog
+	opts    Options
+}
+
+// Options say how Open reaches PostgreSQL.
+type Options struct {
+	// TransactionPooler: PostgreSQL is behind a transaction-mode pooler
+	// (PgBouncer with pool_mode=transaction, DATABASE_POOLER=transaction),
+	// where consecutive statements outside a transaction may run on different
+	// server connections. Then no statement is prepared: pgx's "exec" mode
+	// sends each one with the unnamed statement, parsed, bound (by the server)
+	// and executed in one round trip, which PgBouncer 1.18 passes through; and
+	// migrations take goose's lease row instead of a session advisory lock.
+	TransactionPooler bool
 }
 
 // Open connects to databaseURL (postgres://…) or, when it is empty, to the SQLite
 // file at sqlitePath (pure Go, WAL, foreign keys on, every transaction BEGIN
 // IMMEDIATE so writers are serialized).
 func Open(databaseURL, sqlitePath string) (*Store, error) {
+	return OpenWith(databaseURL, sqlitePath, Options{})
+}
+
+// OpenWith is Open with options for PostgreSQL.
+func OpenWith(databaseURL, sqlitePath string, o Options) (*Store, error) {
+	if o.TransactionPooler && databaseURL != "" {
+		dsn, err := PoolerDSN(databaseURL)
+		if err != nil {
+			return nil, err
+		}
+		databaseURL = dsn
+	}
 	gcfg := &gorm.Config{
 		Logger:                                   logger.Discard,
 		DisableForeignKeyConstraintWhenMigrating: true,
@@ -76,13 +101,35 @@ func Open(databaseURL, sqlitePath string) (*Store, error) {
 	} else {
 		sqlDB.SetMaxOpenConns(8)
 	}
-	st := &Store{DB: gdb, Dialect: dialect, Now: Now, sqlDB: sqlDB}
+	st := &Store{DB: gdb, Dialect: dialect, Now: Now, sqlDB: sqlDB, opts: o}
 	st.catalog = &Catalog{now: func() time.Time { return st.Now() }}
 	if err := gdb.Use(st.catalog); err != nil {
 		return nil, fmt.Errorf("catalog cache: %w", err)
 	}
 	gdb.Config.NowFunc = func() time.Time { return st.Now() }
 	return st, nil
+}
+
+// PoolerDSN is a postgres:// URL set up for a transaction-mode pooler: pgx's
+// default_query_exec_mode=exec (no prepared statement, no statement cache)
+// unless the URL already names exec or simple_protocol; a mode that prepares
+// or caches statements, or describes them in a round trip of its own, is
+// refused.
+func PoolerDSN(databaseURL string) (string, error) {
+	u, err := url.Parse(databaseURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", errors.New("DATABASE_URL must be a postgres:// URL to go through a pooler")
+	}
+	q := u.Query()
+	switch mode := q.Get("default_query_exec_mode"); mode {
+	case "":
+		q.Set("default_query_exec_mode", "exec")
+	case "exec", "simple_protocol":
+	default:
+		return "", fmt.Errorf("DATABASE_URL asks for default_query_exec_mode=%s, which a transaction-mode pooler breaks: use exec (the default with DATABASE_POOLER=transaction) or simple_protocol", mode)
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // SQLiteDSN is the connection string of the local SQLite file.
@@ -115,7 +162,10 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Migrate applies every pending embedded migration. On PostgreSQL a session
-// advisory lock makes concurrent migrators (two instances deploying) safe.
+// advisory lock makes concurrent migrators (two instances deploying) safe;
+// behind a transaction-mode pooler (where a session lock could be taken on one
+// server connection and released on another) goose's lease row in the
+// goose_lock table does.
 func (s *Store) Migrate(ctx context.Context) error {
 	fsys, err := db.Migrations(s.Dialect)
 	if err != nil {
@@ -125,11 +175,19 @@ func (s *Store) Migrate(ctx context.Context) error {
 	dialect := goose.DialectSQLite3
 	if s.Dialect == Postgres {
 		dialect = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
-		if err != nil {
-			return fmt.Errorf("migration lock: %w", err)
+		if s.opts.TransactionPooler {
+			locker, err := lock.NewPostgresTableLocker(lock.WithTableLockTimeout(time.Second, 600))
+			if err != nil {
+				return fmt.Errorf("migration lock: %w", err)
+			}
+			opts = append(opts, goose.WithLocker(locker))
+		} else {
+			locker, err := lock.NewPostgresSessionLocker()
+			if err != nil {
+				return fmt.Errorf("migration lock: %w", err)
+			}
+			opts = append(opts, goose.WithSessionLocker(locker))
 		}
-		opts = append(opts, goose.WithSessionLocker(locker))
 	}
 	p, err := goose.NewProvider(dialect, s.sqlDB, fsys, opts...)
 	if err != nil {

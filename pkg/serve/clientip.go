@@ -3,6 +3,7 @@ package serve
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -30,6 +31,11 @@ func peerIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
+	}
+	// An IPv4 address netip accepts is already in the form net.IP.String
+	// gives: answer it without allocating (every request logs its IP).
+	if a, err := netip.ParseAddr(host); err == nil && a.Is4() {
+		return host
 	}
 	if ip := net.ParseIP(strings.Trim(host, "[]")); ip != nil {
 		return ip.String()

@@ -54,3 +54,20 @@ func TestErrorHandlerClientGone(t *testing.T) {
 		})
 	}
 }
+
+// Request ids made by the server are 32 hex digits, distinct.
+func TestNewRequestIDs(t *testing.T) {
+	e := echo.New()
+	e.Use(serve.RequestID())
+	e.GET("/x", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
+	seen := map[string]bool{}
+	for range 1000 {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
+		id := rec.Header().Get(echo.HeaderXRequestID)
+		if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" || seen[id] {
+			t.Fatalf("request id %q (seen before: %v)", id, seen[id])
+		}
+		seen[id] = true
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -12,11 +13,28 @@ import (
 	"hermez/pkg/metrics"
 )
 
+// newID is a request id: 32 hex digits, a random prefix drawn once per
+// process and a counter, so ids are unique across processes and restarts
+// without reading the system's random source on every request (3 % of
+// web's CPU on GET categories/, issue 23). A request id names a request in
+// the logs; it is no secret (a client may choose its own).
 func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	var b [32]byte
+	hex.Encode(b[:16], idPrefix[:])
+	n := idCounter.Add(1)
+	for i := 31; i >= 16; i-- {
+		b[i] = hexDigits[n&0xf]
+		n >>= 4
+	}
+	return string(b[:])
 }
+
+const hexDigits = "0123456789abcdef"
+
+var (
+	idPrefix  = func() (p [8]byte) { _, _ = rand.Read(p[:]); return p }()
+	idCounter atomic.Uint64
+)
 
 // Check is one readiness dependency.
 type Check struct {

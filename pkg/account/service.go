@@ -28,6 +28,10 @@ type Service struct {
 	Log    *slog.Logger
 	// OnDelete is called (when set) inside every profile deletion, API or webhook.
 	OnDelete DeleteHook
+	// OnSuspend is called (when set) inside every suspension (the marketplace
+	// withdraws the user's pending quotes and offers; pkg/app wires it to the
+	// same function as OnDelete).
+	OnSuspend SuspendHook
 	// UserChanged is called (when set) after a write to these users' rows
 	// (or to a vehicle that may be their current one) has ended, committed or
 	// not: the authenticator's short-lived row cache forgets them.

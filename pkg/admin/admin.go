@@ -119,6 +119,8 @@ func Register(e *echo.Echo, d Deps) (*Console, error) {
 	e.GET("/admin/users/", a.users, staff...)
 	e.GET("/admin/users/:id/", a.user, staff...)
 	e.POST("/admin/users/:id/staff/", a.userStaff, staff...)
+	e.POST("/admin/users/:id/suspend/", a.userSuspend, staff...)
+	e.POST("/admin/users/:id/reinstate/", a.userReinstate, staff...)
 	e.GET("/admin/quotes/", a.quotes, staff...)
 	e.GET("/admin/quotes/:id/", a.quote, staff...)
 	e.GET("/admin/offers/", a.offers, staff...)
@@ -220,6 +222,10 @@ var statusLabels = map[string]string{
 	"quote_created": "Cotización creada", "offer_made": "Oferta hecha", "offer_accepted": "Oferta aceptada",
 	"offer_rejected": "Oferta rechazada", "status_changed": "Cambio de estado", "completed": "Completada",
 	"client": "Cliente", "delivery": "Domiciliario", "efectivo": "Efectivo", "nequi": "Nequi",
+	// audit actions and object kinds
+	"create": "Creación", "update": "Edición", "verify": "Verificación", "staff_flag": "Permisos de personal (API)",
+	"activate": "Activación", "deactivate": "Desactivación", "cancel": "Cancelación", "suspend": "Suspensión", "reinstate": "Readmisión",
+	"user": "Usuario", "vehicle": "Vehículo", "category": "Categoría", "vehicle_type": "Tipo de vehículo", "staff_account": "Cuenta del personal",
 }
 
 func (a *Console) funcs() template.FuncMap {

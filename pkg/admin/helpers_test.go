@@ -15,7 +15,9 @@ import (
 	"github.com/shopspring/decimal"
 	"golang.org/x/crypto/bcrypt"
 
+	"hermez/pkg/app"
 	"hermez/pkg/backoffice"
+	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 	"hermez/pkg/testutil"
 )
@@ -43,7 +45,20 @@ func strp(s string) *string { return &s }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	w := testutil.NewWeb(t, testutil.WebOptions{})
+	return newFixtureWith(t, testutil.WebOptions{})
+}
+
+// newLiveFixture is newFixture with the in-process broker: the web process
+// serves the sockets and relays the outbox itself (single-process mode).
+func newLiveFixture(t testing.TB) *fixture {
+	t.Helper()
+	m := realtime.NewMemory()
+	return newFixtureWith(t, testutil.WebOptions{Broker: &app.Broker{Publisher: m, Memory: m}})
+}
+
+func newFixtureWith(t testing.TB, o testutil.WebOptions) *fixture {
+	t.Helper()
+	w := testutil.NewWeb(t, o)
 	ctx := context.Background()
 	acc, err := backoffice.New(w.Store).CreateAccount(ctx, "ana", staffPass, false)
 	if err != nil {

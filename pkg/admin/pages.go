@@ -13,6 +13,7 @@ import (
 
 	"hermez/pkg/account"
 	"hermez/pkg/apperr"
+	"hermez/pkg/audit"
 	"hermez/pkg/backoffice"
 	"hermez/pkg/marketinput"
 	"hermez/pkg/store"
@@ -404,13 +405,25 @@ func (a *Console) users(c echo.Context) error {
 		"Users": us, "Q": qtext, "Role": role, "Staff": staff, "Pager": pagerOf(c, more)})
 }
 
-func (a *Console) user(c echo.Context) error {
-	d, err := a.d.Office.User(c.Request().Context(), c.Param("id"))
+func (a *Console) user(c echo.Context) error { return a.userPage(c, http.StatusOK, c.Param("id"), nil) }
+
+// userPage renders a user's page; form holds a refused form's values and
+// errors (ReasonErrors, Reason).
+func (a *Console) userPage(c echo.Context, status int, id string, form map[string]any) error {
+	ctx := c.Request().Context()
+	d, err := a.d.Office.User(ctx, id)
 	if err != nil {
 		return a.fail(c, err)
 	}
-	return a.render(c, http.StatusOK, "user.html", personName(&d.U), map[string]any{
-		"U": d.U, "Vehicles": d.Vehicles, "AsClient": d.AsClient, "AsDriver": d.AsDriver})
+	entries, err := a.d.Office.AuditOf(ctx, audit.KindUser, id)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	data := map[string]any{"U": d.U, "Vehicles": d.Vehicles, "AsClient": d.AsClient, "AsDriver": d.AsDriver, "Audit": entries}
+	for k, v := range form {
+		data[k] = v
+	}
+	return a.render(c, status, "user.html", personName(&d.U), data)
 }
 
 func (a *Console) userStaff(c echo.Context) error {

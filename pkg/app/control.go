@@ -2,11 +2,13 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"hermez/pkg/auth"
+	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 	"hermez/pkg/ws"
 )
@@ -18,9 +20,10 @@ import (
 // not), the hub's users are checked against the database instead, and the
 // sockets of those deleted meanwhile are closed the same way. Nothing else is
 // closed: a deletion is the only control frame, and the database is its
-// source of truth.
+// source of truth (suspended users are closed with 4403 the same way).
 func watchDeletedUsers(hub *ws.Hub, authn *auth.Authenticator, st *store.Store, log *slog.Logger) {
 	hub.UserDeleted = func(id string) { authn.Forget(id) }
+	hub.UserChanged = func(id string) { authn.Forget(id) }
 	hub.ControlLost = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -35,25 +38,56 @@ func watchDeletedUsers(hub *ws.Hub, authn *auth.Authenticator, st *store.Store, 
 	}
 }
 
-// closeDeletedUsers closes (4401) the local sockets of users deleted in the
-// database, and returns how many users that was.
+// closeDeletedUsers closes the local sockets of users deleted (4401) or
+// suspended (4403) in the database, and returns how many users that was.
 func closeDeletedUsers(ctx context.Context, hub *ws.Hub, authn *auth.Authenticator, st *store.Store) (int, error) {
 	users := hub.Users()
 	deleted := 0
 	const chunk = 500
 	for i := 0; i < len(users); i += chunk {
-		var gone []string
-		err := st.DB.WithContext(ctx).Model(&store.User{}).
-			Where("userid IN ? AND deleted_at IS NOT NULL", users[i:min(i+chunk, len(users))]).
-			Pluck("userid", &gone).Error
+		var gone []store.User
+		err := st.DB.WithContext(ctx).Model(&store.User{}).Select("userid", "deleted_at", "suspension_reason").
+			Where("userid IN ? AND (deleted_at IS NOT NULL OR suspended_at IS NOT NULL)", users[i:min(i+chunk, len(users))]).
+			Find(&gone).Error
 		if err != nil {
 			return deleted, fmt.Errorf("check deleted users: %w", err)
 		}
-		for _, id := range gone {
-			authn.Forget(id)
-			hub.CloseUser(id, ws.CloseUnauthorized, ws.ReasonDeleted)
+		for _, u := range gone {
+			authn.Forget(u.UserID)
+			if u.DeletedAt != nil {
+				hub.CloseUser(u.UserID, ws.CloseUnauthorized, ws.ReasonDeleted)
+			} else {
+				reason := ""
+				if u.SuspensionReason != nil {
+					reason = *u.SuspensionReason
+				}
+				hub.CloseUser(u.UserID, ws.CloseForbidden, auth.SuspendedMessage(reason))
+			}
 			deleted++
 		}
 	}
 	return deleted, nil
+}
+
+// watchControl keeps a web process that serves no sockets (WORKER_URL set)
+// listening to the control frames: a suspension, reinstatement or deletion
+// made by another web instance reaches this one's user cache at once instead
+// of after its TTL; when frames may have been lost, the whole cache goes.
+func watchControl(sub realtime.Subscriber, authn *auth.Authenticator, log *slog.Logger) func(ctx context.Context) {
+	return func(ctx context.Context) {
+		handle := func(m realtime.Message) {
+			if m.Group != realtime.GroupControl {
+				return
+			}
+			var c ws.Control
+			if err := json.Unmarshal(m.Payload, &c); err != nil || c.User == "" {
+				return
+			}
+			authn.Forget(c.User)
+		}
+		reset := func([]string) { authn.ForgetAll() }
+		if err := sub.Run(ctx, handle, reset); err != nil && ctx.Err() == nil {
+			log.Error("control subscription ended", "err", err)
+		}
+	}
 }

@@ -52,6 +52,7 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	mkt := NewMarket(cfg, log, st, outbox)
 	acct := account.New(st, outbox, log)
 	acct.OnDelete = mkt.RemoveUserMarketplace
+	acct.OnSuspend = mkt.RemoveUserMarketplace
 	acct.UserChanged = authn.Forget
 	lim := newLimits(cfg, broker, log)
 	e := httpapi.New(httpapi.Deps{Config: cfg, Store: st, Auth: authn, Outbox: outbox, Log: log,
@@ -68,6 +69,15 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	}
 	if err := w.mountSockets(e, cfg, log, st, lim.sockets); err != nil {
 		return nil, err
+	}
+	if w.Hub == nil && broker != nil && broker.Redis != nil {
+		// No hub here (the worker serves the sockets): listen to the control
+		// frames anyway, so another instance's suspensions reach this cache at once.
+		sub, err := broker.Subscriber(log)
+		if err != nil {
+			return nil, err
+		}
+		w.Background = append(w.Background, watchControl(sub, authn, log))
 	}
 	if w.Runner != nil {
 		w.Runner.Sweep = Sweep(mkt, log)

@@ -38,6 +38,9 @@ func (a *Authenticator) Forget(userIDs ...string) {
 	a.users.forget(userIDs...)
 }
 
+// ForgetAll drops every cached row (control frames may have been lost).
+func (a *Authenticator) ForgetAll() { a.users.forgetAll() }
+
 // Authenticate verifies token and returns the caller. Failures are
 // apperr.NotAuthenticated errors (401, the message for the client); database
 // trouble is returned as a plain error (500).
@@ -131,4 +134,20 @@ func applyClaims(u *store.User, c *Claims) {
 	put(&u.Username, c.Username)
 	put(&u.ImageURL, c.ImageURL)
 	put(&u.Email, c.Email)
+}
+
+// SuspendedMessage is what a suspended user is told, on every authenticated
+// request (403) and as the close reason of their sockets (4403).
+func SuspendedMessage(reason string) string { return "Tu cuenta está suspendida: " + reason }
+
+// Suspended returns the 403 of a suspended user (nil when u is not suspended).
+func Suspended(u *store.User) error {
+	if u == nil || u.SuspendedAt == nil {
+		return nil
+	}
+	reason := ""
+	if u.SuspensionReason != nil {
+		reason = *u.SuspensionReason
+	}
+	return apperr.New(apperr.Forbidden, SuspendedMessage(reason))
 }

@@ -68,3 +68,10 @@ func (c *userCache) forget(userIDs ...string) {
 		delete(c.m, id)
 	}
 }
+
+func (c *userCache) forgetAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.m = nil
+}

@@ -25,6 +25,19 @@ func RequireUser(a *auth.Authenticator) echo.MiddlewareFunc {
 	}
 }
 
+// RefuseSuspended answers 403 {"detail": "Tu cuenta está suspendida: …"} to
+// a suspended caller (console.md "Acting"): their token authenticates, and
+// authorizes nothing. Install it after RequireUser (and the write throttle,
+// which counts their writes like anyone's).
+func RefuseSuspended(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := auth.Suspended(CurrentUser(c)); err != nil {
+			return err
+		}
+		return next(c)
+	}
+}
+
 // CurrentUser is the authenticated caller (set by RequireUser).
 func CurrentUser(c echo.Context) *store.User {
 	u, _ := c.Get(userKey).(*store.User)

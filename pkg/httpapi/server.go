@@ -92,7 +92,7 @@ type API struct {
 func (a *API) routes(e *echo.Echo) {
 	writes := UserThrottle(a.Throttles.UserWrites, true)
 	requireUser := RequireUser(a.Auth)
-	a.authed = func(next echo.HandlerFunc) echo.HandlerFunc { return requireUser(writes(next)) }
+	a.authed = func(next echo.HandlerFunc) echo.HandlerFunc { return requireUser(writes(RefuseSuspended(next))) }
 	// Not as the groups' middleware: Echo then answers 404 for a method a
 	// route does not allow, instead of 405.
 	e.Use(finishAPIWithoutClient)

@@ -28,6 +28,14 @@ const GroupControl = "_control"
 // ControlUserDeleted is the control message type for a deleted user.
 const ControlUserDeleted = "user_deleted"
 
+// ControlUserSuspended ({"type","user","reason"}) makes every process forget
+// the user's cached row and every worker close their sockets with 4403;
+// ControlUserReinstated makes them forget the row (access returns at once).
+const (
+	ControlUserSuspended  = "user_suspended"
+	ControlUserReinstated = "user_reinstated"
+)
+
 // Event types (docs/realtime.md "Events").
 const (
 	QuoteCreated          = "quote_created"

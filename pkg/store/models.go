@@ -51,6 +51,10 @@ type User struct {
 	CurrentVehicle   *Vehicle   `gorm:"foreignKey:CurrentVehicleID;references:VehicleID"`
 	IsStaff          bool       `gorm:"column:is_staff"`
 	DeletedAt        *time.Time `gorm:"column:deleted_at"`
+	// SuspendedAt is set while staff have suspended the user (console.md
+	// "Acting"): their token still authenticates, and authorizes nothing.
+	SuspendedAt      *time.Time `gorm:"column:suspended_at"`
+	SuspensionReason *string    `gorm:"column:suspension_reason"`
 	ClerkUpdatedAt   *time.Time `gorm:"column:clerk_updated_at"`
 	CreatedAt        time.Time  `gorm:"column:created_at"`
 	UpdatedAt        time.Time  `gorm:"column:updated_at"`
@@ -336,9 +340,25 @@ type RunnerLease struct {
 
 func (RunnerLease) TableName() string { return "runner_leases" }
 
+// StaffAudit is one console action that changed data (append-only: the
+// database refuses UPDATE and DELETE). Changes is JSON: field → [before, after].
+type StaffAudit struct {
+	ID             uuid.UUID     `gorm:"column:id;primaryKey"`
+	At             time.Time     `gorm:"column:at"`
+	StaffAccountID uuid.UUID     `gorm:"column:staff_account_id"`
+	Staff          *StaffAccount `gorm:"foreignKey:StaffAccountID;references:ID"`
+	ObjectKind     string        `gorm:"column:object_kind"`
+	ObjectID       string        `gorm:"column:object_id"`
+	Action         string        `gorm:"column:action"`
+	Changes        string        `gorm:"column:changes"`
+	Reason         *string       `gorm:"column:reason"`
+}
+
+func (StaffAudit) TableName() string { return "staff_audit" }
+
 // AllModels lists every model, for the schema-agreement test.
 func AllModels() []any {
 	return []any{&User{}, &Address{}, &Category{}, &VehicleType{}, &VehicleTypeCategory{}, &Vehicle{},
 		&Quote{}, &Offer{}, &Delivery{}, &HistoryEvent{}, &Rating{}, &DjangoImport{}, &WebhookEvent{}, &OutboxEvent{}, &StaffAccount{},
-		&RunnerLease{}}
+		&RunnerLease{}, &StaffAudit{}}
 }

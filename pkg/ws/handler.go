@@ -115,6 +115,17 @@ func (s *Server) handle(r route) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		if auth.Suspended(u) != nil { // refused like their open sockets are closed: 4403 with the reason
+			var hdr http.Header
+			if proto != "" {
+				hdr = http.Header{"Sec-Websocket-Protocol": {proto}}
+			}
+			if wsc, err := s.upgrader.Upgrade(c.Response(), req, hdr); err == nil {
+				s.Log.Info("socket refused: user suspended", "user", u.UserID, "path", req.URL.Path)
+				closeNow(wsc, CloseForbidden, auth.SuspendedMessage(str(u.SuspensionReason)))
+			}
+			return nil
+		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), 15*time.Second)
 		defer cancel()
 		p, err := decide(ctx, u)
@@ -398,4 +409,11 @@ func driverOffersJSON(os []store.Offer, driverID string, now time.Time) []*view.
 		out[i].CanAccept = false
 	}
 	return out
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"hermez/pkg/auth"
 	"hermez/pkg/metrics"
 	"hermez/pkg/realtime"
 )
@@ -71,6 +72,10 @@ type Hub struct {
 	// user's sockets are closed: the authenticator forgets its cached row, so
 	// a handshake after this is refused (set it before Run).
 	UserDeleted func(userID string)
+	// UserChanged (when set) runs on a user_suspended or user_reinstated
+	// control frame, before a suspended user's sockets are closed (4403): the
+	// authenticator forgets its cached row (set it before Run).
+	UserChanged func(userID string)
 	// ControlLost (when set) runs when control frames may have been lost
 	// while the other groups were not (a cluster master carrying only the
 	// control channel failed): it re-checks the local users instead of
@@ -280,8 +285,9 @@ func (h *Hub) release(c *Conn, first []byte, seen realtime.Versions) {
 
 // Control is the payload of a GroupControl frame.
 type Control struct {
-	Type string `json:"type"`
-	User string `json:"user,omitempty"`
+	Type   string `json:"type"`
+	User   string `json:"user,omitempty"`
+	Reason string `json:"reason,omitempty"` // user_suspended
 }
 
 func (h *Hub) control(payload []byte) {
@@ -297,6 +303,16 @@ func (h *Hub) control(payload []byte) {
 		}
 		n := h.CloseUser(c.User, CloseUnauthorized, ReasonDeleted)
 		h.log.Info("closed the sockets of a deleted user", "user", c.User, "sockets", n)
+	case realtime.ControlUserSuspended:
+		if h.UserChanged != nil {
+			h.UserChanged(c.User)
+		}
+		n := h.CloseUser(c.User, CloseForbidden, auth.SuspendedMessage(c.Reason))
+		h.log.Info("closed the sockets of a suspended user", "user", c.User, "sockets", n)
+	case realtime.ControlUserReinstated:
+		if h.UserChanged != nil {
+			h.UserChanged(c.User)
+		}
 	default:
 		h.log.Warn("unknown control frame", "type", c.Type)
 	}

@@ -7,6 +7,8 @@ package admin
 
 import (
 	"bytes"
+	"context"
+	"crypto/hmac"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -163,20 +165,14 @@ func staffOf(c echo.Context) *store.StaffAccount {
 func (a *Console) requireStaff(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		s := sessionOf(c)
-		var acc *store.StaffAccount
-		ok := false
-		if s != nil && s.StaffID != "" {
-			var err error
-			acc, err = a.d.Office.Account(c.Request().Context(), s.StaffID)
-			if err != nil {
-				return a.fail(c, apperr.Wrap(err, "load staff session"))
-			}
-			ok = acc != nil && acc.IsActive && a.sess.authHash(acc.PasswordHash) == s.AuthHash
-			if !ok {
-				a.sess.clear(c.Response())
-			}
+		acc, err := a.staffOf(c.Request().Context(), s)
+		if err != nil {
+			return a.fail(c, apperr.Wrap(err, "load staff session"))
 		}
-		if !ok {
+		if acc == nil && s != nil && s.StaffID != "" {
+			a.sess.clear(c.Response())
+		}
+		if acc == nil {
 			r := c.Request()
 			target := "/admin/login/"
 			if r.Method == http.MethodGet {
@@ -188,6 +184,23 @@ func (a *Console) requireStaff(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(ctxStaff, acc)
 		return next(c)
 	}
+}
+
+// staffOf is the staff account session s was opened for, or nil when there
+// is none, it is inactive, or its password changed since (the session's
+// hash, compared in constant time): the one check of a staff session.
+func (a *Console) staffOf(ctx context.Context, s *session) (*store.StaffAccount, error) {
+	if s == nil || s.StaffID == "" {
+		return nil, nil
+	}
+	acc, err := a.d.Office.Account(ctx, s.StaffID)
+	if err != nil || acc == nil || !acc.IsActive {
+		return nil, err
+	}
+	if !hmac.Equal([]byte(a.sess.authHash(acc.PasswordHash)), []byte(s.AuthHash)) {
+		return nil, nil
+	}
+	return acc, nil
 }
 
 // csrf refuses (403) an unsafe request without this session's token.

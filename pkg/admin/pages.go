@@ -51,11 +51,8 @@ func (a *Console) ensureSession(c echo.Context) (*session, error) {
 }
 
 func (a *Console) loginForm(c echo.Context) error {
-	if s := sessionOf(c); s != nil && s.StaffID != "" {
-		acc, err := a.d.Office.Account(c.Request().Context(), s.StaffID)
-		if err == nil && acc != nil && acc.IsActive && a.sess.authHash(acc.PasswordHash) == s.AuthHash {
-			return c.Redirect(http.StatusFound, safeNext(c.QueryParam("next")))
-		}
+	if acc, err := a.staffOf(c.Request().Context(), sessionOf(c)); err == nil && acc != nil {
+		return c.Redirect(http.StatusFound, safeNext(c.QueryParam("next")))
 	}
 	if _, err := a.ensureSession(c); err != nil {
 		return err

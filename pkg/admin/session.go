@@ -9,10 +9,11 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gorilla/securecookie"
+
+	"hermez/pkg/throttle"
 )
 
 // CookieName is the staff console session cookie (path /admin/).
@@ -119,84 +120,41 @@ func (s *sessions) authHash(passwordHash string) string {
 
 // limiter counts failed logins in a sliding window, per client IP + username
 // and (a backstop against rotating IPs) per username, in this process (without
-// Redis, and while Redis fails; redisLoginLimiter shares it otherwise).
+// Redis, and while Redis fails; redisLoginLimiter shares it otherwise). The
+// sliding log is pkg/throttle's: keys leave it only once their window has
+// passed, so guesses spread over many usernames never reset another
+// username's cap.
 type limiter struct {
-	mu      sync.Mutex
-	window  time.Duration
-	perPair int
-	perUser int
-	fails   map[string][]time.Time
+	log        *throttle.Memory
+	pair, user throttle.Rate
 }
 
 func newLimiter(window time.Duration, perPair, perUser int) *limiter {
-	return &limiter{window: window, perPair: perPair, perUser: perUser, fails: map[string][]time.Time{}}
+	return &limiter{log: throttle.NewMemory(), pair: throttle.Rate{N: perPair, Period: window},
+		user: throttle.Rate{N: perUser, Period: window}}
 }
-
-// maxKeys bounds the limiter's memory; past it, expired entries are pruned
-// and, if still full, the map starts over.
-const maxKeys = 50000
 
 func limiterKeys(ip, username string) (pair, user string) {
 	u := strings.ToLower(strings.TrimSpace(username))
 	return "p|" + ip + "|" + u, "u|" + u
 }
 
-func (l *limiter) recent(key string, t time.Time) []time.Time {
-	ts := l.fails[key]
-	i := 0
-	for i < len(ts) && t.Sub(ts[i]) >= l.window {
-		i++
-	}
-	ts = ts[i:]
-	if len(ts) == 0 {
-		delete(l.fails, key)
-		return nil
-	}
-	l.fails[key] = ts
-	return ts
-}
-
 // reserve takes one attempt for ip+username before the password is checked,
-// in one step under the lock: when either count is already at its cap the
-// attempt is refused (blocked, with how long to wait); else it is counted as
-// a failure at once, so concurrent guesses can never pass the caps. done
-// settles it: done(true) (the password was right) takes the attempt back and
-// clears the pair's failures; done(false) keeps it.
+// in one step: when either count is already at its cap the attempt is
+// refused (blocked, with how long to wait); else it is counted as a failure
+// at once, so concurrent guesses can never pass the caps. done settles it:
+// done(true) (the password was right) takes the attempt back and clears the
+// pair's failures; done(false) keeps it.
 func (l *limiter) reserve(ip, username string) (blocked bool, wait time.Duration, done func(ok bool)) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	t := now()
 	pair, user := limiterKeys(ip, username)
-	if ts := l.recent(pair, t); len(ts) >= l.perPair {
-		return true, l.window - t.Sub(ts[0]), nil
-	}
-	if ts := l.recent(user, t); len(ts) >= l.perUser {
-		return true, l.window - t.Sub(ts[0]), nil
-	}
-	if len(l.fails) >= maxKeys {
-		for k := range l.fails {
-			l.recent(k, t)
-		}
-		if len(l.fails) >= maxKeys {
-			l.fails = map[string][]time.Time{}
-		}
-	}
-	for _, k := range []string{pair, user} {
-		l.fails[k] = append(l.fails[k], t)
+	if d := l.log.Take(t, []string{pair, user}, []throttle.Rate{l.pair, l.user}); !d.Allowed {
+		return true, d.RetryAfter, nil
 	}
 	return false, 0, func(ok bool) {
-		if !ok {
-			return
-		}
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		delete(l.fails, pair)
-		ts := l.fails[user]
-		for i := range ts {
-			if ts[i].Equal(t) {
-				l.fails[user] = append(ts[:i:i], ts[i+1:]...)
-				break
-			}
+		if ok {
+			l.log.Reset(pair)
+			l.log.Untake(user, t)
 		}
 	}
 }

@@ -47,6 +47,16 @@ const memoryMaxKeys = 100000
 
 // Hit implements Store.
 func (m *Memory) Hit(_ context.Context, key string, r Rate, now time.Time) (Decision, error) {
+	return m.Take(now, []string{key}, []Rate{r}), nil
+}
+
+// Take counts one hit at now on every key at once (keys[i] under rates[i]),
+// when each still has room in its window; otherwise it counts none and
+// returns the longest wait. The staff console's login limit takes a pair
+// (client IP + username) and a username this way, so a refused attempt
+// never uses up either. Keys are only ever dropped once their window has
+// passed: no burst of other keys resets a cap.
+func (m *Memory) Take(now time.Time, keys []string, rates []Rate) Decision {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.logs) >= memoryMaxKeys && now.Sub(m.sweep) > time.Second {
@@ -57,22 +67,56 @@ func (m *Memory) Hit(_ context.Context, key string, r Rate, now time.Time) (Deci
 			}
 		}
 	}
-	l := m.logs[key]
-	if l == nil {
-		l = &memLog{}
-		m.logs[key] = l
+	var refused Decision
+	logs := make([]*memLog, len(keys))
+	for i, key := range keys {
+		l := m.logs[key]
+		if l == nil {
+			l = &memLog{}
+			m.logs[key] = l
+		}
+		r := rates[i]
+		l.period = r.Period
+		j := 0
+		for j < len(l.hits) && now.Sub(l.hits[j]) >= r.Period {
+			j++
+		}
+		l.hits = l.hits[j:]
+		if len(l.hits) >= r.N {
+			if wait := l.hits[0].Add(r.Period).Sub(now); wait > refused.RetryAfter {
+				refused.RetryAfter = wait
+			}
+		}
+		logs[i] = l
 	}
-	l.period = r.Period
-	i := 0
-	for i < len(l.hits) && now.Sub(l.hits[i]) >= r.Period {
-		i++
+	if refused.RetryAfter > 0 {
+		return refused
 	}
-	l.hits = l.hits[i:]
-	if len(l.hits) >= r.N {
-		return Decision{RetryAfter: l.hits[0].Add(r.Period).Sub(now)}, nil
+	for _, l := range logs {
+		l.hits = append(l.hits, now)
 	}
-	l.hits = append(l.hits, now)
-	return Decision{Allowed: true}, nil
+	return Decision{Allowed: true}
+}
+
+// Untake removes one hit counted at `at` from key (an attempt given back).
+func (m *Memory) Untake(key string, at time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l := m.logs[key]; l != nil {
+		for i := range l.hits {
+			if l.hits[i].Equal(at) {
+				l.hits = append(l.hits[:i:i], l.hits[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// Reset drops key's hits.
+func (m *Memory) Reset(key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.logs, key)
 }
 
 // Redis is the shared Store: one sorted set per key (member: a unique hit id,

@@ -94,6 +94,7 @@ func serve(sig context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	defer broker.Close()
 	web, err := app.BuildWeb(ctx, cfg, log, st, broker)
 	if err != nil {
 		return err

@@ -74,6 +74,7 @@ func serve(sig context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	defer broker.Close()
 	w, err := app.BuildWorker(ctx, cfg, log, st, broker, app.WorkerOptions{Sweep: app.ExpirySweep(cfg, log, st, broker)})
 	if err != nil {
 		return err

@@ -116,13 +116,7 @@ func TestBrowserVerifyVehicle(t *testing.T) {
 	}
 
 	// Through the HTTP API, as the vehicle's owner.
-	// TODO(admin): once the users API (GET /user/api/me/vehicles/{id}/, issue 2)
-	// is merged, drop this detection and always require the API check below.
 	tok := f.W.Token(t, f.Driver.UserID)
-	if list := f.W.Do(t, http.MethodGet, "/user/api/me/vehicles/", tok, nil); list.Status == http.StatusNotFound {
-		t.Logf("GET /user/api/me/vehicles/ is not in this build yet: checked the store row only")
-		return
-	}
 	res := f.W.Do(t, http.MethodGet, "/user/api/me/vehicles/"+f.Vehicle.VehicleID.String()+"/", tok, nil)
 	if res.Status != http.StatusOK {
 		t.Fatalf("GET the vehicle through the API: %d %s", res.Status, res.Body)

@@ -156,6 +156,20 @@ func OpenBroker(cfg config.Config) (*Broker, error) {
 	}
 }
 
+// Close releases the broker's connections (the Redis client's pool, or the
+// in-process broker). main defers it after the background loops stopped.
+func (b *Broker) Close() error {
+	switch {
+	case b == nil:
+		return nil
+	case b.Redis != nil:
+		return b.Redis.Close()
+	case b.Memory != nil:
+		return b.Memory.Close()
+	}
+	return nil
+}
+
 // Checks are the readiness checks of a process: the database, Redis when
 // configured, and Clerk's keys once configured (a process that never loaded
 // them refuses every token: not ready).

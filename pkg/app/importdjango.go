@@ -19,7 +19,7 @@ import (
 // come from DJANGO_DATABASE_URL, which keeps its password off the command line.
 func ImportDjango(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("import-django", flag.ContinueOnError)
-	from := fs.String("from", os.Getenv("DJANGO_DATABASE_URL"), "URL of the Django PostgreSQL database (default $DJANGO_DATABASE_URL)")
+	from := fs.String("from", cfg.DjangoDatabaseURL, "URL of the Django PostgreSQL database (default $DJANGO_DATABASE_URL)")
 	dry := fs.Bool("dry-run", false, "read everything and report what would be written; commit nothing")
 	merge := fs.Bool("merge", false, "import even though the target holds marketplace rows not from this source")
 	batch := fs.Int("batch-size", djangoimport.DefaultBatchSize, "rows per transaction")

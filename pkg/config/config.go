@@ -67,6 +67,9 @@ type Config struct {
 	// MetricsPort, when set, serves /metrics and /debug/pprof/ on that port only (internal, for the
 	// platform's private network) and not on PORT; 0 serves it on PORT (local mode).
 	MetricsPort int `envconfig:"METRICS_PORT" default:"0"`
+	// DjangoDatabaseURL is import-django's source when --from is not given
+	// (keeps the password off the command line).
+	DjangoDatabaseURL string `envconfig:"DJANGO_DATABASE_URL"`
 	// TrustedProxyHops is the client-IP rule: 0 = the peer address, N = the N-th
 	// address from the right of X-Forwarded-For (X-Real-IP is never trusted).
 	TrustedProxyHops int `envconfig:"TRUSTED_PROXY_HOPS" default:"0"`

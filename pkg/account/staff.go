@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"hermez/pkg/apperr"
+	"hermez/pkg/audit"
 	"hermez/pkg/store"
 )
 
@@ -72,8 +73,20 @@ func (s *Service) VerifyVehicle(ctx context.Context, id uuid.UUID, in VehicleVer
 		if err := tx.Where("vehicle_id = ?", id).Take(&v).Error; err != nil {
 			return err
 		}
-		updates["updated_at"] = s.Store.Now()
-		return tx.Model(&v).Updates(updates).Error
+		var before map[string]any
+		if audit.From(ctx) != nil {
+			var err error
+			if before, err = audit.Row(tx, "vehicles", "vehicle_id = ?", id); err != nil {
+				return err
+			}
+		}
+		now := s.Store.Now()
+		updates["updated_at"] = now
+		if err := tx.Model(&v).Updates(updates).Error; err != nil {
+			return err
+		}
+		return audit.RecordRow(ctx, tx, now, before, "vehicles", "vehicle_id = ?", []any{id},
+			audit.Entry{Kind: audit.KindVehicle, ObjectID: id.String(), Action: audit.ActionVerify})
 	})
 	if err != nil {
 		return nil, store.MapError(err, "verify vehicle")
@@ -151,6 +164,7 @@ func (s *Service) SaveVehicleType(ctx context.Context, id *uuid.UUID, in Vehicle
 			}
 		}
 		now := s.Store.Now()
+		var before map[string]any
 		if id == nil {
 			vt = store.VehicleType{ID: uuid.New(), Name: in.Name, MaxWeightCapacityKg: in.MaxWeightKg, MaxVolumeCapacityLiters: in.MaxVolumeLiters,
 				PassengerCapacity: in.PassengerCapacity, Image: image, IsActive: true, CreatedAt: now, UpdatedAt: now}
@@ -166,6 +180,12 @@ func (s *Service) SaveVehicleType(ctx context.Context, id *uuid.UUID, in Vehicle
 		} else {
 			if err := tx.Where("id = ?", *id).Take(&vt).Error; err != nil {
 				return err
+			}
+			if audit.From(ctx) != nil {
+				var err error
+				if before, err = audit.Row(tx, "vehicle_types", "id = ?", vt.ID); err != nil {
+					return err
+				}
 			}
 			upd := map[string]any{"name": in.Name, "max_weight_capacity_kg": in.MaxWeightKg, "max_volume_capacity_liters": in.MaxVolumeLiters,
 				"passenger_capacity": in.PassengerCapacity, "updated_at": now}
@@ -192,7 +212,12 @@ func (s *Service) SaveVehicleType(ctx context.Context, id *uuid.UUID, in Vehicle
 				}
 			}
 		}
-		return nil
+		action := audit.ActionUpdate
+		if id == nil {
+			action = audit.ActionCreate
+		}
+		return audit.RecordRow(ctx, tx, now, before, "vehicle_types", "id = ?", []any{vt.ID},
+			audit.Entry{Kind: audit.KindVehicleType, ObjectID: vt.ID.String(), Action: action})
 	})
 	if err != nil {
 		if store.IsUniqueViolation(err) {
@@ -239,6 +264,10 @@ func (s *Service) SetStaff(ctx context.Context, userID string, staff bool, unkno
 				return apperr.Wrap(err, "create user "+userID)
 			}
 		}
+		var before map[string]any
+		if audit.From(ctx) != nil {
+			before, _ = audit.Row(tx, "users", "userid = ?", userID) // none: a 404 below
+		}
 		res := tx.Model(&store.User{}).Where("userid = ?", userID).Updates(map[string]any{"is_staff": staff, "updated_at": now})
 		if res.Error != nil {
 			return apperr.Wrap(res.Error, "set staff on "+userID)
@@ -246,6 +275,7 @@ func (s *Service) SetStaff(ctx context.Context, userID string, staff bool, unkno
 		if res.RowsAffected == 0 {
 			return apperr.NotFoundErr()
 		}
-		return nil
+		return audit.RecordRow(ctx, tx, now, before, "users", "userid = ?", []any{userID},
+			audit.Entry{Kind: audit.KindUser, ObjectID: userID, Action: audit.ActionStaffFlag})
 	})
 }

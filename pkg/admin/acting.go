@@ -3,11 +3,15 @@ package admin
 import (
 	"net/http"
 	"net/url"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/labstack/echo/v4"
 
 	"hermez/pkg/account"
 	"hermez/pkg/audit"
+	"hermez/pkg/backoffice"
 )
 
 // Acting (console.md): actions that need a reason take two steps. The first
@@ -78,4 +82,63 @@ func (a *Console) userSuspension(c echo.Context, suspend bool) error {
 	}
 	a.d.Log.Info("admin user suspension", "staff", staffOf(c).Username, "userid", id, "suspended", suspend)
 	return c.Redirect(http.StatusSeeOther, "/admin/users/"+url.PathEscape(id)+"/?guardado=1")
+}
+
+// --- activity ---
+
+// objectURL is the console page of an audited object ("" none).
+func objectURL(kind, id string) string {
+	switch kind {
+	case audit.KindUser:
+		return "/admin/users/" + url.PathEscape(id) + "/"
+	case audit.KindDelivery:
+		return "/admin/deliveries/" + id + "/"
+	case audit.KindVehicle:
+		return "/admin/vehicles/" + id + "/"
+	case audit.KindCategory:
+		return "/admin/categories/" + id + "/"
+	case audit.KindVehicleType:
+		return "/admin/vehicle-types/" + id + "/"
+	case audit.KindStaffAccount:
+		return "/admin/activity/?cuenta=" + id
+	}
+	return ""
+}
+
+// day parses a yyyy-mm-dd filter as the start of that day in Colombia.
+func day(v string) *time.Time {
+	t, err := time.ParseInLocation("2006-01-02", v, cot)
+	if err != nil {
+		return nil
+	}
+	return &t
+}
+
+func (a *Console) activity(c echo.Context) error {
+	ctx := c.Request().Context()
+	accs, err := a.d.Office.Accounts(ctx)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	f := backoffice.AuditFilter{Kind: backoffice.OneOf(c.QueryParam("tipo"), audit.Kinds...), Page: pageNumber(c)}
+	if id, err := uuid.Parse(c.QueryParam("cuenta")); err == nil {
+		f.Staff = &id
+	}
+	from, to := c.QueryParam("desde"), c.QueryParam("hasta")
+	f.From = day(from)
+	if t := day(to); t != nil {
+		end := t.AddDate(0, 0, 1) // through the whole "hasta" day
+		f.To = &end
+	}
+	rows, more, err := a.d.Office.Audit(ctx, f)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	staff := ""
+	if f.Staff != nil {
+		staff = f.Staff.String()
+	}
+	return a.render(c, http.StatusOK, "activity.html", "Actividad del personal", map[string]any{
+		"Rows": rows, "Accounts": accs, "Kinds": audit.Kinds, "Kind": f.Kind, "Staff": staff, "From": from, "To": to,
+		"Pager": pagerOf(c, more)})
 }

@@ -24,6 +24,7 @@ import (
 
 	"hermez/pkg/account"
 	"hermez/pkg/apperr"
+	"hermez/pkg/audit"
 	"hermez/pkg/backoffice"
 	"hermez/pkg/config"
 	"hermez/pkg/input"
@@ -128,6 +129,7 @@ func Register(e *echo.Echo, d Deps) (*Console, error) {
 	e.GET("/admin/offers/", a.offers, staff...)
 	e.GET("/admin/deliveries/", a.deliveries, staff...)
 	e.GET("/admin/deliveries/:id/", a.delivery, staff...)
+	e.GET("/admin/activity/", a.activity, staff...)
 	e.GET("/admin/accounts/", a.accounts, staff...)
 	e.POST("/admin/accounts/:id/active/", a.accountActive, staff...)
 	e.Any("/admin/*", a.notFound, staff...)
@@ -182,6 +184,8 @@ func (a *Console) requireStaff(next echo.HandlerFunc) echo.HandlerFunc {
 			return c.Redirect(http.StatusSeeOther, target)
 		}
 		c.Set(ctxStaff, acc)
+		// The services record every change this request makes as this staff member's (pkg/audit).
+		c.SetRequest(c.Request().WithContext(audit.WithStaff(c.Request().Context(), &audit.Staff{ID: acc.ID, Username: acc.Username})))
 		return next(c)
 	}
 }
@@ -238,8 +242,10 @@ var statusLabels = map[string]string{
 	// audit actions and object kinds
 	"create": "Creación", "update": "Edición", "verify": "Verificación", "staff_flag": "Permisos de personal (API)",
 	"activate": "Activación", "deactivate": "Desactivación", "cancel": "Cancelación", "suspend": "Suspensión", "reinstate": "Readmisión",
-	"user": "Usuario", "vehicle": "Vehículo", "category": "Categoría", "vehicle_type": "Tipo de vehículo", "staff_account": "Cuenta del personal",
 }
+
+var kindLabels = map[string]string{"user": "Usuario", "delivery": "Entrega", "vehicle": "Vehículo", "category": "Categoría",
+	"vehicle_type": "Tipo de vehículo", "staff_account": "Cuenta del personal"}
 
 func (a *Console) funcs() template.FuncMap {
 	return template.FuncMap{
@@ -279,6 +285,8 @@ func (a *Console) funcs() template.FuncMap {
 			return k
 		},
 		"person": personName,
+		"kind":   func(k string) string { return kindLabels[k] },
+		"objurl": objectURL,
 		"errs": func(f apperr.Fields, key string) []string {
 			if f == nil {
 				return nil

@@ -173,6 +173,7 @@ type vehicleForm struct {
 	Errors    apperr.Fields
 	Statuses  []string
 	UsedCount int64
+	Audit     []backoffice.AuditEntry
 }
 
 type docField struct{ Key, Label, Value string }
@@ -203,7 +204,11 @@ func (a *Console) vehicle(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	return a.render(c, http.StatusOK, "vehicle.html", "Vehículo "+v.LicensePlate, newVehicleForm(v, owner))
+	f := newVehicleForm(v, owner)
+	if f.Audit, err = a.d.Office.AuditOf(c.Request().Context(), audit.KindVehicle, v.VehicleID.String()); err != nil {
+		return a.fail(c, err)
+	}
+	return a.render(c, http.StatusOK, "vehicle.html", "Vehículo "+v.LicensePlate, f)
 }
 
 func (a *Console) vehicleSave(c echo.Context) error {
@@ -243,6 +248,7 @@ func (a *Console) categories(c echo.Context) error {
 }
 
 type categoryForm struct {
+	Audit  []backoffice.AuditEntry
 	New    bool
 	ID     string
 	Values map[string]string
@@ -262,6 +268,9 @@ func (a *Console) categoryForm(c echo.Context) error {
 		}
 		f.ID = cat.ID.String()
 		f.Values = map[string]string{"name": cat.Name, "description": cat.Description, "is_active": strconv.FormatBool(cat.IsActive)}
+		if f.Audit, err = a.d.Office.AuditOf(c.Request().Context(), audit.KindCategory, f.ID); err != nil {
+			return a.fail(c, err)
+		}
 	}
 	return a.render(c, http.StatusOK, "category.html", categoryTitle(f), f)
 }
@@ -309,6 +318,7 @@ func (a *Console) vehicleTypes(c echo.Context) error {
 }
 
 type vehicleTypeForm struct {
+	Audit      []backoffice.AuditEntry
 	New        bool
 	ID         string
 	Values     map[string]string
@@ -350,6 +360,9 @@ func (a *Console) vehicleTypeForm(c echo.Context) error {
 			"passenger_capacity": strconv.Itoa(vt.PassengerCapacity), "image": img, "is_active": strconv.FormatBool(vt.IsActive)}
 		for _, cat := range vt.Categories {
 			f.Selected = append(f.Selected, cat.ID.String())
+		}
+		if f.Audit, err = a.d.Office.AuditOf(c.Request().Context(), audit.KindVehicleType, f.ID); err != nil {
+			return a.fail(c, err)
 		}
 	}
 	return a.render(c, http.StatusOK, "vehicle_type.html", vehicleTypeTitle(f), f)
@@ -529,6 +542,19 @@ func (a *Console) accountActive(c echo.Context) error {
 	}
 	if id == staffOf(c).ID && !active {
 		return a.fail(c, apperr.New(apperr.Invalid, "No puede desactivar su propia cuenta."))
+	}
+	if !active && !confirmed(c) {
+		acc, err := a.d.Office.Account(c.Request().Context(), id.String())
+		if err != nil {
+			return a.fail(c, err)
+		}
+		if acc == nil {
+			return a.fail(c, apperr.NotFoundErr())
+		}
+		return a.confirm(c, confirmData{Heading: "Desactivar cuenta del personal",
+			Question: "¿Desactivar la cuenta «" + acc.Username + "»? No podrá entrar a la consola y sus sesiones abiertas terminan en su próxima petición.",
+			Button:   "Sí, desactivar", Danger: true, Back: "/admin/accounts/", Action: "/admin/accounts/" + id.String() + "/active/",
+			Fields: map[string]string{"is_active": "false"}})
 	}
 	if err := a.d.Office.SetAccountActive(c.Request().Context(), id, active); err != nil {
 		return a.fail(c, err)

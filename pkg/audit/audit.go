@@ -9,6 +9,7 @@
 package audit
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -92,4 +93,83 @@ func Record(tx *gorm.DB, now time.Time, by *Staff, e Entry) error {
 		return fmt.Errorf("write audit entry %s %s %s: %w", e.Kind, e.ObjectID, e.Action, err)
 	}
 	return nil
+}
+
+type ctxKey struct{}
+
+// WithStaff marks ctx as a console action of by: the services that own the
+// rules record their audit entry with From(ctx) in the change's transaction.
+func WithStaff(ctx context.Context, by *Staff) context.Context {
+	return context.WithValue(ctx, ctxKey{}, by)
+}
+
+// From is the staff member acting in ctx (nil: not a console action).
+func From(ctx context.Context) *Staff {
+	s, _ := ctx.Value(ctxKey{}).(*Staff)
+	return s
+}
+
+// Row reads one row of table as column → value (for Diff), inside tx.
+func Row(tx *gorm.DB, table, where string, args ...any) (map[string]any, error) {
+	m := map[string]any{}
+	if err := tx.Table(table).Where(where, args...).Take(&m).Error; err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Diff lists the columns whose values differ between two Row reads
+// (updated_at and version skipped), as text (nil stays null).
+func Diff(before, after map[string]any) Changes {
+	c := Changes{}
+	for k, a := range after {
+		if k == "updated_at" || k == "version" || k == "created_at" {
+			continue
+		}
+		b := norm(before[k])
+		c.Set(k, b, norm(a))
+	}
+	return c
+}
+
+func norm(v any) any {
+	switch x := v.(type) {
+	case nil, bool, string:
+		return x
+	case []byte:
+		return string(x)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339)
+	case *time.Time:
+		if x == nil {
+			return nil
+		}
+		return x.UTC().Format(time.RFC3339)
+	case int64:
+		// SQLite stores booleans as integers: shown as they are.
+		return x
+	}
+	return fmt.Sprint(v)
+}
+
+// RecordRow records an entry whose changes are the difference of before and
+// the row as it is now in tx (nothing when ctx is not a console action or
+// nothing changed).
+func RecordRow(ctx context.Context, tx *gorm.DB, now time.Time, before map[string]any, table, where string, args []any, e Entry) error {
+	by := From(ctx)
+	if by == nil {
+		return nil
+	}
+	after, err := Row(tx, table, where, args...)
+	if err != nil {
+		return fmt.Errorf("audit: read %s after: %w", table, err)
+	}
+	if before == nil {
+		before = map[string]any{}
+	}
+	e.Changes = Diff(before, after)
+	if len(e.Changes) == 0 && e.Reason == "" {
+		return nil
+	}
+	return Record(tx, now, by, e)
 }

@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"hermez/pkg/apperr"
+	"hermez/pkg/audit"
 	"hermez/pkg/store"
 )
 
@@ -100,14 +101,24 @@ func (s *Service) CreateAccount(ctx context.Context, username, password string, 
 // SetAccountActive activates or deactivates a staff login (sessions of an
 // inactive account stop working at their next request); unknown → 404.
 func (s *Service) SetAccountActive(ctx context.Context, id uuid.UUID, active bool) error {
-	res := s.db(ctx).Model(&store.StaffAccount{}).Where("id = ?", id).Update("is_active", active)
-	if res.Error != nil {
-		return fmt.Errorf("set staff account %s active: %w", id, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return apperr.NotFoundErr()
-	}
-	return nil
+	return s.Store.Transaction(ctx, func(tx *gorm.DB) error {
+		before, err := audit.Row(tx, "staff_accounts", "id = ?", id)
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return apperr.NotFoundErr()
+		}
+		if err != nil {
+			return fmt.Errorf("load staff account %s: %w", id, err)
+		}
+		if err := tx.Model(&store.StaffAccount{}).Where("id = ?", id).Update("is_active", active).Error; err != nil {
+			return fmt.Errorf("set staff account %s active: %w", id, err)
+		}
+		action := audit.ActionDeactivate
+		if active {
+			action = audit.ActionActivate
+		}
+		return audit.RecordRow(ctx, tx, s.Store.Now(), before, "staff_accounts", "id = ?", []any{id},
+			audit.Entry{Kind: audit.KindStaffAccount, ObjectID: id.String(), Action: action})
+	})
 }
 
 // CheckPassword returns the account when username and password match an

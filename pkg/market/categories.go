@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"hermez/pkg/apperr"
+	"hermez/pkg/audit"
 	"hermez/pkg/store"
 )
 
@@ -79,7 +80,14 @@ func (s *Service) SaveCategory(ctx context.Context, id *uuid.UUID, in CategoryIn
 		if err := applyCategory(&c, in); err != nil {
 			return nil, err
 		}
-		if err := s.Store.DB.WithContext(ctx).Create(&c).Error; err != nil {
+		err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
+			if err := tx.Create(&c).Error; err != nil {
+				return err
+			}
+			return audit.RecordRow(ctx, tx, now, nil, "delivery_categories", "id = ?", []any{c.ID},
+				audit.Entry{Kind: audit.KindCategory, ObjectID: c.ID.String(), Action: audit.ActionCreate})
+		})
+		if err != nil {
 			return nil, categorySaveError(err)
 		}
 		return &c, nil
@@ -89,11 +97,22 @@ func (s *Service) SaveCategory(ctx context.Context, id *uuid.UUID, in CategoryIn
 		if err := s.lock(tx).Where("id = ?", *id).Take(&c).Error; err != nil {
 			return err
 		}
+		var before map[string]any
+		if audit.From(ctx) != nil {
+			var err error
+			if before, err = audit.Row(tx, "delivery_categories", "id = ?", c.ID); err != nil {
+				return err
+			}
+		}
 		if err := applyCategory(&c, in); err != nil {
 			return err
 		}
 		c.UpdatedAt = s.Store.Now()
-		return tx.Save(&c).Error
+		if err := tx.Save(&c).Error; err != nil {
+			return err
+		}
+		return audit.RecordRow(ctx, tx, c.UpdatedAt, before, "delivery_categories", "id = ?", []any{c.ID},
+			audit.Entry{Kind: audit.KindCategory, ObjectID: c.ID.String(), Action: audit.ActionUpdate})
 	})
 	if err != nil {
 		return nil, categorySaveError(err)

@@ -56,17 +56,6 @@ func readJSON(t *testing.T, c *websocket.Conn) map[string]any {
 	return m
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // socketRoundTrip opens users/me/quotes on base, checks the echo and the
 // snapshot, publishes an event on m and reads it.
 func socketRoundTrip(t *testing.T, base, token, user string, hubMembers func(string) int, m realtime.Publisher) {
@@ -84,9 +73,9 @@ func socketRoundTrip(t *testing.T, base, token, user string, hubMembers func(str
 		t.Fatalf("initial %v", msg)
 	}
 	group := realtime.GroupUserQuotes(user)
-	waitFor(t, "joined", func() bool { return hubMembers(group) == 1 })
+	testutil.Eventually(t, 5*time.Second, "joined", func() bool { return hubMembers(group) == 1 })
 	if p, ok := m.(*realtime.RedisPublisher); ok {
-		waitFor(t, "redis subscription", func() bool {
+		testutil.Eventually(t, 5*time.Second, "redis subscription", func() bool {
 			n, err := p.Client.PubSubNumSub(context.Background(), p.Channel(group)).Result()
 			return err == nil && n[p.Channel(group)] == 1
 		})

@@ -68,17 +68,6 @@ func (r *clusterRecv) resetGroups() []string {
 	return slices.Compact(out)
 }
 
-func wait(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // groupsPerMaster picks n group names whose channels hash to each master.
 func groupsPerMaster(c *testutil.RedisCluster, prefix string, n int) [][]string {
 	out := make([][]string, len(c.Nodes))
@@ -142,7 +131,7 @@ func TestClusterSubscriberResetsOnlyTheFailedMastersGroups(t *testing.T) {
 			return true
 		}
 	}
-	wait(t, 10*time.Second, "every group subscribed", confirmed(append(all, realtime.GroupControl)...))
+	testutil.Eventually(t, 10*time.Second, "every group subscribed", confirmed(append(all, realtime.GroupControl)...))
 	for i, gs := range byMaster {
 		for _, g := range gs {
 			if addr, _ := sub.Placed(g); addr != c.Nodes[i].Addr() {
@@ -161,7 +150,7 @@ func TestClusterSubscriberResetsOnlyTheFailedMastersGroups(t *testing.T) {
 		if err := pub.Publish(ctx, msgs...); err != nil {
 			t.Fatalf("publish %s: %v", round, err)
 		}
-		wait(t, 10*time.Second, "every frame of "+round, func() bool {
+		testutil.Eventually(t, 10*time.Second, "every frame of "+round, func() bool {
 			for _, g := range groups {
 				if !rec.got(g, round+g) {
 					return false
@@ -182,12 +171,12 @@ func TestClusterSubscriberResetsOnlyTheFailedMastersGroups(t *testing.T) {
 		t.Fatalf("reset before the master came back: %v", rec.resetGroups())
 	}
 	c.Restart(victim)
-	wait(t, 20*time.Second, "the failed master's groups reset", func() bool { return len(rec.resetGroups()) >= len(byMaster[victim]) })
+	testutil.Eventually(t, 20*time.Second, "the failed master's groups reset", func() bool { return len(rec.resetGroups()) >= len(byMaster[victim]) })
 	want := slices.Sorted(slices.Values(byMaster[victim]))
 	if got := rec.resetGroups(); !slices.Equal(got, want) {
 		t.Fatalf("reset groups %v, want exactly the failed master's %v", got, want)
 	}
-	wait(t, 10*time.Second, "resubscribed", confirmed(all...))
+	testutil.Eventually(t, 10*time.Second, "resubscribed", confirmed(all...))
 	publishAll("after:", all)
 
 	// The master of the control channel: its reset names GroupControl (the
@@ -198,11 +187,11 @@ func TestClusterSubscriberResetsOnlyTheFailedMastersGroups(t *testing.T) {
 	c.Kill(control)
 	c.Restart(control)
 	want = slices.Sorted(slices.Values(append(slices.Clone(byMaster[control]), realtime.GroupControl)))
-	wait(t, 20*time.Second, "the control master's groups reset", func() bool { return len(rec.resetGroups()) >= len(want) })
+	testutil.Eventually(t, 20*time.Second, "the control master's groups reset", func() bool { return len(rec.resetGroups()) >= len(want) })
 	if got := rec.resetGroups(); !slices.Equal(got, want) {
 		t.Fatalf("reset groups %v, want %v", got, want)
 	}
-	wait(t, 10*time.Second, "resubscribed", confirmed(all...))
+	testutil.Eventually(t, 10*time.Second, "resubscribed", confirmed(all...))
 	publishAll("last:", all)
 
 	// Unsubscribing stops the frames: no receiver left for that channel.
@@ -210,7 +199,7 @@ func TestClusterSubscriberResetsOnlyTheFailedMastersGroups(t *testing.T) {
 	if err := sub.Unsubscribe(ctx, g); err != nil {
 		t.Fatal(err)
 	}
-	wait(t, 10*time.Second, "no subscriber left on "+g, func() bool {
+	testutil.Eventually(t, 10*time.Second, "no subscriber left on "+g, func() bool {
 		n, err := pubc.SPublish(ctx, pub.Channel(g), "probe").Result()
 		return err == nil && n == 0
 	})
@@ -240,7 +229,7 @@ func TestClusterSubscriberFollowsAMovedSlot(t *testing.T) {
 	if err := sub.Subscribe(ctx, moved, stay); err != nil {
 		t.Fatal(err)
 	}
-	wait(t, 10*time.Second, "subscribed", func() bool {
+	testutil.Eventually(t, 10*time.Second, "subscribed", func() bool {
 		a, ok1 := sub.Placed(moved)
 		b, ok2 := sub.Placed(stay)
 		return ok1 && ok2 && a != "" && b != ""
@@ -268,11 +257,11 @@ func TestClusterSubscriberFollowsAMovedSlot(t *testing.T) {
 			t.Fatalf("setslot on node %d: %v", i, err)
 		}
 	}
-	wait(t, 20*time.Second, "the moved group reset", func() bool { return len(rec.resetGroups()) > 0 })
+	testutil.Eventually(t, 20*time.Second, "the moved group reset", func() bool { return len(rec.resetGroups()) > 0 })
 	if got := rec.resetGroups(); !slices.Equal(got, []string{moved}) {
 		t.Fatalf("reset %v, want only %s", got, moved)
 	}
-	wait(t, 10*time.Second, "placed on the new owner", func() bool {
+	testutil.Eventually(t, 10*time.Second, "placed on the new owner", func() bool {
 		a, ok := sub.Placed(moved)
 		return ok && a == c.Nodes[1].Addr()
 	})
@@ -289,7 +278,7 @@ func TestClusterSubscriberFollowsAMovedSlot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	wait(t, 10*time.Second, "frames after the move", func() bool { return rec.got(moved, "after:"+moved) && rec.got(stay, "after:"+stay) })
+	testutil.Eventually(t, 10*time.Second, "frames after the move", func() bool { return rec.got(moved, "after:"+moved) && rec.got(stay, "after:"+stay) })
 }
 
 // A master that fails for good is replaced by its replica (failover after the
@@ -333,7 +322,7 @@ func TestClusterSubscriberFollowsAFailover(t *testing.T) {
 	if err := sub.Subscribe(ctx, all...); err != nil {
 		t.Fatal(err)
 	}
-	wait(t, 10*time.Second, "subscribed", func() bool {
+	testutil.Eventually(t, 10*time.Second, "subscribed", func() bool {
 		for _, g := range append(all, realtime.GroupControl) {
 			if a, ok := sub.Placed(g); !ok || a == "" {
 				return false
@@ -358,7 +347,7 @@ func TestClusterSubscriberFollowsAFailover(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("node %d took over from node %d", c.NodeOf(prefix+byNode[victim][0]), victim)
-	wait(t, 30*time.Second, "the failed master's groups reset after the failover", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the failed master's groups reset after the failover", func() bool {
 		return len(rec.resetGroups()) >= len(byNode[victim])
 	})
 	want := slices.Sorted(slices.Values(byNode[victim]))
@@ -383,7 +372,7 @@ func TestClusterSubscriberFollowsAFailover(t *testing.T) {
 			t.Fatalf("publish %s after the failover: %v", g, err)
 		}
 	}
-	wait(t, 10*time.Second, "frames after the failover", func() bool {
+	testutil.Eventually(t, 10*time.Second, "frames after the failover", func() bool {
 		for _, g := range all {
 			if !rec.got(g, "after:"+g) {
 				return false

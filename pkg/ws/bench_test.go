@@ -132,7 +132,7 @@ func BenchmarkIdleSocketMemory(b *testing.B) {
 	for range 10 {
 		rawClient(b, addr, "/ws/deliveries/new-quotes/", tok).Close()
 	}
-	waitFor(b, 10*time.Second, "warm-up sockets gone", func() bool { return w.W.Hub.Len() == 0 })
+	testutil.Eventually(b, 10*time.Second, "warm-up sockets gone", func() bool { return w.W.Hub.Len() == 0 })
 
 	// Cost of a bare TCP pair in this process (client + accepted side).
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -161,7 +161,7 @@ func BenchmarkIdleSocketMemory(b *testing.B) {
 		}
 		bare = append(bare, c)
 	}
-	waitFor(b, 10*time.Second, "accepted", func() bool { mu.Lock(); defer mu.Unlock(); return len(accepted) == n })
+	testutil.Eventually(b, 10*time.Second, "accepted", func() bool { mu.Lock(); defer mu.Unlock(); return len(accepted) == n })
 	h1, _ := heapAndStack()
 	perBareConn := float64(h1-h0) / float64(2*n)
 	for _, c := range bare {
@@ -181,7 +181,7 @@ func BenchmarkIdleSocketMemory(b *testing.B) {
 		for i := range conns {
 			conns[i] = rawClient(b, addr, "/ws/deliveries/new-quotes/", tok)
 		}
-		waitFor(b, 10*time.Second, "all joined", func() bool { return w.W.Hub.Len() == n })
+		testutil.Eventually(b, 10*time.Second, "all joined", func() bool { return w.W.Hub.Len() == n })
 		heap1, stack1 := heapAndStack()
 		perSocket := float64(heap1-heap0)/float64(n) - perBareConn // the raw client side
 		b.ReportMetric(perSocket, "heapB/socket")
@@ -190,6 +190,6 @@ func BenchmarkIdleSocketMemory(b *testing.B) {
 		for _, c := range conns {
 			c.Close()
 		}
-		waitFor(b, 10*time.Second, "all left", func() bool { return w.W.Hub.Len() == 0 })
+		testutil.Eventually(b, 10*time.Second, "all left", func() bool { return w.W.Hub.Len() == 0 })
 	}
 }

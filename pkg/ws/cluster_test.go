@@ -39,7 +39,7 @@ func shardSubscribers(t testing.TB, c *testutil.RedisCluster, channel string, n 
 	t.Helper()
 	cl := redis.NewClient(&redis.Options{Addr: c.Nodes[c.NodeOf(channel)].Addr()})
 	defer cl.Close()
-	waitFor(t, 20*time.Second, fmt.Sprintf("%d shard subscribers of %s", n, channel), func() bool {
+	testutil.Eventually(t, 20*time.Second, fmt.Sprintf("%d shard subscribers of %s", n, channel), func() bool {
 		m, err := cl.PubSubShardNumSub(context.Background(), channel).Result()
 		return err == nil && m[channel] == n
 	})

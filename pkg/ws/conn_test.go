@@ -60,7 +60,7 @@ func TestIdleSocketsHaveNoWriterGoroutine(t *testing.T) {
 		read(t, conns[i], wait) // the snapshot went through a writer
 	}
 	var delta int
-	waitFor(t, wait, "writers gone once the snapshots were written", func() bool {
+	testutil.Eventually(t, wait, "writers gone once the snapshots were written", func() bool {
 		delta = runtime.NumGoroutine() - before
 		return delta <= n+n/4 // one reader each (+ slack for unrelated goroutines); two per socket would be 80
 	})

@@ -190,18 +190,6 @@ func publish(t testing.TB, p realtime.Publisher, group, typ string, data any) re
 	return m
 }
 
-// waitFor polls cond every 10 ms until it holds or timeout.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // Rows inserted directly (the market API is built elsewhere).
 
 type fixture struct {
@@ -300,7 +288,7 @@ func testContext(t testing.TB, d time.Duration) (context.Context, context.Cancel
 // dropped, as Redis drops frames of channels nobody listens to.
 func joined(t testing.TB, w *worker, group string, n int) {
 	t.Helper()
-	waitFor(t, wait, group+" joined", func() bool {
+	testutil.Eventually(t, wait, group+" joined", func() bool {
 		if w.W.Hub.Members(group) != n || !w.W.Hub.Subscribed(group) {
 			return false
 		}

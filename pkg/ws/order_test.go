@@ -63,7 +63,7 @@ func TestHubDropsFramesOlderThanDeliveredOrSnapshotted(t *testing.T) {
 		t.Fatalf("hub remembers %d resources, want the quote and the offer", n)
 	}
 	c.Close()
-	waitFor(t, wait, "socket gone", func() bool { return w.W.Hub.Members(group) == 0 })
+	testutil.Eventually(t, wait, "socket gone", func() bool { return w.W.Hub.Members(group) == 0 })
 	if n := w.W.Hub.OrderEntries(); n != 0 {
 		t.Fatalf("a group without sockets keeps %d order entries", n)
 	}

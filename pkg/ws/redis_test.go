@@ -38,7 +38,7 @@ func redisBroker(t testing.TB, url, prefix string) *app.Broker {
 // subscribers waits until Redis counts n subscribers of the group's channel.
 func subscribers(t testing.TB, c redis.UniversalClient, channel string, n int64) {
 	t.Helper()
-	waitFor(t, 10*time.Second, "redis subscribers of "+channel, func() bool {
+	testutil.Eventually(t, 10*time.Second, "redis subscribers of "+channel, func() bool {
 		m, err := c.PubSubNumSub(context.Background(), channel).Result()
 		return err == nil && m[channel] >= n
 	})
@@ -88,7 +88,7 @@ func TestTwoWorkersOnOneRedisDeliverEveryEvent(t *testing.T) {
 	// The last local member leaving unsubscribes each worker.
 	clientOn1.Close()
 	clientOn2.Close()
-	waitFor(t, 10*time.Second, "unsubscribed after the last member left", func() bool {
+	testutil.Eventually(t, 10*time.Second, "unsubscribed after the last member left", func() bool {
 		m, err := web.Redis.PubSubNumSub(context.Background(), pub.Channel(realtime.GroupUserQuotes(f.Client))).Result()
 		return err == nil && m[pub.Channel(realtime.GroupUserQuotes(f.Client))] == 0
 	})
@@ -219,7 +219,7 @@ func (s *redisServer) start(bin string) {
 	}
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(s.port)})
 	defer c.Close()
-	waitFor(s.t, 10*time.Second, "redis-server up", func() bool { return c.Ping(context.Background()).Err() == nil })
+	testutil.Eventually(s.t, 10*time.Second, "redis-server up", func() bool { return c.Ping(context.Background()).Err() == nil })
 }
 
 func (s *redisServer) kill() {
@@ -270,7 +270,7 @@ func TestRedisDroppedAndBack(t *testing.T) {
 	resets := value(metrics.BrokerReconnects)
 
 	rs.kill()
-	waitFor(t, 10*time.Second, "readyz to report Redis down", func() bool { return readyz(t, w.URL) == http.StatusServiceUnavailable })
+	testutil.Eventually(t, 10*time.Second, "readyz to report Redis down", func() bool { return readyz(t, w.URL) == http.StatusServiceUnavailable })
 	rs.restart()
 
 	if code, _ := closeCode(t, c, 30*time.Second); code != websocket.CloseServiceRestart {
@@ -279,7 +279,7 @@ func TestRedisDroppedAndBack(t *testing.T) {
 	if value(metrics.BrokerReconnects) <= resets {
 		t.Fatal("reconnect not counted")
 	}
-	waitFor(t, 10*time.Second, "readyz back", func() bool { return readyz(t, w.URL) == http.StatusOK })
+	testutil.Eventually(t, 10*time.Second, "readyz back", func() bool { return readyz(t, w.URL) == http.StatusOK })
 
 	// The client reconnects, gets a fresh snapshot, and events flow again.
 	c2 := mustDial(t, w.URL, "/ws/deliveries/users/me/quotes/", tok)
@@ -342,5 +342,5 @@ func TestSlowClientSeesTryAgainLater(t *testing.T) {
 		t.Logf("slow client read %d frames, then close %d %q", frames, ce.Code, ce.Text)
 		break
 	}
-	waitFor(t, wait, "slow socket gone", func() bool { return w.W.Hub.Members(realtime.GroupUserQuotes(f.Client)) == 0 })
+	testutil.Eventually(t, wait, "slow socket gone", func() bool { return w.W.Hub.Members(realtime.GroupUserQuotes(f.Client)) == 0 })
 }

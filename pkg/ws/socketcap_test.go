@@ -41,7 +41,7 @@ func TestSocketCapAcrossTwoWorkers(t *testing.T) {
 	read(t, other, wait)
 	// Closing one frees a place, on either worker.
 	open[1].Close()
-	waitFor(t, wait, "the closed socket to leave the count", func() bool {
+	testutil.Eventually(t, wait, "the closed socket to leave the count", func() bool {
 		c, _, err := dial(t, w1.URL, path, w1.token(t, f.Client))
 		if err != nil {
 			return false

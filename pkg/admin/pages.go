@@ -15,6 +15,7 @@ import (
 	"hermez/pkg/apperr"
 	"hermez/pkg/audit"
 	"hermez/pkg/backoffice"
+	"hermez/pkg/market"
 	"hermez/pkg/marketinput"
 	"hermez/pkg/store"
 )
@@ -504,16 +505,67 @@ func (a *Console) deliveries(c echo.Context) error {
 		"Deliveries": ds, "Status": f.Status, "Pay": f.Payment, "Q": f.Q, "Pager": pagerOf(c, more), "Statuses": backoffice.DeliveryStatuses})
 }
 
-func (a *Console) delivery(c echo.Context) error {
+func (a *Console) delivery(c echo.Context) error { return a.deliveryPage(c, http.StatusOK, nil) }
+
+// deliveryPage renders a delivery's page; form holds a refused cancel form's
+// values and errors (ReasonErrors, Reason).
+func (a *Console) deliveryPage(c echo.Context, status int, form map[string]any) error {
 	id, err := paramUUID(c)
 	if err != nil {
+		return a.fail(c, err)
+	}
+	ctx := c.Request().Context()
+	d, err := a.d.Office.Delivery(ctx, id)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	entries, err := a.d.Office.AuditOf(ctx, audit.KindDelivery, id.String())
+	if err != nil {
+		return a.fail(c, err)
+	}
+	active := d.D.Status == store.DeliveryAssigned || d.D.Status == store.DeliveryPickedUp || d.D.Status == store.DeliveryInTransit
+	data := map[string]any{"D": d.D, "History": d.History, "Vehicle": d.Vehicle, "Audit": entries, "Cancellable": active}
+	for k, v := range form {
+		data[k] = v
+	}
+	return a.render(c, status, "delivery.html", "Entrega", data)
+}
+
+// deliveryCancel is the console's two-step cancellation of an active delivery.
+func (a *Console) deliveryCancel(c echo.Context) error {
+	id, err := paramUUID(c)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	reason := c.FormValue("reason")
+	refused := func(err error) error {
+		if fe := fieldErrors(err); fe != nil {
+			return a.deliveryPage(c, http.StatusBadRequest, map[string]any{"ReasonErrors": fe, "Reason": reason})
+		}
 		return a.fail(c, err)
 	}
 	d, err := a.d.Office.Delivery(c.Request().Context(), id)
 	if err != nil {
 		return a.fail(c, err)
 	}
-	return a.render(c, http.StatusOK, "delivery.html", "Entrega", map[string]any{"D": d.D, "History": d.History, "Vehicle": d.Vehicle})
+	if _, err := account.Reason("reason", reason); err != nil {
+		return refused(err)
+	}
+	switch d.D.Status {
+	case store.DeliveryDelivered, store.DeliveryPaid, store.DeliveryCancelled:
+		return refused(apperr.Field("reason", market.MsgCancelFinal))
+	}
+	path := "/admin/deliveries/" + id.String() + "/"
+	if !confirmed(c) {
+		return a.confirm(c, confirmData{Heading: "Cancelar entrega",
+			Question: "¿Cancelar la entrega de " + personName(d.D.Client) + " (" + statusLabels[d.D.Status] + ")? El cliente y el domiciliario lo ven al instante; no se puede deshacer.",
+			Button:   "Sí, cancelar la entrega", Danger: true, Back: path, Action: path + "cancel/", Reason: reason})
+	}
+	if _, err := a.d.Market.StaffCancelDelivery(c.Request().Context(), id, reason); err != nil {
+		return refused(err)
+	}
+	a.d.Log.Info("admin delivery cancelled", "staff", staffOf(c).Username, "delivery", id)
+	return c.Redirect(http.StatusSeeOther, path+"?guardado=1")
 }
 
 // --- staff accounts ---

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"hermez/pkg/apperr"
+	"hermez/pkg/audit"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 	"hermez/pkg/view"
@@ -295,6 +296,61 @@ func (s *Service) CancelDelivery(ctx context.Context, caller *store.User, id uui
 			who = "el domiciliario"
 		}
 		if err := addHistory(tx, d.HistoryID, store.HistoryCancelled, "Domicilio cancelado por "+who, caller.UserID, now); err != nil {
+			return nil, err
+		}
+		d.Status, d.CancelledAt, d.UpdatedAt = store.DeliveryCancelled, &now, now
+		d.Version++
+		if err := ts.Fill(tx); err != nil {
+			return nil, err
+		}
+		return deliveryFrames(d, []string{realtime.DeliveryStatusDot, realtime.DeliveryCancelled}, deliveryAll(d)...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// StaffCancelDelivery is the console's cancellation (console.md "Acting"): a
+// staff member cancels an assigned, picked-up or in-transit delivery with a
+// reason. The same change as CancelDelivery — status, cancelled_at, the
+// delivery.status and delivery_cancelled frames to the usual groups — with a
+// `cancelled` history row whose changed_by is null (console accounts are not
+// app users) and whose description carries the reason, and the audit entry of
+// the staff member in ctx. Unknown → 404; delivered, paid or cancelled → a
+// field error on reason.
+func (s *Service) StaffCancelDelivery(ctx context.Context, id uuid.UUID, reason string) (*store.Delivery, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return nil, apperr.Field("reason", apperr.MsgRequired)
+	}
+	var d *store.Delivery
+	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
+		var (
+			ts  store.TypeSet
+			err error
+		)
+		if d, err = s.lockDelivery(tx, &ts, &store.User{IsStaff: true}, id); err != nil {
+			return nil, err
+		}
+		switch d.Status {
+		case store.DeliveryDelivered, store.DeliveryPaid, store.DeliveryCancelled:
+			return nil, apperr.Field("reason", MsgCancelFinal)
+		}
+		old := d.Status
+		now := s.Store.Now()
+		if err := tx.Model(&store.Delivery{}).Where("id = ?", d.ID).
+			Updates(map[string]any{"status": store.DeliveryCancelled, "cancelled_at": now, "updated_at": now, "version": bumpVersion}).Error; err != nil {
+			return nil, fmt.Errorf("cancel delivery: %w", err)
+		}
+		if err := addHistory(tx, d.HistoryID, store.HistoryCancelled, "Domicilio cancelado por el personal: "+reason, "", now); err != nil {
+			return nil, err
+		}
+		ch := audit.Changes{}
+		ch.Set("status", old, store.DeliveryCancelled)
+		ch.Set("cancelled_at", nil, now.UTC().Format(time.RFC3339))
+		if err := audit.Record(tx, now, audit.From(ctx), audit.Entry{Kind: audit.KindDelivery, ObjectID: d.ID.String(),
+			Action: audit.ActionCancel, Changes: ch, Reason: reason}); err != nil {
 			return nil, err
 		}
 		d.Status, d.CancelledAt, d.UpdatedAt = store.DeliveryCancelled, &now, now

@@ -15,6 +15,7 @@ import (
 	"hermez/pkg/openapi"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
+	"hermez/pkg/view"
 	"hermez/pkg/ws"
 )
 
@@ -44,6 +45,7 @@ type Web struct {
 // BuildWeb wires the web process on an opened store and broker. Tests use it
 // with httptest; cmd/web serves it.
 func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, broker *Broker) (*Web, error) {
+	view.SetTripSpeed(cfg.TripSpeedKmh) // the estimated_minutes of every Quote and Delivery rendered here
 	authn, dev, err := Authenticator(ctx, cfg, st, log)
 	if err != nil {
 		return nil, err

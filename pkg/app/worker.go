@@ -21,6 +21,7 @@ import (
 	"hermez/pkg/serve"
 	"hermez/pkg/store"
 	"hermez/pkg/throttle"
+	"hermez/pkg/view"
 	"hermez/pkg/ws"
 )
 
@@ -53,6 +54,7 @@ type WorkerOptions struct {
 // BuildWorker wires the worker on an opened store and broker (Redis in
 // production; the in-process broker works too).
 func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, broker *Broker, o WorkerOptions) (*Worker, error) {
+	view.SetTripSpeed(cfg.TripSpeedKmh) // the estimated_minutes of every Quote and Delivery rendered here
 	authn, dev, err := Authenticator(ctx, cfg, st, log)
 	if err != nil {
 		return nil, err

@@ -25,7 +25,7 @@ var (
 		"isVerified", "verificationNotes", "plate"}
 	vehicleTypeKeys = []string{"id", "name", "description", "max_weight_capacity_kg", "max_volume_capacity_liters",
 		"passenger_capacity", "image", "is_active", "created_at", "updated_at", "delivery_categories"}
-	addressKeys = []string{"addressId", "userId", "name", "description", "address", "city", "type", "isFavorite"}
+	addressKeys = []string{"addressId", "userId", "name", "description", "address", "city", "type", "isFavorite", "latitude", "longitude"}
 	ratingKeys  = []string{"id", "ratee", "rater", "rating", "comment", "created_at"}
 )
 

@@ -1,15 +1,24 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gorilla/websocket"
+
+	"hermez/pkg/app"
 	"hermez/pkg/config"
+	"hermez/pkg/geo"
+	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 	"hermez/pkg/testutil"
+	"hermez/pkg/view"
 )
 
 // withRaw is a JSON object's text with raw members added ("k": <raw text>),
@@ -240,3 +249,135 @@ func TestCoordinateUpdatesOverHTTP(t *testing.T) {
 
 // noThrottles lifts the write and quote throttles for a test that sends many bodies.
 func noThrottles(c *config.Config) { c.ThrottleUserWrites, c.ThrottleQuotes = "0", "0" }
+
+// tee publishes to a Recorder and to the in-process broker the sockets read.
+type tee struct {
+	rec *testutil.Recorder
+	mem *realtime.Memory
+}
+
+func (p tee) Publish(ctx context.Context, msgs ...realtime.Message) error {
+	_ = p.rec.Publish(ctx, msgs...)
+	return p.mem.Publish(ctx, msgs...)
+}
+
+// tripOf is what place.md §2 says a quote between the two points renders.
+func tripOf(a, b geo.Point) (km, minutes float64) {
+	d := geo.DistanceKm(a, b)
+	return geo.Round2(d), math.Ceil(d / view.DefaultTripSpeedKmh * 60)
+}
+
+// wantPlace checks the six place keys of a rendered Quote or Delivery.
+func wantPlace(t *testing.T, what string, m map[string]any, want map[string]any) {
+	t.Helper()
+	for _, k := range []string{"pickup_latitude", "pickup_longitude", "delivery_latitude", "delivery_longitude", "distance_km", "estimated_minutes"} {
+		v, ok := m[k]
+		if !ok || v != want[k] {
+			t.Errorf("%s: %s = %v (present %v), want %v", what, k, v, ok, want[k])
+		}
+	}
+}
+
+// Coordinates, distance_km and estimated_minutes everywhere a Quote or a
+// Delivery is rendered (place.md §2): HTTP answers for the client and a
+// driver, every event frame, the new_quotes snapshot of a real socket, and
+// the delivery made at accept, which copies them all.
+func TestTripRenderedEverywhere(t *testing.T) {
+	t.Parallel()
+	// Sockets need a subscribable broker; frames are also recorded.
+	rec, mem := &testutil.Recorder{}, realtime.NewMemory()
+	w := testutil.NewWeb(t, testutil.WebOptions{Config: noThrottles, Broker: &app.Broker{Publisher: tee{rec, mem}, Memory: mem}})
+	client, driver := newActor(t, w, "user_trip_client"), newActor(t, w, "user_trip_driver")
+	addVehicle(t, w, driver.ID, "Moto", false)
+	a, b := geo.Point{Lat: 7.119349, Lng: -73.122741}, geo.Point{Lat: 7.108601, Lng: -73.128952}
+	km, minutes := tripOf(a, b)
+	full := map[string]any{"pickup_latitude": a.Lat, "pickup_longitude": a.Lng, "delivery_latitude": b.Lat,
+		"delivery_longitude": b.Lng, "distance_km": km, "estimated_minutes": minutes}
+	if km <= 0 || minutes <= 0 {
+		t.Fatalf("trip %v km %v min", km, minutes)
+	}
+	rec.Take()
+
+	res := w.Do(t, "POST", "/deliveries/api/quotes/", client.Tok, quoteBody(t, w, client, map[string]any{
+		"pickup_latitude": a.Lat, "pickup_longitude": a.Lng, "delivery_latitude": fmt.Sprint(b.Lat), "delivery_longitude": b.Lng}))
+	q := mustStatus(t, res, 201)
+	qid := q["id"].(string)
+	wantPlace(t, "created quote", q, full)
+	wantPlace(t, "the driver's GET", mustStatus(t, w.Do(t, "GET", "/deliveries/api/quotes/"+qid+"/", driver.Tok, nil), 200), full)
+	created := decodeFrames(t, rec.Take())
+	if len(created) < 3 { // new_quotes, quote_{id}, user_quotes_{client}
+		t.Fatalf("%d frames for the created quote", len(created))
+	}
+	for _, f := range created {
+		wantPlace(t, f.Type+" → "+f.Group, f.Data, full)
+	}
+
+	// A quote with only its delivery point, and one with none: every key, null trip.
+	onlyDrop := createQuote(t, w, client, map[string]any{"delivery_latitude": b.Lat, "delivery_longitude": b.Lng})
+	wantPlace(t, "quote with only its delivery point", mustStatus(t, w.Do(t, "GET", "/deliveries/api/quotes/"+onlyDrop+"/", client.Tok, nil), 200),
+		map[string]any{"delivery_latitude": b.Lat, "delivery_longitude": b.Lng})
+	plain := createQuote(t, w, client, nil)
+	wantPlace(t, "quote without points", mustStatus(t, w.Do(t, "GET", "/deliveries/api/quotes/"+plain+"/", driver.Tok, nil), 200), map[string]any{})
+	rec.Take()
+
+	// A driver's new_quotes snapshot over a real socket.
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, Subprotocols: []string{driver.Tok}}
+	conn, _, err := d.Dial("ws"+strings.TrimPrefix(w.URL, "http")+"/ws/deliveries/new-quotes/", nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var snap struct {
+		Type   string           `json:"type"`
+		Quotes []map[string]any `json:"quotes"`
+	}
+	if err := conn.ReadJSON(&snap); err != nil || snap.Type != "initial_quotes" {
+		t.Fatalf("snapshot %v: %v", snap.Type, err)
+	}
+	seen := 0
+	for _, sq := range snap.Quotes {
+		if sq["id"] == qid {
+			seen++
+			wantPlace(t, "new_quotes snapshot", sq, full)
+		}
+	}
+	if seen != 1 {
+		t.Fatalf("quote %s %d times in the snapshot of %d", qid, seen, len(snap.Quotes))
+	}
+
+	// Offer and accept: the delivery carries the quote's points and trip.
+	oid := makeOffer(t, w, driver, qid, 9000, 201)["id"].(string)
+	rec.Take()
+	acc := mustStatus(t, w.Do(t, "POST", "/deliveries/api/offers/"+oid+"/accept/", client.Tok, nil), 201)
+	del := acc["delivery"].(map[string]any)
+	wantPlace(t, "accepted delivery", del, full)
+	did := del["id"].(string)
+	wantPlace(t, "the driver's GET of the delivery", mustStatus(t, w.Do(t, "GET", "/deliveries/api/"+did+"/", driver.Tok, nil), 200), full)
+	deliveryFrames := 0
+	for _, f := range decodeFrames(t, rec.Take()) {
+		switch {
+		case f.Data["id"] == did:
+			deliveryFrames++
+			wantPlace(t, f.Type+" → "+f.Group, f.Data, full)
+		case f.Data["quote"] != nil:
+			wantPlace(t, f.Type+" → "+f.Group+" (its quote)", f.Data["quote"].(map[string]any), full)
+		}
+	}
+	if deliveryFrames == 0 {
+		t.Fatal("accept published no frame about the delivery")
+	}
+
+	// An address renders its point.
+	res = w.Do(t, "POST", "/user/api/me/addresses/", client.Tok, map[string]any{"name": "Casa", "address": "Calle 1", "city": "Bucaramanga",
+		"type": "casa", "latitude": "7.1193494", "longitude": -73.1227414})
+	addr := mustStatus(t, res, 201)
+	if addr["latitude"] != 7.119349 || addr["longitude"] != -73.122741 {
+		t.Errorf("address answered %s", res.Body)
+	}
+	var list []map[string]any
+	w.Do(t, "GET", "/user/api/me/addresses/", client.Tok, nil).JSON(t, &list)
+	if len(list) != 1 || list[0]["latitude"] != 7.119349 || list[0]["longitude"] != -73.122741 {
+		t.Errorf("address list %v", list)
+	}
+}

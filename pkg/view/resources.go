@@ -62,12 +62,15 @@ type Address struct {
 	City        string `json:"city"`
 	Type        string `json:"type"`
 	IsFavorite  bool   `json:"isFavorite"`
+	// The address's point (place.md §1): numbers, or null.
+	Latitude  *float64 `json:"latitude"`
+	Longitude *float64 `json:"longitude"`
 }
 
 // NewAddress renders a.
 func NewAddress(a *store.Address) *Address {
 	return &Address{AddressID: a.AddressID.String(), UserID: a.UserID, Name: a.Name, Description: a.Description,
-		Address: a.Address, City: a.City, Type: a.Type, IsFavorite: a.IsFavorite}
+		Address: a.Address, City: a.City, Type: a.Type, IsFavorite: a.IsFavorite, Latitude: a.Latitude, Longitude: a.Longitude}
 }
 
 // Category is the JSON of a delivery category.
@@ -167,6 +170,8 @@ type Quote struct {
 	ExpiresAt       Time     `json:"expires_at"`
 	CreatedAt       Time     `json:"created_at"`
 	VehicleType     *string  `json:"vehicle_type"`
+	// The two points and the trip between them (place.md §1–§2), for every audience.
+	points
 }
 
 // NewQuote renders q for viewer; Client (with its current vehicle), Category
@@ -176,7 +181,8 @@ func NewQuote(q *store.Quote, viewer Viewer) *Quote {
 		DeliveryAddress: q.DeliveryAddress, Description: q.Description, Observations: observations(q.Observations),
 		EstimatedWeight: decPtr(q.EstimatedWeight), EstimatedSize: q.EstimatedSize, ClientPrice: Decimal(q.ClientPrice),
 		PaymentMethod: q.PaymentMethod, Status: q.Status, HistoryID: q.HistoryID.String(),
-		ExpiresAt: Time(q.ExpiresAt), CreatedAt: Time(q.CreatedAt)}
+		ExpiresAt: Time(q.ExpiresAt), CreatedAt: Time(q.CreatedAt),
+		points: newPoints(q.PickupLatitude, q.PickupLongitude, q.DeliveryLatitude, q.DeliveryLongitude)}
 	if q.Category != nil {
 		out.Category = &q.Category.Name
 	}
@@ -270,6 +276,8 @@ type Delivery struct {
 	CancelledAt     *Time    `json:"cancelled_at"`
 	VehicleType     *string  `json:"vehicle_type"`
 	Vehicle         *string  `json:"vehicle"`
+	// Its quote's points and trip, copied at accept (place.md §2).
+	points
 }
 
 // NewDelivery renders d for viewer; Client, DeliveryPerson (with current
@@ -280,7 +288,8 @@ func NewDelivery(d *store.Delivery, viewer Viewer) *Delivery {
 		Observations: observations(d.Observations), EstimatedWeight: decPtr(d.EstimatedWeight), EstimatedSize: d.EstimatedSize,
 		FinalPrice: Decimal(d.FinalPrice), Status: d.Status, PaymentMethod: d.PaymentMethod,
 		CreatedAt: Time(d.CreatedAt), UpdatedAt: Time(d.UpdatedAt), CompletedAt: timePtr(d.CompletedAt),
-		CancelledAt: timePtr(d.CancelledAt), VehicleType: d.VehicleTypeName, Vehicle: d.VehicleTypeName}
+		CancelledAt: timePtr(d.CancelledAt), VehicleType: d.VehicleTypeName, Vehicle: d.VehicleTypeName,
+		points: newPoints(d.PickupLatitude, d.PickupLongitude, d.DeliveryLatitude, d.DeliveryLongitude)}
 	if d.Category != nil {
 		out.Category = &d.Category.Name
 	}

@@ -52,7 +52,7 @@ func applyAddress(in AddressInput, a *store.Address) error {
 	if in.IsFavorite != nil {
 		a.IsFavorite = *in.IsFavorite
 	}
-	f := problems(in.Invalid)
+	f := in.Invalid.Clone()
 	p := geo.Pair{Lat: a.Latitude, Lng: a.Longitude}.Merge(f, in.Latitude, in.Longitude, "latitude", "longitude")
 	a.Latitude, a.Longitude = p.Lat, p.Lng
 	return f.Err()

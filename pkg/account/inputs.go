@@ -93,13 +93,3 @@ type VehicleTypeInput struct {
 	SetCategories                bool
 	Invalid                      apperr.Fields
 }
-
-// problems is a copy of an input's decoding errors for the service to add
-// its own to (the caller's map is left alone).
-func problems(invalid apperr.Fields) apperr.Fields {
-	f := make(apperr.Fields, len(invalid))
-	for k, v := range invalid {
-		f[k] = append([]string(nil), v...)
-	}
-	return f
-}

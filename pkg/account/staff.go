@@ -40,7 +40,7 @@ const MsgNotAllApproved = "Solo se puede verificar un vehículo con todos sus do
 // (blank notes are none). A vehicle can be marked verified only with every
 // document approved.
 func (s *Service) VerifyVehicle(ctx context.Context, id uuid.UUID, in VehicleVerification) (*store.Vehicle, error) {
-	f := problems(in.Invalid)
+	f := in.Invalid.Clone()
 	updates := map[string]any{}
 	for _, d := range DocumentFields {
 		if st, ok := in.Statuses[d.Key]; ok {
@@ -135,7 +135,7 @@ const MsgNoCategory = "Alguna de las categorías elegidas no existe."
 // image is none.
 func (s *Service) SaveVehicleType(ctx context.Context, id *uuid.UUID, in VehicleTypeInput) (*store.VehicleType, error) {
 	defer s.Store.CatalogChanged()
-	f := problems(in.Invalid)
+	f := in.Invalid.Clone()
 	if !f.Has("name") {
 		if err := nameTaken(ctx, s.Store, f, &store.VehicleType{}, in.Name, id, msgTypeTaken); err != nil {
 			return nil, err

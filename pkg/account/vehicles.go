@@ -61,7 +61,7 @@ func MaxVehicleYear(now time.Time) int { return now.UTC().Year() + 1 }
 // plate and VIN are nobody else's. It reports whether an identifying field
 // (type, plate, VIN) changed.
 func applyVehicle(tx *gorm.DB, in VehicleInput, v *store.Vehicle) (identityChanged bool, err error) {
-	f := problems(in.Invalid)
+	f := in.Invalid.Clone()
 	if id := in.TypeID; id != nil {
 		var t store.VehicleType
 		err := tx.Where("id = ?", *id).Take(&t).Error

@@ -130,6 +130,16 @@ type Fields map[string][]string
 // Add appends a message to a field.
 func (f Fields) Add(field, msg string) { f[field] = append(f[field], msg) }
 
+// Clone is a copy of f (nil-safe) that a service adds its own errors to
+// without touching the caller's map (an input's decoding errors).
+func (f Fields) Clone() Fields {
+	out := make(Fields, len(f))
+	for k, v := range f {
+		out[k] = append([]string(nil), v...)
+	}
+	return out
+}
+
 // Has tells whether a field already has a message.
 func (f Fields) Has(field string) bool { return len(f[field]) > 0 }
 

@@ -77,12 +77,3 @@ type CategoryInput struct {
 	// (after the 404 of an unknown category) as one 400.
 	Invalid apperr.Fields
 }
-
-// invalid is a copy of an input's decoding errors, for the service to add its own.
-func invalid(f apperr.Fields) apperr.Fields {
-	out := make(apperr.Fields, len(f))
-	for k, v := range f {
-		out[k] = append([]string(nil), v...)
-	}
-	return out
-}

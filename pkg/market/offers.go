@@ -39,7 +39,7 @@ func checkOfferInput(in OfferInput, caller string, quoteID uuid.UUID) error {
 	if in.DriverID != "" && in.DriverID != caller {
 		return apperr.ForbiddenErr()
 	}
-	f := invalid(in.Invalid)
+	f := in.Invalid.Clone()
 	if in.QuoteID != nil && *in.QuoteID != quoteID {
 		f.Add("quote_id", MsgQuoteMismatch)
 	}

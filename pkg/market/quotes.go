@@ -45,7 +45,7 @@ func pkMissing(id uuid.UUID) string {
 // The vehicle types in ts (those of the quote's client) get their categories
 // in the same statement as the category and vehicle type named.
 func applyQuote(tx *gorm.DB, ts *store.TypeSet, q *store.Quote, in QuoteInput) error {
-	f := invalid(in.Invalid)
+	f := in.Invalid.Clone()
 	if in.PickupAddress.Set && !in.PickupAddress.Null {
 		q.PickupAddress = in.PickupAddress.Value
 	}

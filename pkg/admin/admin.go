@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
+	"github.com/shopspring/decimal"
 
 	"hermez/pkg/account"
 	"hermez/pkg/apperr"
@@ -101,6 +102,7 @@ func Register(e *echo.Echo, d Deps) (*Console, error) {
 		return nil, err
 	}
 	e.GET("/admin/static/:name", as.serve)
+	e.GET("/favicon.ico", favicon)
 	e.GET("/admin/login/", a.loginForm, a.base)
 	e.POST("/admin/login/", a.login, a.base)
 	staff := []echo.MiddlewareFunc{a.base, a.requireStaff, a.csrf}
@@ -245,6 +247,33 @@ var statusLabels = map[string]string{
 	"activate": "Activación", "deactivate": "Desactivación", "cancel": "Cancelación", "suspend": "Suspensión", "reinstate": "Readmisión",
 }
 
+// offerLabels agree with "oferta" (feminine), unlike the documents' statuses.
+var offerLabels = map[string]string{"pending": "Pendiente", "accepted": "Aceptada", "rejected": "Rechazada"}
+
+// money renders a price as Colombians write it: "$27.000" (cents only when
+// there are some: "$27.000,50").
+func money(d decimal.Decimal) string {
+	neg := d.IsNegative()
+	d = d.Abs()
+	whole := d.Truncate(0)
+	digits := whole.String()
+	var b strings.Builder
+	for i, r := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteByte('.')
+		}
+		b.WriteRune(r)
+	}
+	out := "$" + b.String()
+	if frac := d.Sub(whole); !frac.IsZero() {
+		out += "," + frac.Shift(2).Round(0).StringFixed(0)
+	}
+	if neg {
+		out = "-" + out
+	}
+	return out
+}
+
 var kindLabels = map[string]string{"user": "Usuario", "delivery": "Entrega", "vehicle": "Vehículo", "category": "Categoría",
 	"vehicle_type": "Tipo de vehículo", "staff_account": "Cuenta del personal"}
 
@@ -287,6 +316,13 @@ func (a *Console) funcs() template.FuncMap {
 		},
 		"person": personName,
 		"kind":   func(k string) string { return kindLabels[k] },
+		"offerlabel": func(st string) string {
+			if l, ok := offerLabels[st]; ok {
+				return l
+			}
+			return st
+		},
+		"money":  money,
 		"objurl": objectURL,
 		"errs": func(f apperr.Fields, key string) []string {
 			if f == nil {
@@ -452,3 +488,13 @@ func fieldErrors(err error) apperr.Fields {
 }
 
 func clientIP(c echo.Context) string { return c.RealIP() }
+
+// faviconSVG is the console's icon (and the site's /favicon.ico): an "H" on
+// the console's dark blue, drawn here so no outside request is needed.
+const faviconSVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#18202c"/>` +
+	`<path d="M9 7v18M23 7v18M9 16h14" stroke="#fff" stroke-width="4" fill="none"/></svg>`
+
+func favicon(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "public, max-age=86400")
+	return c.Blob(http.StatusOK, "image/svg+xml", []byte(faviconSVG))
+}

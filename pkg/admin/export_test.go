@@ -33,3 +33,6 @@ func NewLoginLimiter(client redis.UniversalClient, prefix string) LoginLimiter {
 func (l LoginLimiter) Reserve(ip, username string) (bool, time.Duration, func(ok bool)) {
 	return l.l.reserve(ip, username)
 }
+
+// Money is money, for tests.
+var Money = money

@@ -459,7 +459,7 @@ func (a *Console) userStaff(c echo.Context) error {
 // --- quotes, offers, deliveries (read-only) ---
 
 func (a *Console) quotes(c echo.Context) error {
-	f := backoffice.Filter{Status: backoffice.OneOf(c.QueryParam("estado"), store.QuotePending, store.QuoteAccepted, store.QuoteCancelled),
+	f := backoffice.Filter{Status: backoffice.OneOf(c.QueryParam("estado"), store.QuotePending), // accepted and cancelled quotes are deleted: not offered,
 		Q: c.QueryParam("q"), Page: pageNumber(c)}
 	qs, more, err := a.d.Office.Quotes(c.Request().Context(), f)
 	if err != nil {

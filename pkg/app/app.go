@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"hermez/pkg/apperr"
 	"hermez/pkg/auth"
 	"hermez/pkg/config"
+	"hermez/pkg/location"
 	"hermez/pkg/metrics"
 	"hermez/pkg/realtime"
 	"hermez/pkg/serve"
@@ -130,6 +132,37 @@ type Broker struct {
 	Publisher realtime.Publisher
 	Memory    *realtime.Memory      // single-process mode only
 	Redis     redis.UniversalClient // *redis.Client or *redis.ClusterClient; nil in single-process mode
+
+	locOnce   sync.Once
+	locations *location.Store
+}
+
+// Locations is the current-location store of the processes on this broker
+// (place.md §3): on its Redis or cluster (under the broker's prefix), or in
+// memory without Redis (one per broker, so web and worker sharing an
+// in-process broker share it too). The first call's configuration and clock win.
+func (b *Broker) Locations(cfg config.Config, now func() time.Time) *location.Store {
+	b.locOnce.Do(func() {
+		if b.Redis != nil {
+			b.locations = location.NewRedis(b.Redis, brokerPrefix(cfg, b)+"place:", cfg.LocationTTL(), now)
+		} else {
+			b.locations = location.NewMemory(cfg.LocationTTL(), now)
+		}
+	})
+	return b.locations
+}
+
+// brokerPrefix is the broker's key prefix (REDIS_PREFIX; tests give each broker its own).
+func brokerPrefix(cfg config.Config, b *Broker) string {
+	if b != nil {
+		switch p := b.Publisher.(type) {
+		case *realtime.RedisPublisher:
+			return p.Prefix
+		case *realtime.ClusterPublisher:
+			return p.Prefix
+		}
+	}
+	return cfg.RedisPrefix
 }
 
 // OpenBroker connects the publishing side. A configured Redis or cluster is

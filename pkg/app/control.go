@@ -7,7 +7,11 @@ import (
 	"log/slog"
 	"time"
 
+	"gorm.io/gorm"
+
+	"hermez/pkg/account"
 	"hermez/pkg/auth"
+	"hermez/pkg/location"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 	"hermez/pkg/ws"
@@ -24,6 +28,12 @@ import (
 func watchDeletedUsers(hub *ws.Hub, authn *auth.Authenticator, st *store.Store, log *slog.Logger) {
 	hub.UserDeleted = func(id string) { authn.Forget(id) }
 	hub.UserChanged = func(id string) { authn.Forget(id) }
+	if hub.Locations != nil {
+		hub.UserDeleted = func(id string) {
+			authn.Forget(id)
+			forget(hub.Locations, id, log)
+		}
+	}
 	hub.ControlLost = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -89,5 +99,31 @@ func watchControl(sub realtime.Subscriber, authn *auth.Authenticator, log *slog.
 		if err := sub.Run(ctx, handle, reset); err != nil && ctx.Err() == nil {
 			log.Error("control subscription ended", "err", err)
 		}
+	}
+}
+
+// forgetLocation wraps the profile-deletion hook: the deleted user's current
+// location is forgotten at once (place.md §3), whichever path deleted them
+// (DELETE me/{id}/, the Clerk webhook, the console). A failure is logged and
+// never fails the deletion: the location expires by itself within its TTL,
+// and every worker forgets it again on the user_deleted control frame.
+func forgetLocation(next account.DeleteHook, locs *location.Store, log *slog.Logger) account.DeleteHook {
+	return func(tx *gorm.DB, userID string) ([]realtime.Message, error) {
+		msgs, err := next(tx, userID)
+		if err == nil {
+			forget(locs, userID, log)
+		}
+		return msgs, err
+	}
+}
+
+func forget(locs *location.Store, userID string, log *slog.Logger) {
+	if locs == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := locs.Forget(ctx, userID); err != nil {
+		log.Warn("could not forget a deleted user's location (it expires by itself)", "user", userID, "err", err)
 	}
 }

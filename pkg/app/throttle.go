@@ -7,7 +7,6 @@ import (
 
 	"hermez/pkg/config"
 	"hermez/pkg/httpapi"
-	"hermez/pkg/realtime"
 	"hermez/pkg/throttle"
 )
 
@@ -29,12 +28,7 @@ func newLimits(cfg config.Config, broker *Broker, log *slog.Logger) limits {
 	// The broker's key prefix (REDIS_PREFIX; tests give each broker its own).
 	prefix := cfg.RedisPrefix
 	if rdb != nil {
-		switch p := broker.Publisher.(type) {
-		case *realtime.RedisPublisher:
-			prefix = p.Prefix
-		case *realtime.ClusterPublisher:
-			prefix = p.Prefix
-		}
+		prefix = brokerPrefix(cfg, broker)
 	}
 	var store throttle.Store = throttle.NewMemory()
 	if rdb != nil {

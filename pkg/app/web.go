@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"hermez/pkg/account"
 	"hermez/pkg/admin"
@@ -53,12 +54,14 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
 	mkt := NewMarket(cfg, log, st, outbox)
 	acct := account.New(st, outbox, log)
-	acct.OnDelete = mkt.RemoveUserMarketplace
+	locs := broker.Locations(cfg, func() time.Time { return st.Now() })
+	acct.OnDelete = forgetLocation(mkt.RemoveUserMarketplace, locs, log)
 	acct.OnSuspend = mkt.RemoveUserMarketplace
 	acct.UserChanged = authn.Forget
 	lim := newLimits(cfg, broker, log)
 	e := httpapi.New(httpapi.Deps{Config: cfg, Store: st, Auth: authn, Outbox: outbox, Log: log,
-		Checks: Checks(st, broker, authn), DevIssuer: dev, Market: mkt, Account: acct, Throttles: lim.http})
+		Checks: Checks(st, broker, authn), DevIssuer: dev, Market: mkt, Account: acct, Throttles: lim.http,
+		Locations: locs})
 	if _, err := admin.Register(e, admin.Deps{Config: cfg, Store: st, Log: log, Market: mkt, Account: acct,
 		Office: backoffice.New(st), Redis: lim.redis, RedisPrefix: lim.prefix}); err != nil {
 		return nil, err

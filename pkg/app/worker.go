@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
@@ -73,6 +74,7 @@ func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *s
 	lim := newLimits(cfg, broker, log)
 	e.Use(serve.AnonThrottle(lim.http.Anon, authn.Verifier.Valid, false)) // socket handshakes count here
 	hub := ws.NewHub(sub, log, o.Socket)
+	hub.Locations = broker.Locations(cfg, func() time.Time { return st.Now() })
 	watchDeletedUsers(hub, authn, st, log)
 	checks := []serve.Check{{Name: "database", Ping: st.Ping}, {Name: "redis", Ping: hub.Ping}}
 	if authn.KeysReady != nil {
@@ -208,6 +210,7 @@ func (w *Web) mountSockets(e *echo.Echo, cfg config.Config, log *slog.Logger, st
 		return err
 	}
 	hub := ws.NewHub(sub, log, ws.Options{})
+	hub.Locations = w.Broker.Locations(cfg, func() time.Time { return st.Now() })
 	watchDeletedUsers(hub, w.Auth, st, log)
 	(&ws.Server{Hub: hub, Auth: w.Auth, Store: st, Log: log, Cap: sockets}).Routes(e)
 	w.Hub = hub

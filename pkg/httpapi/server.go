@@ -17,6 +17,7 @@ import (
 	"hermez/pkg/auth"
 	"hermez/pkg/config"
 	"hermez/pkg/input"
+	"hermez/pkg/location"
 	"hermez/pkg/market"
 	"hermez/pkg/realtime"
 	"hermez/pkg/serve"
@@ -42,6 +43,8 @@ type Deps struct {
 	Market *market.Service
 	// Throttles are the request throttles (zero value: none).
 	Throttles Throttles
+	// Locations keeps users' current locations (nil: the route answers 503).
+	Locations *location.Store
 }
 
 // New builds the web process's Echo with every API route.

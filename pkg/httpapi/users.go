@@ -24,6 +24,8 @@ func (a *API) userRoutes(g *echo.Group) {
 	g.POST("/me/set-availability/", a.setAvailability, au)
 	g.POST("/me/set-current-vehicle/", a.setCurrentVehicle, au)
 	g.GET("/me/ratings/", a.myRatings, au)
+	// Not counted against THROTTLE_USER_WRITES: its own once-a-second rule.
+	g.POST("/me/location/", a.postLocation, RequireUser(a.Auth))
 	g.GET("/me/vehicle-types/", a.vehicleTypes, au)
 
 	g.GET("/me/addresses/", a.listAddresses, au)
@@ -78,7 +80,7 @@ func me(c echo.Context) string { return CurrentUser(c).UserID }
 // into me/{userid}/ and must answer 405, not 403/404.
 var reservedMe = map[string]string{
 	"update": "PATCH, OPTIONS", "toggle-availability": "POST, OPTIONS", "set-availability": "POST, OPTIONS", "set-current-vehicle": "POST, OPTIONS",
-	"ratings": "GET, HEAD, OPTIONS", "vehicle-types": "GET, HEAD, OPTIONS",
+	"ratings": "GET, HEAD, OPTIONS", "location": "POST, OPTIONS", "vehicle-types": "GET, HEAD, OPTIONS",
 	"addresses": "GET, HEAD, POST, OPTIONS", "vehicles": "GET, HEAD, POST, OPTIONS",
 }
 

@@ -42,6 +42,12 @@ var (
 	FramesStale = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "hermez_ws_stale_frames_dropped_total", Help: "Frames not delivered: older than a version of their resource already delivered to the group or read in a snapshot.",
 	})
+	// LocationUpdates counts location updates by source (http, socket) and
+	// outcome: kept, too_soon (the once-a-second rule; a socket's are dropped),
+	// not_newer, invalid, error (the store was unavailable).
+	LocationUpdates = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "hermez_location_updates_total", Help: "Location updates by source (http, socket) and outcome (kept, too_soon, not_newer, invalid, error).",
+	}, []string{"source", "outcome"})
 	// SocketsOpen is the number of open WebSockets.
 	SocketsOpen = promauto.NewGauge(prometheus.GaugeOpts{
 		Name: "hermez_ws_connections", Help: "Open WebSocket connections.",

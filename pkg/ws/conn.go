@@ -56,6 +56,10 @@ type Conn struct {
 	readDone  chan struct{} // closed when readLoop returns
 	onExit    func()        // runs once the connection is closed (leaves the hub)
 	nextPing  time.Time     // owned by the hub's ping loop
+	// onText (when set) handles a client's text frame other than `ping`
+	// (the reader's goroutine; location.go).
+	onText  func(msg []byte)
+	lastLoc time.Time // when this socket's last location was kept (reader only)
 }
 
 // A slow socket's 1013 close frame is written with this deadline, then the
@@ -254,7 +258,7 @@ func (c *Conn) finish() {
 }
 
 // readLoop reads (and mostly ignores) what the client sends: a text `ping`
-// gets a text `pong`; pongs extend the read deadline; any read error ends the
+// gets a text `pong`; other text frames go to onText (a `location` frame); pongs extend the read deadline; any read error ends the
 // socket. gorilla answers the peer's close frame itself.
 func (c *Conn) readLoop() {
 	defer close(c.readDone)
@@ -270,8 +274,12 @@ func (c *Conn) readLoop() {
 			return
 		}
 		_ = c.ws.SetReadDeadline(time.Now().Add(c.opts.ReadTimeout))
-		if kind == websocket.TextMessage && string(msg) == "ping" {
+		switch {
+		case kind != websocket.TextMessage:
+		case string(msg) == "ping":
 			c.enqueue(pongMessage)
+		case c.onText != nil:
+			c.onText(msg)
 		}
 	}
 }

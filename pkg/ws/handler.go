@@ -185,6 +185,9 @@ func (s *Server) handle(r route) echo.HandlerFunc {
 			s.Hub.leave(conn)
 			s.Log.Debug("socket closed", "user", conn.user, "group", conn.group, "code", conn.code)
 		}
+		if s.Hub.Locations != nil {
+			conn.onText = func(msg []byte) { s.Hub.clientFrame(conn, msg) }
+		}
 		s.Hub.release(conn, first, seen)
 		go conn.readLoop()
 		return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"hermez/pkg/auth"
+	"hermez/pkg/location"
 	"hermez/pkg/metrics"
 	"hermez/pkg/realtime"
 )
@@ -25,7 +26,7 @@ type Options struct {
 	PingInterval time.Duration // server pings (25 s)
 	ReadTimeout  time.Duration // a socket that sends nothing, not even a pong, for this long is dropped (60 s)
 	WriteTimeout time.Duration // one write (10 s)
-	ReadLimit    int64         // biggest client frame (512 bytes)
+	ReadLimit    int64         // biggest client frame (1024 bytes: a location frame with every field fits)
 }
 
 func (o Options) withDefaults() Options {
@@ -42,7 +43,7 @@ func (o Options) withDefaults() Options {
 		o.WriteTimeout = 10 * time.Second
 	}
 	if o.ReadLimit <= 0 {
-		o.ReadLimit = 512
+		o.ReadLimit = 1024
 	}
 	return o
 }
@@ -81,6 +82,9 @@ type Hub struct {
 	// control channel failed): it re-checks the local users instead of
 	// closing every socket. Unset, such a reset closes every socket (1012).
 	ControlLost func()
+	// Locations, when set, keeps the `location` frames the sockets send
+	// (place.md §3; location.go). Set it before Run.
+	Locations *location.Store
 }
 
 // NewHub makes a hub over sub. Call Run to start receiving.

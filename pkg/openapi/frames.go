@@ -22,6 +22,7 @@ var frameSchemas = map[string]string{
 	"user_deliveries.initial":   "DeliveriesInitial",
 	"driver_deliveries.initial": "DeliveriesInitial",
 	"driver_offers.initial":     "DriverOffersInitial",
+	"error":                     "ErrorFrame",
 }
 
 // ValidateFrame checks one WebSocket text frame (an initial message or an

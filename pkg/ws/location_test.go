@@ -38,13 +38,13 @@ func TestLocationFrame(t *testing.T) {
 	before := value(tooSoon)
 
 	send(`{"type": "location", "latitude": 4.7110004, "longitude": -74.0721, "speed": 2}`)
-	waitFor(t, wait, "the location kept", func() bool {
+	testutil.Eventually(t, wait, "the location kept", func() bool {
 		l, err := locs.Get(context.Background(), user)
 		return err == nil && l != nil && l.Latitude == 4.711 && *l.Speed == 2
 	})
 	// Too soon: dropped, counted, no answer.
 	send(`{"type": "location", "latitude": 5, "longitude": -74.0721}`)
-	waitFor(t, wait, "the too-frequent frame counted", func() bool { return value(tooSoon) > before })
+	testutil.Eventually(t, wait, "the too-frequent frame counted", func() bool { return value(tooSoon) > before })
 	// Bad ones: an error frame each, in Spanish; the socket stays open.
 	for _, bad := range []struct{ frame, want string }{
 		{`{"type": "location", "latitude": 95, "longitude": 1}`, "latitude: Asegúrese de que este valor sea menor o igual a 90."},

@@ -75,7 +75,8 @@ func serve(sig context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer broker.Close()
-	w, err := app.BuildWorker(ctx, cfg, log, st, broker, app.WorkerOptions{Sweep: app.ExpirySweep(cfg, log, st, broker)})
+	w, err := app.BuildWorker(ctx, cfg, log, st, broker, app.WorkerOptions{Sweep: app.ExpirySweep(cfg, log, st, broker),
+		AutoAccept: app.AutoAcceptJob(cfg, log, st, broker)})
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func Purge(acct *account.Service, outbox *realtime.Outbox, log *slog.Logger) fun
 // MarketConfig are the marketplace's settings from the process configuration.
 func MarketConfig(c config.Config) market.Config {
 	return market.Config{QuoteTTL: c.QuoteTTL(), OfferTTL: c.OfferTTL(), QuoteMaxLifetime: c.QuoteMaxLifetime(),
-		RequireVerifiedVehicle: c.RequireVerifiedVehicle}
+		RequireVerifiedVehicle: c.RequireVerifiedVehicle, AutoAcceptDelay: c.AutoAcceptDelay()}
 }
 
 // NewMarket builds a process's marketplace service: its changes write their
@@ -73,6 +73,21 @@ func NewMarket(cfg config.Config, log *slog.Logger, st *store.Store, outbox *rea
 func ExpirySweep(cfg config.Config, log *slog.Logger, st *store.Store, broker *Broker) func(context.Context) error {
 	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
 	return Sweep(NewMarket(cfg, log, st, outbox), log)
+}
+
+// AutoAcceptJob is the worker's automatic accept of the lowest offer: the
+// marketplace's, its events written to st's outbox and published to broker.
+func AutoAcceptJob(cfg config.Config, log *slog.Logger, st *store.Store, broker *Broker) func(context.Context) error {
+	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
+	return AutoAccept(NewMarket(cfg, log, st, outbox))
+}
+
+// AutoAccept adapts the market's due automatic accepts for the runner.
+func AutoAccept(mkt *market.Service) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := mkt.AutoAcceptDue(ctx)
+		return err
+	}
 }
 
 // Sweep adapts the market's expiry sweep for the periodic runner.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"hermez/pkg/market"
 	"hermez/pkg/metrics"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
@@ -34,8 +35,15 @@ type Runner struct {
 	// Purge applies the bookkeeping tables' retention (see app.Purge); nil:
 	// none.
 	Purge func(ctx context.Context) error
-	Lock  Locker
-	Log   *slog.Logger
+	// AutoAccept runs the due automatic accepts of the lowest offer
+	// ((*market.Service).AutoAcceptDue adapted; place.md §7) every
+	// AutoAcceptEvery (default market.AutoAcceptTick), in every replica at
+	// once — not under Lock: each quote is taken with a row lock (SKIP
+	// LOCKED), so each fires once whatever the number of runners. nil: none.
+	AutoAccept      func(ctx context.Context) error
+	AutoAcceptEvery time.Duration
+	Lock            Locker
+	Log             *slog.Logger
 
 	mu sync.Mutex
 }
@@ -194,6 +202,12 @@ func (r *Runner) Run(ctx context.Context) {
 	defer sweep.Stop()
 	purge := time.NewTicker(10 * time.Minute)
 	defer purge.Stop()
+	if r.AutoAccept != nil {
+		// Its own loop: a slow relay or sweep never delays an accept.
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		wg.Go(func() { r.autoAcceptLoop(ctx) })
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -206,6 +220,25 @@ func (r *Runner) Run(ctx context.Context) {
 		case <-purge.C:
 			if r.Purge != nil {
 				_, _ = r.locked(ctx, "purge", r.Purge)
+			}
+		}
+	}
+}
+
+func (r *Runner) autoAcceptLoop(ctx context.Context) {
+	every := r.AutoAcceptEvery
+	if every <= 0 {
+		every = market.AutoAcceptTick
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.AutoAccept(ctx); err != nil && ctx.Err() == nil {
+				r.logger().Error("automatic accept of the lowest offer failed; retried next tick", "err", err)
 			}
 		}
 	}

@@ -86,6 +86,7 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	}
 	if w.Runner != nil {
 		w.Runner.Sweep = Sweep(mkt, log)
+		w.Runner.AutoAccept = AutoAccept(mkt)
 	}
 	return w, nil
 }

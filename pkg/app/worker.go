@@ -46,6 +46,8 @@ type Worker struct {
 type WorkerOptions struct {
 	// Sweep is the expiry sweep ((*market.Service).Expire adapted); nil: none.
 	Sweep func(ctx context.Context) error
+	// AutoAccept runs the due automatic accepts (AutoAcceptJob); nil: none.
+	AutoAccept func(ctx context.Context) error
 	// Subscriber overrides the broker's subscriber (tests).
 	Subscriber realtime.Subscriber
 	// Socket tunes the hub (tests shorten pings and queues).
@@ -83,6 +85,7 @@ func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *s
 	serve.Health(e, checks...)
 	(&ws.Server{Hub: hub, Auth: authn, Store: st, Log: log, Cap: lim.sockets}).Routes(e)
 	runner := NewRunner(cfg, log, st, broker, o.Sweep)
+	runner.AutoAccept = o.AutoAccept
 	w := &Worker{Handler: e, Hub: hub, Runner: runner, Auth: authn, Dev: dev}
 	w.Background = []func(context.Context){
 		func(ctx context.Context) {

@@ -89,6 +89,9 @@ type Config struct {
 	TripSpeedKmh float64 `envconfig:"TRIP_SPEED_KMH" default:"20"`
 	// NearbyIntervalSeconds spaces one quote's nearby_drivers frames.
 	NearbyIntervalSeconds int `envconfig:"NEARBY_INTERVAL_SECONDS" default:"5"`
+	// AutoAcceptDelaySeconds is how long after a quote's first pending offer
+	// its automatic accept of the lowest offer fires (place.md §7).
+	AutoAcceptDelaySeconds int `envconfig:"AUTO_ACCEPT_DELAY_SECONDS" default:"60"`
 }
 
 // Load reads .env (when present, never overriding the environment) and the environment.
@@ -159,6 +162,9 @@ func (c Config) ShutdownTimeout() time.Duration {
 }
 func (c Config) LocationTTL() time.Duration {
 	return time.Duration(c.LocationTTLSeconds) * time.Second
+}
+func (c Config) AutoAcceptDelay() time.Duration {
+	return time.Duration(c.AutoAcceptDelaySeconds) * time.Second
 }
 func (c Config) NearbyInterval() time.Duration {
 	return time.Duration(c.NearbyIntervalSeconds) * time.Second
@@ -282,6 +288,9 @@ func (c Config) Validate() error {
 	}
 	if c.LocationTTLSeconds <= 0 || c.NearbyIntervalSeconds <= 0 {
 		problems = append(problems, "LOCATION_TTL_SECONDS and NEARBY_INTERVAL_SECONDS must be positive")
+	}
+	if c.AutoAcceptDelaySeconds < 0 || c.AutoAcceptDelaySeconds > 86400 {
+		problems = append(problems, "AUTO_ACCEPT_DELAY_SECONDS must be between 0 and 86400")
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("refusing to start: %s", strings.Join(problems, "; "))

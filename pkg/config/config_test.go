@@ -87,6 +87,7 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		{"LOCATION_TTL_SECONDS", c.LocationTTL(), 120 * time.Second},
 		{"TRIP_SPEED_KMH", c.TripSpeedKmh, 20.0},
 		{"NEARBY_INTERVAL_SECONDS", c.NearbyInterval(), 5 * time.Second},
+		{"AUTO_ACCEPT_DELAY_SECONDS", c.AutoAcceptDelay(), 60 * time.Second},
 		{"local mode", c.LocalMode(), true},
 		{"single process", c.SingleProcess(), true},
 		{"migrate on start (local)", c.ShouldMigrateOnStart(), true},
@@ -138,6 +139,11 @@ func TestEnvironmentParsed(t *testing.T) {
 		t.Fatalf("non-numeric QUOTE_RADIUS_KM: %v", err)
 	}
 	os.Unsetenv("QUOTE_RADIUS_KM")
+	t.Setenv("AUTO_ACCEPT_DELAY_SECONDS", "-1")
+	if neg, err := config.Load(); err != nil || neg.Validate() == nil || !strings.Contains(neg.Validate().Error(), "AUTO_ACCEPT_DELAY_SECONDS") {
+		t.Fatalf("negative AUTO_ACCEPT_DELAY_SECONDS: %v", err)
+	}
+	os.Unsetenv("AUTO_ACCEPT_DELAY_SECONDS")
 	t.Setenv("QUOTE_TTL_MINUTES", "diez")
 	if _, err := config.Load(); err == nil || !strings.Contains(err.Error(), "QUOTE_TTL_MINUTES") {
 		t.Fatalf("non-numeric QUOTE_TTL_MINUTES: %v", err)

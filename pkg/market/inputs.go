@@ -44,6 +44,9 @@ type QuoteInput struct {
 	// service checks each pair's rule on the resulting row.
 	PickupLatitude, PickupLongitude     optional.Field[float64]
 	DeliveryLatitude, DeliveryLongitude optional.Field[float64]
+	// AutoAcceptLowest switches the automatic accept of the lowest offer
+	// (place.md §7); not Set keeps it.
+	AutoAcceptLowest optional.Field[bool]
 	// Invalid are the errors found while decoding; the service adds its own
 	// and answers one 400 with all of them, as DRF does.
 	Invalid apperr.Fields

@@ -167,7 +167,12 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 		if err := ts.Fill(tx); err != nil {
 			return nil, err
 		}
-		return offerFrames(o, now, []string{eventType}, offerQuote(o), offerUser(o), offerDriver(o))
+		msgs, err := offerFrames(o, now, []string{eventType}, offerQuote(o), offerUser(o), offerDriver(o))
+		if err != nil {
+			return nil, err
+		}
+		more, err := s.armAutoAccept(tx, q, now)
+		return append(msgs, more...), err
 	})
 	if err != nil {
 		return nil, false, err
@@ -275,12 +280,30 @@ func (s *Service) lockOfferForClient(tx *gorm.DB, ts *store.TypeSet, caller stri
 // which it returns.
 func (s *Service) AcceptOffer(ctx context.Context, caller *store.User, id uuid.UUID) (*store.Delivery, error) {
 	var d *store.Delivery
-	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
-		var ts store.TypeSet
-		o, others, err := s.lockOfferForClient(tx, &ts, caller.UserID, id, true)
-		if err != nil {
-			return nil, err
-		}
+	err := s.change(ctx, func(tx *gorm.DB) (msgs []realtime.Message, err error) {
+		d, msgs, err = s.acceptIn(tx, caller.UserID, id, func(o *store.Offer) string {
+			return "Oferta aceptada por el cliente con precio $" + o.ProposedPrice.StringFixed(2)
+		})
+		return msgs, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// acceptIn is the accept itself, inside tx: the quote locked, the offer
+// checked, the delivery created, the history row written (described by desc,
+// changed by the client), the quote and its offers removed; it returns the
+// delivery and every frame. The client's accept and the automatic one
+// (place.md §7) both run it.
+func (s *Service) acceptIn(tx *gorm.DB, clientID string, id uuid.UUID, desc func(*store.Offer) string) (d *store.Delivery, msgs []realtime.Message, err error) {
+	var ts store.TypeSet
+	o, others, err := s.lockOfferForClient(tx, &ts, clientID, id, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	msgs, err = func() ([]realtime.Message, error) {
 		q := o.Quote
 		now := s.Store.Now()
 		if err := checkAccept(o, q, now); err != nil {
@@ -306,8 +329,7 @@ func (s *Service) AcceptOffer(ctx context.Context, caller *store.User, id uuid.U
 		if err := tx.Omit("Client", "DeliveryPerson", "Category").Create(&nd).Error; err != nil {
 			return nil, fmt.Errorf("create delivery: %w", err)
 		}
-		desc := "Oferta aceptada por el cliente con precio $" + o.ProposedPrice.StringFixed(2)
-		if err := addHistory(tx, q.HistoryID, store.HistoryOfferAccepted, desc, caller.UserID, now); err != nil {
+		if err := addHistory(tx, q.HistoryID, store.HistoryOfferAccepted, desc(o), clientID, now); err != nil {
 			return nil, err
 		}
 		// The quote's offers go with it (delivery_offers.quote_id ON DELETE CASCADE).
@@ -361,11 +383,11 @@ func (s *Service) AcceptOffer(ctx context.Context, caller *store.User, id uuid.U
 			msgs = append(msgs, more...)
 		}
 		return msgs, nil
-	})
+	}()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return d, nil
+	return d, msgs, nil
 }
 
 // RejectOffer: the quote's client rejects a pending offer; it stays, rejected,

@@ -230,6 +230,7 @@ func (s *Service) CreateQuote(ctx context.Context, caller *store.User, in QuoteI
 		if err := applyQuote(tx, &ts, &nq, in); err != nil {
 			return nil, err
 		}
+		nq.AutoAcceptLowest = in.AutoAcceptLowest.Set && in.AutoAcceptLowest.Value // no offer yet: auto_accept_at stays null
 		if err := tx.Omit("Client", "Category", "VehicleType", "Offers").Create(&nq).Error; err != nil {
 			return nil, fmt.Errorf("create quote: %w", err)
 		}
@@ -347,7 +348,14 @@ func (s *Service) UpdateQuote(ctx context.Context, caller *store.User, id uuid.U
 		if err := applyQuote(tx, &ts, q, in); err != nil {
 			return nil, err
 		}
+		if in.AutoAcceptLowest.Set {
+			q.AutoAcceptLowest = in.AutoAcceptLowest.Value
+			if q.AutoAcceptAt, err = s.autoAcceptAt(tx, q); err != nil {
+				return nil, err
+			}
+		}
 		err = tx.Model(&store.Quote{}).Where("id = ?", q.ID).Updates(map[string]any{
+			"auto_accept_lowest": q.AutoAcceptLowest, "auto_accept_at": q.AutoAcceptAt,
 			"pickup_address": q.PickupAddress, "delivery_address": q.DeliveryAddress, "category_id": q.CategoryID,
 			"description": q.Description, "observations": q.Observations, "vehicle_type_id": q.VehicleTypeID,
 			"estimated_weight": q.EstimatedWeight, "estimated_size": q.EstimatedSize, "client_price": q.ClientPrice,

@@ -29,6 +29,9 @@ type Config struct {
 	// RequireVerifiedVehicle: offers need a verified vehicle of the driver's
 	// (REQUIRE_VERIFIED_VEHICLE).
 	RequireVerifiedVehicle bool
+	// AutoAcceptDelay: a quote accepting its lowest offer automatically does
+	// so this long after its first pending offer (AUTO_ACCEPT_DELAY_SECONDS).
+	AutoAcceptDelay time.Duration
 }
 
 // Service runs the marketplace rules: each change in one transaction that also

@@ -101,6 +101,10 @@ func Quote(b input.Body, partial bool) market.QuoteInput {
 	in.PickupLongitude = b.Coordinate("pickup_longitude", f, input.Longitude)
 	in.DeliveryLatitude = b.Coordinate("delivery_latitude", f, input.Latitude)
 	in.DeliveryLongitude = b.Coordinate("delivery_longitude", f, input.Longitude)
+	// place.md §7: optional on every method; auto_accept_at is read-only (ignored).
+	if v, ok := b.Bool("auto_accept_lowest", f, false); ok {
+		in.AutoAcceptLowest = optional.Value(v)
+	}
 	return in
 }
 

@@ -173,6 +173,12 @@ type Quote struct {
 	PickupLongitude   *float64 `gorm:"column:pickup_longitude"`
 	DeliveryLatitude  *float64 `gorm:"column:delivery_latitude"`
 	DeliveryLongitude *float64 `gorm:"column:delivery_longitude"`
+	// AutoAcceptLowest is the client's "accept the lowest offer automatically";
+	// AutoAcceptAt when that happens: the first pending offer's created_at +
+	// AUTO_ACCEPT_DELAY_SECONDS, nil while off or without one (place.md §7,
+	// migration 00007).
+	AutoAcceptLowest bool       `gorm:"column:auto_accept_lowest"`
+	AutoAcceptAt     *time.Time `gorm:"column:auto_accept_at"`
 	// Version orders the realtime frames about this row (docs/realtime.md "Order"):
 	// 1 when created, bumped by every change in its transaction (migration 00003).
 	Version   int64     `gorm:"column:version;default:1"`

@@ -172,6 +172,9 @@ type Quote struct {
 	VehicleType     *string  `json:"vehicle_type"`
 	// The two points and the trip between them (place.md §1–§2), for every audience.
 	points
+	// place.md §7: the automatic accept of the lowest offer and when it fires.
+	AutoAcceptLowest bool  `json:"auto_accept_lowest"`
+	AutoAcceptAt     *Time `json:"auto_accept_at"`
 }
 
 // NewQuote renders q for viewer; Client (with its current vehicle), Category
@@ -182,7 +185,8 @@ func NewQuote(q *store.Quote, viewer Viewer) *Quote {
 		EstimatedWeight: decPtr(q.EstimatedWeight), EstimatedSize: q.EstimatedSize, ClientPrice: Decimal(q.ClientPrice),
 		PaymentMethod: q.PaymentMethod, Status: q.Status, HistoryID: q.HistoryID.String(),
 		ExpiresAt: Time(q.ExpiresAt), CreatedAt: Time(q.CreatedAt),
-		points: newPoints(q.PickupLatitude, q.PickupLongitude, q.DeliveryLatitude, q.DeliveryLongitude)}
+		points:           newPoints(q.PickupLatitude, q.PickupLongitude, q.DeliveryLatitude, q.DeliveryLongitude),
+		AutoAcceptLowest: q.AutoAcceptLowest, AutoAcceptAt: timePtr(q.AutoAcceptAt)}
 	if q.Category != nil {
 		out.Category = &q.Category.Name
 	}

@@ -286,24 +286,11 @@ func (s *Service) CancelDelivery(ctx context.Context, caller *store.User, id uui
 		if err := checkDeliveryCancel(d, caller.UserID); err != nil {
 			return nil, err
 		}
-		now := s.Store.Now()
-		if err := tx.Model(&store.Delivery{}).Where("id = ?", d.ID).
-			Updates(map[string]any{"status": store.DeliveryCancelled, "cancelled_at": now, "updated_at": now, "version": bumpVersion}).Error; err != nil {
-			return nil, fmt.Errorf("cancel delivery: %w", err)
-		}
 		who := "el cliente"
 		if d.ClientID != caller.UserID {
 			who = "el domiciliario"
 		}
-		if err := addHistory(tx, d.HistoryID, store.HistoryCancelled, "Domicilio cancelado por "+who, caller.UserID, now); err != nil {
-			return nil, err
-		}
-		d.Status, d.CancelledAt, d.UpdatedAt = store.DeliveryCancelled, &now, now
-		d.Version++
-		if err := ts.Fill(tx); err != nil {
-			return nil, err
-		}
-		return deliveryFrames(d, []string{realtime.DeliveryStatusDot, realtime.DeliveryCancelled}, deliveryAll(d)...)
+		return s.cancelIn(tx, &ts, d, "Domicilio cancelado por "+who, caller.UserID, s.Store.Now())
 	})
 	if err != nil {
 		return nil, err
@@ -337,31 +324,39 @@ func (s *Service) StaffCancelDelivery(ctx context.Context, id uuid.UUID, reason 
 		case store.DeliveryDelivered, store.DeliveryPaid, store.DeliveryCancelled:
 			return nil, apperr.Field("reason", MsgCancelFinal)
 		}
-		old := d.Status
-		now := s.Store.Now()
-		if err := tx.Model(&store.Delivery{}).Where("id = ?", d.ID).
-			Updates(map[string]any{"status": store.DeliveryCancelled, "cancelled_at": now, "updated_at": now, "version": bumpVersion}).Error; err != nil {
-			return nil, fmt.Errorf("cancel delivery: %w", err)
-		}
-		if err := addHistory(tx, d.HistoryID, store.HistoryCancelled, "Domicilio cancelado por el personal: "+reason, "", now); err != nil {
-			return nil, err
-		}
 		ch := audit.Changes{}
-		ch.Set("status", old, store.DeliveryCancelled)
+		ch.Set("status", d.Status, store.DeliveryCancelled)
+		now := s.Store.Now()
 		ch.Set("cancelled_at", nil, now.UTC().Format(time.RFC3339))
 		if err := audit.Record(tx, now, audit.From(ctx), audit.Entry{Kind: audit.KindDelivery, ObjectID: d.ID.String(),
 			Action: audit.ActionCancel, Changes: ch, Reason: reason}); err != nil {
 			return nil, err
 		}
-		d.Status, d.CancelledAt, d.UpdatedAt = store.DeliveryCancelled, &now, now
-		d.Version++
-		if err := ts.Fill(tx); err != nil {
-			return nil, err
-		}
-		return deliveryFrames(d, []string{realtime.DeliveryStatusDot, realtime.DeliveryCancelled}, deliveryAll(d)...)
+		return s.cancelIn(tx, &ts, d, "Domicilio cancelado por el personal: "+reason, "", now)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// cancelIn is the one cancellation of a delivery, for the API's and the
+// console's paths alike: inside tx, with d locked (its vehicle types added to
+// ts), it sets the status and cancelled_at, appends the `cancelled` history
+// row (by "" when no app user did it) and returns the delivery.status and
+// delivery_cancelled frames to the delivery's groups.
+func (s *Service) cancelIn(tx *gorm.DB, ts *store.TypeSet, d *store.Delivery, description, by string, now time.Time) ([]realtime.Message, error) {
+	if err := tx.Model(&store.Delivery{}).Where("id = ?", d.ID).
+		Updates(map[string]any{"status": store.DeliveryCancelled, "cancelled_at": now, "updated_at": now, "version": bumpVersion}).Error; err != nil {
+		return nil, fmt.Errorf("cancel delivery: %w", err)
+	}
+	if err := addHistory(tx, d.HistoryID, store.HistoryCancelled, description, by, now); err != nil {
+		return nil, err
+	}
+	d.Status, d.CancelledAt, d.UpdatedAt = store.DeliveryCancelled, &now, now
+	d.Version++
+	if err := ts.Fill(tx); err != nil {
+		return nil, err
+	}
+	return deliveryFrames(d, []string{realtime.DeliveryStatusDot, realtime.DeliveryCancelled}, deliveryAll(d)...)
 }

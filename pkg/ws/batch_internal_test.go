@@ -104,4 +104,20 @@ func TestQueuedFramesOneWrite(t *testing.T) {
 	if c.out.buf != nil {
 		t.Fatal("an idle socket still holds a buffer")
 	}
+	// Closed: the cut-off timer Close armed is stopped once the connection
+	// ended (Stop reports false: it neither fires later nor is still pending).
+	left := make(chan struct{})
+	c.onExit = func() { h.leave(c); close(left) }
+	c.Close(CloseGoingAway, ReasonGoingAway)
+	select {
+	case <-left:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the socket did not end after Close")
+	}
+	c.mu.Lock()
+	cutoff := c.cutoff
+	c.mu.Unlock()
+	if cutoff == nil || cutoff.Stop() {
+		t.Fatal("a closed socket left its cut-off timer running")
+	}
 }

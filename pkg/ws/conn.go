@@ -51,6 +51,7 @@ type Conn struct {
 	reason  string
 
 	closeOnce sync.Once
+	cutoff    *time.Timer // set by Close (under mu): ends a connection whose writer is stuck; stopped by finish
 	dropped   atomic.Bool
 	broken    bool          // a write failed: the stream may end mid-frame (writer only)
 	readDone  chan struct{} // closed when readLoop returns
@@ -140,14 +141,16 @@ func (c *Conn) push(f frame) bool {
 // (the peer is already gone). Never blocks.
 func (c *Conn) Close(code int, reason string) {
 	c.closeOnce.Do(func() {
+		// A writer blocked on a dead peer gives up at its write deadline;
+		// make sure the connection ends even then. finish stops the timer
+		// once the connection is closed, so a closed socket leaves none.
+		cutoff := time.AfterFunc(c.opts.WriteTimeout+2*slowCloseWait+time.Second, func() { _ = c.ws.NetConn().Close() })
 		c.mu.Lock()
 		c.closing, c.code, c.reason = true, code, reason
+		c.cutoff = cutoff
 		spawn := !c.writing
 		c.writing = true
 		c.mu.Unlock()
-		// A writer blocked on a dead peer gives up at its write deadline;
-		// make sure the connection ends even then.
-		time.AfterFunc(c.opts.WriteTimeout+2*slowCloseWait+time.Second, func() { _ = c.ws.NetConn().Close() })
 		if spawn {
 			go c.writeLoop()
 		}
@@ -252,6 +255,10 @@ func (c *Conn) finish() {
 		}
 	}
 	_ = c.ws.Close()
+	c.mu.Lock()
+	cutoff := c.cutoff
+	c.mu.Unlock()
+	cutoff.Stop() // finish runs only after Close set it
 	if c.onExit != nil {
 		c.onExit()
 	}

@@ -71,17 +71,18 @@ func checkOfferOn(q *store.Quote, caller string, now time.Time) error {
 	return nil
 }
 
-// checkAccept: a pending, unexpired offer on a pending, unexpired quote (the
-// caller is the quote's client: lockOfferForClient checked).
+// checkAccept: a pending, unexpired offer on a pending, unexpired quote
+// (store.Offer.Acceptance, the rule view's can_accept also reads; the caller
+// is the quote's client: lockOfferForClient checked).
 func checkAccept(o *store.Offer, q *store.Quote, now time.Time) error {
-	switch {
-	case o.Status != store.OfferPending:
+	switch o.Acceptance(q, now) {
+	case store.AcceptOfferNotPending:
 		return apperr.New(apperr.Invalid, MsgOfferNotPending)
-	case q.Status != store.QuotePending:
+	case store.AcceptQuoteNotPending:
 		return apperr.New(apperr.Invalid, MsgQuoteGone)
-	case expired(q.ExpiresAt, now):
+	case store.AcceptQuoteExpired:
 		return apperr.New(apperr.Invalid, MsgQuoteExpired)
-	case expired(o.ExpiresAt, now):
+	case store.AcceptOfferExpired:
 		return apperr.New(apperr.Invalid, MsgOfferExpired)
 	}
 	return nil

@@ -213,6 +213,36 @@ type Offer struct {
 
 func (Offer) TableName() string { return "delivery_offers" }
 
+// Why an offer cannot be accepted (AcceptOK: it can). The accept rule lives in
+// one place, Offer.Acceptance: market answers each reason with its message
+// (market.checkAccept), view renders can_accept from it; it is here, on the
+// rows, because market renders its frames with view and view cannot import
+// market.
+const (
+	AcceptOK = iota
+	AcceptOfferNotPending
+	AcceptQuoteNotPending
+	AcceptQuoteExpired
+	AcceptOfferExpired
+)
+
+// Acceptance says whether o, an offer on q, can be accepted at now: both
+// pending, neither expired (an expiry at or before now has passed). Who may
+// accept (the quote's client) is the caller's check.
+func (o *Offer) Acceptance(q *Quote, now time.Time) int {
+	switch {
+	case o.Status != OfferPending:
+		return AcceptOfferNotPending
+	case q.Status != QuotePending:
+		return AcceptQuoteNotPending
+	case !now.Before(q.ExpiresAt):
+		return AcceptQuoteExpired
+	case !now.Before(o.ExpiresAt):
+		return AcceptOfferExpired
+	}
+	return AcceptOK
+}
+
 // Delivery is permanent: born when a client accepts an offer.
 type Delivery struct {
 	ID               uuid.UUID        `gorm:"column:id;primaryKey"`

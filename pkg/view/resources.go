@@ -234,12 +234,11 @@ type Offer struct {
 	CanAccept             bool     `json:"can_accept"`
 }
 
-// CanAccept: only the quote's client, while quote and offer are both pending and unexpired.
+// CanAccept: only the quote's client, while the offer can be accepted
+// (store.Offer.Acceptance, the rule market's accept checks).
 func CanAccept(o *store.Offer, viewer Viewer, now time.Time) bool {
 	q := o.Quote
-	return q != nil && viewer != "" && viewer == q.ClientID &&
-		o.Status == store.OfferPending && q.Status == store.QuotePending &&
-		now.Before(o.ExpiresAt) && now.Before(q.ExpiresAt)
+	return q != nil && viewer != "" && viewer == q.ClientID && o.Acceptance(q, now) == store.AcceptOK
 }
 
 // NewOffer renders o for viewer; DeliveryPerson, Quote (as for NewQuote) and

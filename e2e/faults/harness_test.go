@@ -325,22 +325,35 @@ func (a *api) must(t *testing.T, method, path, token string, body any, want int)
 	return m
 }
 
+// list GETs a JSON array of objects and wants 200.
+func (a *api) list(t *testing.T, path, token string) []map[string]any {
+	t.Helper()
+	req, err := http.NewRequest("GET", a.base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := a.client.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer res.Body.Close()
+	var out []map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %v", path, res.StatusCode, err)
+	}
+	return out
+}
+
 // category is the id of a seeded category.
 func (s *system) categoryID(a *api, token string) string {
 	s.t.Helper()
 	if s.category != "" {
 		return s.category
 	}
-	req, _ := http.NewRequest("GET", a.base+"/deliveries/api/categories/", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := a.client.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var cats []map[string]any
-	if err := json.NewDecoder(res.Body).Decode(&cats); err != nil || len(cats) == 0 {
-		s.t.Fatalf("categories: %v %v", cats, err)
+	cats := a.list(s.t, "/deliveries/api/categories/", token)
+	if len(cats) == 0 {
+		s.t.Fatal("no category seeded")
 	}
 	s.category = cats[0]["id"].(string)
 	return s.category

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -39,8 +41,9 @@ type clerkUser struct {
 	UpdatedAt             *int64          `json:"updated_at"` // milliseconds since the epoch
 }
 
-// Bounds of Clerk's data as stored: ids (Clerk's are about 32 characters),
-// names as the API bounds them, an e-mail address, a URL.
+// Bounds of Clerk's data as stored, from the webhook or a token's claims:
+// ids (Clerk's are about 32 characters; a longer one is refused), names as
+// the API bounds them (150), an e-mail address (254), a URL (2048).
 const (
 	maxClerkID = 255
 	maxName    = 150
@@ -55,17 +58,17 @@ var maxClerkMillis = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC).UnixMilli()
 // clean cuts Clerk's strings to their bounds (never refused: Clerk would
 // retry) and drops an updated_at no timestamp can hold.
 func (u *clerkUser) clean() {
-	clip := func(p *string, n int) {
+	cut := func(p *string, n int) {
 		if p != nil {
-			*p = store.Clip(*p, n)
+			*p = clip(*p, n)
 		}
 	}
-	clip(u.Username, maxName)
-	clip(u.FirstName, maxName)
-	clip(u.LastName, maxName)
-	clip(u.ImageURL, maxURL)
+	cut(u.Username, maxName)
+	cut(u.FirstName, maxName)
+	cut(u.LastName, maxName)
+	cut(u.ImageURL, maxURL)
 	for i := range u.EmailAddresses {
-		u.EmailAddresses[i].EmailAddress = store.Clip(u.EmailAddresses[i].EmailAddress, maxEmail)
+		u.EmailAddresses[i].EmailAddress = clip(u.EmailAddresses[i].EmailAddress, maxEmail)
 	}
 	if u.UpdatedAt != nil && (*u.UpdatedAt <= 0 || *u.UpdatedAt > maxClerkMillis) {
 		u.UpdatedAt = nil
@@ -124,7 +127,7 @@ const (
 // Clerk's data is cleaned of U+0000 (PostgreSQL refuses it), never refused:
 // Clerk would retry a refused event for days.
 func (s *Service) ApplyClerkEvent(ctx context.Context, svixID string, payload []byte) (ClerkResult, error) {
-	svixID, payload = store.Clip(store.StripNUL(svixID), maxClerkID), store.CleanJSON(payload)
+	svixID, payload = clip(stripNUL(svixID), maxClerkID), cleanJSON(payload)
 	var ev struct {
 		Type string          `json:"type"`
 		Data json.RawMessage `json:"data"`
@@ -235,4 +238,111 @@ func (s *Service) PurgeWebhookEvents(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("purge webhook events: %w", res.Error)
 	}
 	return res.RowsAffected, nil
+}
+
+// ClerkProfile is what a Clerk session token says about its user: the
+// claims Hermez stores (pkg/auth verifies the token and calls UserFromToken).
+type ClerkProfile struct {
+	UserID, FirstName, LastName, Username, Email, ImageURL string
+}
+
+// Cleaned returns p without U+0000 (and bytes that are not UTF-8), names,
+// e-mail and image URL cut to their bounds: Clerk's data is cleaned, never
+// refused, and PostgreSQL refuses the character (and an index entry past
+// 2.7 KB). A clean p is returned as is. ok is false when the id is empty once
+// cleaned or longer than any Clerk id: that token is refused.
+func (p ClerkProfile) Cleaned() (_ ClerkProfile, ok bool) {
+	if p.needsCleaning() {
+		p.UserID = stripNUL(p.UserID)
+		for _, f := range []struct {
+			p   *string
+			max int
+		}{{&p.FirstName, maxName}, {&p.LastName, maxName}, {&p.Username, maxName}, {&p.Email, maxEmail}, {&p.ImageURL, maxURL}} {
+			*f.p = clip(stripNUL(*f.p), f.max)
+		}
+	}
+	return p, p.UserID != "" && len(p.UserID) <= maxClerkID
+}
+
+func (p *ClerkProfile) needsCleaning() bool {
+	for _, f := range []struct {
+		s   string
+		max int
+	}{{p.UserID, maxClerkID}, {p.FirstName, maxName}, {p.LastName, maxName}, {p.Username, maxName}, {p.Email, maxEmail}, {p.ImageURL, maxURL}} {
+		if len(f.s) > f.max || strings.IndexByte(f.s, 0) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Changes lists the non-empty fields of p that differ from u's row (nil when
+// none: the usual case, checked on every request).
+func (p *ClerkProfile) Changes(u *store.User) map[string]any {
+	var m map[string]any
+	set := func(col string, cur *string, v string) {
+		if v != "" && (cur == nil || *cur != v) {
+			if m == nil {
+				m = map[string]any{}
+			}
+			m[col] = v
+		}
+	}
+	set("first_name", u.FirstName, p.FirstName)
+	set("last_name", u.LastName, p.LastName)
+	set("username", u.Username, p.Username)
+	set("image_url", u.ImageURL, p.ImageURL)
+	set("email", u.Email, p.Email)
+	return m
+}
+
+// apply copies p's non-empty fields onto u.
+func (p *ClerkProfile) apply(u *store.User) {
+	put := func(dst **string, v string) {
+		if v != "" {
+			s := v
+			*dst = &s
+		}
+	}
+	put(&u.FirstName, p.FirstName)
+	put(&u.LastName, p.LastName)
+	put(&u.Username, p.Username)
+	put(&u.ImageURL, p.ImageURL)
+	put(&u.Email, p.Email)
+}
+
+// ErrUserDeleted: the token's user was deleted (their profile or by Clerk).
+var ErrUserDeleted = errors.New("user is deleted")
+
+// UserFromToken returns the user of a verified token's cleaned profile:
+// first sight creates the row, non-empty differing fields refresh it (the
+// webhook's user.created/updated do the same from Clerk's side:
+// upsertClerkUser). A deleted user is ErrUserDeleted.
+func UserFromToken(ctx context.Context, st *store.Store, p ClerkProfile) (*store.User, error) {
+	db := st.DB.WithContext(ctx)
+	var u store.User
+	err := db.Where("userid = ?", p.UserID).Take(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		now := st.Now()
+		u = store.User{UserID: p.UserID, CreatedAt: now, UpdatedAt: now}
+		p.apply(&u)
+		if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&u).Error; err != nil {
+			return nil, fmt.Errorf("create user %s: %w", p.UserID, err)
+		}
+		err = db.Where("userid = ?", p.UserID).Take(&u).Error
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load user %s: %w", p.UserID, err)
+	}
+	if u.DeletedAt != nil {
+		return nil, fmt.Errorf("user %s: %w", u.UserID, ErrUserDeleted)
+	}
+	if changes := p.Changes(&u); len(changes) > 0 {
+		changes["updated_at"] = st.Now()
+		if err := db.Model(&store.User{}).Where("userid = ?", u.UserID).Updates(changes).Error; err != nil {
+			return nil, fmt.Errorf("refresh user %s from token: %w", u.UserID, err)
+		}
+		p.apply(&u)
+	}
+	return &u, nil
 }

@@ -3,12 +3,9 @@ package auth
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
-	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
-
+	"hermez/pkg/account"
 	"hermez/pkg/apperr"
 	"hermez/pkg/store"
 )
@@ -49,21 +46,24 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*store.
 	if err != nil {
 		return nil, err
 	}
-	claims = cleaned(claims)
-	if claims.Subject == "" || len(claims.Subject) > maxSubject {
-		return nil, apperr.NotAuthenticated(MsgInvalid, fmt.Errorf("sub claim empty once cleaned of NULs, or over %d bytes", maxSubject))
+	p, ok := claims.Profile().Cleaned()
+	if !ok {
+		return nil, apperr.NotAuthenticated(MsgInvalid, errors.New("sub claim empty once cleaned of NULs, or longer than a Clerk id"))
 	}
-	return a.userFor(ctx, claims)
+	return a.userFor(ctx, p)
 }
 
-func (a *Authenticator) userFor(ctx context.Context, c *Claims) (*store.User, error) {
+func (a *Authenticator) userFor(ctx context.Context, p account.ClerkProfile) (*store.User, error) {
 	if a.UserTTL > 0 {
-		if u, ok := a.users.get(c.Subject, a.Store.Now()); ok && len(claimChanges(&u, c)) == 0 {
+		if u, ok := a.users.get(p.UserID, a.Store.Now()); ok && len(p.Changes(&u)) == 0 {
 			return &u, nil
 		}
 	}
 	gen := a.users.generation()
-	u, err := a.loadUser(ctx, c)
+	u, err := account.UserFromToken(ctx, a.Store, p)
+	if errors.Is(err, account.ErrUserDeleted) {
+		return nil, apperr.NotAuthenticated(MsgDeleted, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -71,69 +71,6 @@ func (a *Authenticator) userFor(ctx context.Context, c *Claims) (*store.User, er
 		a.users.put(*u, gen, a.Store.Now().Add(a.UserTTL))
 	}
 	return u, nil
-}
-
-func (a *Authenticator) loadUser(ctx context.Context, c *Claims) (*store.User, error) {
-	db := a.Store.DB.WithContext(ctx)
-	var u store.User
-	err := db.Where("userid = ?", c.Subject).Take(&u).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		now := a.Store.Now()
-		u = store.User{UserID: c.Subject, CreatedAt: now, UpdatedAt: now}
-		applyClaims(&u, c)
-		if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&u).Error; err != nil {
-			return nil, fmt.Errorf("create user %s: %w", c.Subject, err)
-		}
-		err = db.Where("userid = ?", c.Subject).Take(&u).Error
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load user %s: %w", c.Subject, err)
-	}
-	if u.DeletedAt != nil {
-		return nil, apperr.NotAuthenticated(MsgDeleted, fmt.Errorf("user %s is deleted", u.UserID))
-	}
-	if changes := claimChanges(&u, c); len(changes) > 0 {
-		changes["updated_at"] = a.Store.Now()
-		if err := db.Model(&store.User{}).Where("userid = ?", u.UserID).Updates(changes).Error; err != nil {
-			return nil, fmt.Errorf("refresh user %s from token: %w", u.UserID, err)
-		}
-		applyClaims(&u, c)
-	}
-	return &u, nil
-}
-
-// claimChanges lists the non-empty claims that differ from the row (nil when
-// none: the usual case, checked on every request).
-func claimChanges(u *store.User, c *Claims) map[string]any {
-	var m map[string]any
-	set := func(col string, cur *string, v string) {
-		if v != "" && (cur == nil || *cur != v) {
-			if m == nil {
-				m = map[string]any{}
-			}
-			m[col] = v
-		}
-	}
-	set("first_name", u.FirstName, c.FirstName)
-	set("last_name", u.LastName, c.LastName)
-	set("username", u.Username, c.Username)
-	set("image_url", u.ImageURL, c.ImageURL)
-	set("email", u.Email, c.Email)
-	return m
-}
-
-func applyClaims(u *store.User, c *Claims) {
-	put := func(dst **string, v string) {
-		if v != "" {
-			s := v
-			*dst = &s
-		}
-	}
-	put(&u.FirstName, c.FirstName)
-	put(&u.LastName, c.LastName)
-	put(&u.Username, c.Username)
-	put(&u.ImageURL, c.ImageURL)
-	put(&u.Email, c.Email)
 }
 
 // SuspendedMessage is what a suspended user is told, on every authenticated

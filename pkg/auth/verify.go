@@ -14,6 +14,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"hermez/pkg/account"
 	"hermez/pkg/apperr"
 )
 
@@ -149,4 +150,11 @@ func (c *tokenCache) put(key [32]byte, cl *Claims) {
 		c.m = make(map[[32]byte]*Claims, 256)
 	}
 	c.m[key] = cl
+}
+
+// Profile is what the claims say about the token's user, for
+// account.UserFromToken (which cleans and stores it).
+func (c *Claims) Profile() account.ClerkProfile {
+	return account.ClerkProfile{UserID: c.Subject, FirstName: c.FirstName, LastName: c.LastName,
+		Username: c.Username, Email: c.Email, ImageURL: c.ImageURL}
 }

@@ -1,4 +1,4 @@
-package store
+package account
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-// Text that must be stored, not refused: Clerk's webhook payloads and token
+// Clerk's text is stored, not refused: its webhook payloads and token
 // claims lose U+0000 (PostgreSQL refuses it in text and jsonb) and are cut to
 // their columns' bounds, because Clerk would retry a refused event for days.
 // Request bodies are not cleaned but refused, field by field, by the
@@ -17,9 +17,9 @@ import (
 // JSON).
 var nulEscape = []byte(`\u0000`)
 
-// StripNUL removes U+0000 from s and replaces bytes that are not UTF-8 with
+// stripNUL removes U+0000 from s and replaces bytes that are not UTF-8 with
 // U+FFFD: what PostgreSQL refuses, for data that must be cleaned, not refused.
-func StripNUL(s string) string {
+func stripNUL(s string) string {
 	if strings.IndexByte(s, 0) >= 0 {
 		s = strings.ReplaceAll(s, "\x00", "")
 	}
@@ -29,9 +29,9 @@ func StripNUL(s string) string {
 	return s
 }
 
-// Clip cuts s to at most n runes (for data that must be kept within a
+// clip cuts s to at most n runes (for data that must be kept within a
 // column's bounds, not refused).
-func Clip(s string, n int) string {
+func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
@@ -45,11 +45,11 @@ func Clip(s string, n int) string {
 	return s
 }
 
-// CleanJSON returns payload with U+0000 removed from every string and key, at any
+// cleanJSON returns payload with U+0000 removed from every string and key, at any
 // depth. A payload without NULs is returned as it is; invalid JSON is
 // returned unchanged for the caller's decoder to refuse. Numbers keep their
 // exact text.
-func CleanJSON(payload []byte) []byte {
+func cleanJSON(payload []byte) []byte {
 	if !bytes.Contains(payload, nulEscape) {
 		return payload
 	}
@@ -69,7 +69,7 @@ func CleanJSON(payload []byte) []byte {
 func cleanAny(v any) any {
 	switch t := v.(type) {
 	case string:
-		return StripNUL(t)
+		return stripNUL(t)
 	case []any:
 		for i := range t {
 			t[i] = cleanAny(t[i])
@@ -78,7 +78,7 @@ func cleanAny(v any) any {
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, e := range t {
-			out[StripNUL(k)] = cleanAny(e)
+			out[stripNUL(k)] = cleanAny(e)
 		}
 		return out
 	}

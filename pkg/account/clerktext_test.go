@@ -1,15 +1,13 @@
-package store_test
+package account
 
 import (
 	"encoding/json"
 	"strings"
 	"testing"
-
-	"hermez/pkg/store"
 )
 
 func TestCleanJSONStripsNULs(t *testing.T) {
-	got := store.CleanJSON([]byte(`{"type":"user.created","data":{"id":"user_\u00001","first_name":"A\u0000na","n":12345678901234567890,"k\u0000":["\u0000x"]}}`))
+	got := cleanJSON([]byte(`{"type":"user.created","data":{"id":"user_\u00001","first_name":"A\u0000na","n":12345678901234567890,"k\u0000":["\u0000x"]}}`))
 	var v map[string]any
 	if err := json.Unmarshal(got, &v); err != nil {
 		t.Fatal(err)
@@ -25,11 +23,11 @@ func TestCleanJSONStripsNULs(t *testing.T) {
 		t.Fatalf("numbers must survive exactly: %s", got)
 	}
 	same := []byte(`{"a":"b"}`)
-	if string(store.CleanJSON(same)) != string(same) {
+	if string(cleanJSON(same)) != string(same) {
 		t.Fatal("a clean payload changed")
 	}
 	bad := []byte(`{"a":"\u0000"`)
-	if string(store.CleanJSON(bad)) != string(bad) {
+	if string(cleanJSON(bad)) != string(bad) {
 		t.Fatal("invalid JSON must be returned unchanged")
 	}
 }
@@ -49,8 +47,8 @@ func TestStripNULAndClip(t *testing.T) {
 		{"abc", 0, ""},
 	}
 	for _, c := range cases {
-		if got := store.Clip(store.StripNUL(c.in), c.max); got != c.want {
-			t.Errorf("Clip(StripNUL(%q), %d) = %q, want %q", c.in, c.max, got, c.want)
+		if got := clip(stripNUL(c.in), c.max); got != c.want {
+			t.Errorf("clip(stripNUL(%q), %d) = %q, want %q", c.in, c.max, got, c.want)
 		}
 	}
 }

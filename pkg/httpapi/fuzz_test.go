@@ -90,6 +90,7 @@ func newFuzzSystem(f *testing.F) *fuzzSystem {
 	s.routes = []fuzzRoute{
 		{"PUT", me, "client"}, {"PATCH", me, "client"}, {"DELETE", "/user/api/me/{fresh}/", "fresh"},
 		{"PATCH", "/user/api/me/update/", "client"}, {"POST", "/user/api/me/toggle-availability/", "client"}, {"POST", "/user/api/me/set-availability/", "client"},
+		{"POST", "/user/api/me/location/", "driver"},
 		{"POST", "/user/api/me/set-current-vehicle/", "driver"},
 		{"POST", "/user/api/me/addresses/", "client"}, {"PUT", "/user/api/me/addresses/" + a + "/", "client"},
 		{"PATCH", "/user/api/me/addresses/" + a + "/", "client"}, {"DELETE", "/user/api/me/addresses/" + a + "/", "client"},
@@ -141,6 +142,13 @@ var hostileBodies = []string{
 	`{"latitude":90.0000001,"longitude":4.7,"pickup_latitude":4.7,"delivery_longitude":-74.1}`,
 	`{"latitude":null,"longitude":4,"pickup_latitude":null,"pickup_longitude":-74,"delivery_latitude":4.7,"delivery_longitude":null}`,
 	`{"latitude":4.710987654321012345678901234567890,"longitude":"-74.07209876543210987654321","pickup_latitude":1e-400,"pickup_longitude":-1e-400}`,
+	// A current location (place.md §3) and the automatic accept (§7), set-availability (§8).
+	`{"latitude":4.7,"longitude":-74.1,"accuracy":-1,"heading":360.0000001,"speed":1e309,"recorded_at":"9999-12-31T23:59:59Z"}`,
+	`{"latitude":4.7,"longitude":-74.1,"accuracy":"NaN","heading":{"a":1},"speed":[1],"recorded_at":"0000-01-01T00:00:00Z"}`,
+	`{"latitude":4.7,"longitude":-74.1,"recorded_at":"2026-13-45T25:61:61+99:99"}`, `{"latitude":4.7,"longitude":-74.1,"recorded_at":1e309}`,
+	`{"latitude":4.7,"longitude":-74.1,"recorded_at":"\u0000"}`, `{"latitude":"4.7\u0000","longitude":-74.1}`,
+	`{"auto_accept_lowest":"\u0000"}`, `{"auto_accept_lowest":1e309}`, `{"auto_accept_lowest":{"a":1},"auto_accept_at":"2020-01-01T00:00:00Z"}`,
+	`{"auto_accept_lowest":"yes","client_price":9000}`, `{"is_available":1e309}`, `{"is_available":[true]}`,
 }
 
 func (s *fuzzSystem) send(t *testing.T, r fuzzRoute, body []byte) {

@@ -30,6 +30,7 @@ import (
 	"hermez/pkg/realtime"
 	"hermez/pkg/serve"
 	"hermez/pkg/store"
+	"hermez/pkg/track"
 )
 
 // Logger is JSON in production, text with DEBUG=true.
@@ -135,6 +136,22 @@ type Broker struct {
 
 	locOnce   sync.Once
 	locations *location.Store
+
+	trackOnce sync.Once
+	tracker   *track.Tracker
+}
+
+// Tracker is the live tracking of the processes on this broker (place.md
+// §6), hooked to its Locations: its index on the broker's Redis or cluster,
+// or in memory (one per broker, like Locations). The first call's
+// configuration and store win.
+func (b *Broker) Tracker(cfg config.Config, st *store.Store, log *slog.Logger) *track.Tracker {
+	b.trackOnce.Do(func() {
+		locs := b.Locations(cfg, func() time.Time { return st.Now() })
+		tc := track.Config{SampleEvery: cfg.TrackSample(), SampleMeters: cfg.TrackSampleMeters, Retention: cfg.TrackRetention()}
+		b.tracker = track.New(st, locs, b.Publisher, b.Redis, brokerPrefix(cfg, b)+"place:", tc, log)
+	})
+	return b.tracker
 }
 
 // Locations is the current-location store of the processes on this broker

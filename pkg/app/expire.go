@@ -3,12 +3,14 @@ package app
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"hermez/pkg/account"
 	"hermez/pkg/config"
 	"hermez/pkg/market"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
+	"hermez/pkg/track"
 )
 
 // Expire is the `expire` subcommand: one sweep of expired quotes and offers
@@ -33,13 +35,19 @@ func Expire(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	log.Info("expired quotes and offers removed", "quotes", quotes, "offers", offers)
-	return Purge(account.New(st, nil, log), outbox, log)(ctx)
+	return PurgeWith(account.New(st, nil, log), outbox, log, cfg.TrackRetention())(ctx)
 }
 
 // Purge is the retention job: each bookkeeping table's owner deletes the rows
 // its retention has passed (account.WebhookRetention for applied svix-ids,
-// realtime.OutboxRetention for published outbox rows).
+// realtime.OutboxRetention for published outbox rows, TRACK_RETENTION_DAYS at
+// its default for the trails of ended deliveries: PurgeWith sets it).
 func Purge(acct *account.Service, outbox *realtime.Outbox, log *slog.Logger) func(context.Context) error {
+	return PurgeWith(acct, outbox, log, track.DefaultRetention)
+}
+
+// PurgeWith is Purge with the trails kept trackRetention after their delivery ended.
+func PurgeWith(acct *account.Service, outbox *realtime.Outbox, log *slog.Logger, trackRetention time.Duration) func(context.Context) error {
 	return func(ctx context.Context) error {
 		hooks, err := acct.PurgeWebhookEvents(ctx)
 		if err != nil {
@@ -49,8 +57,12 @@ func Purge(acct *account.Service, outbox *realtime.Outbox, log *slog.Logger) fun
 		if err != nil {
 			return err
 		}
-		if hooks+frames > 0 {
-			log.Info("retention purge", "webhook_events", hooks, "outbox_events", frames)
+		points, err := track.Purge(ctx, outbox.Store, trackRetention)
+		if err != nil {
+			return err
+		}
+		if hooks+frames+points > 0 {
+			log.Info("retention purge", "webhook_events", hooks, "outbox_events", frames, "track_points", points)
 		}
 		return nil
 	}
@@ -79,7 +91,9 @@ func ExpirySweep(cfg config.Config, log *slog.Logger, st *store.Store, broker *B
 // marketplace's, its events written to st's outbox and published to broker.
 func AutoAcceptJob(cfg config.Config, log *slog.Logger, st *store.Store, broker *Broker) func(context.Context) error {
 	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
-	return AutoAccept(NewMarket(cfg, log, st, outbox))
+	mkt := NewMarket(cfg, log, st, outbox)
+	mkt.Tracking = broker.Tracker(cfg, st, log)
+	return AutoAccept(mkt)
 }
 
 // AutoAccept adapts the market's due automatic accepts for the runner.

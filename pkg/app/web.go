@@ -55,20 +55,22 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	mkt := NewMarket(cfg, log, st, outbox)
 	acct := account.New(st, outbox, log)
 	locs := broker.Locations(cfg, func() time.Time { return st.Now() })
+	trk := broker.Tracker(cfg, st, log)
+	mkt.Tracking = trk
 	acct.OnDelete = forgetLocation(mkt.RemoveUserMarketplace, locs, log)
 	acct.OnSuspend = mkt.RemoveUserMarketplace
 	acct.UserChanged = authn.Forget
 	lim := newLimits(cfg, broker, log)
 	e := httpapi.New(httpapi.Deps{Config: cfg, Store: st, Auth: authn, Outbox: outbox, Log: log,
 		Checks: Checks(st, broker, authn), DevIssuer: dev, Market: mkt, Account: acct, Throttles: lim.http,
-		Locations: locs})
+		Locations: locs, Tracker: trk})
 	if _, err := admin.Register(e, admin.Deps{Config: cfg, Store: st, Log: log, Market: mkt, Account: acct,
 		Office: backoffice.New(st), Redis: lim.redis, RedisPrefix: lim.prefix}); err != nil {
 		return nil, err
 	}
 	openapi.Register(e)
 	w := &Web{Handler: e, Auth: authn, Dev: dev, Outbox: outbox, Market: mkt, Account: acct, Broker: broker}
-	w.Background = append(w.Background, outbox.Run) // the published marks, batched
+	w.Background = append(w.Background, outbox.Run, trk.Run) // the published marks, batched; live tracking
 	if authn.Refresh != nil {
 		w.Background = append(w.Background, authn.Refresh)
 	}

@@ -77,13 +77,14 @@ func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *s
 	e.Use(serve.AnonThrottle(lim.http.Anon, authn.Verifier.Valid, false)) // socket handshakes count here
 	hub := ws.NewHub(sub, log, o.Socket)
 	hub.Locations = broker.Locations(cfg, func() time.Time { return st.Now() })
+	trk := broker.Tracker(cfg, st, log)
 	watchDeletedUsers(hub, authn, st, log)
 	checks := []serve.Check{{Name: "database", Ping: st.Ping}, {Name: "redis", Ping: hub.Ping}}
 	if authn.KeysReady != nil {
 		checks = append(checks, serve.Check{Name: "jwks", Ping: authn.KeysReady})
 	}
 	serve.Health(e, checks...)
-	(&ws.Server{Hub: hub, Auth: authn, Store: st, Log: log, Cap: lim.sockets}).Routes(e)
+	(&ws.Server{Hub: hub, Auth: authn, Store: st, Log: log, Cap: lim.sockets, Tracker: trk}).Routes(e)
 	runner := NewRunner(cfg, log, st, broker, o.Sweep)
 	runner.AutoAccept = o.AutoAccept
 	w := &Worker{Handler: e, Hub: hub, Runner: runner, Auth: authn, Dev: dev}
@@ -95,6 +96,7 @@ func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *s
 		},
 		runner.Run,
 		lim.sockets.Run,
+		trk.Run,
 	}
 	if authn.Refresh != nil {
 		w.Background = append(w.Background, authn.Refresh)
@@ -110,7 +112,7 @@ func NewRunner(cfg config.Config, log *slog.Logger, st *store.Store, broker *Bro
 		Outbox:     outbox,
 		SweepEvery: cfg.ExpireInterval(),
 		Sweep:      sweep,
-		Purge:      Purge(account.New(st, nil, log), outbox, log),
+		Purge:      PurgeWith(account.New(st, nil, log), outbox, log, cfg.TrackRetention()),
 		Lock:       newLocker(st, broker.Redis, cfg.RedisPrefix+"runner-lock", cfg.RunnerLease()),
 		Log:        log,
 	}
@@ -215,7 +217,7 @@ func (w *Web) mountSockets(e *echo.Echo, cfg config.Config, log *slog.Logger, st
 	hub := ws.NewHub(sub, log, ws.Options{})
 	hub.Locations = w.Broker.Locations(cfg, func() time.Time { return st.Now() })
 	watchDeletedUsers(hub, w.Auth, st, log)
-	(&ws.Server{Hub: hub, Auth: w.Auth, Store: st, Log: log, Cap: sockets}).Routes(e)
+	(&ws.Server{Hub: hub, Auth: w.Auth, Store: st, Log: log, Cap: sockets, Tracker: w.Market.Tracking}).Routes(e)
 	w.Hub = hub
 	w.Background = append(w.Background, sockets.Run)
 	w.Background = append(w.Background, func(ctx context.Context) {

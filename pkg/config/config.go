@@ -92,6 +92,12 @@ type Config struct {
 	// AutoAcceptDelaySeconds is how long after a quote's first pending offer
 	// its automatic accept of the lowest offer fires (place.md §7).
 	AutoAcceptDelaySeconds int `envconfig:"AUTO_ACCEPT_DELAY_SECONDS" default:"60"`
+	// TrackSampleSeconds / TrackSampleMeters: a delivery's trail keeps a point
+	// when this long passed or the driver moved more than this since its last kept point.
+	TrackSampleSeconds int     `envconfig:"TRACK_SAMPLE_SECONDS" default:"15"`
+	TrackSampleMeters  float64 `envconfig:"TRACK_SAMPLE_METERS" default:"50"`
+	// TrackRetentionDays: trails are deleted this long after their delivery ends.
+	TrackRetentionDays int `envconfig:"TRACK_RETENTION_DAYS" default:"30"`
 }
 
 // Load reads .env (when present, never overriding the environment) and the environment.
@@ -165,6 +171,12 @@ func (c Config) LocationTTL() time.Duration {
 }
 func (c Config) AutoAcceptDelay() time.Duration {
 	return time.Duration(c.AutoAcceptDelaySeconds) * time.Second
+}
+func (c Config) TrackSample() time.Duration {
+	return time.Duration(c.TrackSampleSeconds) * time.Second
+}
+func (c Config) TrackRetention() time.Duration {
+	return time.Duration(c.TrackRetentionDays) * 24 * time.Hour
 }
 func (c Config) NearbyInterval() time.Duration {
 	return time.Duration(c.NearbyIntervalSeconds) * time.Second
@@ -291,6 +303,9 @@ func (c Config) Validate() error {
 	}
 	if c.AutoAcceptDelaySeconds < 0 || c.AutoAcceptDelaySeconds > 86400 {
 		problems = append(problems, "AUTO_ACCEPT_DELAY_SECONDS must be between 0 and 86400")
+	}
+	if c.TrackSampleSeconds <= 0 || !(c.TrackSampleMeters > 0) || c.TrackRetentionDays <= 0 {
+		problems = append(problems, "TRACK_SAMPLE_SECONDS, TRACK_SAMPLE_METERS and TRACK_RETENTION_DAYS must be positive")
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("refusing to start: %s", strings.Join(problems, "; "))

@@ -14,6 +14,7 @@ import (
 	"hermez/pkg/market"
 	"hermez/pkg/marketinput"
 	"hermez/pkg/store"
+	"hermez/pkg/track"
 	"hermez/pkg/view"
 )
 
@@ -41,13 +42,14 @@ func (a *API) deliveryRoutes(g *echo.Group) {
 
 	g.GET("/offers/", a.listOffers, a.authed)
 	g.GET("/offers/:id/", byID(http.StatusOK, a.Market.GetOffer, a.offerJSON), a.authed)
-	g.POST("/offers/:id/accept/", byID(http.StatusCreated, a.Market.AcceptOffer, acceptJSON), a.authed)
+	g.POST("/offers/:id/accept/", byID(http.StatusCreated, a.Market.AcceptOffer, a.acceptJSON), a.authed)
 	g.POST("/offers/:id/reject/", byID(http.StatusOK, a.Market.RejectOffer, rejectJSON), a.authed)
 
 	g.GET("/", a.listDeliveries, a.authed)
-	g.GET("/:id/", byID(http.StatusOK, a.Market.GetDelivery, deliveryJSON), a.authed)
-	g.GET("/:id/history/", byID(http.StatusOK, a.Market.DeliveryHistory, historyJSON), a.authed)
-	g.POST("/:id/change_status/", byID(http.StatusOK, a.Market.ChangeStatus, statusJSON), a.authed)
+	g.GET("/:id/", byID(http.StatusOK, a.Market.GetDelivery, a.deliveryJSON), a.authed)
+	g.GET("/:id/history/", byID(http.StatusOK, a.Market.DeliveryHistory, a.historyJSON), a.authed)
+	g.GET("/:id/track/", a.getTrack, a.authed)
+	g.POST("/:id/change_status/", byID(http.StatusOK, a.Market.ChangeStatus, a.statusJSON), a.authed)
 	g.POST("/:id/cancel/", byID(http.StatusOK, a.Market.CancelDelivery, cancelJSON), a.authed)
 }
 
@@ -274,7 +276,14 @@ func (a *API) listDeliveries(c echo.Context) error {
 	f := market.DeliveryFilter{FilterBy: c.QueryParam("filter_by"), Status: c.QueryParam("status"),
 		PaymentMethod: c.QueryParam("payment_method"), Month: c.QueryParam("month"), Year: c.QueryParam("year")}
 	v, err := a.Market.ListDeliveries(c.Request().Context(), CurrentUser(c), f, page(c))
-	return ok(c, http.StatusOK, deliveriesJSON(v, CurrentUser(c).UserID), err)
+	if err != nil {
+		return err
+	}
+	out := deliveriesJSON(v, CurrentUser(c).UserID)
+	for i := range out {
+		a.Tracker.Attach(c.Request().Context(), out[i], &v[i], CurrentUser(c).UserID)
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 // Rendering of the marketplace's answers (the services return rows; the wire
@@ -328,7 +337,36 @@ func (a *API) offersJSON(os []store.Offer, viewer view.Viewer) []*view.Offer {
 	return out
 }
 
-func deliveryJSON(d *store.Delivery, viewer view.Viewer) any { return view.NewDelivery(d, viewer) }
+// delivery renders d for viewer with its driver_location (place.md §6: set
+// for its client and driver while tracked). The read of the driver's
+// location is bounded (track.Tracker.Current) and never fails the answer.
+func (a *API) delivery(d *store.Delivery, viewer view.Viewer) *view.Delivery {
+	out := view.NewDelivery(d, viewer)
+	a.Tracker.Attach(context.Background(), out, d, viewer)
+	return out
+}
+
+func (a *API) deliveryJSON(d *store.Delivery, viewer view.Viewer) any { return a.delivery(d, viewer) }
+
+// getTrack is GET /deliveries/api/{id}/track/ (place.md §6): the trail of a
+// delivery its client, its driver or staff may see (GetDelivery: anyone else,
+// or a malformed id, 404).
+func (a *API) getTrack(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	d, err := a.Market.GetDelivery(ctx, CurrentUser(c), id)
+	if err != nil {
+		return err
+	}
+	ps, err := track.Points(ctx, a.Store, d.ID)
+	if err != nil {
+		return apperr.Wrap(err, "track")
+	}
+	return c.JSON(http.StatusOK, view.NewTrack(d.ID.String(), ps))
+}
 
 func deliveriesJSON(ds []store.Delivery, viewer view.Viewer) []*view.Delivery {
 	out := make([]*view.Delivery, len(ds))
@@ -346,8 +384,8 @@ type acceptResult struct {
 	QuoteDeleted bool           `json:"quote_deleted"`
 }
 
-func acceptJSON(d *store.Delivery, viewer view.Viewer) any {
-	return acceptResult{Message: market.MsgOfferAccepted, DeliveryID: d.ID.String(), Delivery: view.NewDelivery(d, viewer), QuoteDeleted: true}
+func (a *API) acceptJSON(d *store.Delivery, viewer view.Viewer) any {
+	return acceptResult{Message: market.MsgOfferAccepted, DeliveryID: d.ID.String(), Delivery: a.delivery(d, viewer), QuoteDeleted: true}
 }
 
 // rejectResult is the answer of reject.
@@ -369,8 +407,8 @@ type historyResult struct {
 	History  []*view.HistoryEvent `json:"history"`
 }
 
-func historyJSON(h *market.History, viewer view.Viewer) any {
-	out := historyResult{Delivery: view.NewDelivery(h.Delivery, viewer), History: make([]*view.HistoryEvent, len(h.Events))}
+func (a *API) historyJSON(h *market.History, viewer view.Viewer) any {
+	out := historyResult{Delivery: a.delivery(h.Delivery, viewer), History: make([]*view.HistoryEvent, len(h.Events))}
 	for i := range h.Events {
 		out.History[i] = view.NewHistoryEvent(&h.Events[i], viewer)
 	}
@@ -386,10 +424,10 @@ type statusResult struct {
 	Delivery   *view.Delivery `json:"delivery"`
 }
 
-func statusJSON(sc *market.StatusChange, viewer view.Viewer) any {
+func (a *API) statusJSON(sc *market.StatusChange, viewer view.Viewer) any {
 	nxt := sc.Delivery.Status
 	out := statusResult{Message: fmt.Sprintf("Estado actualizado de %s a %s", sc.Old, nxt), OldStatus: sc.Old, NewStatus: nxt,
-		Delivery: view.NewDelivery(sc.Delivery, viewer)}
+		Delivery: a.delivery(sc.Delivery, viewer)}
 	if after, ok := market.NextStatus(nxt); ok {
 		out.NextStatus = &after
 	}

@@ -255,3 +255,38 @@ func FuzzPaths(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTrackID sends GET /deliveries/api/{id}/track/ with fuzzed ids (the
+// client's and the driver's tokens): never a 5xx, always JSON, 200 only for a
+// delivery the caller is party to (none exists here: always 404).
+func FuzzTrackID(f *testing.F) {
+	s := newFuzzSystem(f)
+	for _, id := range []string{"00000000-0000-0000-0000-000000000000", "%00", "..%2f", "6b34ed5e-26ce-4726-b1f9-2cc616d92418x",
+		"{6b34ed5e-26ce-4726-b1f9-2cc616d92418}", "urn:uuid:6b34ed5e-26ce-4726-b1f9-2cc616d92418", "%27%3B--", strings.Repeat("a", 5000)} {
+		f.Add(id, false)
+		f.Add(id, true)
+	}
+	f.Fuzz(func(t *testing.T, id string, asDriver bool) {
+		if strings.ContainsAny(id, " \r\n\t#?/") {
+			return
+		}
+		req, err := http.NewRequest("GET", s.w.URL+"/deliveries/api/"+id+"/track/", nil)
+		if err != nil {
+			return
+		}
+		tok := s.client.Tok
+		if asDriver {
+			tok = s.driver.Tok
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := fuzzClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET track %q: %v", id, err)
+		}
+		defer res.Body.Close()
+		raw, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 404 || !json.Valid(raw) {
+			t.Fatalf("GET track %q: %d %s", id, res.StatusCode, raw)
+		}
+	})
+}

@@ -22,6 +22,7 @@ import (
 	"hermez/pkg/realtime"
 	"hermez/pkg/serve"
 	"hermez/pkg/store"
+	"hermez/pkg/track"
 )
 
 // Deps is what the handlers need.
@@ -45,6 +46,9 @@ type Deps struct {
 	Throttles Throttles
 	// Locations keeps users' current locations (nil: the route answers 503).
 	Locations *location.Store
+	// Tracker is live tracking (place.md §6): driver_location on the
+	// deliveries read by their client and driver, and the trails (nil: none).
+	Tracker *track.Tracker
 }
 
 // New builds the web process's Echo with every API route.

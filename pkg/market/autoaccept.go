@@ -87,6 +87,7 @@ func (s *Service) AutoAcceptDue(ctx context.Context) (int, error) {
 // offer (ties: the earliest) is accepted through acceptIn; with none left,
 // auto_accept_at is recomputed (null until the next offer). done: nothing was due.
 func (s *Service) autoAcceptOne(ctx context.Context) (done, accepted bool, err error) {
+	var d *store.Delivery
 	err = s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
 		now := s.Store.Now()
 		pick := tx.Model(&store.Quote{}).Select("id", "client_id").
@@ -118,7 +119,8 @@ func (s *Service) autoAcceptOne(ctx context.Context) (done, accepted bool, err e
 			}
 		}
 		if lowest != nil {
-			_, msgs, err := s.acceptIn(tx, q.ClientID, lowest.ID, func(*store.Offer) string { return MsgAutoAccepted })
+			var msgs []realtime.Message
+			d, msgs, err = s.acceptIn(tx, q.ClientID, lowest.ID, func(*store.Offer) string { return MsgAutoAccepted })
 			if err != nil {
 				return nil, fmt.Errorf("automatic accept of offer %s on quote %s: %w", lowest.ID, q.ID, err)
 			}
@@ -129,6 +131,9 @@ func (s *Service) autoAcceptOne(ctx context.Context) (done, accepted bool, err e
 		// Every offer expired or left meanwhile: wait for the next one.
 		return s.rearmAutoAccept(tx, q.ID)
 	})
+	if err == nil && d != nil {
+		s.Tracking.Changed(ctx, d)
+	}
 	if err != nil {
 		var ae *apperr.Error
 		if errors.As(err, &ae) && ae.Kind != apperr.Internal {

@@ -202,6 +202,9 @@ func (s *Service) ChangeStatus(ctx context.Context, caller *store.User, id uuid.
 		d        *store.Delivery
 		old, nxt string
 	)
+	// Only the driver moves a delivery: their location is read before the
+	// transaction (no Redis round trip under the row lock).
+	loc := s.Tracking.Current(ctx, caller.UserID)
 	err := s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
 		var (
 			ts  store.TypeSet
@@ -252,7 +255,7 @@ func (s *Service) ChangeStatus(ctx context.Context, caller *store.User, id uuid.
 		if err := ts.Fill(tx); err != nil {
 			return nil, err
 		}
-		msgs, err := deliveryFrames(d, []string{realtime.DeliveryStatusDot, realtime.DeliveryStatusChanged}, deliveryAll(d)...)
+		msgs, err := deliveryFrames(d, liveLocation(d, loc), []string{realtime.DeliveryStatusDot, realtime.DeliveryStatusChanged}, deliveryAll(d)...)
 		if err != nil {
 			return nil, err
 		}
@@ -268,6 +271,7 @@ func (s *Service) ChangeStatus(ctx context.Context, caller *store.User, id uuid.
 	if err != nil {
 		return nil, err
 	}
+	s.Tracking.Changed(ctx, d)
 	return &StatusChange{Old: old, Delivery: d}, nil
 }
 
@@ -295,6 +299,7 @@ func (s *Service) CancelDelivery(ctx context.Context, caller *store.User, id uui
 	if err != nil {
 		return nil, err
 	}
+	s.Tracking.Changed(ctx, d)
 	return d, nil
 }
 
@@ -337,6 +342,7 @@ func (s *Service) StaffCancelDelivery(ctx context.Context, id uuid.UUID, reason 
 	if err != nil {
 		return nil, err
 	}
+	s.Tracking.Changed(ctx, d)
 	return d, nil
 }
 
@@ -358,5 +364,5 @@ func (s *Service) cancelIn(tx *gorm.DB, ts *store.TypeSet, d *store.Delivery, de
 	if err := ts.Fill(tx); err != nil {
 		return nil, err
 	}
-	return deliveryFrames(d, []string{realtime.DeliveryStatusDot, realtime.DeliveryCancelled}, deliveryAll(d)...)
+	return deliveryFrames(d, nil, []string{realtime.DeliveryStatusDot, realtime.DeliveryCancelled}, deliveryAll(d)...)
 }

@@ -7,8 +7,10 @@ import (
 
 	"gorm.io/gorm"
 
+	"hermez/pkg/location"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
+	"hermez/pkg/track"
 	"hermez/pkg/view"
 )
 
@@ -138,9 +140,25 @@ func deliveryDriver(d *store.Delivery) []audience {
 	return []audience{{realtime.GroupDriverDeliveries(*d.DeliveryPersonID), *d.DeliveryPersonID}}
 }
 
-func deliveryFrames(d *store.Delivery, types []string, auds ...audience) ([]realtime.Message, error) {
+// deliveryFrames renders d's frames; dl is its driver_location (place.md §6:
+// every audience of a delivery's frames is its client or its driver), nil
+// when not tracked.
+func deliveryFrames(d *store.Delivery, dl *view.DriverLocation, types []string, auds ...audience) ([]realtime.Message, error) {
 	ab := about{realtime.ResourceDelivery(d.ID.String()), d.Version, false}
-	return frames(types, auds, ab, func(v view.Viewer) any { return view.NewDelivery(d, v) })
+	return frames(types, auds, ab, func(v view.Viewer) any {
+		out := view.NewDelivery(d, v)
+		out.DriverLocation = dl
+		return out
+	})
+}
+
+// liveLocation is d's driver_location from the driver's location loc (nil
+// when none or when d is not tracked).
+func liveLocation(d *store.Delivery, loc *location.Location) *view.DriverLocation {
+	if loc == nil || !view.Tracked(d.Status) {
+		return nil
+	}
+	return track.Frame(d, *loc)
 }
 
 func deliveryAll(d *store.Delivery) []audience {

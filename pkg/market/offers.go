@@ -289,6 +289,7 @@ func (s *Service) AcceptOffer(ctx context.Context, caller *store.User, id uuid.U
 	if err != nil {
 		return nil, err
 	}
+	s.Tracking.Changed(ctx, d)
 	return d, nil
 }
 
@@ -341,6 +342,8 @@ func (s *Service) acceptIn(tx *gorm.DB, clientID string, id uuid.UUID, desc func
 		if err := ts.Fill(tx); err != nil {
 			return nil, err
 		}
+		// The driver's location, if fresh, rides on the delivery's first frames.
+		dl := liveLocation(d, s.Tracking.Current(tx.Statement.Context, driver))
 		// The quote and its offers are gone: their frames carry the version after their last one.
 		o.Status, o.UpdatedAt, q.Status = store.OfferAccepted, now, store.QuoteAccepted
 		o.Version++
@@ -354,13 +357,13 @@ func (s *Service) acceptIn(tx *gorm.DB, clientID string, id uuid.UUID, desc func
 				return quoteFrames(q, true, []string{realtime.QuoteAccepted, realtime.QuoteDeleted}, quoteOwn(q), quoteUser(q), quoteNew())
 			},
 			func() ([]realtime.Message, error) {
-				return deliveryFrames(d, []string{realtime.DeliveryCreatedDot}, deliveryAll(d)...)
+				return deliveryFrames(d, dl, []string{realtime.DeliveryCreatedDot}, deliveryAll(d)...)
 			},
 			func() ([]realtime.Message, error) {
-				return deliveryFrames(d, []string{realtime.DeliveryCreated}, deliveryClient(d))
+				return deliveryFrames(d, dl, []string{realtime.DeliveryCreated}, deliveryClient(d))
 			},
 			func() ([]realtime.Message, error) {
-				return deliveryFrames(d, []string{realtime.DeliveryAssigned}, deliveryDriver(d)...)
+				return deliveryFrames(d, dl, []string{realtime.DeliveryAssigned}, deliveryDriver(d)...)
 			},
 		} {
 			more, err := part()

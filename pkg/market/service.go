@@ -13,6 +13,7 @@ import (
 	"hermez/pkg/apperr"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
+	"hermez/pkg/track"
 )
 
 // Config are the marketplace settings (docs/config.md; pkg/app fills them from
@@ -42,6 +43,10 @@ type Service struct {
 	Outbox *realtime.Outbox
 	Config Config
 	Log    *slog.Logger
+	// Tracking is live tracking (place.md §6): told of every delivery change
+	// after it committed, and the source of driver_location on the delivery
+	// frames while tracked. nil: none.
+	Tracking *track.Tracker
 }
 
 // New builds the service.

@@ -51,6 +51,21 @@ func SnapshotDeliveryParties(ctx context.Context, db *gorm.DB, id uuid.UUID) (cl
 	return d.ClientID, driverID, true, nil
 }
 
+// SnapshotDelivery is what a delivery_{id} socket's first driver_location
+// needs of delivery id (parties, status, points, created_at); nil when gone.
+func SnapshotDelivery(ctx context.Context, db *gorm.DB, id uuid.UUID) (*store.Delivery, error) {
+	var d store.Delivery
+	err := db.WithContext(ctx).Select("id", "client_id", "delivery_person_id", "status", "created_at",
+		"pickup_latitude", "pickup_longitude", "delivery_latitude", "delivery_longitude").Where("id = ?", id).Take(&d).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load delivery %s: %w", id, err)
+	}
+	return &d, nil
+}
+
 // SnapshotNewQuotes are the pending, unexpired quotes, newest first, without
 // offers (for the many-reader new_quotes audience). seen (when not nil)
 // collects the version of every resource shown, here and in every Snapshot

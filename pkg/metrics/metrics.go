@@ -48,6 +48,16 @@ var (
 	LocationUpdates = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "hermez_location_updates_total", Help: "Location updates by source (http, socket) and outcome (kept, too_soon, not_newer, invalid, error).",
 	}, []string{"source", "outcome"})
+	// TrackUpdates counts the tracked drivers' kept locations (place.md §6) by
+	// outcome: published (driver_location frames sent), sampled (a trail point
+	// queued), dropped (the process's tracking queue was full), error (Redis away).
+	TrackUpdates = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "hermez_track_updates_total", Help: "Live tracking of kept locations by outcome (published, sampled, dropped, error).",
+	}, []string{"outcome"})
+	// TrackPointsWritten counts trail points inserted in PostgreSQL.
+	TrackPointsWritten = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "hermez_track_points_written_total", Help: "Trail points written to PostgreSQL (sampled, batched).",
+	})
 	// SocketsOpen is the number of open WebSockets.
 	SocketsOpen = promauto.NewGauge(prometheus.GaugeOpts{
 		Name: "hermez_ws_connections", Help: "Open WebSocket connections.",

@@ -23,6 +23,7 @@ var frameSchemas = map[string]string{
 	"driver_deliveries.initial": "DeliveriesInitial",
 	"driver_offers.initial":     "DriverOffersInitial",
 	"error":                     "ErrorFrame",
+	"driver_location":           "DriverLocationFrame",
 }
 
 // ValidateFrame checks one WebSocket text frame (an initial message or an

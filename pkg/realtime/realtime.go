@@ -57,6 +57,8 @@ const (
 	DeliveryCancelled     = "delivery_cancelled"
 	PersonStats           = "person_stats"
 	StatsUpdated          = "stats_updated"
+	// DriverLocation is live tracking's frame (place.md §6; pkg/track).
+	DriverLocation = "driver_location"
 )
 
 // Message is one rendered frame for one group. Payload is the exact text

@@ -134,7 +134,7 @@ func TestMigrateFromEmptyAndAgain(t *testing.T) {
 		if err := st.Migrate(ctx); err != nil {
 			t.Fatalf("migrate from empty: %v", err)
 		}
-		want := []string{"addresses", "deliveries", "delivery_categories", "delivery_history", "delivery_offers",
+		want := []string{"addresses", "deliveries", "delivery_categories", "delivery_history", "delivery_offers", "delivery_track",
 			"delivery_quotes", "goose_db_version", "outbox_events", "runner_leases", "staff_accounts", "user_rating", "users",
 			"vehicle_type_categories", "vehicle_types", "vehicles", "webhook_events"}
 		got := tables(t, st)

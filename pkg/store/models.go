@@ -398,3 +398,14 @@ func AllModels() []any {
 		&Quote{}, &Offer{}, &Delivery{}, &HistoryEvent{}, &Rating{}, &DjangoImport{}, &WebhookEvent{}, &OutboxEvent{}, &StaffAccount{},
 		&RunnerLease{}, &StaffAudit{}}
 }
+
+// TrackPoint is one sampled point of a delivery's trail (migration 00010,
+// place.md §6).
+type TrackPoint struct {
+	DeliveryID uuid.UUID `gorm:"column:delivery_id;primaryKey"`
+	RecordedAt time.Time `gorm:"column:recorded_at;primaryKey"`
+	Latitude   float64   `gorm:"column:latitude"`
+	Longitude  float64   `gorm:"column:longitude"`
+}
+
+func (TrackPoint) TableName() string { return "delivery_track" }

@@ -281,6 +281,10 @@ type Delivery struct {
 	Vehicle         *string  `json:"vehicle"`
 	// Its quote's points and trip, copied at accept (place.md §2).
 	points
+	// DriverLocation is the driver's last fresh location while the delivery
+	// is tracked, for its client and driver only (place.md §6; set by the
+	// caller, pkg/track); null otherwise.
+	DriverLocation *DriverLocation `json:"driver_location"`
 }
 
 // NewDelivery renders d for viewer; Client, DeliveryPerson (with current

@@ -18,6 +18,7 @@ import (
 	"hermez/pkg/realtime"
 	"hermez/pkg/serve"
 	"hermez/pkg/store"
+	"hermez/pkg/track"
 	"hermez/pkg/view"
 )
 
@@ -30,6 +31,9 @@ type Server struct {
 	// Cap, when set, limits each user's concurrent sockets (across workers):
 	// the socket over it is accepted and closed with 4429.
 	Cap SocketCap
+	// Tracker, when set, adds driver_location to the delivery snapshots and
+	// sends the last fresh one first on joining delivery_{id} (place.md §6).
+	Tracker *track.Tracker
 
 	once     sync.Once
 	upgrader websocket.Upgrader
@@ -167,7 +171,7 @@ func (s *Server) handle(r route) echo.HandlerFunc {
 		if p.snapshot != nil {
 			seen = realtime.Versions{}
 			v, err := p.snapshot(ctx, seen)
-			if err == nil {
+			if err == nil && v != nil {
 				first, err = json.Marshal(v)
 			}
 			if err != nil {
@@ -310,8 +314,36 @@ func (s *Server) delivery(c echo.Context) (func(context.Context, *store.User) (*
 		case client != u.UserID && driver != u.UserID:
 			return &plan{deny: CloseForbidden, reason: reasonNotDelivery}, nil
 		}
-		return &plan{group: realtime.GroupDelivery(id.String())}, nil
+		return &plan{group: realtime.GroupDelivery(id.String()), snapshot: func(ctx context.Context, seen realtime.Versions) (any, error) {
+			return s.lastLocation(ctx, id, u.UserID, seen)
+		}}, nil
 	}, nil
+}
+
+// driverLocationFrame is the first frame of a delivery_{id} socket while its
+// driver has a fresh location.
+type driverLocationFrame struct {
+	Type string               `json:"type"`
+	Data *view.DriverLocation `json:"data"`
+}
+
+// lastLocation is the driver_location frame a joining delivery_{id} socket
+// gets first (nil: none: not tracked, or no fresh location), noted in seen so
+// an older frame queued meanwhile is dropped.
+func (s *Server) lastLocation(ctx context.Context, id uuid.UUID, viewer string, seen realtime.Versions) (any, error) {
+	if s.Tracker == nil {
+		return nil, nil
+	}
+	d, err := market.SnapshotDelivery(ctx, s.Store.DB, id)
+	if err != nil || d == nil {
+		return nil, err
+	}
+	dl := s.Tracker.For(ctx, d, viewer)
+	if dl == nil {
+		return nil, nil
+	}
+	seen.Note(track.Resource(id.String()), time.Time(dl.RecordedAt).UnixMicro())
+	return driverLocationFrame{Type: track.EventDriverLocation, Data: dl}, nil
 }
 
 // own builds a route of one user's group: only that user may join (and `me`
@@ -357,14 +389,14 @@ func (s *Server) userQuotes(c echo.Context) (func(context.Context, *store.User) 
 func (s *Server) userDeliveries(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
 	return s.own(c, true, realtime.GroupUserDeliveries, func(ctx context.Context, user string, seen realtime.Versions) (any, error) {
 		ds, err := market.SnapshotClientDeliveries(ctx, s.Store.DB, user, seen)
-		return initialDeliveries{Type: "user_deliveries.initial", Deliveries: deliveriesJSON(ds, user)}, err
+		return initialDeliveries{Type: "user_deliveries.initial", Deliveries: s.deliveriesJSON(ctx, ds, user)}, err
 	})
 }
 
 func (s *Server) driverDeliveries(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
 	return s.own(c, true, realtime.GroupDriverDeliveries, func(ctx context.Context, user string, seen realtime.Versions) (any, error) {
 		ds, err := market.SnapshotDriverDeliveries(ctx, s.Store.DB, user, seen)
-		return initialDeliveries{Type: "driver_deliveries.initial", Deliveries: deliveriesJSON(ds, user)}, err
+		return initialDeliveries{Type: "driver_deliveries.initial", Deliveries: s.deliveriesJSON(ctx, ds, user)}, err
 	})
 }
 
@@ -395,10 +427,11 @@ func quotesWithOffersJSON(qs []store.Quote, viewer view.Viewer, now time.Time) [
 	return out
 }
 
-func deliveriesJSON(ds []store.Delivery, viewer view.Viewer) []*view.Delivery {
+func (s *Server) deliveriesJSON(ctx context.Context, ds []store.Delivery, viewer view.Viewer) []*view.Delivery {
 	out := make([]*view.Delivery, len(ds))
 	for i := range ds {
 		out[i] = view.NewDelivery(&ds[i], viewer)
+		s.Tracker.Attach(ctx, out[i], &ds[i], viewer)
 	}
 	return out
 }

@@ -396,7 +396,7 @@ func (StaffAudit) TableName() string { return "staff_audit" }
 func AllModels() []any {
 	return []any{&User{}, &Address{}, &Category{}, &VehicleType{}, &VehicleTypeCategory{}, &Vehicle{},
 		&Quote{}, &Offer{}, &Delivery{}, &HistoryEvent{}, &Rating{}, &DjangoImport{}, &WebhookEvent{}, &OutboxEvent{}, &StaffAccount{},
-		&RunnerLease{}, &StaffAudit{}}
+		&RunnerLease{}, &StaffAudit{}, &TrackPoint{}}
 }
 
 // TrackPoint is one sampled point of a delivery's trail (migration 00010,

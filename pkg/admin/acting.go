@@ -124,13 +124,9 @@ func (a *Console) activity(c echo.Context) error {
 	if id, err := uuid.Parse(c.QueryParam("cuenta")); err == nil {
 		f.Staff = &id
 	}
-	from, to := c.QueryParam("desde"), c.QueryParam("hasta")
-	f.From = day(from)
-	if t := day(to); t != nil {
-		end := t.AddDate(0, 0, 1) // through the whole "hasta" day
-		f.To = &end
-	}
-	rows, more, err := a.d.Office.Audit(ctx, f)
+	dr := rangeOf(c)
+	f.From, f.To = dr.Range.From, dr.Range.To
+	rows, l, err := a.d.Office.Audit(ctx, f)
 	if err != nil {
 		return a.fail(c, err)
 	}
@@ -138,7 +134,7 @@ func (a *Console) activity(c echo.Context) error {
 	if f.Staff != nil {
 		staff = f.Staff.String()
 	}
-	return a.render(c, http.StatusOK, "activity.html", "Actividad del personal", map[string]any{
-		"Rows": rows, "Accounts": accs, "Kinds": audit.Kinds, "Kind": f.Kind, "Staff": staff, "From": from, "To": to,
-		"Pager": pagerOf(c, more)})
+	return a.render(c, dr.status(), "activity.html", "Actividad del personal", map[string]any{
+		"Rows": rows, "Accounts": accs, "Kinds": audit.Kinds, "Kind": f.Kind, "Staff": staff, "Dates": dr,
+		"Total": l.Total, "Pager": pagerOf(c, l.More)})
 }

@@ -323,6 +323,8 @@ func (a *Console) funcs() template.FuncMap {
 			return st
 		},
 		"money":  money,
+		"short":  func(id fmt.Stringer) string { return id.String()[:8] },
+		"tel":    telURI,
 		"objurl": objectURL,
 		"errs": func(f apperr.Fields, key string) []string {
 			if f == nil {
@@ -346,6 +348,18 @@ func (a *Console) funcs() template.FuncMap {
 			return false
 		},
 	}
+}
+
+// telURI is the tel: link of a phone as written ("+57 300 111 2233" →
+// "tel:+573001112233"); only digits and a leading + pass, so it is a safe URL.
+func telURI(phone string) template.URL {
+	var b strings.Builder
+	for i, r := range strings.TrimSpace(phone) {
+		if (r >= '0' && r <= '9') || (r == '+' && i == 0) {
+			b.WriteRune(r)
+		}
+	}
+	return template.URL("tel:" + b.String())
 }
 
 func personName(u *store.User) string {

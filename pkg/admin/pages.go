@@ -157,12 +157,12 @@ func (a *Console) vehicles(c echo.Context) error {
 		state = backoffice.VehiclesPending
 	}
 	qtext := c.QueryParam("q")
-	rows, more, err := a.d.Office.Vehicles(c.Request().Context(), backoffice.VehicleFilter{State: state, Q: qtext, Page: pageNumber(c)})
+	rows, l, err := a.d.Office.Vehicles(c.Request().Context(), backoffice.VehicleFilter{State: state, Q: qtext, Page: pageNumber(c)})
 	if err != nil {
 		return a.fail(c, err)
 	}
 	return a.render(c, http.StatusOK, "vehicles.html", "Vehículos", map[string]any{
-		"Rows": rows, "State": state, "Q": qtext, "Pager": pagerOf(c, more)})
+		"Rows": rows, "State": state, "Q": qtext, "Total": l.Total, "Pager": pagerOf(c, l.More)})
 }
 
 type vehicleForm struct {
@@ -407,13 +407,18 @@ func (a *Console) vehicleTypeSave(c echo.Context) error {
 // --- users ---
 
 func (a *Console) users(c echo.Context) error {
-	qtext, role, staff := c.QueryParam("q"), backoffice.OneOf(c.QueryParam("rol"), "client", "delivery"), c.QueryParam("staff") == "1"
-	us, more, err := a.d.Office.Users(c.Request().Context(), backoffice.UserFilter{Q: qtext, Role: role, StaffOnly: staff, Page: pageNumber(c)})
+	dr := rangeOf(c)
+	sorter, sort := sortOf(c, "alta", backoffice.UserSorts)
+	f := backoffice.UserFilter{Q: c.QueryParam("q"), Role: backoffice.OneOf(c.QueryParam("rol"), "client", "delivery"),
+		State:     backoffice.OneOf(c.QueryParam("estado"), backoffice.UsersCurrent, backoffice.UsersSuspended, backoffice.UsersDeleted),
+		StaffOnly: c.QueryParam("staff") == "1", Available: c.QueryParam("disponible") == "1", Online: c.QueryParam("enlinea") == "1",
+		Joined: dr.Range, Sort: sort, Page: pageNumber(c)}
+	us, l, err := a.d.Office.Users(c.Request().Context(), f)
 	if err != nil {
 		return a.fail(c, err)
 	}
-	return a.render(c, http.StatusOK, "users.html", "Usuarios", map[string]any{
-		"Users": us, "Q": qtext, "Role": role, "Staff": staff, "Pager": pagerOf(c, more)})
+	return a.render(c, dr.status(), "users.html", "Usuarios", map[string]any{
+		"Users": us, "F": f, "Dates": dr, "Sort": sorter, "Total": l.Total, "Pager": pagerOf(c, l.More)})
 }
 
 func (a *Console) user(c echo.Context) error { return a.userPage(c, http.StatusOK, c.Param("id"), nil) }
@@ -459,14 +464,19 @@ func (a *Console) userStaff(c echo.Context) error {
 // --- quotes, offers, deliveries (read-only) ---
 
 func (a *Console) quotes(c echo.Context) error {
-	f := backoffice.Filter{Status: backoffice.OneOf(c.QueryParam("estado"), store.QuotePending), // accepted and cancelled quotes are deleted: not offered,
-		Q: c.QueryParam("q"), Page: pageNumber(c)}
-	qs, more, err := a.d.Office.Quotes(c.Request().Context(), f)
+	dr := rangeOf(c)
+	sorter, sort := sortOf(c, "creada", backoffice.QuoteSorts)
+	// A quote row is always pending (accepted and cancelled quotes are
+	// deleted): the states offered are current and expired.
+	f := backoffice.Filter{Status: backoffice.OneOf(c.QueryParam("estado"), backoffice.Current, backoffice.Expired),
+		Q: c.QueryParam("q"), Dates: dr.Range, Sort: sort, Page: pageNumber(c)}
+	qs, l, err := a.d.Office.Quotes(c.Request().Context(), f)
 	if err != nil {
 		return a.fail(c, err)
 	}
-	return a.render(c, http.StatusOK, "quotes.html", "Cotizaciones", map[string]any{
-		"Quotes": qs, "Status": f.Status, "Q": f.Q, "Pager": pagerOf(c, more), "Now": a.d.Store.Now()})
+	return a.render(c, dr.status(), "quotes.html", "Cotizaciones", map[string]any{
+		"Quotes": qs, "Status": f.Status, "Q": f.Q, "Dates": dr, "Sort": sorter, "Total": l.Total,
+		"Pager": pagerOf(c, l.More), "Now": a.d.Store.Now()})
 }
 
 func (a *Console) quote(c echo.Context) error {
@@ -482,27 +492,39 @@ func (a *Console) quote(c echo.Context) error {
 }
 
 func (a *Console) offers(c echo.Context) error {
-	f := backoffice.Filter{Status: backoffice.OneOf(c.QueryParam("estado"), store.OfferPending, store.OfferAccepted, store.OfferRejected),
-		Q: c.QueryParam("q"), Page: pageNumber(c)}
-	os, more, err := a.d.Office.Offers(c.Request().Context(), f)
+	dr := rangeOf(c)
+	sorter, sort := sortOf(c, "creada", backoffice.OfferSorts)
+	// Accepted offers go with their quote: not offered as a filter.
+	f := backoffice.Filter{Status: backoffice.OneOf(c.QueryParam("estado"), backoffice.Current, backoffice.Expired, store.OfferRejected),
+		Q: c.QueryParam("q"), Dates: dr.Range, Sort: sort, Page: pageNumber(c)}
+	os, l, err := a.d.Office.Offers(c.Request().Context(), f)
 	if err != nil {
 		return a.fail(c, err)
 	}
-	return a.render(c, http.StatusOK, "offers.html", "Ofertas", map[string]any{
-		"Offers": os, "Status": f.Status, "Q": f.Q, "Pager": pagerOf(c, more), "Now": a.d.Store.Now()})
+	return a.render(c, dr.status(), "offers.html", "Ofertas", map[string]any{
+		"Offers": os, "Status": f.Status, "Q": f.Q, "Dates": dr, "Sort": sorter, "Total": l.Total,
+		"Pager": pagerOf(c, l.More), "Now": a.d.Store.Now()})
 }
 
 func (a *Console) deliveries(c echo.Context) error {
+	dr := rangeOf(c)
+	sorter, sort := sortOf(c, "creada", backoffice.DeliverySorts)
 	f := backoffice.DeliveryFilter{
-		Filter:  backoffice.Filter{Status: backoffice.OneOf(c.QueryParam("estado"), backoffice.DeliveryStatuses...), Q: c.QueryParam("q"), Page: pageNumber(c)},
-		Payment: backoffice.OneOf(c.QueryParam("pago"), "efectivo", "nequi"),
+		Filter:    backoffice.Filter{Status: backoffice.OneOf(c.QueryParam("estado"), backoffice.DeliveryStatuses...), Q: c.QueryParam("q"), Dates: dr.Range, Sort: sort, Page: pageNumber(c)},
+		Payment:   backoffice.OneOf(c.QueryParam("pago"), "efectivo", "nequi"),
+		DateField: backoffice.OneOf(c.QueryParam("fecha"), backoffice.DateCreated, backoffice.DateCompleted, backoffice.DateCancelled),
+		Active:    c.QueryParam("activas") == "1",
 	}
-	ds, more, err := a.d.Office.Deliveries(c.Request().Context(), f)
+	if f.DateField == "" {
+		f.DateField = backoffice.DateCreated
+	}
+	ds, l, err := a.d.Office.Deliveries(c.Request().Context(), f)
 	if err != nil {
 		return a.fail(c, err)
 	}
-	return a.render(c, http.StatusOK, "deliveries.html", "Entregas", map[string]any{
-		"Deliveries": ds, "Status": f.Status, "Pay": f.Payment, "Q": f.Q, "Pager": pagerOf(c, more), "Statuses": backoffice.DeliveryStatuses})
+	return a.render(c, dr.status(), "deliveries.html", "Entregas", map[string]any{
+		"Deliveries": ds, "F": f, "Dates": dr, "Sort": sorter, "Total": l.Total, "Pager": pagerOf(c, l.More),
+		"Statuses": backoffice.DeliveryStatuses, "Now": a.d.Store.Now()})
 }
 
 func (a *Console) delivery(c echo.Context) error { return a.deliveryPage(c, http.StatusOK, nil) }

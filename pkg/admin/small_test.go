@@ -26,8 +26,12 @@ func TestSmallThings(t *testing.T) {
 	b := f.browser(t)
 	b.mustLogin()
 	offers := b.get("/admin/offers/")
-	if !strings.Contains(offers.Body, "Rechazada") || !strings.Contains(offers.Body, "Aceptada") || strings.Contains(offers.Body, "Rechazado") {
+	if !strings.Contains(offers.Body, "Rechazadas") || !strings.Contains(offers.Body, "Pendiente") || strings.Contains(offers.Body, "Rechazado") {
 		t.Errorf("offer statuses do not agree with oferta")
+	}
+	// An accepted offer goes with its quote: the filter cannot match it, so it is not offered.
+	if strings.Contains(offers.Body, `value="accepted"`) || strings.Contains(b.get("/admin/quotes/").Body, `value="pending"`) {
+		t.Errorf("a filter option that can never match is offered")
 	}
 	if !strings.Contains(offers.Body, "$13.000") {
 		t.Errorf("offer price not shown as $13.000")

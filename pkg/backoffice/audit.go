@@ -60,11 +60,11 @@ func show(v any) string {
 	return fmt.Sprint(v)
 }
 
-func (s *Service) auditRows(q *gorm.DB, page int) ([]AuditEntry, bool, error) {
+func (s *Service) auditRows(q *gorm.DB, page int) ([]AuditEntry, Listed, error) {
 	var rows []store.StaffAudit
-	more, err := pageOf(q.Preload("Staff").Order("at DESC").Order("id DESC"), page, &rows)
+	l, err := pageOf(q, page, &rows, func(q *gorm.DB) *gorm.DB { return q.Preload("Staff").Order("at DESC").Order("id DESC") })
 	if err != nil {
-		return nil, false, store.MapError(err, "list audit entries")
+		return nil, l, store.MapError(err, "list audit entries")
 	}
 	out := make([]AuditEntry, len(rows))
 	for i, r := range rows {
@@ -73,7 +73,7 @@ func (s *Service) auditRows(q *gorm.DB, page int) ([]AuditEntry, bool, error) {
 			out[i].Staff = r.Staff.Username
 		}
 	}
-	return out, more, nil
+	return out, l, nil
 }
 
 // AuditOf lists an object's entries, newest first (the first page: an
@@ -92,7 +92,7 @@ type AuditFilter struct {
 }
 
 // Audit lists one page of staff activity, newest first.
-func (s *Service) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, bool, error) {
+func (s *Service) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, Listed, error) {
 	q := s.db(ctx).Model(&store.StaffAudit{})
 	if f.Staff != nil {
 		q = q.Where("staff_account_id = ?", *f.Staff)
@@ -100,11 +100,6 @@ func (s *Service) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, bool,
 	if f.Kind != "" {
 		q = q.Where("object_kind = ?", f.Kind)
 	}
-	if f.From != nil {
-		q = q.Where("at >= ?", *f.From)
-	}
-	if f.To != nil {
-		q = q.Where("at < ?", *f.To)
-	}
+	q = Range{From: f.From, To: f.To}.apply(q, "at")
 	return s.auditRows(q, f.Page)
 }

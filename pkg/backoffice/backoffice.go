@@ -32,39 +32,35 @@ const PerPage = 50
 // maxPage bounds ?pagina= (offsets beyond it are refused as page 1).
 const maxPage = 100000
 
-// pageOf loads page n (1-based; out of range reads as 1) of q into out and
-// reports whether another page follows.
-func pageOf[T any](q *gorm.DB, n int, out *[]T) (more bool, err error) {
+// Listed is what a list page says about its rows: how many match the
+// filter in all and whether another page follows.
+type Listed struct {
+	Total int64
+	More  bool
+}
+
+// pageOf counts the rows of q (a filtered query, without preloads) and loads
+// page n (1-based; out of range reads as 1) of finish(q) (its order and
+// preloads) into out.
+func pageOf[T any](q *gorm.DB, n int, out *[]T, finish func(*gorm.DB) *gorm.DB) (Listed, error) {
 	if n < 1 || n >= maxPage {
 		n = 1
 	}
-	if err := q.Limit(PerPage + 1).Offset((n - 1) * PerPage).Find(out).Error; err != nil {
-		return false, err
+	var l Listed
+	if err := q.Session(&gorm.Session{}).Count(&l.Total).Error; err != nil {
+		return l, err
+	}
+	if err := finish(q).Limit(PerPage + 1).Offset((n - 1) * PerPage).Find(out).Error; err != nil {
+		return l, err
 	}
 	if len(*out) > PerPage {
 		*out = (*out)[:PerPage]
-		return true, nil
+		l.More = true
 	}
-	return false, nil
+	return l, nil
 }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-
-// search adds "any of cols contains text" (case-insensitive) when text is not blank.
-func search(q *gorm.DB, text string, cols ...string) *gorm.DB {
-	text = strings.TrimSpace(text)
-	if text == "" {
-		return q
-	}
-	pat := "%" + strings.ToLower(likeEscaper.Replace(text)) + "%"
-	conds := make([]string, len(cols))
-	args := make([]any, len(cols))
-	for i, col := range cols {
-		conds[i] = "LOWER(" + col + `) LIKE ? ESCAPE '\'`
-		args[i] = pat
-	}
-	return q.Where("("+strings.Join(conds, " OR ")+")", args...)
-}
 
 // OneOf returns v when it is one of allowed, "" otherwise (a filter value
 // from a query string).

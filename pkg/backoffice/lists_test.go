@@ -63,7 +63,7 @@ func TestVehicles(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			rows, more, err := w.svc.Vehicles(ctx, c.f)
+			rows, l, err := w.svc.Vehicles(ctx, c.f)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,8 +77,8 @@ func TestVehicles(t *testing.T) {
 					t.Errorf("%s: type not loaded", r.V.LicensePlate)
 				}
 			}
-			if got := ids(vs, vid); !reflect.DeepEqual(got, c.want) || more {
-				t.Fatalf("got %v more=%v, want %v more=false", got, more, c.want)
+			if got := ids(vs, vid); !reflect.DeepEqual(got, c.want) || l.More || l.Total != int64(len(c.want)) {
+				t.Fatalf("got %v %+v, want %v (total %d, no more)", got, l, c.want, len(c.want))
 			}
 		})
 	}
@@ -107,18 +107,19 @@ func TestUsers(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			us, more, err := w.svc.Users(ctx, c.f)
+			us, l, err := w.svc.Users(ctx, c.f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := ids(us, uid); !reflect.DeepEqual(got, c.want) || more {
-				t.Fatalf("got %v more=%v, want %v more=false", got, more, c.want)
+			if got := ids(us, uid); !reflect.DeepEqual(got, c.want) || l.More || l.Total != int64(len(c.want)) {
+				t.Fatalf("got %v %+v, want %v (total %d, no more)", got, l, c.want, len(c.want))
 			}
 		})
 	}
 }
 
-// The search text is matched literally: %, _ and \ are escaped for LIKE.
+// The search text is matched literally: %, _ and \ are escaped for LIKE
+// (and _ separates words, like a space).
 func TestSearchEscapesLikeWildcards(t *testing.T) {
 	f := newFixture(t)
 	for i, name := range []string{"50%off", "500ff", "a_b", "axb", `back\slash`, "backslash"} {
@@ -129,11 +130,11 @@ func TestSearchEscapesLikeWildcards(t *testing.T) {
 		want []string
 	}{
 		{"50%", []string{"50%off"}},
-		{"%", []string{"50%off"}},
+		{"%", []string{}},
 		{"a_b", []string{"a_b"}},
-		{"_", []string{"a_b"}},
-		{`k\s`, []string{`back\slash`}},
-		{`\`, []string{`back\slash`}},
+		{"_", []string{}},
+		{`back\`, []string{`back\slash`}},
+		{`\`, []string{}},
 		{"50", []string{"50%off", "500ff"}},
 	}
 	for _, c := range cases {
@@ -158,22 +159,25 @@ func TestQuotes(t *testing.T) {
 		want []string
 	}{
 		{"all, newest first", backoffice.Filter{}, []string{"cancelled", "accepted", "expired", "open"}},
-		{"pending includes expired", backoffice.Filter{Status: store.QuotePending}, []string{"expired", "open"}},
-		{"unknown status through OneOf", backoffice.Filter{Status: backoffice.OneOf("bogus",
-			store.QuotePending, store.QuoteAccepted, store.QuoteCancelled)}, []string{"cancelled", "accepted", "expired", "open"}},
+		{"current", backoffice.Filter{Status: backoffice.Current}, []string{"open"}},
+		{"expired", backoffice.Filter{Status: backoffice.Expired}, []string{"expired"}},
+		{"unknown status through OneOf", backoffice.Filter{Status: backoffice.OneOf("pending",
+			backoffice.Current, backoffice.Expired)}, []string{"cancelled", "accepted", "expired", "open"}},
 		{"client id", backoffice.Filter{Q: "USER_BEA"}, []string{"cancelled", "accepted"}},
 		{"pickup address", backoffice.Filter{Q: "calle 10 #"}, []string{"open"}},
 		{"percent is literal", backoffice.Filter{Q: "100%"}, []string{"cancelled"}},
-		{"status and search", backoffice.Filter{Status: store.QuoteAccepted, Q: "user_bea"}, []string{"accepted"}},
+		{"status and search", backoffice.Filter{Status: backoffice.Current, Q: "user_ana"}, []string{"open"}},
+		{"client's name", backoffice.Filter{Q: "beatriz"}, []string{"cancelled", "accepted"}},
+		{"short id", backoffice.Filter{Q: w.qExpired.ID.String()[:8]}, []string{"expired"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			qs, more, err := w.svc.Quotes(ctx, c.f)
+			qs, l, err := w.svc.Quotes(ctx, c.f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := ids(qs, qid); !reflect.DeepEqual(got, c.want) || more {
-				t.Fatalf("got %v more=%v, want %v more=false", got, more, c.want)
+			if got := ids(qs, qid); !reflect.DeepEqual(got, c.want) || l.More || l.Total != int64(len(c.want)) {
+				t.Fatalf("got %v %+v, want %v (total %d, no more)", got, l, c.want, len(c.want))
 			}
 			for _, q := range qs {
 				if q.Client == nil || q.Client.UserID != q.ClientID || q.Category == nil || q.Category.ID != q.CategoryID {
@@ -197,21 +201,23 @@ func TestOffers(t *testing.T) {
 		want []string
 	}{
 		{"all, newest first", backoffice.Filter{}, []string{"accepted", "expired", "open"}},
-		{"pending includes expired", backoffice.Filter{Status: store.OfferPending}, []string{"expired", "open"}},
-		{"accepted", backoffice.Filter{Status: store.OfferAccepted}, []string{"accepted"}},
+		{"current", backoffice.Filter{Status: backoffice.Current}, []string{"open"}},
+		{"expired", backoffice.Filter{Status: backoffice.Expired}, []string{"expired"}},
 		{"rejected", backoffice.Filter{Status: store.OfferRejected}, []string{}},
+		{"driver's username", backoffice.Filter{Q: "Diego"}, []string{"expired"}},
+		{"short id", backoffice.Filter{Q: w.oOpen.ID.String()[:8]}, []string{"open"}},
 		{"driver id", backoffice.Filter{Q: "user_d1"}, []string{"accepted", "open"}},
 		{"quote id", backoffice.Filter{Q: w.qOpen.ID.String()}, []string{"expired", "open"}},
 		{"quote id, upper case", backoffice.Filter{Q: strings.ToUpper(w.qAccepted.ID.String())}, []string{"accepted"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			os, more, err := w.svc.Offers(ctx, c.f)
+			os, l, err := w.svc.Offers(ctx, c.f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := ids(os, oid); !reflect.DeepEqual(got, c.want) || more {
-				t.Fatalf("got %v more=%v, want %v more=false", got, more, c.want)
+			if got := ids(os, oid); !reflect.DeepEqual(got, c.want) || l.More || l.Total != int64(len(c.want)) {
+				t.Fatalf("got %v %+v, want %v (total %d, no more)", got, l, c.want, len(c.want))
 			}
 			for _, o := range os {
 				if o.DeliveryPerson == nil || o.Quote == nil || o.Quote.ID != o.QuoteID {
@@ -248,17 +254,21 @@ func TestDeliveries(t *testing.T) {
 			f(backoffice.OneOf("bogus", backoffice.DeliveryStatuses...), backoffice.OneOf("cash", "efectivo", "nequi"), ""), all},
 		{"driver id", f("", "", "user_d1"), []string{"paidB", "assigned"}},
 		{"client id", f("", "", "user_bea"), []string{"cancelled", "paidB"}},
-		{"underscore is literal", f("", "", "50_b"), []string{"paidB"}},
+		{"address words", f("", "", "50_b"), []string{"paidB"}},
+		{"client's name", f("", "", "Ána"), []string{"paidA", "assigned"}},
+		{"driver's username", f("", "", "carlos"), []string{"paidB", "assigned"}},
+		{"client's phone", f("", "", "300 111"), []string{"paidA", "assigned"}},
+		{"short id", f("", "", strings.ToUpper(w.dPaidA.ID.String()[:8])), []string{"paidA"}},
 		{"all filters", f(store.DeliveryPaid, "efectivo", "user_d1"), []string{"paidB"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ds, more, err := w.svc.Deliveries(ctx, c.f)
+			ds, l, err := w.svc.Deliveries(ctx, c.f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := ids(ds, did); !reflect.DeepEqual(got, c.want) || more {
-				t.Fatalf("got %v more=%v, want %v more=false", got, more, c.want)
+			if got := ids(ds, did); !reflect.DeepEqual(got, c.want) || l.More || l.Total != int64(len(c.want)) {
+				t.Fatalf("got %v %+v, want %v (total %d, no more)", got, l, c.want, len(c.want))
 			}
 			for _, d := range ds {
 				if d.Client == nil || d.Category == nil || (d.DeliveryPersonID != nil) != (d.DeliveryPerson != nil) {
@@ -272,7 +282,7 @@ func TestDeliveries(t *testing.T) {
 // Every list pages by backoffice.PerPage; more is set only when a row
 // follows the page, and a page number out of range reads as page 1.
 func TestPaging(t *testing.T) {
-	type list func(f *fixture, page int) (ids []string, more bool, err error)
+	type list func(f *fixture, page int) (ids []string, l backoffice.Listed, err error)
 	cases := []struct {
 		name string
 		add  func(f *fixture, i int) string // row i is i minutes old; returns its id
@@ -280,34 +290,34 @@ func TestPaging(t *testing.T) {
 	}{
 		{"vehicles", func(f *fixture, i int) string {
 			return f.vehicle(store.Vehicle{UserID: "owner", CreatedAt: t0.Add(-time.Duration(i) * time.Minute)}).VehicleID.String()
-		}, func(f *fixture, page int) ([]string, bool, error) {
-			rows, more, err := f.svc.Vehicles(ctx, backoffice.VehicleFilter{State: backoffice.VehiclesAll, Page: page})
-			return ids(rows, func(r backoffice.VehicleRow) string { return r.V.VehicleID.String() }), more, err
+		}, func(f *fixture, page int) ([]string, backoffice.Listed, error) {
+			rows, l, err := f.svc.Vehicles(ctx, backoffice.VehicleFilter{State: backoffice.VehiclesAll, Page: page})
+			return ids(rows, func(r backoffice.VehicleRow) string { return r.V.VehicleID.String() }), l, err
 		}},
 		{"users", func(f *fixture, i int) string {
 			return f.user(store.User{UserID: fmt.Sprintf("p%03d", i), CreatedAt: t0.Add(-time.Duration(i) * time.Minute)}).UserID
-		}, func(f *fixture, page int) ([]string, bool, error) {
-			us, more, err := f.svc.Users(ctx, backoffice.UserFilter{Q: "p", Page: page})
-			return ids(us, func(u store.User) string { return u.UserID }), more, err
+		}, func(f *fixture, page int) ([]string, backoffice.Listed, error) {
+			us, l, err := f.svc.Users(ctx, backoffice.UserFilter{Q: "p", Page: page})
+			return ids(us, func(u store.User) string { return u.UserID }), l, err
 		}},
 		{"quotes", func(f *fixture, i int) string {
 			return f.quote(store.Quote{ClientID: "owner", CreatedAt: t0.Add(-time.Duration(i) * time.Minute)}).ID.String()
-		}, func(f *fixture, page int) ([]string, bool, error) {
-			qs, more, err := f.svc.Quotes(ctx, backoffice.Filter{Page: page})
-			return ids(qs, func(q store.Quote) string { return q.ID.String() }), more, err
+		}, func(f *fixture, page int) ([]string, backoffice.Listed, error) {
+			qs, l, err := f.svc.Quotes(ctx, backoffice.Filter{Page: page})
+			return ids(qs, func(q store.Quote) string { return q.ID.String() }), l, err
 		}},
 		{"offers", func(f *fixture, i int) string {
 			q := f.quote(store.Quote{ClientID: "owner"})
 			return f.offer(store.Offer{DeliveryPersonID: "owner", QuoteID: q.ID, CreatedAt: t0.Add(-time.Duration(i) * time.Minute)}).ID.String()
-		}, func(f *fixture, page int) ([]string, bool, error) {
-			os, more, err := f.svc.Offers(ctx, backoffice.Filter{Page: page})
-			return ids(os, func(o store.Offer) string { return o.ID.String() }), more, err
+		}, func(f *fixture, page int) ([]string, backoffice.Listed, error) {
+			os, l, err := f.svc.Offers(ctx, backoffice.Filter{Page: page})
+			return ids(os, func(o store.Offer) string { return o.ID.String() }), l, err
 		}},
 		{"deliveries", func(f *fixture, i int) string {
 			return f.delivery(store.Delivery{ClientID: "owner", CreatedAt: t0.Add(-time.Duration(i) * time.Minute)}).ID.String()
-		}, func(f *fixture, page int) ([]string, bool, error) {
-			ds, more, err := f.svc.Deliveries(ctx, backoffice.DeliveryFilter{Filter: backoffice.Filter{Page: page}})
-			return ids(ds, func(d store.Delivery) string { return d.ID.String() }), more, err
+		}, func(f *fixture, page int) ([]string, backoffice.Listed, error) {
+			ds, l, err := f.svc.Deliveries(ctx, backoffice.DeliveryFilter{Filter: backoffice.Filter{Page: page}})
+			return ids(ds, func(d store.Delivery) string { return d.ID.String() }), l, err
 		}},
 	}
 	for _, c := range cases {
@@ -320,13 +330,13 @@ func TestPaging(t *testing.T) {
 			}
 			check := func(page, wantLen int, wantMore bool, wantFirst string) {
 				t.Helper()
-				got, more, err := c.list(f, page)
+				got, l, err := c.list(f, page)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(got) != wantLen || more != wantMore || (wantLen > 0 && got[0] != wantFirst) {
-					t.Fatalf("page %d: %d rows (first %v) more=%v, want %d (first %s) more=%v",
-						page, len(got), got[:min(1, len(got))], more, wantLen, wantFirst, wantMore)
+				if len(got) != wantLen || l.More != wantMore || (wantLen > 0 && got[0] != wantFirst) || l.Total != int64(len(added)) {
+					t.Fatalf("page %d: %d rows (first %v) %+v, want %d (first %s) more=%v total=%d",
+						page, len(got), got[:min(1, len(got))], l, wantLen, wantFirst, wantMore, len(added))
 				}
 			}
 			check(1, backoffice.PerPage, false, added[0]) // exactly one full page

@@ -3,6 +3,7 @@ package backoffice
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -75,7 +76,7 @@ const (
 // VehicleFilter selects one page of the vehicle list.
 type VehicleFilter struct {
 	State string // VehiclesPending (default), VehiclesVerified or VehiclesAll
-	Q     string // search in plate, brand, model, VIN, owner id
+	Q     string // search in plate, brand, model, VIN, owner (as users are searched)
 	Page  int
 }
 
@@ -85,21 +86,36 @@ type VehicleRow struct {
 	Owner *store.User
 }
 
-// Vehicles lists one page of vehicles; more reports whether another follows.
-func (s *Service) Vehicles(ctx context.Context, f VehicleFilter) (rows []VehicleRow, more bool, err error) {
-	q := s.db(ctx).Model(&store.Vehicle{}).Preload("Type")
+// Vehicles lists one page of vehicles.
+func (s *Service) Vehicles(ctx context.Context, f VehicleFilter) (rows []VehicleRow, l Listed, err error) {
+	q := s.db(ctx).Model(&store.Vehicle{})
+	var ord func(*gorm.DB) *gorm.DB
 	switch f.State {
 	case VehiclesVerified:
-		q = q.Where("is_verified = ?", true).Order("updated_at DESC")
+		q = q.Where("is_verified = ?", true)
+		ord = func(q *gorm.DB) *gorm.DB { return q.Order("updated_at DESC").Order("vehicle_id") }
 	case VehiclesAll:
-		q = q.Order("created_at DESC")
+		ord = func(q *gorm.DB) *gorm.DB { return q.Order("created_at DESC").Order("vehicle_id") }
 	default:
-		q = q.Where("is_verified = ?", false).Order("created_at ASC")
+		q = q.Where("is_verified = ?", false)
+		ord = func(q *gorm.DB) *gorm.DB { return q.Order("created_at ASC").Order("vehicle_id") }
 	}
-	q = search(q, f.Q, "license_plate", "brand", "model", "vin", "user_id")
+	if text := strings.TrimSpace(f.Q); text != "" {
+		um, uargs := s.userMatch(text)
+		pat := "%" + strings.ToLower(likeEscaper.Replace(text)) + "%"
+		var conds []string
+		var args []any
+		for _, col := range []string{"license_plate", "brand", "model", "vin"} {
+			conds = append(conds, "LOWER("+col+`) LIKE ? ESCAPE '\'`)
+			args = append(args, pat)
+		}
+		conds = append(conds, "user_id IN (SELECT userid FROM users WHERE "+um+")")
+		args = append(args, uargs...)
+		q = q.Where("("+strings.Join(conds, " OR ")+")", args...)
+	}
 	var vs []store.Vehicle
-	if more, err = pageOf(q, f.Page, &vs); err != nil {
-		return nil, false, store.MapError(err, "list vehicles")
+	if l, err = pageOf(q, f.Page, &vs, func(q *gorm.DB) *gorm.DB { return ord(q.Preload("Type")) }); err != nil {
+		return nil, l, store.MapError(err, "list vehicles")
 	}
 	ids := make([]string, len(vs))
 	for i := range vs {
@@ -107,13 +123,13 @@ func (s *Service) Vehicles(ctx context.Context, f VehicleFilter) (rows []Vehicle
 	}
 	own, err := s.owners(ctx, ids)
 	if err != nil {
-		return nil, false, err
+		return nil, l, err
 	}
 	rows = make([]VehicleRow, len(vs))
 	for i := range vs {
 		rows[i] = VehicleRow{V: vs[i], Owner: own[vs[i].UserID]}
 	}
-	return rows, more, nil
+	return rows, l, nil
 }
 
 func (s *Service) owners(ctx context.Context, ids []string) (map[string]*store.User, error) {
@@ -182,27 +198,62 @@ func (s *Service) VehicleType(ctx context.Context, id uuid.UUID) (*store.Vehicle
 
 // --- users ---
 
+// User list account states (?estado=).
+const (
+	UsersCurrent   = "vigentes"    // not deleted (suspended included): what the dashboard counts
+	UsersSuspended = "suspendidos" // suspended, not deleted
+	UsersDeleted   = "eliminados"
+)
+
 // UserFilter selects one page of the user list.
 type UserFilter struct {
-	Q         string // search in id, username, email, names, phone
-	Role      string // "client", "delivery" or "" (any)
-	StaffOnly bool
-	Page      int
+	Q                 string // see userMatch
+	Role              string // "client", "delivery" or "" (any)
+	State             string // UsersCurrent, UsersSuspended, UsersDeleted or "" (any)
+	StaffOnly         bool
+	Available, Online bool  // only drivers available / online
+	Joined            Range // created_at
+	Sort              Sort  // UserSorts; default newest first
+	Page              int
 }
 
-// Users lists one page of users, newest first.
-func (s *Service) Users(ctx context.Context, f UserFilter) ([]store.User, bool, error) {
-	q := s.db(ctx).Model(&store.User{}).Order("created_at DESC")
-	q = search(q, f.Q, "userid", "username", "email", "first_name", "last_name", "phone")
+// UserSorts are the user list's sortable columns.
+var UserSorts = []string{"nombre", "usuario", "correo", "rol", "alta"}
+
+// Users lists one page of users.
+func (s *Service) Users(ctx context.Context, f UserFilter) ([]store.User, Listed, error) {
+	q := s.db(ctx).Model(&store.User{})
+	if m, args := s.userMatch(f.Q); m != "" {
+		q = q.Where(m, args...)
+	}
 	if f.Role != "" {
 		q = q.Where("role = ?", f.Role)
+	}
+	switch f.State {
+	case UsersCurrent:
+		q = q.Where("deleted_at IS NULL")
+	case UsersSuspended:
+		q = q.Where("deleted_at IS NULL AND suspended_at IS NOT NULL")
+	case UsersDeleted:
+		q = q.Where("deleted_at IS NOT NULL")
 	}
 	if f.StaffOnly {
 		q = q.Where("is_staff = ?", true)
 	}
+	if f.Available {
+		q = q.Where("is_available = ?", true)
+	}
+	if f.Online {
+		q = q.Where("is_online = ?", true)
+	}
+	q = f.Joined.apply(q, "created_at")
+	cols := map[string]string{
+		"nombre":  s.foldSQL("COALESCE(first_name, '') || ' ' || COALESCE(last_name, '')"),
+		"usuario": s.foldSQL("COALESCE(username, '')"), "correo": s.foldSQL("COALESCE(email, '')"),
+		"rol": "COALESCE(role, '')", "alta": "created_at"}
 	var us []store.User
-	more, err := pageOf(q, f.Page, &us)
-	return us, more, store.MapError(err, "list users")
+	l, err := pageOf(q, f.Page, &us, func(q *gorm.DB) *gorm.DB { return order(q, f.Sort, cols, Sort{Key: "alta"}, "userid") })
+	return us, l, store.MapError(err, "list users")
 }
 
 // UserDetail is what a user's page shows.
@@ -233,23 +284,52 @@ func (s *Service) User(ctx context.Context, userID string) (*UserDetail, error) 
 
 // --- quotes, offers, deliveries ---
 
+// Quote and offer list states (?estado=): a quote row is always pending
+// (accepted and cancelled quotes are deleted), an offer row pending or
+// rejected (accepted offers go with their quote); pending rows are current
+// until they expire.
+const (
+	Current = "vigentes"
+	Expired = "vencidas"
+)
+
 // Filter selects one page of quotes, offers or deliveries.
 type Filter struct {
-	Status string // "" any
+	Status string // quotes: Current, Expired; offers: those and rejected; deliveries: a status; "" any
 	Q      string
+	Dates  Range // created_at (deliveries: the DeliveryFilter's DateField)
+	Sort   Sort
 	Page   int
 }
 
-// Quotes lists one page of quotes, newest first, with client, category and offers.
-func (s *Service) Quotes(ctx context.Context, f Filter) ([]store.Quote, bool, error) {
-	q := s.db(ctx).Model(&store.Quote{}).Preload("Client").Preload("Category").Preload("Offers").Order("created_at DESC")
-	if f.Status != "" {
-		q = q.Where("status = ?", f.Status)
+func (s *Service) expiry(q *gorm.DB, status string) *gorm.DB {
+	switch status {
+	case Current:
+		return q.Where("status = ? AND expires_at > ?", store.QuotePending, s.Store.Now())
+	case Expired:
+		return q.Where("status = ? AND expires_at <= ?", store.QuotePending, s.Store.Now())
 	}
-	q = search(q, f.Q, "client_id", "pickup_address", "delivery_address")
+	return q
+}
+
+// QuoteSorts, OfferSorts and DeliverySorts are the lists' sortable columns.
+var (
+	QuoteSorts    = []string{"creada", "precio", "vence"}
+	OfferSorts    = []string{"creada", "precio", "vence"}
+	DeliverySorts = []string{"creada", "precio", "estado", "pago", "cambio"}
+)
+
+// Quotes lists one page of quotes with client, category and offers.
+func (s *Service) Quotes(ctx context.Context, f Filter) ([]store.Quote, Listed, error) {
+	q := s.expiry(s.db(ctx).Model(&store.Quote{}), f.Status)
+	q = s.peopleMatch(q, f.Q, []string{"id"}, []string{"client_id"}, "pickup_address", "delivery_address")
+	q = f.Dates.apply(q, "created_at")
+	cols := map[string]string{"creada": "created_at", "precio": s.money("client_price"), "vence": "expires_at"}
 	var qs []store.Quote
-	more, err := pageOf(q, f.Page, &qs)
-	return qs, more, store.MapError(err, "list quotes")
+	l, err := pageOf(q, f.Page, &qs, func(q *gorm.DB) *gorm.DB {
+		return order(q.Preload("Client").Preload("Category").Preload("Offers"), f.Sort, cols, Sort{Key: "creada"}, "id")
+	})
+	return qs, l, store.MapError(err, "list quotes")
 }
 
 // Quote is one quote with its offers (oldest first), their drivers and
@@ -265,38 +345,71 @@ func (s *Service) Quote(ctx context.Context, id uuid.UUID) (*store.Quote, error)
 	return &q, nil
 }
 
-// Offers lists one page of offers, newest first.
-func (s *Service) Offers(ctx context.Context, f Filter) ([]store.Offer, bool, error) {
-	q := s.db(ctx).Model(&store.Offer{}).Preload("DeliveryPerson").Preload("Quote").Preload("Vehicle").Order("created_at DESC")
-	if f.Status != "" {
-		q = q.Where("status = ?", f.Status)
+// Offers lists one page of offers.
+func (s *Service) Offers(ctx context.Context, f Filter) ([]store.Offer, Listed, error) {
+	q := s.db(ctx).Model(&store.Offer{})
+	if f.Status == store.OfferRejected {
+		q = q.Where("status = ?", store.OfferRejected)
+	} else {
+		q = s.expiry(q, f.Status)
 	}
-	// quote_id is a uuid column on PostgreSQL, which has no LOWER(uuid).
-	q = search(q, f.Q, "delivery_person_id", "CAST(quote_id AS TEXT)")
+	// a quote's short id finds its offers too
+	q = s.peopleMatch(q, f.Q, []string{"id", "quote_id"}, []string{"delivery_person_id"})
+	q = f.Dates.apply(q, "created_at")
+	cols := map[string]string{"creada": "created_at", "precio": s.money("proposed_price"), "vence": "expires_at"}
 	var os []store.Offer
-	more, err := pageOf(q, f.Page, &os)
-	return os, more, store.MapError(err, "list offers")
+	l, err := pageOf(q, f.Page, &os, func(q *gorm.DB) *gorm.DB {
+		return order(q.Preload("DeliveryPerson").Preload("Quote").Preload("Vehicle"), f.Sort, cols, Sort{Key: "creada"}, "id")
+	})
+	return os, l, store.MapError(err, "list offers")
 }
+
+// Delivery date fields (?fecha=): which instant the date range filters.
+const (
+	DateCreated   = "creada"
+	DateCompleted = "completada"
+	DateCancelled = "cancelada"
+)
 
 // DeliveryFilter selects one page of deliveries.
 type DeliveryFilter struct {
 	Filter
-	Payment string // "efectivo", "nequi" or "" (any)
+	Payment   string // "efectivo", "nequi" or "" (any)
+	DateField string // DateCreated (default), DateCompleted, DateCancelled
+	Active    bool   // assigned, picked_up or in_transit
 }
 
-// Deliveries lists one page of deliveries, newest first.
-func (s *Service) Deliveries(ctx context.Context, f DeliveryFilter) ([]store.Delivery, bool, error) {
-	q := s.db(ctx).Model(&store.Delivery{}).Preload("Client").Preload("DeliveryPerson").Preload("Category").Order("created_at DESC")
+// ActiveStatuses are the statuses of a delivery under way.
+var ActiveStatuses = []string{store.DeliveryAssigned, store.DeliveryPickedUp, store.DeliveryInTransit}
+
+// Deliveries lists one page of deliveries.
+func (s *Service) Deliveries(ctx context.Context, f DeliveryFilter) ([]store.Delivery, Listed, error) {
+	q := s.db(ctx).Model(&store.Delivery{})
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)
+	}
+	if f.Active {
+		q = q.Where("status IN ?", ActiveStatuses)
 	}
 	if f.Payment != "" {
 		q = q.Where("payment_method = ?", f.Payment)
 	}
-	q = search(q, f.Q, "client_id", "delivery_person_id", "pickup_address", "delivery_address")
+	q = s.peopleMatch(q, f.Q, []string{"id"}, []string{"client_id", "delivery_person_id"}, "pickup_address", "delivery_address")
+	switch f.DateField {
+	case DateCompleted:
+		q = f.Dates.apply(q, "completed_at")
+	case DateCancelled:
+		q = f.Dates.apply(q, "cancelled_at")
+	default:
+		q = f.Dates.apply(q, "created_at")
+	}
+	cols := map[string]string{"creada": "created_at", "precio": s.money("final_price"), "estado": "status",
+		"pago": "payment_method", "cambio": "updated_at"}
 	var ds []store.Delivery
-	more, err := pageOf(q, f.Page, &ds)
-	return ds, more, store.MapError(err, "list deliveries")
+	l, err := pageOf(q, f.Page, &ds, func(q *gorm.DB) *gorm.DB {
+		return order(q.Preload("Client").Preload("DeliveryPerson").Preload("Category"), f.Sort, cols, Sort{Key: "creada"}, "id")
+	})
+	return ds, l, store.MapError(err, "list deliveries")
 }
 
 // DeliveryDetail is what a delivery's page shows.

@@ -2,10 +2,13 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"syscall"
 	"testing"
 
 	"hermez/pkg/app"
@@ -94,4 +97,64 @@ func BenchmarkChain(b *testing.B) {
 			serveOnce(b, bare, "/deliveries/api/categories/", tok)
 		}
 	})
+}
+
+// BenchmarkChainQuote is one POST /deliveries/api/quotes/ through the whole
+// Echo stack of web, as BenchmarkChain, with the body the load tool's quote
+// scenario sends: authentication, validation, the transaction (the quote, its
+// history row, the outbox row of its three frames), the publish after commit
+// (to a recorder) and the answer. On PostgreSQL (TEST_DATABASE_URL) it pays
+// the database's round trips too; allocations per request are web's own.
+//
+//	go test -run '^$' -bench BenchmarkChainQuote -benchmem ./pkg/httpapi/
+func BenchmarkChainQuote(b *testing.B) {
+	h, tok := chainWeb(b, true)
+	var cats []struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(serveOnce(b, h, "/deliveries/api/categories/", tok).Body.Bytes(), &cats); err != nil || len(cats) == 0 {
+		b.Fatalf("categories: %v", err)
+	}
+	body := `{"category_id":"` + cats[0].ID + `","client_price":12000,"payment_method":"efectivo",` +
+		`"pickup_address":"Carrera 33 # 42-1, Bucaramanga","delivery_address":"Calle 56 # 17A-23, Ricaurte, Bucaramanga",` +
+		`"description":"Caja mediana (carga de prueba)","observations":["Frágil"],"estimated_weight":3.5,"estimated_size":"Mediano"}`
+	post := func() {
+		b.Helper()
+		req := httptest.NewRequest(http.MethodPost, "/deliveries/api/quotes/", strings.NewReader(body))
+		req.RemoteAddr = "192.0.2.10:40000"
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusCreated {
+			b.Errorf("POST quote: status %d: %s", rec.Code, rec.Body)
+		}
+	}
+	if post(); b.Failed() { // the first one warms the statement cache
+		return
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := processCPU(b)
+	// 32 requests in flight per core, as the load tool's c=64 on two cores:
+	// one at a time, every request would wait for its commit alone, and the
+	// process's CPU would be mostly going to sleep and waking up.
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			post()
+		}
+	})
+	// The time per request is mostly waiting for the database's commits; the
+	// process's own CPU (user + system, getrusage) per request is what web spends.
+	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// processCPU is this process's CPU time so far (user + system), in ns.
+func processCPU(b *testing.B) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }

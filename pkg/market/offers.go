@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"hermez/pkg/apperr"
 	"hermez/pkg/realtime"
@@ -155,7 +156,7 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 			o = &store.Offer{ID: uuid.New(), Version: 1, DeliveryPersonID: caller.UserID, QuoteID: quoteID, ProposedPrice: price,
 				EstimatedDeliveryTime: in.EstimatedDeliveryTime.Ptr(), VehicleID: vehicleID(v), Status: store.OfferPending,
 				CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.Config.OfferTTL)}
-			if err := tx.Omit("DeliveryPerson", "Quote", "Vehicle").Create(o).Error; err != nil {
+			if err := tx.Omit(clause.Associations).Create(o).Error; err != nil {
 				return nil, fmt.Errorf("create offer: %w", err)
 			}
 			o.Vehicle, created = v, true
@@ -327,7 +328,7 @@ func (s *Service) acceptIn(tx *gorm.DB, clientID string, id uuid.UUID, desc func
 		case q.VehicleType != nil:
 			nd.VehicleTypeID, nd.VehicleTypeName = &q.VehicleType.ID, &q.VehicleType.Name
 		}
-		if err := tx.Omit("Client", "DeliveryPerson", "Category").Create(&nd).Error; err != nil {
+		if err := tx.Omit(clause.Associations).Create(&nd).Error; err != nil {
 			return nil, fmt.Errorf("create delivery: %w", err)
 		}
 		if err := addHistory(tx, q.HistoryID, store.HistoryOfferAccepted, desc(o), clientID, now); err != nil {

@@ -96,7 +96,7 @@ func (u *clerkUser) role() *string {
 	if len(u.PublicMetadata) == 0 || json.Unmarshal(u.PublicMetadata, &md) != nil {
 		return nil
 	}
-	if r, ok := md.Role.(string); ok && (r == "client" || r == "delivery") {
+	if r, ok := md.Role.(string); ok && (r == store.RoleClient || r == store.RoleDelivery) {
 		return &r
 	}
 	return nil

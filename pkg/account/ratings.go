@@ -94,7 +94,7 @@ func (s *Service) CreateRating(ctx context.Context, raterID string, in RatingInp
 			return apperr.Wrap(err, "check ratee")
 		}
 		if n == 0 {
-			return apperr.Field("ratee_id", msgNoObject(r.RateeID))
+			return apperr.Field("ratee_id", apperr.MsgNoObject(r.RateeID))
 		}
 		var d store.Delivery
 		err := tx.Select("id").

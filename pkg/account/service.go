@@ -6,7 +6,6 @@ package account
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	"gorm.io/gorm"
@@ -62,10 +61,6 @@ const (
 	MsgVINTaken         = "Ya existe un vehículo con este VIN."
 	MsgBadWebhook       = "Evento de webhook inválido: faltan los campos type o data."
 )
-
-func msgNoObject(v any) string {
-	return fmt.Sprintf("Clave primaria \"%v\" inválida - objeto no existe.", v)
-}
 
 // write runs fn with realtime.Change: one transaction, its frames written to
 // the outbox and published after commit.

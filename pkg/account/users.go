@@ -17,7 +17,7 @@ import (
 // Choices of the user profile.
 var (
 	Genders = []string{"male", "female", "other"}
-	Roles   = []string{"client", "delivery"}
+	Roles   = []string{store.RoleClient, store.RoleDelivery}
 )
 
 // MaxAge bounds the age field.
@@ -59,7 +59,7 @@ func (s *Service) Update(ctx context.Context, userID string, p ProfilePatch) (*s
 					return apperr.Wrap(err, "check current vehicle")
 				}
 				if n == 0 {
-					return apperr.Field("current_vehicle_id", msgNoObject(vid.Value))
+					return apperr.Field("current_vehicle_id", apperr.MsgNoObject(vid.Value))
 				}
 				changes["current_vehicle_id"] = vid.Value
 			}

@@ -67,7 +67,7 @@ func applyVehicle(tx *gorm.DB, in VehicleInput, v *store.Vehicle) (identityChang
 		err := tx.Where("id = ?", *id).Take(&t).Error
 		switch {
 		case store.IsNotFound(err), err == nil && !t.IsActive:
-			f.Add("type_id", msgNoObject(*id))
+			f.Add("type_id", apperr.MsgNoObject(*id))
 		case err != nil:
 			return false, apperr.Wrap(err, "load vehicle type")
 		case t.ID != v.TypeID:

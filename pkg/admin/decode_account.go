@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"fmt"
 	"net/url"
 	"strings"
 
@@ -11,6 +10,7 @@ import (
 	"hermez/pkg/account"
 	"hermez/pkg/apperr"
 	"hermez/pkg/input"
+	"hermez/pkg/marketinput"
 	"hermez/pkg/optional"
 )
 
@@ -49,8 +49,9 @@ func decodeVerification(b input.Body) account.VehicleVerification {
 	return in
 }
 
-// msgNotNegative refuses a capacity below zero.
-const msgNotNegative = "Asegúrese de que este valor sea mayor o igual a 0."
+// msgNotNegative refuses a capacity below zero (the message a category's
+// numbers get).
+const msgNotNegative = marketinput.MsgNotNegative
 
 // decodeVehicleType reads the vehicle type form: name and the three
 // capacities required; image an http(s) URL or blank; delivery_categories a
@@ -94,7 +95,7 @@ func decodeVehicleType(b input.Body) account.VehicleTypeInput {
 		for _, s := range ids {
 			id, err := uuid.Parse(strings.TrimSpace(s))
 			if err != nil {
-				f.Add("delivery_categories", fmt.Sprintf("Clave primaria %q inválida - objeto no existe.", s))
+				f.Add("delivery_categories", apperr.MsgNoObject(s))
 				continue
 			}
 			in.Categories = append(in.Categories, id)

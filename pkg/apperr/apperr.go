@@ -38,6 +38,12 @@ const (
 	MsgInvalidValue = "Valor inválido."
 )
 
+// MsgNoObject is DRF's message for a primary key that names no row (a
+// related field: a category, a vehicle, a user).
+func MsgNoObject(pk any) string {
+	return fmt.Sprintf("Clave primaria \"%v\" inválida - objeto no existe.", pk)
+}
+
 // Error is the business error.
 type Error struct {
 	Kind    Kind

@@ -31,7 +31,7 @@ type Claims struct {
 
 // Error messages shown to clients (the reason goes to the logs).
 const (
-	MsgMissing = "Las credenciales de autenticación no se proveyeron."
+	MsgMissing = apperr.MsgNotAuth
 	MsgExpired = "Token expirado."
 	MsgInvalid = "Token inválido."
 	MsgDeleted = "Usuario eliminado."

@@ -371,6 +371,11 @@ func parseInt(s string, lo, hi int64) (n int64, cmp int, valid bool) {
 	return int64(x), 0, true
 }
 
+// msgMaxDigits refuses a number with more than maxDigits digits.
+func msgMaxDigits(maxDigits int32) string {
+	return fmt.Sprintf("Asegúrese de que no haya más de %d dígitos en total.", maxDigits)
+}
+
 // Decimal reads a decimal with at most maxDigits digits and places decimals.
 // Like DRF: more digits than the column holds, more decimals than places (a
 // tail of zeros aside), or more whole digits than maxDigits-places are field
@@ -393,7 +398,7 @@ func (b Body) Decimal(key string, f apperr.Fields, maxDigits, places int32, requ
 		return nil, true
 	}
 	if ok && len(s) > maxNumberLen {
-		f.Add(key, fmt.Sprintf("Asegúrese de que no haya más de %d dígitos en total.", maxDigits))
+		f.Add(key, msgMaxDigits(maxDigits))
 		return nil, false
 	}
 	if !ok || strings.ContainsAny(s, "eE") {
@@ -408,7 +413,7 @@ func (b Body) Decimal(key string, f apperr.Fields, maxDigits, places int32, requ
 	whole, frac := digitCounts(s)
 	switch {
 	case whole+frac > int(maxDigits):
-		f.Add(key, fmt.Sprintf("Asegúrese de que no haya más de %d dígitos en total.", maxDigits))
+		f.Add(key, msgMaxDigits(maxDigits))
 		return nil, false
 	case frac > int(places):
 		f.Add(key, fmt.Sprintf("Asegúrese de que no haya más de %d decimales.", places))

@@ -34,10 +34,6 @@ var (
 	offerStatuses = map[string]bool{store.OfferPending: true, store.OfferAccepted: true, store.OfferRejected: true}
 )
 
-func pkMissing(id uuid.UUID) string {
-	return fmt.Sprintf("Clave primaria \"%s\" inválida - objeto no existe.", id)
-}
-
 // applyQuote applies the input's Set fields to q and checks the quote rules:
 // the category and vehicle type named exist, the price is positive, the
 // addresses differ. Field errors, the decoder's included, are answered
@@ -69,7 +65,7 @@ func applyQuote(tx *gorm.DB, ts *store.TypeSet, q *store.Quote, in QuoteInput) e
 	}
 	if catID != nil {
 		if cat == nil {
-			f.Add("category_id", pkMissing(*catID))
+			f.Add("category_id", apperr.MsgNoObject(*catID))
 		} else {
 			q.CategoryID, q.Category = cat.ID, cat
 		}
@@ -79,7 +75,7 @@ func applyQuote(tx *gorm.DB, ts *store.TypeSet, q *store.Quote, in QuoteInput) e
 		case typeID == nil:
 			q.VehicleTypeID, q.VehicleType = nil, nil
 		case vt == nil:
-			f.Add("vehicle_type_id", pkMissing(*typeID))
+			f.Add("vehicle_type_id", apperr.MsgNoObject(*typeID))
 		default:
 			q.VehicleTypeID, q.VehicleType = &vt.ID, vt
 		}

@@ -31,6 +31,10 @@ const (
 	HistoryStatusChanged = "status_changed"
 	HistoryCancelled     = "cancelled"
 	HistoryCompleted     = "completed"
+
+	// users.role: a user who posts quotes, a driver (NULL: not chosen yet).
+	RoleClient   = "client"
+	RoleDelivery = "delivery"
 )
 
 // User is an app account; its id is the Clerk user id.

@@ -8,6 +8,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"hermez/pkg/apperr"
+	"hermez/pkg/auth"
 	"hermez/pkg/metrics"
 	"hermez/pkg/realtime"
 )
@@ -28,8 +30,8 @@ const (
 	ReasonGoingAway = "El servidor se está reiniciando; vuelva a conectar."
 	ReasonReset     = "Se perdieron eventos; vuelva a conectar."
 	ReasonSlow      = "Cliente demasiado lento; vuelva a conectar."
-	ReasonDeleted   = "Usuario eliminado."
-	ReasonInternal  = "Error interno del servidor."
+	ReasonDeleted   = auth.MsgDeleted
+	ReasonInternal  = apperr.MsgInternal
 )
 
 // Conn is one socket: a bounded send queue and at most one writer. The

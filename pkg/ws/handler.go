@@ -111,7 +111,7 @@ func (s *Server) handle(r route) echo.HandlerFunc {
 			return err
 		}
 		if s.Hub.Closing() {
-			return apperr.New(apperr.Unavailable, "El servidor se está reiniciando; vuelva a conectar.")
+			return apperr.New(apperr.Unavailable, ReasonGoingAway)
 		}
 		req := c.Request()
 		token, proto := serve.SocketToken(req)

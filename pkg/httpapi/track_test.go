@@ -14,6 +14,7 @@ import (
 
 	"hermez/pkg/app"
 	"hermez/pkg/geo"
+	"hermez/pkg/location"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 	"hermez/pkg/testutil"
@@ -287,4 +288,42 @@ func (c *testClock) Set(at time.Time) {
 	c.mu.Lock()
 	c.now = at
 	c.mu.Unlock()
+}
+
+// Order under out-of-order recorded_at (place.md §6): two updates of one
+// driver handled in the wrong order — as when two processes keep them a
+// second apart and publish them late — reach a socket newest only: the
+// older position is never delivered after the newer one.
+func TestDriverLocationOrder(t *testing.T) {
+	t.Parallel()
+	mem := realtime.NewMemory()
+	w := testutil.NewWeb(t, testutil.WebOptions{Config: noThrottles, Broker: &app.Broker{Publisher: mem, Memory: mem}})
+	client, driver := newActor(t, w, "ord_client"), newActor(t, w, "ord_driver")
+	addVehicle(t, w, driver.ID, "Moto", false)
+	qid := createQuote(t, w, client, map[string]any{"pickup_latitude": 7.1, "pickup_longitude": -73.1})
+	offer := makeOffer(t, w, driver, qid, 11000, 201)
+	id := mustStatus(t, w.Do(t, "POST", "/deliveries/api/offers/"+offer["id"].(string)+"/accept/", client.Tok, nil), 201)["delivery_id"].(string)
+	sock := openLog(t, w, client.Tok, "/ws/deliveries/"+id+"/")
+	list := openLog(t, w, client.Tok, "/ws/deliveries/users/me/deliveries/")
+	testutil.Eventually(t, 5*time.Second, "snapshot", func() bool { return list.all() != "" })
+
+	trk, ctx, now := w.App.Market.Tracking, context.Background(), time.Now().UTC()
+	newer := location.Location{Latitude: 7.2, Longitude: -73.2, RecordedAt: now.Add(2 * time.Second)}
+	older := location.Location{Latitude: 7.3, Longitude: -73.3, RecordedAt: now.Add(time.Second)}
+	newest := location.Location{Latitude: 7.4, Longitude: -73.4, RecordedAt: now.Add(3 * time.Second)}
+	for _, l := range []location.Location{newer, older, newest} {
+		if err := trk.Handle(ctx, driver.ID, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []*socketLog{sock, list} {
+		testutil.Eventually(t, 5*time.Second, "newest position", func() bool { return strings.Contains(s.all(), "7.4") })
+		var lats []float64
+		for _, f := range s.ofType(t, "driver_location") {
+			lats = append(lats, f["latitude"].(float64))
+		}
+		if len(lats) != 2 || lats[0] != 7.2 || lats[1] != 7.4 {
+			t.Fatalf("positions received %v, want [7.2 7.4] (7.3 is older than 7.2)", lats)
+		}
+	}
 }

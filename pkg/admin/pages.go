@@ -546,7 +546,7 @@ func (a *Console) deliveryPage(c echo.Context, status int, form map[string]any) 
 		return a.fail(c, err)
 	}
 	active := d.D.Status == store.DeliveryAssigned || d.D.Status == store.DeliveryPickedUp || d.D.Status == store.DeliveryInTransit
-	data := map[string]any{"D": d.D, "History": d.History, "Vehicle": d.Vehicle, "Audit": entries, "Cancellable": active}
+	data := map[string]any{"D": d.D, "History": d.History, "Vehicle": d.Vehicle, "Audit": entries, "Cancellable": active, "Trail": d.Trail}
 	for k, v := range form {
 		data[k] = v
 	}

@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"hermez/pkg/store"
+	"hermez/pkg/track"
 )
 
 // StatusCount is how many deliveries have one status.
@@ -417,6 +418,7 @@ type DeliveryDetail struct {
 	D       store.Delivery
 	History []store.HistoryEvent
 	Vehicle *store.Vehicle // nil: none, or deleted since
+	Trail   *track.Picture // its sampled trail drawn (place.md §6); nil: no point
 }
 
 // Delivery is one delivery with its history and vehicle; unknown → 404.
@@ -439,5 +441,10 @@ func (s *Service) Delivery(ctx context.Context, id uuid.UUID) (*DeliveryDetail, 
 			d.Vehicle = &v
 		}
 	}
+	ps, err := track.Points(ctx, s.Store, id)
+	if err != nil {
+		return nil, err
+	}
+	d.Trail = track.NewPicture(ps)
 	return &d, nil
 }

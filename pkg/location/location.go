@@ -64,6 +64,11 @@ type Location struct {
 	Heading    *float64  `json:"heading"`
 	Speed      *float64  `json:"speed"`
 	RecordedAt time.Time `json:"recorded_at"`
+	// Available is whether the user counts as an available driver
+	// (is_available and a current vehicle; place.md §5). Never rendered nor
+	// part of the stored JSON. On Set it is the caller's hint (the user row
+	// it authenticated); the store's own mark (SetAvailable) wins over it.
+	Available bool `json:"-"`
 }
 
 // Point is the location's position.
@@ -102,14 +107,19 @@ type backend interface {
 	set(ctx context.Context, user string, loc Location, now time.Time, ttl time.Duration) (Result, error)
 	get(ctx context.Context, user string) (*Location, error)
 	forget(ctx context.Context, user string) error
+	// setAvailable records the user's availability mark and applies it to
+	// their indexed location, if any.
+	setAvailable(ctx context.Context, user string, available bool, now time.Time, ttl time.Duration) error
 	// cells returns the entries of the cells, removing the expired ones.
 	inCells(ctx context.Context, cells []geo.Cell, now time.Time) ([]cellEntry, error)
 }
 
 type cellEntry struct {
+	cell       geo.Cell
 	user       string
 	p          geo.Point
 	freshUntil time.Time
+	available  bool
 }
 
 // Store is the shared current-location store.
@@ -185,6 +195,78 @@ func (s *Store) Forget(ctx context.Context, user string) error {
 		return fmt.Errorf("forget the location of %s: %w", user, err)
 	}
 	return nil
+}
+
+// AvailabilityTTL is how long an availability mark is kept without a location
+// update or a change (each kept update and each SetAvailable renews it).
+const AvailabilityTTL = 24 * time.Hour
+
+// SetAvailable records whether user counts as an available driver
+// (is_available and a current vehicle, place.md §5): it applies to their
+// current location at once, and to every later update until the next call
+// (it wins over the hint an update carries). Call it after every change of
+// those two columns; nothing here reads PostgreSQL.
+func (s *Store) SetAvailable(ctx context.Context, user string, available bool) error {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	if err := s.b.setAvailable(ctx, user, available, s.Now(), s.ttl); err != nil {
+		return fmt.Errorf("mark the availability of %s: %w", user, err)
+	}
+	return nil
+}
+
+// Probe is one point whose available drivers CountAvailable counts, Exclude
+// (a quote's client) not counted.
+type Probe struct {
+	Point   geo.Point
+	Exclude string
+}
+
+// CountAvailable counts, for each probe, the available drivers whose fresh
+// location lies within radiusKm of it. It reads only the cells covering the
+// probes' circles, each cell once whatever the number of probes in it, and
+// visits for each probe only the entries of its own cells: the cost grows
+// with the located users around the probes, never with all of them.
+func (s *Store) CountAvailable(ctx context.Context, probes []Probe, radiusKm float64) ([]int, error) {
+	out := make([]int, len(probes))
+	if len(probes) == 0 {
+		return out, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	now := s.Now()
+	cellsOf := make([][]geo.Cell, len(probes))
+	seen := map[geo.Cell]bool{}
+	var all []geo.Cell
+	for i, p := range probes {
+		cellsOf[i] = geo.CellsWithin(p.Point, radiusKm)
+		for _, c := range cellsOf[i] {
+			if !seen[c] {
+				seen[c] = true
+				all = append(all, c)
+			}
+		}
+	}
+	es, err := s.b.inCells(ctx, all, now)
+	if err != nil {
+		return nil, fmt.Errorf("count the available drivers: %w", err)
+	}
+	byCell := make(map[geo.Cell][]cellEntry, len(all))
+	for _, e := range es {
+		if e.available && now.Before(e.freshUntil) {
+			byCell[e.cell] = append(byCell[e.cell], e)
+		}
+	}
+	for i, p := range probes {
+		for _, c := range cellsOf[i] {
+			for _, e := range byCell[c] {
+				if e.user != p.Exclude && geo.DistanceKm(p.Point, e.p) <= radiusKm {
+					out[i]++
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 // Near lists the users whose fresh location is within

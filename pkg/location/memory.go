@@ -11,7 +11,7 @@ import (
 // NewMemory is the store of local mode (one process): entries expire with the
 // clock now (nil: time.Now) and are swept at most once a second.
 func NewMemory(ttl time.Duration, now func() time.Time) *Store {
-	return newStore(&memory{users: map[string]*memEntry{}, cells: map[geo.Cell]map[string]struct{}{}}, ttl, now)
+	return newStore(&memory{users: map[string]*memEntry{}, cells: map[geo.Cell]map[string]struct{}{}, avail: map[string]availMark{}}, ttl, now)
 }
 
 type memory struct {
@@ -19,6 +19,14 @@ type memory struct {
 	users map[string]*memEntry
 	cells map[geo.Cell]map[string]struct{}
 	swept time.Time
+	// avail holds the availability marks (SetAvailable, or the first
+	// update's hint), each until AvailabilityTTL after its last use.
+	avail map[string]availMark
+}
+
+type availMark struct {
+	available bool
+	until     time.Time
 }
 
 type memEntry struct {
@@ -46,6 +54,10 @@ func (m *memory) set(_ context.Context, user string, loc Location, now time.Time
 		}
 		m.drop(user, e)
 	}
+	if a, ok := m.avail[user]; ok && now.Before(a.until) {
+		loc.Available = a.available
+	}
+	m.avail[user] = availMark{available: loc.Available, until: now.Add(AvailabilityTTL)}
 	c := geo.CellOf(loc.Point())
 	m.users[user] = &memEntry{loc: loc, keptAt: now, freshUntil: loc.FreshUntil(ttl), cell: c}
 	cu := m.cells[c]
@@ -79,6 +91,11 @@ func (m *memory) sweep(now time.Time) {
 			m.drop(u, e)
 		}
 	}
+	for u, a := range m.avail {
+		if !now.Before(a.until) {
+			delete(m.avail, u)
+		}
+	}
 }
 
 func (m *memory) get(_ context.Context, user string) (*Location, error) {
@@ -98,6 +115,17 @@ func (m *memory) forget(_ context.Context, user string) error {
 	if e := m.users[user]; e != nil {
 		m.drop(user, e)
 	}
+	delete(m.avail, user)
+	return nil
+}
+
+func (m *memory) setAvailable(_ context.Context, user string, available bool, now time.Time, _ time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e := m.users[user]; e != nil {
+		e.loc.Available = available
+	}
+	m.avail[user] = availMark{available: available, until: now.Add(AvailabilityTTL)}
 	return nil
 }
 
@@ -111,7 +139,7 @@ func (m *memory) inCells(_ context.Context, cells []geo.Cell, now time.Time) ([]
 			if e == nil || !now.Before(e.freshUntil) {
 				continue
 			}
-			out = append(out, cellEntry{user: u, p: e.loc.Point(), freshUntil: e.freshUntil})
+			out = append(out, cellEntry{cell: c, user: u, p: e.loc.Point(), freshUntil: e.freshUntil, available: e.loc.Available})
 		}
 	}
 	return out, nil

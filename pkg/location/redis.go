@@ -28,11 +28,16 @@ type redisBackend struct {
 func (r *redisBackend) userKey(user string) string { return r.prefix + "loc:{" + user + "}" }
 func (r *redisBackend) cellKey(c geo.Cell) string  { return r.prefix + "loccell:" + c.String() }
 
+// availKey is the user's availability mark ("1" or "0"), in the user's slot.
+func (r *redisBackend) availKey(user string) string { return r.prefix + "locavail:{" + user + "}" }
+
 // keepScript is the atomic once-a-second rule on one user's key.
-// KEYS[1] the user's hash; ARGV now (ms), recorded_at (ms), data (JSON),
-// ttl (ms from now), min interval (ms).
-// Returns {0, data, kept ms} kept (data: the previous location or ""),
-// {1, last data, wait ms} too soon, {2, last data, 0} not newer.
+// KEYS[1] the user's hash, KEYS[2] their availability mark (same slot);
+// ARGV now (ms), recorded_at (ms), data (JSON), ttl (ms from now), min
+// interval (ms), the caller's availability hint ("1"/"0"), the mark's TTL (ms).
+// Returns {0, data, 0, mark} kept (data: the previous location or ""; mark:
+// the stored mark, else the hint, now stored), {1, last data, wait ms} too
+// soon, {2, last data, 0} not newer.
 var keepScript = redis.NewScript(`
 local cur = redis.call('HMGET', KEYS[1], 'k', 't', 'd')
 local now = tonumber(ARGV[1])
@@ -43,7 +48,14 @@ if cur[1] then
 end
 redis.call('HSET', KEYS[1], 'k', ARGV[1], 't', ARGV[2], 'd', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return {0, cur[3] or '', 0}
+local a = redis.call('GET', KEYS[2])
+if a then
+  redis.call('PEXPIRE', KEYS[2], ARGV[7])
+else
+  a = ARGV[6]
+  redis.call('SET', KEYS[2], a, 'PX', ARGV[7])
+end
+return {0, cur[3] or '', 0, a}
 `)
 
 func (r *redisBackend) set(ctx context.Context, user string, loc Location, now time.Time, ttl time.Duration) (Result, error) {
@@ -57,12 +69,16 @@ func (r *redisBackend) set(ctx context.Context, user string, loc Location, now t
 		return Result{Outcome: NotNewer, Last: loc}, nil // Parse refuses these
 	}
 	// recorded_at in µs: two updates within one millisecond still order.
-	res, err := keepScript.Run(ctx, r.c, []string{r.userKey(user)},
-		now.UnixMilli(), loc.RecordedAt.UnixMicro(), data, life, MinInterval.Milliseconds()).Slice()
+	hint := "0"
+	if loc.Available {
+		hint = "1"
+	}
+	res, err := keepScript.Run(ctx, r.c, []string{r.userKey(user), r.availKey(user)},
+		now.UnixMilli(), loc.RecordedAt.UnixMicro(), data, life, MinInterval.Milliseconds(), hint, AvailabilityTTL.Milliseconds()).Slice()
 	if err != nil {
 		return Result{}, err
 	}
-	if len(res) != 3 {
+	if len(res) < 3 {
 		return Result{}, fmt.Errorf("unexpected reply %v", res)
 	}
 	code, _ := res[0].(int64)
@@ -84,8 +100,12 @@ func (r *redisBackend) set(ctx context.Context, user string, loc Location, now t
 	}
 	// Kept: index it in its cell (and out of the previous one). Best effort
 	// after the user's key: readers check each entry's freshness.
+	if len(res) == 4 {
+		mark, _ := res[3].(string)
+		loc.Available = mark == "1"
+	}
 	c := geo.CellOf(loc.Point())
-	entry := strconv.FormatFloat(loc.Latitude, 'f', 6, 64) + "," + strconv.FormatFloat(loc.Longitude, 'f', 6, 64) + "," + strconv.FormatInt(fresh.UnixMilli(), 10)
+	entry := cellValue(loc, fresh)
 	_, err = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if prev != nil {
 			if pc := geo.CellOf(prev.Point()); pc != c {
@@ -101,6 +121,42 @@ func (r *redisBackend) set(ctx context.Context, user string, loc Location, now t
 		return Result{}, fmt.Errorf("index the location: %w", err)
 	}
 	return Result{Outcome: Kept, Last: loc}, nil
+}
+
+// cellValue is a user's entry in their cell: "<lat>,<lng>,<fresh until ms>,<1|0 available>".
+func cellValue(loc Location, fresh time.Time) string {
+	a := ",0"
+	if loc.Available {
+		a = ",1"
+	}
+	return strconv.FormatFloat(loc.Latitude, 'f', 6, 64) + "," + strconv.FormatFloat(loc.Longitude, 'f', 6, 64) + "," + strconv.FormatInt(fresh.UnixMilli(), 10) + a
+}
+
+// setIfThereScript rewrites a user's cell entry only while it is there (a
+// concurrent move deletes it from the old cell: never put it back).
+var setIfThereScript = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 0
+`)
+
+func (r *redisBackend) setAvailable(ctx context.Context, user string, available bool, now time.Time, ttl time.Duration) error {
+	mark := "0"
+	if available {
+		mark = "1"
+	}
+	if err := r.c.Set(ctx, r.availKey(user), mark, AvailabilityTTL).Err(); err != nil {
+		return err
+	}
+	l, err := r.get(ctx, user)
+	if err != nil || l == nil {
+		return err
+	}
+	fresh := l.FreshUntil(ttl)
+	if !now.Before(fresh) {
+		return nil
+	}
+	l.Available = available
+	return setIfThereScript.Run(ctx, r.c, []string{r.cellKey(geo.CellOf(l.Point()))}, user, cellValue(*l, fresh)).Err()
 }
 
 func deref(p *Location, def Location) Location {
@@ -135,6 +191,9 @@ func (r *redisBackend) forget(ctx context.Context, user string) error {
 			return err
 		}
 	}
+	if err := r.c.Del(ctx, r.availKey(user)).Err(); err != nil {
+		return err
+	}
 	return r.c.Del(ctx, r.userKey(user)).Err()
 }
 
@@ -153,7 +212,7 @@ func (r *redisBackend) inCells(ctx context.Context, cells []geo.Cell, now time.T
 	stale := map[geo.Cell][]string{}
 	for i, cmd := range cmds {
 		for user, v := range cmd.Val() {
-			e, ok := parseEntry(user, v)
+			e, ok := parseEntry(cells[i], user, v)
 			if !ok || !now.Before(e.freshUntil) {
 				stale[cells[i]] = append(stale[cells[i]], user)
 				continue
@@ -172,9 +231,11 @@ func (r *redisBackend) inCells(ctx context.Context, cells []geo.Cell, now time.T
 	return out, nil
 }
 
-func parseEntry(user, v string) (cellEntry, bool) {
+// parseEntry reads a cell entry (cellValue; one written without the
+// availability field reads as not available).
+func parseEntry(c geo.Cell, user, v string) (cellEntry, bool) {
 	parts := strings.Split(v, ",")
-	if len(parts) != 3 {
+	if len(parts) != 3 && len(parts) != 4 {
 		return cellEntry{}, false
 	}
 	lat, err1 := strconv.ParseFloat(parts[0], 64)
@@ -183,5 +244,5 @@ func parseEntry(user, v string) (cellEntry, bool) {
 	if err1 != nil || err2 != nil || err3 != nil {
 		return cellEntry{}, false
 	}
-	return cellEntry{user: user, p: geo.Point{Lat: lat, Lng: lng}, freshUntil: time.UnixMilli(ms)}, true
+	return cellEntry{cell: c, user: user, p: geo.Point{Lat: lat, Lng: lng}, freshUntil: time.UnixMilli(ms), available: len(parts) == 4 && parts[3] == "1"}, true
 }

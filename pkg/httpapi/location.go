@@ -40,6 +40,7 @@ func (a *API) postLocation(c echo.Context) error {
 		location.Count("http", location.Result{}, true, nil)
 		return err
 	}
+	loc.Available = CurrentUser(c).AvailableDriver() // a hint: the store's mark wins (app marks every change)
 	r, err := a.Locations.Set(c.Request().Context(), me(c), loc)
 	location.Count("http", r, false, err)
 	if err != nil {

@@ -59,6 +59,9 @@ const (
 	StatsUpdated          = "stats_updated"
 	// DriverLocation is live tracking's frame (place.md §6; pkg/track).
 	DriverLocation = "driver_location"
+	// NearbyDrivers ({"quote_id", "count"}) tells a pending quote's client how
+	// many available drivers are around its pickup (place.md §5; pkg/nearby).
+	NearbyDrivers = "nearby_drivers"
 )
 
 // Message is one rendered frame for one group. Payload is the exact text

@@ -74,6 +74,13 @@ type User struct {
 
 func (User) TableName() string { return "users" }
 
+// AvailableDriver is place.md §5's "available driver" as far as the row
+// tells: is_available, a current vehicle, neither suspended nor deleted (a
+// fresh location is the location store's part).
+func (u *User) AvailableDriver() bool {
+	return u.IsAvailable && u.CurrentVehicleID != nil && u.SuspendedAt == nil && u.DeletedAt == nil
+}
+
 // Address belongs to one user.
 type Address struct {
 	AddressID   uuid.UUID `gorm:"column:address_id;primaryKey"`
@@ -190,6 +197,9 @@ type Quote struct {
 	ExpiresAt time.Time `gorm:"column:expires_at"`
 	HistoryID uuid.UUID `gorm:"column:history_id"`
 	Offers    []Offer   `gorm:"foreignKey:QuoteID"`
+	// NearbyDrivers is place.md §5's count, filled by pkg/nearby before the
+	// quote is rendered for its client (never stored; nil: not counted).
+	NearbyDrivers *int `gorm:"-"`
 }
 
 func (Quote) TableName() string { return "delivery_quotes" }

@@ -175,6 +175,9 @@ type Quote struct {
 	// place.md §7: the automatic accept of the lowest offer and when it fires.
 	AutoAcceptLowest bool  `json:"auto_accept_lowest"`
 	AutoAcceptAt     *Time `json:"auto_accept_at"`
+	// place.md §5: available drivers around the pickup, for the quote's
+	// client only (pkg/nearby fills store.Quote.NearbyDrivers); else null.
+	NearbyDrivers *int `json:"nearby_drivers"`
 }
 
 // NewQuote renders q for viewer; Client (with its current vehicle), Category
@@ -192,6 +195,9 @@ func NewQuote(q *store.Quote, viewer Viewer) *Quote {
 	}
 	if q.VehicleType != nil {
 		out.VehicleType = &q.VehicleType.Name
+	}
+	if viewer != "" && viewer == q.ClientID && q.Status == store.QuotePending {
+		out.NearbyDrivers = q.NearbyDrivers
 	}
 	return out
 }

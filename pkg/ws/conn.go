@@ -63,6 +63,10 @@ type Conn struct {
 	// (the reader's goroutine; location.go).
 	onText  func(msg []byte)
 	lastLoc time.Time // when this socket's last location was kept (reader only)
+	// availHint is whether the user was an available driver when the socket
+	// opened: the hint its location updates carry (the location store's own
+	// mark, set on every change of availability, wins over it).
+	availHint bool
 }
 
 // A slow socket's 1013 close frame is written with this deadline, then the

@@ -159,6 +159,7 @@ func (s *Server) handle(r route) echo.HandlerFunc {
 			}
 		}
 		conn := newConn(wsc, u.UserID, p.group, &s.Hub.opts)
+		conn.availHint = u.AvailableDriver()
 		if !s.Hub.join(conn) {
 			release()
 			closeNow(wsc, CloseGoingAway, ReasonGoingAway)

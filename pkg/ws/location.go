@@ -50,6 +50,7 @@ func (h *Hub) clientFrame(c *Conn, msg []byte) {
 		location.Count("socket", location.Result{Outcome: location.TooSoon}, false, nil)
 		return
 	}
+	loc.Available = c.availHint
 	ctx, cancel := context.WithTimeout(h.life, 2*time.Second)
 	defer cancel()
 	r, err := h.Locations.Set(ctx, c.user, loc)

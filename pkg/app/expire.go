@@ -93,6 +93,7 @@ func AutoAcceptJob(cfg config.Config, log *slog.Logger, st *store.Store, broker 
 	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
 	mkt := NewMarket(cfg, log, st, outbox)
 	mkt.Tracking = broker.Tracker(cfg, st, log)
+	mkt.Nearby = NearbyCounter(cfg, log, st, broker) // the client's quote_updated frames
 	return AutoAccept(mkt)
 }
 

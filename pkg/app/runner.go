@@ -42,8 +42,14 @@ type Runner struct {
 	// LOCKED), so each fires once whatever the number of runners. nil: none.
 	AutoAccept      func(ctx context.Context) error
 	AutoAcceptEvery time.Duration
-	Lock            Locker
-	Log             *slog.Logger
+	// Nearby publishes the changed nearby_drivers counts (place.md §5;
+	// NearbyJob) every NearbyEvery (NEARBY_INTERVAL_SECONDS), under Lock:
+	// one pass across replicas, so at most one frame per quote per interval.
+	// nil: none.
+	Nearby      func(ctx context.Context) error
+	NearbyEvery time.Duration
+	Lock        Locker
+	Log         *slog.Logger
 
 	mu sync.Mutex
 }
@@ -202,6 +208,16 @@ func (r *Runner) Run(ctx context.Context) {
 	defer sweep.Stop()
 	purge := time.NewTicker(10 * time.Minute)
 	defer purge.Stop()
+	var nearbyC <-chan time.Time
+	if r.Nearby != nil {
+		every := r.NearbyEvery
+		if every <= 0 {
+			every = 5 * time.Second
+		}
+		t := time.NewTicker(every)
+		defer t.Stop()
+		nearbyC = t.C
+	}
 	if r.AutoAccept != nil {
 		// Its own loop: a slow relay or sweep never delays an accept.
 		var wg sync.WaitGroup
@@ -221,6 +237,8 @@ func (r *Runner) Run(ctx context.Context) {
 			if r.Purge != nil {
 				_, _ = r.locked(ctx, "purge", r.Purge)
 			}
+		case <-nearbyC:
+			_, _ = r.locked(ctx, "nearby", r.Nearby)
 		}
 	}
 }

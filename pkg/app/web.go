@@ -13,6 +13,7 @@ import (
 	"hermez/pkg/config"
 	"hermez/pkg/httpapi"
 	"hermez/pkg/market"
+	"hermez/pkg/nearby"
 	"hermez/pkg/openapi"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
@@ -58,8 +59,13 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	trk := broker.Tracker(cfg, st, log)
 	mkt.Tracking = trk
 	acct.OnDelete = forgetLocation(mkt.RemoveUserMarketplace, locs, log)
-	acct.OnSuspend = mkt.RemoveUserMarketplace
-	acct.UserChanged = authn.Forget
+	acct.OnSuspend = forgetLocation(mkt.RemoveUserMarketplace, locs, log) // a suspended user's location goes like a deleted one's
+	marks := markAvailability(st, locs, log)
+	acct.UserChanged = func(ids ...string) {
+		authn.Forget(ids...)
+		marks(ids...)
+	}
+	mkt.Nearby = &nearby.Counter{Locations: locs, RadiusKm: cfg.QuoteRadiusKm, Log: log}
 	lim := newLimits(cfg, broker, log)
 	e := httpapi.New(httpapi.Deps{Config: cfg, Store: st, Auth: authn, Outbox: outbox, Log: log,
 		Checks: Checks(st, broker, authn), DevIssuer: dev, Market: mkt, Account: acct, Throttles: lim.http,

@@ -84,7 +84,7 @@ func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *s
 		checks = append(checks, serve.Check{Name: "jwks", Ping: authn.KeysReady})
 	}
 	serve.Health(e, checks...)
-	(&ws.Server{Hub: hub, Auth: authn, Store: st, Log: log, Cap: lim.sockets, Tracker: trk}).Routes(e)
+	(&ws.Server{Hub: hub, Auth: authn, Store: st, Log: log, Cap: lim.sockets, Tracker: trk, Nearby: NearbyCounter(cfg, log, st, broker)}).Routes(e)
 	runner := NewRunner(cfg, log, st, broker, o.Sweep)
 	runner.AutoAccept = o.AutoAccept
 	w := &Worker{Handler: e, Hub: hub, Runner: runner, Auth: authn, Dev: dev}
@@ -115,6 +115,9 @@ func NewRunner(cfg config.Config, log *slog.Logger, st *store.Store, broker *Bro
 		Purge:      PurgeWith(account.New(st, nil, log), outbox, log, cfg.TrackRetention()),
 		Lock:       newLocker(st, broker.Redis, cfg.RedisPrefix+"runner-lock", cfg.RunnerLease()),
 		Log:        log,
+		// place.md §5: one loop across processes (under the lease above).
+		Nearby:      NearbyJob(NearbyCounter(cfg, log, st, broker), st, broker.Publisher),
+		NearbyEvery: cfg.NearbyInterval(),
 	}
 }
 
@@ -217,7 +220,7 @@ func (w *Web) mountSockets(e *echo.Echo, cfg config.Config, log *slog.Logger, st
 	hub := ws.NewHub(sub, log, ws.Options{})
 	hub.Locations = w.Broker.Locations(cfg, func() time.Time { return st.Now() })
 	watchDeletedUsers(hub, w.Auth, st, log)
-	(&ws.Server{Hub: hub, Auth: w.Auth, Store: st, Log: log, Cap: sockets, Tracker: w.Market.Tracking}).Routes(e)
+	(&ws.Server{Hub: hub, Auth: w.Auth, Store: st, Log: log, Cap: sockets, Tracker: w.Market.Tracking, Nearby: w.Market.Nearby}).Routes(e)
 	w.Hub = hub
 	w.Background = append(w.Background, sockets.Run)
 	w.Background = append(w.Background, func(ctx context.Context) {

@@ -180,7 +180,7 @@ func (a *API) deleteCategory(c echo.Context) error {
 
 func (a *API) listQuotes(c echo.Context) error {
 	v, err := a.Market.ListQuotes(c.Request().Context(), CurrentUser(c), c.QueryParam("status"), page(c))
-	return ok(c, http.StatusOK, quotesJSON(v, CurrentUser(c).UserID), err)
+	return ok(c, http.StatusOK, a.quotesJSON(v, CurrentUser(c).UserID), err)
 }
 
 func (a *API) createQuote(c echo.Context) error {
@@ -309,15 +309,39 @@ func (a *API) quoteJSON(q *store.Quote, viewer view.Viewer) any {
 	if q == nil {
 		return nil
 	}
+	a.fillNearby(viewer, q)
 	return view.NewQuote(q, viewer)
 }
 
-func quotesJSON(qs []store.Quote, viewer view.Viewer) []*view.Quote {
+func (a *API) quotesJSON(qs []store.Quote, viewer view.Viewer) []*view.Quote {
+	own := make([]*store.Quote, 0, len(qs))
+	for i := range qs {
+		own = append(own, &qs[i])
+	}
+	a.fillNearby(viewer, own...)
 	out := make([]*view.Quote, len(qs))
 	for i := range qs {
 		out[i] = view.NewQuote(&qs[i], viewer)
 	}
 	return out
+}
+
+// fillNearby counts nearby_drivers (place.md §5) of the viewer's own quotes
+// not counted yet (a change's answer was counted with its frames), in one
+// read of the location store; other audiences render null without a count.
+func (a *API) fillNearby(viewer view.Viewer, qs ...*store.Quote) {
+	if a.Market.Nearby == nil || viewer == "" {
+		return
+	}
+	todo := qs[:0:0]
+	for _, q := range qs {
+		if q.ClientID == viewer && q.NearbyDrivers == nil {
+			todo = append(todo, q)
+		}
+	}
+	if len(todo) > 0 {
+		a.Market.Nearby.Fill(context.Background(), todo...)
+	}
 }
 
 // offerJSON renders can_accept as of the marketplace's clock.

@@ -168,6 +168,7 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 		if err := ts.Fill(tx); err != nil {
 			return nil, err
 		}
+		s.Nearby.Fill(tx.Statement.Context, q) // the nested quote of the client's frames
 		msgs, err := offerFrames(o, now, []string{eventType}, offerQuote(o), offerUser(o), offerDriver(o))
 		if err != nil {
 			return nil, err

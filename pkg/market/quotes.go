@@ -237,6 +237,7 @@ func (s *Service) CreateQuote(ctx context.Context, caller *store.User, in QuoteI
 			return nil, err
 		}
 		q = &nq
+		s.Nearby.Fill(tx.Statement.Context, q) // rendered in its client's frames and the answer
 		return quoteFrames(q, false, []string{realtime.QuoteCreated}, quoteNew(), quoteOwn(q), quoteUser(q))
 	})
 	if err != nil {
@@ -320,7 +321,11 @@ func (s *Service) lockOwnPending(tx *gorm.DB, ts *store.TypeSet, caller string, 
 	return q, nil
 }
 
-func quoteUpdatedFrames(q *store.Quote) ([]realtime.Message, error) {
+// quoteUpdatedFrames renders quote_updated, nearby_drivers counted for the
+// client's audiences (in the change's transaction: the count is a bounded
+// read of the location store, see nearby.FillTimeout).
+func (s *Service) quoteUpdatedFrames(tx *gorm.DB, q *store.Quote) ([]realtime.Message, error) {
+	s.Nearby.Fill(tx.Statement.Context, q)
 	auds := []audience{quoteOwn(q), quoteUser(q)}
 	if q.Status == store.QuotePending {
 		auds = append(auds, quoteNew())
@@ -368,7 +373,7 @@ func (s *Service) UpdateQuote(ctx context.Context, caller *store.User, id uuid.U
 		if err := ts.Fill(tx); err != nil {
 			return nil, err
 		}
-		return quoteUpdatedFrames(q)
+		return s.quoteUpdatedFrames(tx, q)
 	})
 	if err != nil {
 		return nil, err
@@ -468,7 +473,7 @@ func (s *Service) ExtendQuote(ctx context.Context, caller *store.User, id uuid.U
 		if err := ts.Fill(tx); err != nil {
 			return nil, err
 		}
-		return quoteUpdatedFrames(q)
+		return s.quoteUpdatedFrames(tx, q)
 	})
 	if err != nil {
 		return nil, err

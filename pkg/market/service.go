@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"hermez/pkg/apperr"
+	"hermez/pkg/nearby"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
 	"hermez/pkg/track"
@@ -47,6 +48,9 @@ type Service struct {
 	// after it committed, and the source of driver_location on the delivery
 	// frames while tracked. nil: none.
 	Tracking *track.Tracker
+	// Nearby counts nearby_drivers (place.md §5) for the quotes rendered in
+	// their client's frames; nil: never counted (rendered null).
+	Nearby *nearby.Counter
 }
 
 // New builds the service.

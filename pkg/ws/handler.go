@@ -15,6 +15,7 @@ import (
 	"hermez/pkg/apperr"
 	"hermez/pkg/auth"
 	"hermez/pkg/market"
+	"hermez/pkg/nearby"
 	"hermez/pkg/realtime"
 	"hermez/pkg/serve"
 	"hermez/pkg/store"
@@ -34,6 +35,9 @@ type Server struct {
 	// Tracker, when set, adds driver_location to the delivery snapshots and
 	// sends the last fresh one first on joining delivery_{id} (place.md §6).
 	Tracker *track.Tracker
+	// Nearby counts nearby_drivers for the snapshots of the quote's client
+	// (user_quotes, quote_{id}); nil: rendered null.
+	Nearby *nearby.Counter
 
 	once     sync.Once
 	upgrader websocket.Upgrader
@@ -293,6 +297,7 @@ func (s *Server) quote(c echo.Context) (func(context.Context, *store.User) (*pla
 			q, err := market.SnapshotQuote(ctx, s.Store.DB, id, now, seen)
 			quotes := []*view.QuoteWithOffers{}
 			if q != nil {
+				s.Nearby.Fill(ctx, q)
 				quotes = append(quotes, view.NewQuoteWithOffers(q, u.UserID, now))
 			}
 			return initialQuotes{Type: "initial_quotes", Quotes: quotes}, err
@@ -383,6 +388,7 @@ func (s *Server) userQuotes(c echo.Context) (func(context.Context, *store.User) 
 	return s.own(c, true, realtime.GroupUserQuotes, func(ctx context.Context, user string, seen realtime.Versions) (any, error) {
 		now := s.Store.Now()
 		qs, err := market.SnapshotUserQuotes(ctx, s.Store.DB, user, now, seen)
+		s.Nearby.FillAll(ctx, qs)
 		return initialQuotes{Type: "user_quotes.initial", Quotes: quotesWithOffersJSON(qs, user, now)}, err
 	})
 }

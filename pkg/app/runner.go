@@ -238,7 +238,7 @@ func (r *Runner) Run(ctx context.Context) {
 				_, _ = r.locked(ctx, "purge", r.Purge)
 			}
 		case <-nearbyC:
-			_, _ = r.locked(ctx, "nearby", r.Nearby)
+			r.NearbyOnce(ctx)
 		}
 	}
 }
@@ -282,6 +282,16 @@ func (r *Runner) RelayOnce(ctx context.Context) {
 	default:
 		metrics.RelayRuns.WithLabelValues("skipped").Inc()
 	}
+}
+
+// NearbyOnce runs the nearby_drivers pass when this replica holds the lock;
+// ran is false when another one does (or there is no pass).
+func (r *Runner) NearbyOnce(ctx context.Context) (ran bool) {
+	if r.Nearby == nil {
+		return false
+	}
+	ran, _ = r.locked(ctx, "nearby", r.Nearby)
+	return ran
 }
 
 // SweepOnce runs the expiry sweep.

@@ -24,6 +24,7 @@ var frameSchemas = map[string]string{
 	"driver_offers.initial":     "DriverOffersInitial",
 	"error":                     "ErrorFrame",
 	"driver_location":           "DriverLocationFrame",
+	"nearby_drivers":            "NearbyDriversFrame",
 }
 
 // ValidateFrame checks one WebSocket text frame (an initial message or an

@@ -315,19 +315,21 @@ func TestFramesValidate(t *testing.T) {
 	withOffers := []byte(strings.TrimSuffix(strings.TrimSpace(string(quote)), "}") + `, "offers": [` + string(offer) + `]}`)
 	stats := `{"deliveries":[` + string(delivery) + `],"total":"13500.00","count":1}`
 	good := map[string][]byte{
-		"quote_created":           frame(t, "quote_created", quote, ""),
-		"quote_deleted":           frame(t, "quote_deleted", quote, ""),
-		"offer_made":              frame(t, "offer_made", offer, ""),
-		"offer.accepted":          frame(t, "offer.accepted", offer, ""),
-		"delivery.created":        frame(t, "delivery.created", delivery, ""),
-		"delivery_status_changed": frame(t, "delivery_status_changed", delivery, ""),
-		"person_stats event":      frame(t, "person_stats", []byte(stats), `,"deliveries":[`+string(delivery)+`],"total":"13500.00","count":1`),
-		"person_stats initial":    []byte(`{"type":"person_stats","deliveries":[],"total":"0.00","count":0}`),
-		"new-quotes initial":      []byte(`{"type":"initial_quotes","quotes":[` + string(quote) + `]}`),
-		"quote initial":           []byte(`{"type":"initial_quotes","quotes":[` + string(withOffers) + `]}`),
-		"user_quotes.initial":     []byte(`{"type":"user_quotes.initial","quotes":[` + string(withOffers) + `]}`),
-		"driver_offers.initial":   []byte(`{"type":"driver_offers.initial","offers":[` + string(offer) + `]}`),
-		"user_deliveries.initial": []byte(`{"type":"user_deliveries.initial","deliveries":[` + string(delivery) + `]}`),
+		"quote_created":             frame(t, "quote_created", quote, ""),
+		"quote_deleted":             frame(t, "quote_deleted", quote, ""),
+		"offer_made":                frame(t, "offer_made", offer, ""),
+		"offer.accepted":            frame(t, "offer.accepted", offer, ""),
+		"delivery.created":          frame(t, "delivery.created", delivery, ""),
+		"delivery_status_changed":   frame(t, "delivery_status_changed", delivery, ""),
+		"person_stats event":        frame(t, "person_stats", []byte(stats), `,"deliveries":[`+string(delivery)+`],"total":"13500.00","count":1`),
+		"person_stats initial":      []byte(`{"type":"person_stats","deliveries":[],"total":"0.00","count":0}`),
+		"new-quotes initial":        []byte(`{"type":"initial_quotes","quotes":[` + string(quote) + `]}`),
+		"quote initial":             []byte(`{"type":"initial_quotes","quotes":[` + string(withOffers) + `]}`),
+		"user_quotes.initial":       []byte(`{"type":"user_quotes.initial","quotes":[` + string(withOffers) + `]}`),
+		"driver_offers.initial":     []byte(`{"type":"driver_offers.initial","offers":[` + string(offer) + `]}`),
+		"user_deliveries.initial":   []byte(`{"type":"user_deliveries.initial","deliveries":[` + string(delivery) + `]}`),
+		"nearby_drivers":            []byte(`{"type":"nearby_drivers","data":{"quote_id":"6f1c1d0e-8a5b-4c1e-9a57-2b7f0f7d9c11","count":3}}`),
+		"quote with nearby_drivers": frame(t, "quote_created", []byte(strings.TrimSuffix(strings.TrimSpace(string(quote)), "}")+`, "nearby_drivers": 4}`), ""),
 	}
 	for name, f := range good {
 		if err := v.ValidateFrame(f); err != nil {
@@ -335,12 +337,14 @@ func TestFramesValidate(t *testing.T) {
 		}
 	}
 	bad := map[string][]byte{
-		"unknown type":               []byte(`{"type":"quote_exploded","data":{}}`),
-		"quote event carrying offer": frame(t, "quote_created", offer, ""),
-		"offer without envelope":     offer,
-		"stats total as number":      []byte(`{"type":"person_stats","deliveries":[],"total":0,"count":0}`),
-		"user_quotes without offers": []byte(`{"type":"user_quotes.initial","quotes":[` + string(quote) + `]}`),
-		"not JSON":                   []byte(`pong`),
+		"unknown type":                   []byte(`{"type":"quote_exploded","data":{}}`),
+		"quote event carrying offer":     frame(t, "quote_created", offer, ""),
+		"offer without envelope":         offer,
+		"stats total as number":          []byte(`{"type":"person_stats","deliveries":[],"total":0,"count":0}`),
+		"user_quotes without offers":     []byte(`{"type":"user_quotes.initial","quotes":[` + string(quote) + `]}`),
+		"not JSON":                       []byte(`pong`),
+		"nearby_drivers negative":        []byte(`{"type":"nearby_drivers","data":{"quote_id":"6f1c1d0e-8a5b-4c1e-9a57-2b7f0f7d9c11","count":-1}}`),
+		"nearby_drivers with a position": []byte(`{"type":"nearby_drivers","data":{"quote_id":"6f1c1d0e-8a5b-4c1e-9a57-2b7f0f7d9c11","count":1,"latitude":4.7}}`),
 	}
 	for name, f := range bad {
 		if err := v.ValidateFrame(f); err == nil {

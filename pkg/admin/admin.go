@@ -73,6 +73,7 @@ type Console struct {
 const (
 	ctxSession = "admin.session"
 	ctxStaff   = "admin.staff"
+	ctxRefresh = "admin.refresh" // seconds between the page's own reloads (0: none)
 )
 
 // Register mounts the console's routes on e (paths with a trailing slash; the
@@ -323,6 +324,7 @@ func (a *Console) funcs() template.FuncMap {
 			return st
 		},
 		"money":  money,
+		"dur":    duration,
 		"short":  func(id fmt.Stringer) string { return id.String()[:8] },
 		"tel":    telURI,
 		"objurl": objectURL,
@@ -348,6 +350,21 @@ func (a *Console) funcs() template.FuncMap {
 			return false
 		},
 	}
+}
+
+// duration renders a time in state: "12 min", "1 h 05 min", "2 d 3 h".
+func duration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	m := int(d / time.Minute)
+	switch {
+	case m < 60:
+		return fmt.Sprintf("%d min", m)
+	case m < 24*60:
+		return fmt.Sprintf("%d h %02d min", m/60, m%60)
+	}
+	return fmt.Sprintf("%d d %d h", m/(24*60), m%(24*60)/60)
 }
 
 // telURI is the tel: link of a phone as written ("+57 300 111 2233" →
@@ -412,7 +429,9 @@ type page struct {
 	CSRF  string
 	Path  string
 	Flash string
-	Data  any
+	// Refresh is how often the page reloads itself, in seconds (0: never).
+	Refresh int
+	Data    any
 }
 
 func (a *Console) render(c echo.Context, status int, name, title string, data any) error {
@@ -421,6 +440,7 @@ func (a *Console) render(c echo.Context, status int, name, title string, data an
 		return fmt.Errorf("no admin template %s", name)
 	}
 	p := page{Title: title, Staff: staffOf(c), Path: c.Request().URL.Path, Data: data}
+	p.Refresh, _ = c.Get(ctxRefresh).(int)
 	if s := sessionOf(c); s != nil {
 		p.CSRF = a.sess.csrfToken(s)
 	}

@@ -50,7 +50,10 @@ func TestTilesLinkToWhatTheyCount(t *testing.T) {
 	b.mustLogin()
 	dash := b.get("/admin/")
 	tiles := tileRe.FindAllStringSubmatch(dash.Body, -1)
-	if len(tiles) < 6 {
+	if !strings.Contains(dash.Body, `<meta http-equiv="refresh" content="30">`) {
+		t.Errorf("the dashboard does not refresh itself")
+	}
+	if len(tiles) < 11 {
 		t.Fatalf("found %d tiles on the dashboard", len(tiles))
 	}
 	for _, m := range tiles {

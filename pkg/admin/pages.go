@@ -109,12 +109,23 @@ func (a *Console) logout(c echo.Context) error {
 
 // --- dashboard ---
 
+// dashboardRefresh is how often the dashboard reloads itself (a meta
+// refresh: the same URL, so the operator's filters and place stay).
+const dashboardRefresh = 30
+
 func (a *Console) dashboard(c echo.Context) error {
-	d, err := a.d.Office.Dashboard(c.Request().Context())
+	ctx := c.Request().Context()
+	d, err := a.d.Office.Dashboard(ctx)
 	if err != nil {
 		return a.fail(c, err)
 	}
-	return a.render(c, http.StatusOK, "dashboard.html", "Panel", d)
+	now, err := a.d.Office.Now(ctx)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	c.Set(ctxRefresh, dashboardRefresh)
+	return a.render(c, http.StatusOK, "dashboard.html", "Panel", map[string]any{"Totals": d, "Now": now,
+		"Day": now.Today.Format("2006-01-02"), "StuckAssigned": backoffice.StuckAssigned, "StuckMoving": backoffice.StuckMoving})
 }
 
 // --- lists: filters and pages ---
@@ -514,6 +525,7 @@ func (a *Console) deliveries(c echo.Context) error {
 		Payment:   backoffice.OneOf(c.QueryParam("pago"), "efectivo", "nequi"),
 		DateField: backoffice.OneOf(c.QueryParam("fecha"), backoffice.DateCreated, backoffice.DateCompleted, backoffice.DateCancelled),
 		Active:    c.QueryParam("activas") == "1",
+		Stuck:     c.QueryParam("atascadas") == "1",
 	}
 	if f.DateField == "" {
 		f.DateField = backoffice.DateCreated

@@ -378,6 +378,7 @@ type DeliveryFilter struct {
 	Payment   string // "efectivo", "nequi" or "" (any)
 	DateField string // DateCreated (default), DateCompleted, DateCancelled
 	Active    bool   // assigned, picked_up or in_transit
+	Stuck     bool   // active past its state's threshold (StuckAssigned, StuckMoving) at the store's clock
 }
 
 // ActiveStatuses are the statuses of a delivery under way.
@@ -391,6 +392,9 @@ func (s *Service) Deliveries(ctx context.Context, f DeliveryFilter) ([]store.Del
 	}
 	if f.Active {
 		q = q.Where("status IN ?", ActiveStatuses)
+	}
+	if f.Stuck {
+		q = stuckWhere(q, s.Store.Now())
 	}
 	if f.Payment != "" {
 		q = q.Where("payment_method = ?", f.Payment)

@@ -72,9 +72,9 @@ func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *s
 	e := echo.New()
 	// No Host check: browsers reach the worker at its own public host, and
 	// forwarded upgrades carry the worker's host; sockets authenticate by token.
-	serve.Common(e, log, serve.CommonOptions{TrustedProxyHops: cfg.TrustedProxyHops})
 	lim := newLimits(cfg, broker, log)
-	e.Use(serve.AnonThrottle(lim.http.Anon, authn.Verifier.Valid, false)) // socket handshakes count here
+	serve.Common(e, log, serve.CommonOptions{TrustedProxyHops: cfg.TrustedProxyHops},
+		serve.AnonThrottle(lim.http.Anon, authn.Verifier.Valid, false)) // socket handshakes count here
 	hub := ws.NewHub(sub, log, o.Socket)
 	hub.Locations = broker.Locations(cfg, func() time.Time { return st.Now() })
 	trk := broker.Tracker(cfg, st, log)

@@ -21,7 +21,7 @@ import (
 // deliveryRoutes registers /deliveries/api/… (docs/api.md "Deliveries"). Methods a
 // path does not list answer 405 with an Allow header (Echo's router); deliveries
 // themselves are only read here: they are born from an accepted offer.
-func (a *API) deliveryRoutes(g *echo.Group) {
+func (a *API) deliveryRoutes(g routeGroup) {
 	g.GET("/categories/", a.listCategories, a.authed)
 	g.POST("/categories/", a.createCategory, a.authed)
 	g.GET("/categories/:id/", a.getCategory, a.authed)

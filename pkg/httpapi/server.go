@@ -57,13 +57,16 @@ func New(d Deps) *echo.Echo {
 		d.Log = slog.Default()
 	}
 	e := echo.New()
-	serve.Common(e, d.Log, serve.CommonOptions{DeploymentHost: d.Config.DeploymentHost, TrustedProxyHops: d.Config.TrustedProxyHops})
-	e.Use(serve.CORS(d.Config.CORSAllowedOrigins))
 	var valid func(context.Context, string) bool
 	if d.Auth != nil {
 		valid = d.Auth.Verifier.Valid
 	}
-	e.Use(serve.AnonThrottle(d.Throttles.Anon, valid, d.Config.WorkerURL != ""))
+	serve.Common(e, d.Log, serve.CommonOptions{DeploymentHost: d.Config.DeploymentHost, TrustedProxyHops: d.Config.TrustedProxyHops},
+		serve.CORS(d.Config.CORSAllowedOrigins),
+		serve.AnonThrottle(d.Throttles.Anon, valid, d.Config.WorkerURL != ""),
+		// Not as the groups' middleware: Echo then answers 404 for a method a
+		// route does not allow, instead of 405.
+		finishAPIWithoutClient)
 	serve.Health(e, d.Checks...)
 	if d.DevIssuer != nil {
 		jwks := d.DevIssuer.JWKS()
@@ -100,12 +103,42 @@ func (a *API) routes(e *echo.Echo) {
 	writes := UserThrottle(a.Throttles.UserWrites, true)
 	requireUser := RequireUser(a.Auth)
 	a.authed = func(next echo.HandlerFunc) echo.HandlerFunc { return requireUser(writes(RefuseSuspended(next))) }
-	// Not as the groups' middleware: Echo then answers 404 for a method a
-	// route does not allow, instead of 405.
-	e.Use(finishAPIWithoutClient)
-	a.userRoutes(e.Group("/user/api"))
-	a.webhookRoutes(e.Group("/user/webhooks"))
-	a.deliveryRoutes(e.Group("/deliveries/api"))
+	a.userRoutes(routeGroup{e.Group("/user/api")})
+	a.webhookRoutes(routeGroup{e.Group("/user/webhooks")})
+	a.deliveryRoutes(routeGroup{e.Group("/deliveries/api")})
+}
+
+// routeGroup registers routes with their middleware applied once, when the
+// route is registered: Echo applies a route's middleware around its handler
+// for every request (a closure per middleware per request; issue 23 §2).
+type routeGroup struct{ g *echo.Group }
+
+func (r routeGroup) GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+	r.g.GET(path, withMiddleware(h, m))
+}
+
+func (r routeGroup) POST(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+	r.g.POST(path, withMiddleware(h, m))
+}
+
+func (r routeGroup) PUT(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+	r.g.PUT(path, withMiddleware(h, m))
+}
+
+func (r routeGroup) PATCH(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+	r.g.PATCH(path, withMiddleware(h, m))
+}
+
+func (r routeGroup) DELETE(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+	r.g.DELETE(path, withMiddleware(h, m))
+}
+
+// withMiddleware is h inside m, m[0] outermost (Echo's order).
+func withMiddleware(h echo.HandlerFunc, m []echo.MiddlewareFunc) echo.HandlerFunc {
+	for i := len(m) - 1; i >= 0; i-- {
+		h = m[i](h)
+	}
+	return h
 }
 
 // finishAPIWithoutClient is FinishWithoutClient on the API's paths (the

@@ -16,7 +16,7 @@ import (
 )
 
 // userRoutes registers /user/api/… (docs/api.md "Users").
-func (a *API) userRoutes(g *echo.Group) {
+func (a *API) userRoutes(g routeGroup) {
 	au := a.authed
 	g.GET("/me/", a.listMe, au)
 	g.PATCH("/me/update/", a.updateMeMessage, au)
@@ -58,7 +58,7 @@ func (a *API) userRoutes(g *echo.Group) {
 }
 
 // webhookRoutes registers /user/webhooks/… (no JWT: Svix signature).
-func (a *API) webhookRoutes(g *echo.Group) {
+func (a *API) webhookRoutes(g routeGroup) {
 	g.POST("/clerk/", a.clerkWebhook)
 }
 

@@ -17,6 +17,9 @@ import (
 // (store.Catalog: 2 s in memory, dropped by this process's writes). The
 // result is shared: do not modify it.
 func (s *Service) ListCategories(ctx context.Context) ([]store.Category, error) {
+	if cs, ok := s.Store.CachedCategories(); ok {
+		return cs, nil
+	}
 	cs, err := store.Categories(s.Store.DB.WithContext(ctx))
 	if err != nil {
 		return nil, apperr.Wrap(err, "list categories")

@@ -50,9 +50,9 @@ var (
 	}, []string{"source", "outcome"})
 	// TrackUpdates counts the tracked drivers' kept locations (place.md §6) by
 	// outcome: published (driver_location frames sent), sampled (a trail point
-	// queued), dropped (the process's tracking queue was full), error (Redis away).
+	// queued), error (Redis away).
 	TrackUpdates = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "hermez_track_updates_total", Help: "Live tracking of kept locations by outcome (published, sampled, dropped, error).",
+		Name: "hermez_track_updates_total", Help: "Live tracking of kept locations by outcome (published, sampled, error).",
 	}, []string{"outcome"})
 	// TrackPointsWritten counts trail points inserted in PostgreSQL.
 	TrackPointsWritten = promauto.NewCounter(prometheus.CounterOpts{

@@ -65,9 +65,21 @@ type index interface {
 	observe(ctx context.Context, driver string, loc location.Location, nowMs int64, every time.Duration, meters float64) ([]Seen, error)
 	// list is driver's entries valid at nowMs.
 	list(ctx context.Context, driver string, nowMs int64) ([]Active, error)
+	// putMany is put for many drivers' entries at once (the refresh).
+	putMany(ctx context.Context, entries []driverActive) error
+	// ready tells whether the index was filled since the store last lost
+	// its data (a Redis restarted empty); markReady records that it was.
+	ready(ctx context.Context) (bool, error)
+	markReady(ctx context.Context) error
 	// pop takes up to n queued points; push queues points again.
 	pop(ctx context.Context, n int) ([]store.TrackPoint, error)
 	push(ctx context.Context, ps []store.TrackPoint) error
+}
+
+// driverActive is one entry of putMany.
+type driverActive struct {
+	driver string
+	a      Active
 }
 
 // Queue entries: "<delivery>,<recorded µs>,<lat>,<lng>".
@@ -137,6 +149,17 @@ func (m *memIndex) put(_ context.Context, driver string, a Active) error {
 	ds[a.Delivery] = &memEntry{a: a}
 	return nil
 }
+
+func (m *memIndex) putMany(ctx context.Context, es []driverActive) error {
+	for _, e := range es {
+		_ = m.put(ctx, e.driver, e.a)
+	}
+	return nil
+}
+
+// Memory is never lost while the process lives.
+func (m *memIndex) ready(context.Context) (bool, error) { return true, nil }
+func (m *memIndex) markReady(context.Context) error     { return nil }
 
 func (m *memIndex) end(_ context.Context, driver, delivery string) (time.Time, error) {
 	m.mu.Lock()

@@ -56,6 +56,31 @@ func (r *redisIndex) put(ctx context.Context, driver string, a Active) error {
 	return err
 }
 
+func (r *redisIndex) putMany(ctx context.Context, es []driverActive) error {
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, e := range es {
+			k := r.driverKey(e.driver)
+			p.HSet(ctx, k, "a:"+e.a.Delivery, jsonActive(e.a))
+			p.PExpire(ctx, k, driverTTL)
+		}
+		return nil
+	})
+	return err
+}
+
+// readyKey marks an index filled by a refresh: a Redis that restarted empty
+// has none, and every process refreshes at once (Run checks it twice a second).
+func (r *redisIndex) readyKey() string { return r.prefix + "track:ready" }
+
+func (r *redisIndex) ready(ctx context.Context) (bool, error) {
+	n, err := r.c.Exists(ctx, r.readyKey()).Result()
+	return n == 1, err
+}
+
+func (r *redisIndex) markReady(ctx context.Context) error {
+	return r.c.Set(ctx, r.readyKey(), "1", 0).Err()
+}
+
 var endScript = redis.NewScript(`
 local s = redis.call('HGET', KEYS[1], 's:' .. ARGV[1])
 redis.call('HDEL', KEYS[1], 'a:' .. ARGV[1], 's:' .. ARGV[1])

@@ -12,7 +12,9 @@
 // RefreshEvery by every process (Refresh), each entry valid RefreshTTL
 // unless refreshed, so an end lost while Redis was away stops counting. An
 // update costs one Redis script (index lookup, sampling, queueing the point:
-// one atomic step on one slot) and, when tracked, one PUBLISH per group. The
+// one atomic step on one slot) and, when tracked, one PUBLISH per group,
+// done before the update is answered. A Redis that restarted empty has lost
+// the index: every process notices within 500 ms (a marker key) and refills it. The
 // sampled points wait in a Redis list until a process's drainer (Run)
 // inserts them in batches, so a web killed mid-delivery loses none of its
 // sampled points; only the unsampled ones were never meant to be kept.
@@ -55,11 +57,7 @@ const (
 	// RefreshEvery and RefreshTTL: see the package comment.
 	RefreshEvery = time.Minute
 	RefreshTTL   = 10 * time.Minute
-	// queueSize bounds the updates waiting for the tracking goroutines; an
-	// update arriving when it is full is dropped and counted.
-	queueSize = 8192
-	workers   = 4
-	batchSize = 500
+	batchSize    = 500
 )
 
 // Config are the tracking settings.
@@ -78,17 +76,10 @@ type Tracker struct {
 	Log       *slog.Logger
 
 	idx     index
-	updates chan update
-	dropped atomic.Int64
 	running atomic.Bool
 
 	mu      sync.Mutex
 	pending map[string]string // delivery → driver: ends to retry (Redis was away)
-}
-
-type update struct {
-	driver string
-	loc    location.Location
 }
 
 // New builds a tracker on Redis (rdb non-nil, keys under prefix) or in memory,
@@ -106,8 +97,7 @@ func New(st *store.Store, locs *location.Store, pub realtime.Publisher, rdb redi
 	if cfg.Retention <= 0 {
 		cfg.Retention = DefaultRetention
 	}
-	t := &Tracker{Store: st, Locations: locs, Publisher: pub, Config: cfg, Log: log,
-		updates: make(chan update, queueSize), pending: map[string]string{}}
+	t := &Tracker{Store: st, Locations: locs, Publisher: pub, Config: cfg, Log: log, pending: map[string]string{}}
 	if rdb != nil {
 		t.idx = &redisIndex{c: rdb, prefix: prefix}
 	} else {
@@ -121,22 +111,18 @@ func New(st *store.Store, locs *location.Store, pub realtime.Publisher, rdb redi
 
 func (t *Tracker) now() time.Time { return t.Store.Now() }
 
-// observe is the location store's observer: it queues the update for the
-// tracking goroutines (never blocking the caller; dropped and counted when full).
+// observe is the location store's observer: it tracks the update before the
+// caller answers (its sampled point is in Redis before the driver's 200, so
+// a process killed right after loses none), bounded by Handle's timeout.
 func (t *Tracker) observe(user string, loc location.Location) {
-	select {
-	case t.updates <- update{user, loc}:
-	default:
-		t.dropped.Add(1)
-		metrics.TrackUpdates.WithLabelValues("dropped").Inc()
+	if err := t.Handle(context.Background(), user, loc); err != nil {
+		t.logFailure(err)
 	}
 }
 
-// Dropped is how many updates were dropped because the queue was full.
-func (t *Tracker) Dropped() int64 { return t.dropped.Load() }
-
-// Handle tracks one kept update now: frames to the groups of each delivery
-// the driver is tracked for, its trail sampled. Run's goroutines call it.
+// Handle tracks one kept update: frames to the groups of each delivery the
+// driver is tracked for, its trail sampled; Redis only (one script, then one
+// PUBLISH per group), never PostgreSQL.
 func (t *Tracker) Handle(ctx context.Context, driver string, loc location.Location) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -325,57 +311,41 @@ func (t *Tracker) Refresh(ctx context.Context) error {
 		return fmt.Errorf("load the active deliveries: %w", err)
 	}
 	until := t.now().Add(RefreshTTL)
+	es := make([]driverActive, 0, len(ds))
+	t.mu.Lock()
 	for i := range ds {
-		t.mu.Lock()
-		_, ending := t.pending[ds[i].ID.String()]
-		t.mu.Unlock()
-		if ending {
-			continue
-		}
-		if err := t.idx.put(ctx, *ds[i].DeliveryPersonID, activeOf(&ds[i], until)); err != nil {
-			return fmt.Errorf("refresh the tracking index: %w", err)
+		if _, ending := t.pending[ds[i].ID.String()]; !ending {
+			es = append(es, driverActive{*ds[i].DeliveryPersonID, activeOf(&ds[i], until)})
 		}
 	}
-	return nil
+	t.mu.Unlock()
+	if err := t.idx.putMany(ctx, es); err != nil {
+		return fmt.Errorf("refresh the tracking index: %w", err)
+	}
+	return t.idx.markReady(ctx)
 }
 
-// Run runs the tracking goroutines (the updates queued by observe), the
-// drainer of sampled points (every 200 ms, sooner while there are more)
-// and the refresh (every RefreshEvery) until ctx ends.
+// Run runs the drainer of sampled points (every 200 ms, sooner while there
+// are more), the refresh (every RefreshEvery, and at once when the index
+// was lost: checked every 500 ms) until ctx ends.
 func (t *Tracker) Run(ctx context.Context) {
 	if !t.running.CompareAndSwap(false, true) {
 		<-ctx.Done() // web and worker sharing an in-process broker: one Run does the work
 		return
 	}
 	defer t.running.Store(false)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case u := <-t.updates:
-					if err := t.Handle(ctx, u.driver, u.loc); err != nil {
-						t.logFailure(err)
-					}
-				}
-			}
-		}()
-	}
 	drain := time.NewTicker(200 * time.Millisecond)
 	defer drain.Stop()
 	refresh := time.NewTicker(RefreshEvery)
 	defer refresh.Stop()
+	lost := time.NewTicker(500 * time.Millisecond)
+	defer lost.Stop()
 	if err := t.Refresh(ctx); err != nil && ctx.Err() == nil {
 		t.Log.Warn("tracking refresh", "err", err)
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			wg.Wait()
 			// What is still queued stays queued (Redis) for another process.
 			dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			for {
@@ -398,6 +368,12 @@ func (t *Tracker) Run(ctx context.Context) {
 		case <-refresh.C:
 			if err := t.Refresh(ctx); err != nil && ctx.Err() == nil {
 				t.logFailure(err)
+			}
+		case <-lost.C:
+			if ok, err := t.idx.ready(ctx); err == nil && !ok {
+				if err := t.Refresh(ctx); err != nil && ctx.Err() == nil {
+					t.logFailure(err)
+				}
 			}
 		}
 	}

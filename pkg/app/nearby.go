@@ -28,6 +28,9 @@ func NearbyJob(counter *nearby.Counter, st *store.Store, pub realtime.Publisher)
 	}
 }
 
+// markTimeout bounds the marks made after a user's write.
+const markTimeout = time.Second
+
 // markAvailability is the account service's UserChanged hook beside the
 // authenticator's: after any write to users' rows it reads their
 // availability (is_available and a current vehicle) once and marks it in the
@@ -40,7 +43,8 @@ func markAvailability(st *store.Store, locs *location.Store, log *slog.Logger) f
 		if locs == nil || len(userIDs) == 0 {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		// Bounded: a user's write never waits long on a slow location store.
+		ctx, cancel := context.WithTimeout(context.Background(), markTimeout)
 		defer cancel()
 		var us []store.User
 		err := st.DB.WithContext(ctx).Select("userid", "is_available", "current_vehicle_id", "suspended_at", "deleted_at").

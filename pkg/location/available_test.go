@@ -4,11 +4,17 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"os"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"hermez/pkg/geo"
 	"hermez/pkg/location"
+	"hermez/pkg/testutil"
 )
 
 // east is the point km east of p.
@@ -120,18 +126,9 @@ func BenchmarkCountAvailable(b *testing.B) {
 			clk := newClock()
 			s := location.NewMemory(ttl, clk.Now)
 			ctx := context.Background()
-			towns := make([]geo.Point, c.towns)
-			for i := range towns {
-				// A grid of towns 0.5° apart (~55 km): areas never overlap.
-				towns[i] = geo.Point{Lat: -4 + float64(i/40)*0.5, Lng: -78 + float64(i%40)*0.5}
-			}
+			towns := benchTowns(c.towns)
 			for d := 0; d < c.drivers; d++ {
-				tw := towns[d%c.towns]
-				// Spread within ±0.1° (±11 km) of the town's centre.
-				k := d / c.towns
-				p := geo.Point{Lat: geo.Round6(tw.Lat + float64(k%41-20)*0.005), Lng: geo.Round6(tw.Lng + float64(k/41%41-20)*0.005)}
-				l := location.Location{Latitude: p.Lat, Longitude: p.Lng, RecordedAt: clk.Now(), Available: d%2 == 0}
-				if _, err := s.Set(ctx, fmt.Sprintf("d%06d", d), l); err != nil {
+				if _, err := s.Set(ctx, fmt.Sprintf("d%06d", d), benchDriver(towns, d, clk)); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -150,4 +147,118 @@ func BenchmarkCountAvailable(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkScanAllDrivers is what the count would cost by scanning every
+// driver (a haversine per driver), for comparison with BenchmarkCountAvailable.
+func BenchmarkScanAllDrivers(b *testing.B) {
+	clk := newClock()
+	towns := benchTowns(100)
+	pts := make([]geo.Point, 100_000)
+	for d := range pts {
+		l := benchDriver(towns, d, clk)
+		pts[d] = l.Point()
+	}
+	probe := towns[50]
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		for _, p := range pts {
+			if geo.DistanceKm(probe, p) <= 10 {
+				n++
+			}
+		}
+		if n == 0 {
+			b.Fatal("none")
+		}
+	}
+}
+
+// BenchmarkCountAvailableRedis is BenchmarkCountAvailable on Redis
+// (TEST_REDIS_URL; skipped without it): one count is one pipeline of HGETALL
+// over the cells around the quote, so its cost follows the entries in those
+// cells. Loading the drivers takes a while (one script per driver).
+func BenchmarkCountAvailableRedis(b *testing.B) {
+	url := os.Getenv("TEST_REDIS_URL")
+	if url == "" {
+		b.Skip("TEST_REDIS_URL not set")
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	for _, cs := range []struct{ drivers, towns int }{{10_000, 100}, {100_000, 100}, {100_000, 1000}} {
+		b.Run(fmt.Sprintf("drivers=%d/towns=%d", cs.drivers, cs.towns), func(b *testing.B) {
+			_, prefix := testutil.Redis(b)
+			defer func() { // the availability marks live a day: remove what this run wrote
+				ctx := context.Background()
+				iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+				var keys []string
+				for iter.Next(ctx) {
+					if keys = append(keys, iter.Val()); len(keys) == 500 {
+						c.Del(ctx, keys...)
+						keys = keys[:0]
+					}
+				}
+				if len(keys) > 0 {
+					c.Del(ctx, keys...)
+				}
+			}()
+			clk := newClock()
+			s := location.NewRedis(c, prefix, ttl, clk.Now)
+			ctx := context.Background()
+			towns := benchTowns(cs.towns)
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			for w := 0; w < 8; w++ {
+				wg.Go(func() {
+					for d := w; d < cs.drivers; d += 8 {
+						if _, err := s.Set(ctx, fmt.Sprintf("d%06d", d), benchDriver(towns, d, clk)); err != nil {
+							errs <- err
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			if err := <-errs; err != nil {
+				b.Fatal(err)
+			}
+			probe := []location.Probe{{Point: towns[cs.towns/2]}}
+			n, err := s.CountAvailable(ctx, probe, 10)
+			if err != nil || n[0] == 0 {
+				b.Fatalf("count %v %v", n, err)
+			}
+			b.ReportMetric(float64(n[0]), "counted")
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := s.CountAvailable(ctx, probe, 10); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// benchTowns is a grid of towns 0.5° apart (~55 km): their areas never overlap.
+func benchTowns(n int) []geo.Point {
+	towns := make([]geo.Point, n)
+	for i := range towns {
+		towns[i] = geo.Point{Lat: -4 + float64(i/40)*0.5, Lng: -78 + float64(i%40)*0.5}
+	}
+	return towns
+}
+
+// benchDriver is driver d's location: in town d mod len(towns), uniformly
+// within ±0.15° (±16 km) of its centre (about half of them within 10 km);
+// every other driver of a town available.
+func benchDriver(towns []geo.Point, d int, clk *clock) location.Location {
+	tw := towns[d%len(towns)]
+	r := rand.New(rand.NewPCG(uint64(d), 7))
+	p := geo.Point{Lat: geo.Round6(tw.Lat + (r.Float64()-0.5)*0.3), Lng: geo.Round6(tw.Lng + (r.Float64()-0.5)*0.3)}
+	return location.Location{Latitude: p.Lat, Longitude: p.Lng, RecordedAt: clk.Now(), Available: d/len(towns)%2 == 0}
 }

@@ -134,6 +134,7 @@ func Register(e *echo.Echo, d Deps) (*Console, error) {
 	e.GET("/admin/deliveries/:id/", a.delivery, staff...)
 	e.POST("/admin/deliveries/:id/cancel/", a.deliveryCancel, staff...)
 	e.GET("/admin/activity/", a.activity, staff...)
+	e.GET("/admin/trends/", a.trends, staff...)
 	e.GET("/admin/accounts/", a.accounts, staff...)
 	e.POST("/admin/accounts/:id/active/", a.accountActive, staff...)
 	e.Any("/admin/*", a.notFound, staff...)

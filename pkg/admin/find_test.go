@@ -134,3 +134,30 @@ func TestBadDateFilter(t *testing.T) {
 		t.Errorf("delivery by short id: %d", n)
 	}
 }
+
+// The trends page draws four SVG charts, each with a table of its numbers,
+// and asks for nothing outside the page.
+func TestTrendsPage(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser(t)
+	b.mustLogin()
+	p := b.get("/admin/trends/")
+	if p.Status != http.StatusOK {
+		t.Fatalf("trends: %d", p.Status)
+	}
+	if n := strings.Count(p.Body, `<svg xmlns="http://www.w3.org/2000/svg" viewBox`); n != 4 {
+		t.Errorf("%d charts, want 4", n)
+	}
+	if n := strings.Count(p.Body, `<div class="sr"><table>`); n != 4 {
+		t.Errorf("%d tables for screen readers, want 4", n)
+	}
+	// The fixture's delivery (created now, in transit) is in today's bar and row.
+	if !strings.Contains(p.Body, "En curso: 1</title>") {
+		t.Errorf("today's in-transit delivery is not drawn")
+	}
+	for _, bad := range []string{`src="http`, `href="http`, "<script"} {
+		if strings.Contains(p.Body[strings.Index(p.Body, "<main"):], bad) {
+			t.Errorf("trends page holds %s", bad)
+		}
+	}
+}

@@ -30,6 +30,7 @@ import (
 	"hermez/pkg/config"
 	"hermez/pkg/input"
 	"hermez/pkg/market"
+	"hermez/pkg/serve"
 	"hermez/pkg/store"
 )
 
@@ -459,7 +460,7 @@ func (a *Console) render(c echo.Context, status int, name, title string, data an
 func (a *Console) fail(c echo.Context, err error) error {
 	status, msg := http.StatusInternalServerError, apperr.MsgInternal
 	if e, ok := apperr.As(err); ok {
-		status, msg = apperr.HTTPStatus(e.Kind), e.Message
+		status, msg = serve.Status(e.Kind), e.Message
 	}
 	if status >= 500 {
 		a.d.Log.Error("admin", "path", c.Request().URL.Path, "err", err)

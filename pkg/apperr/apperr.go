@@ -1,12 +1,12 @@
 // Package apperr is the one error type of the business layer: a kind (what the
-// HTTP layer maps to a status), a message in Spanish (what the UI shows), and
-// field messages for validation errors. Services return it; httpapi renders it once.
+// serving layer maps to an HTTP status: serve.Status), a message in Spanish
+// (what the UI shows), and field messages for validation errors. Services
+// return it; pkg/serve renders it once.
 package apperr
 
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 )
 
@@ -155,26 +155,6 @@ func (f Fields) Err() error {
 		return nil
 	}
 	return &Error{Kind: Invalid, Fields: map[string][]string(f)}
-}
-
-// HTTPStatus is the status of an error of kind k: the one mapping of kinds
-// to HTTP, used by the API's JSON answers and the console's pages alike.
-func HTTPStatus(k Kind) int {
-	if s, ok := kindStatus[k]; ok {
-		return s
-	}
-	return http.StatusInternalServerError
-}
-
-var kindStatus = map[Kind]int{
-	Invalid:         http.StatusBadRequest,
-	Unauthenticated: http.StatusUnauthorized,
-	Forbidden:       http.StatusForbidden,
-	NotFound:        http.StatusNotFound,
-	Conflict:        http.StatusConflict,
-	Throttled:       http.StatusTooManyRequests,
-	Unavailable:     http.StatusServiceUnavailable,
-	Internal:        http.StatusInternalServerError,
 }
 
 // As extracts the *Error from err, if any.

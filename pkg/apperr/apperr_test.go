@@ -3,32 +3,10 @@ package apperr_test
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"testing"
 
 	"hermez/pkg/apperr"
 )
-
-func TestHTTPStatus(t *testing.T) {
-	for _, tc := range []struct {
-		kind apperr.Kind
-		want int
-	}{
-		{apperr.Invalid, http.StatusBadRequest},
-		{apperr.Unauthenticated, http.StatusUnauthorized},
-		{apperr.Forbidden, http.StatusForbidden},
-		{apperr.NotFound, http.StatusNotFound},
-		{apperr.Conflict, http.StatusConflict},
-		{apperr.Throttled, http.StatusTooManyRequests},
-		{apperr.Unavailable, http.StatusServiceUnavailable},
-		{apperr.Internal, http.StatusInternalServerError},
-		{apperr.Kind("no-such-kind"), http.StatusInternalServerError}, // unknown kinds are 500, never 200
-	} {
-		if got := apperr.HTTPStatus(tc.kind); got != tc.want {
-			t.Errorf("HTTPStatus(%v) = %d, want %d", tc.kind, got, tc.want)
-		}
-	}
-}
 
 func TestFields(t *testing.T) {
 	var f apperr.Fields

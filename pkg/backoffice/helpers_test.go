@@ -179,5 +179,5 @@ func (f *fixture) delivery(d store.Delivery) store.Delivery {
 // isNotFound tells whether err is the apperr not-found kind (HTTP 404).
 func isNotFound(err error) bool {
 	e, ok := apperr.As(err)
-	return ok && e.Kind == apperr.NotFound && apperr.HTTPStatus(e.Kind) == 404
+	return ok && e.Kind == apperr.NotFound
 }

@@ -21,11 +21,32 @@ const FavoriteRoute = "/user/api/me/addresses/:id/add-favorite/"
 
 func detail(msg string) Detail { return apperr.NewDetail(msg) }
 
+// Status is the HTTP status of an error of kind k: the one mapping of the
+// business layer's kinds to HTTP, used by the API's JSON answers (Render)
+// and the console's pages alike. An unknown kind is a 500, never a 200.
+func Status(k apperr.Kind) int {
+	if s, ok := kindStatus[k]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+var kindStatus = map[apperr.Kind]int{
+	apperr.Invalid:         http.StatusBadRequest,
+	apperr.Unauthenticated: http.StatusUnauthorized,
+	apperr.Forbidden:       http.StatusForbidden,
+	apperr.NotFound:        http.StatusNotFound,
+	apperr.Conflict:        http.StatusConflict,
+	apperr.Throttled:       http.StatusTooManyRequests,
+	apperr.Unavailable:     http.StatusServiceUnavailable,
+	apperr.Internal:        http.StatusInternalServerError,
+}
+
 // Render maps any error to its status and DRF-shaped JSON body. It is the one
 // place where errors become HTTP.
 func Render(err error) (int, any) {
 	if e, ok := apperr.As(err); ok {
-		status := apperr.HTTPStatus(e.Kind)
+		status := Status(e.Kind)
 		if e.Kind == apperr.Invalid && len(e.Fields) > 0 {
 			return status, e.Body()
 		}

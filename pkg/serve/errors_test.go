@@ -71,3 +71,24 @@ func TestNewRequestIDs(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+func TestStatus(t *testing.T) {
+	for _, tc := range []struct {
+		kind apperr.Kind
+		want int
+	}{
+		{apperr.Invalid, http.StatusBadRequest},
+		{apperr.Unauthenticated, http.StatusUnauthorized},
+		{apperr.Forbidden, http.StatusForbidden},
+		{apperr.NotFound, http.StatusNotFound},
+		{apperr.Conflict, http.StatusConflict},
+		{apperr.Throttled, http.StatusTooManyRequests},
+		{apperr.Unavailable, http.StatusServiceUnavailable},
+		{apperr.Internal, http.StatusInternalServerError},
+		{apperr.Kind("no-such-kind"), http.StatusInternalServerError}, // unknown kinds are 500, never 200
+	} {
+		if got := serve.Status(tc.kind); got != tc.want {
+			t.Errorf("Status(%v) = %d, want %d", tc.kind, got, tc.want)
+		}
+	}
+}

@@ -349,11 +349,23 @@ func (a *API) offerJSON(o *store.Offer, viewer view.Viewer) any {
 	if o == nil {
 		return nil
 	}
+	if o.Quote != nil {
+		a.fillNearby(viewer, o.Quote) // the nested quote, for its client
+	}
 	return view.NewOffer(o, viewer, a.Market.Store.Now())
 }
 
 func (a *API) offersJSON(os []store.Offer, viewer view.Viewer) []*view.Offer {
 	now := a.Market.Store.Now()
+	quotes := make([]*store.Quote, 0, len(os))
+	seen := map[*store.Quote]bool{}
+	for i := range os {
+		if q := os[i].Quote; q != nil && !seen[q] {
+			seen[q] = true
+			quotes = append(quotes, q)
+		}
+	}
+	a.fillNearby(viewer, quotes...) // the nested quotes, for their client (one read)
 	out := make([]*view.Offer, len(os))
 	for i := range os {
 		out[i] = view.NewOffer(&os[i], viewer, now)

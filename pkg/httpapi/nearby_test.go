@@ -200,6 +200,16 @@ func TestNearbyDrivers(t *testing.T) {
 				}
 			}
 
+			// The quote nested in the offers the client reads carries it; the driver's read does not.
+			var offers []map[string]any
+			w.Do(t, "GET", "/deliveries/api/quotes/"+qid+"/offers/", client.Tok, nil).JSON(t, &offers)
+			if len(offers) != 1 || nearbyOf(t, "client's offers", offers[0]["quote"].(map[string]any)) != 2 {
+				t.Fatalf("client's offers list: %v", offers)
+			}
+			if n := nearbyOf(t, "driver's offer", mustStatus(t, w.Do(t, "GET", "/deliveries/api/offers/"+offer["id"].(string)+"/", drivers["nb_near"].Tok, nil), 200)["quote"].(map[string]any)); n != -1 {
+				t.Fatalf("the driver's read of their offer shows nearby_drivers %d", n)
+			}
+
 			// The runner's pass: the first sight of a quote sends its count,
 			// then a frame only when it changes.
 			loop := &nearby.Loop{Store: w.Store, Counter: w.App.Market.Nearby, Publisher: rec}

@@ -277,6 +277,17 @@ func money(d decimal.Decimal) string {
 	return out
 }
 
+// fieldLabels name the columns an audit entry's changes list (the code shows
+// for a column not listed).
+var fieldLabels = map[string]string{
+	"is_verified": "Verificado", "verification_notes": "Notas de verificación", "driver_license_status": "Licencia",
+	"registration_card_status": "Tarjeta de propiedad", "insurance_policy_status": "Seguro", "criminal_record_status": "Antecedentes",
+	"name": "Nombre", "description": "Descripción", "is_active": "Activa", "is_staff": "Personal (API)", "status": "Estado",
+	"suspended_at": "Suspendido desde", "suspension_reason": "Motivo de la suspensión", "cancelled_at": "Cancelada",
+	"image": "Imagen", "passenger_capacity": "Pasajeros", "max_weight_capacity_kg": "Peso máximo (kg)",
+	"max_volume_capacity_liters": "Volumen máximo (l)", "delivery_categories": "Categorías", "password": "Contraseña",
+}
+
 var kindLabels = map[string]string{"user": "Usuario", "delivery": "Entrega", "vehicle": "Vehículo", "category": "Categoría",
 	"vehicle_type": "Tipo de vehículo", "staff_account": "Cuenta del personal"}
 
@@ -319,6 +330,12 @@ func (a *Console) funcs() template.FuncMap {
 		},
 		"person": personName,
 		"kind":   func(k string) string { return kindLabels[k] },
+		"field": func(f string) string {
+			if l, ok := fieldLabels[f]; ok {
+				return l
+			}
+			return f
+		},
 		"offerlabel": func(st string) string {
 			if l, ok := offerLabels[st]; ok {
 				return l

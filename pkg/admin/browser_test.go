@@ -34,7 +34,7 @@ func TestBrowserVerifyVehicle(t *testing.T) {
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-component-update", true),
-		chromedp.WindowSize(412, 915), // a phone-sized viewport
+		chromedp.WindowSize(390, 844), // a phone-sized viewport
 		chromedp.UserDataDir(t.TempDir()),
 	)
 	// The whole browser lives at most 60 s; each step has its own deadline.
@@ -148,4 +148,125 @@ func screenshot(t *testing.T, tabCtx context.Context) string {
 		return "unavailable: " + err.Error()
 	}
 	return p
+}
+
+// TestBrowserActing drives the console at phone width (390 px) in headless
+// Chromium: the dashboard marks a stuck in-transit delivery; the operator
+// opens it, cancels it with a reason through the confirmation and the
+// client's socket gets delivery_cancelled; then suspends the client and the
+// client's API call is refused with the reason; the activity page shows both
+// actions. On failure a screenshot is saved and its path printed.
+func TestBrowserActing(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Skipf("no Chromium at %s (apt-get install -y chromium): %v", chromiumPath, err)
+	}
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	f := newLiveFixture(t)
+	// In transit for two hours: past the 90-minute threshold.
+	must(t, f.W.Store.DB.Model(&store.Delivery{}).Where("id = ?", f.Delivery.ID).
+		Update("updated_at", store.Now().Add(-2*time.Hour)).Error)
+	client := f.W.Token(t, f.Client.UserID)
+	sock, err := wsDial(t, f.W.URL, "/ws/deliveries/"+f.Delivery.ID.String()+"/", client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-component-update", true),
+		chromedp.WindowSize(390, 844),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	life, stop := context.WithTimeout(context.Background(), 90*time.Second)
+	defer stop()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(life, opts...)
+	defer cancelAlloc()
+	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
+	defer cancelTab()
+	if err := chromedp.Do(tabCtx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	run := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(tabCtx, 15*time.Second)
+		defer cancel()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("browser step %q: %v (screenshot: %s)", name, err, screenshot(t, tabCtx))
+		}
+	}
+	read := func(name string, a chromedp.Action[string]) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(tabCtx, 15*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(ctx, a)
+		if err != nil {
+			t.Fatalf("browser read %q: %v (screenshot: %s)", name, err, screenshot(t, tabCtx))
+		}
+		return v
+	}
+	base := f.W.URL
+	run("log in",
+		chromedp.Navigate(base+"/admin/"),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), "ana"),
+		chromedp.SendKeys(chromedp.ID("password"), staffPass),
+		chromedp.Click(chromedp.ID("login-submit")),
+		chromedp.WaitVisible(chromedp.ID("stuck-total")))
+	if got := read("stuck count", chromedp.Text(chromedp.ID("stuck-total"))); got != "1" {
+		t.Errorf("dashboard shows %q stuck deliveries, want 1 (screenshot: %s)", got, screenshot(t, tabCtx))
+	}
+	if got := read("stuck row", chromedp.Text(chromedp.CSS("#active tr.stuck"))); !strings.Contains(got, "Atascada") || !strings.Contains(got, "2 h") {
+		t.Errorf("stuck row reads %q (screenshot: %s)", got, screenshot(t, tabCtx))
+	}
+	run("open the stuck delivery",
+		chromedp.Click(chromedp.CSS("#active tr.stuck td.state a")),
+		chromedp.WaitVisible(chromedp.ID("cancel-form")))
+	reason := "Domiciliario sin batería, cliente avisado"
+	run("cancel with a reason",
+		chromedp.SendKeys(chromedp.ID("reason"), reason),
+		chromedp.Click(chromedp.ID("cancel-submit")),
+		chromedp.WaitVisible(chromedp.ID("confirm-submit")))
+	run("confirm",
+		chromedp.Click(chromedp.ID("confirm-submit")),
+		chromedp.WaitVisible(chromedp.CSS(".flash")))
+	if got := read("status", chromedp.Text(chromedp.ID("delivery-status"))); got != "Cancelada" {
+		t.Errorf("delivery page shows %q, want Cancelada (screenshot: %s)", got, screenshot(t, tabCtx))
+	}
+	if m := wsReadUntil(t, sock, "delivery_cancelled"); m["data"].(map[string]any)["status"] != "cancelled" {
+		t.Errorf("client's frame %v", m)
+	}
+
+	suspension := "Amenazas a un domiciliario"
+	run("open the client",
+		chromedp.Navigate(base+"/admin/users/"+f.Client.UserID+"/"),
+		chromedp.WaitVisible(chromedp.ID("suspension-submit")))
+	run("suspend with a reason",
+		chromedp.SendKeys(chromedp.ID("reason"), suspension),
+		chromedp.Click(chromedp.ID("suspension-submit")),
+		chromedp.WaitVisible(chromedp.ID("confirm-submit")),
+		chromedp.Click(chromedp.ID("confirm-submit")),
+		chromedp.WaitVisible(chromedp.CSS(".flash")))
+	if got := read("suspension", chromedp.Text(chromedp.ID("suspension"))); !strings.Contains(got, "Suspendido") {
+		t.Errorf("user page shows %q (screenshot: %s)", got, screenshot(t, tabCtx))
+	}
+	res := f.W.Do(t, http.MethodGet, "/deliveries/api/quotes/", client, nil)
+	if res.Status != http.StatusForbidden || res.Map(t)["detail"] != "Tu cuenta está suspendida: "+suspension {
+		t.Errorf("the client's API call after suspension: %d %s", res.Status, res.Body)
+	}
+
+	run("activity page", chromedp.Navigate(base+"/admin/activity/"), chromedp.WaitVisible(chromedp.ID("activity-count")))
+	page := read("activity", chromedp.Text(chromedp.ID("main")))
+	for _, want := range []string{"Cancelación", reason, "Suspensión", suspension} {
+		if !strings.Contains(page, want) {
+			t.Errorf("activity page lacks %q (screenshot: %s)", want, screenshot(t, tabCtx))
+		}
+	}
+	// The page fits the phone: nothing behind a sideways scroll.
+	ctx, cancel := context.WithTimeout(tabCtx, 10*time.Second)
+	wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	cancel()
+	if err != nil || wide {
+		t.Errorf("activity page wider than the phone (%v) (screenshot: %s)", err, screenshot(t, tabCtx))
+	}
 }

@@ -60,6 +60,8 @@ const (
 	MsgPlateTaken       = "Ya existe un vehículo con esta placa."
 	MsgVINTaken         = "Ya existe un vehículo con este VIN."
 	MsgBadWebhook       = "Evento de webhook inválido: faltan los campos type o data."
+	MsgVehicleNotFound  = "Vehículo no encontrado."
+	MsgVehicleNotYours  = "Este vehículo no te pertenece."
 )
 
 // write runs fn with realtime.Change: one transaction, its frames written to

@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -51,6 +52,26 @@ func Reason(field, reason string) (string, error) {
 // cancels the user's pending quotes and withdraws their pending offers, and
 // returns the frames announcing it (the profile deletion's hook).
 type SuspendHook = DeleteHook
+
+// BarredAmong returns the users among userIDs who are deleted or suspended
+// (userid, deleted_at and suspension_reason loaded): the check a socket
+// process makes when control frames may have been lost. It reads in chunks
+// of 500 ids.
+func BarredAmong(ctx context.Context, st *store.Store, userIDs []string) ([]store.User, error) {
+	const chunk = 500
+	var out []store.User
+	for i := 0; i < len(userIDs); i += chunk {
+		var gone []store.User
+		err := st.DB.WithContext(ctx).Model(&store.User{}).Select("userid", "deleted_at", "suspension_reason").
+			Where("userid IN ? AND (deleted_at IS NOT NULL OR suspended_at IS NOT NULL)", userIDs[i:min(i+chunk, len(userIDs))]).
+			Find(&gone).Error
+		if err != nil {
+			return out, fmt.Errorf("check deleted users: %w", err)
+		}
+		out = append(out, gone...)
+	}
+	return out, nil
+}
 
 // Suspend suspends userID for reason (required); by is the staff member
 // acting (its audit entry). Unknown → 404; deleted or already suspended → 400.

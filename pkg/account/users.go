@@ -102,40 +102,35 @@ func (s *Service) ToggleAvailability(ctx context.Context, userID string, set *bo
 }
 
 // SetCurrentVehicle sets the caller's current vehicle to vehicleID, or clears
-// it when it already is the current one. It returns a message and the new
-// current vehicle id (nil when cleared). Unknown → 404, another user's → 403.
-func (s *Service) SetCurrentVehicle(ctx context.Context, userID string, vehicleID uuid.UUID) (string, *uuid.UUID, error) {
+// it when it already is the current one. It returns the new current vehicle
+// id (nil when cleared). Unknown → 404, another user's → 403.
+func (s *Service) SetCurrentVehicle(ctx context.Context, userID string, vehicleID uuid.UUID) (*uuid.UUID, error) {
 	defer s.changed(userID)
-	var (
-		msg     string
-		current *uuid.UUID
-	)
+	var current *uuid.UUID
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		var v store.Vehicle
 		err := tx.Where("vehicle_id = ?", vehicleID).Take(&v).Error
 		if store.IsNotFound(err) {
-			return apperr.New(apperr.NotFound, "Vehículo no encontrado.")
+			return apperr.New(apperr.NotFound, MsgVehicleNotFound)
 		}
 		if err != nil {
 			return apperr.Wrap(err, "load vehicle")
 		}
 		if v.UserID != userID {
-			return apperr.New(apperr.Forbidden, "Este vehículo no te pertenece.")
+			return apperr.New(apperr.Forbidden, MsgVehicleNotYours)
 		}
 		var u store.User
 		if err := tx.Clauses(lockFor(tx)...).Where("userid = ?", userID).Take(&u).Error; err != nil {
 			return apperr.Wrap(err, "load user")
 		}
 		var set any
-		if u.CurrentVehicleID != nil && *u.CurrentVehicleID == v.VehicleID {
-			msg = "Vehículo actual removido."
-		} else {
-			msg, set, current = "Vehículo actual establecido.", v.VehicleID, &v.VehicleID
+		if u.CurrentVehicleID == nil || *u.CurrentVehicleID != v.VehicleID {
+			set, current = v.VehicleID, &v.VehicleID
 		}
 		return store.MapError(tx.Model(&store.User{}).Where("userid = ?", userID).
 			Updates(map[string]any{"current_vehicle_id": set, "updated_at": s.Store.Now()}).Error, "set current vehicle")
 	})
-	return msg, current, err
+	return current, err
 }
 
 // lockFor locks the selected rows on PostgreSQL (SQLite transactions are

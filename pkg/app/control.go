@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -51,30 +50,23 @@ func watchDeletedUsers(hub *ws.Hub, authn *auth.Authenticator, st *store.Store, 
 // closeDeletedUsers closes the local sockets of users deleted (4401) or
 // suspended (4403) in the database, and returns how many users that was.
 func closeDeletedUsers(ctx context.Context, hub *ws.Hub, authn *auth.Authenticator, st *store.Store) (int, error) {
-	users := hub.Users()
+	gone, err := account.BarredAmong(ctx, st, hub.Users())
+	if err != nil {
+		return 0, err
+	}
 	deleted := 0
-	const chunk = 500
-	for i := 0; i < len(users); i += chunk {
-		var gone []store.User
-		err := st.DB.WithContext(ctx).Model(&store.User{}).Select("userid", "deleted_at", "suspension_reason").
-			Where("userid IN ? AND (deleted_at IS NOT NULL OR suspended_at IS NOT NULL)", users[i:min(i+chunk, len(users))]).
-			Find(&gone).Error
-		if err != nil {
-			return deleted, fmt.Errorf("check deleted users: %w", err)
-		}
-		for _, u := range gone {
-			authn.Forget(u.UserID)
-			if u.DeletedAt != nil {
-				hub.CloseUser(u.UserID, ws.CloseUnauthorized, ws.ReasonDeleted)
-			} else {
-				reason := ""
-				if u.SuspensionReason != nil {
-					reason = *u.SuspensionReason
-				}
-				hub.CloseUser(u.UserID, ws.CloseForbidden, auth.SuspendedMessage(reason))
+	for _, u := range gone {
+		authn.Forget(u.UserID)
+		if u.DeletedAt != nil {
+			hub.CloseUser(u.UserID, ws.CloseUnauthorized, ws.ReasonDeleted)
+		} else {
+			reason := ""
+			if u.SuspensionReason != nil {
+				reason = *u.SuspensionReason
 			}
-			deleted++
+			hub.CloseUser(u.UserID, ws.CloseForbidden, auth.SuspendedMessage(reason))
 		}
+		deleted++
 	}
 	return deleted, nil
 }

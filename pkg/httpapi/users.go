@@ -203,14 +203,14 @@ func (a *API) setCurrentVehicle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	msg, id, err := a.Account.SetCurrentVehicle(c.Request().Context(), me(c), vehicleID)
+	id, err := a.Account.SetCurrentVehicle(c.Request().Context(), me(c), vehicleID)
 	if err != nil {
 		return err
 	}
-	var vid *string
+	msg, vid := "Vehículo actual removido.", (*string)(nil)
 	if id != nil {
 		s := id.String()
-		vid = &s
+		msg, vid = "Vehículo actual establecido.", &s
 	}
 	return c.JSON(http.StatusOK, struct {
 		Message   string  `json:"message"`

@@ -52,6 +52,33 @@ func cpuTicks(t *testing.T, pid int) int64 {
 	return u + s
 }
 
+// socketUpdates reads hermez_location_updates_total{source="socket"} by outcome from the worker's /metrics.
+func socketUpdates(t *testing.T, base string) map[string]float64 {
+	res, err := http.Get("http://" + base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		l := sc.Text()
+		if !strings.HasPrefix(l, "hermez_location_updates_total{") || !strings.Contains(l, `source="socket"`) {
+			continue
+		}
+		i := strings.Index(l, `outcome="`)
+		if i < 0 {
+			continue
+		}
+		o := l[i+9:]
+		o = o[:strings.IndexByte(o, '"')]
+		f := strings.Fields(l)
+		v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+		out[o] = v
+	}
+	return out
+}
+
 func TestTrackLoad(t *testing.T) {
 	if os.Getenv("BENCH_TRACK") != "1" || !testutil.IsPostgres() || os.Getenv("TEST_REDIS_URL") == "" {
 		t.Skip("BENCH_TRACK=1 with TEST_DATABASE_URL and TEST_REDIS_URL runs the tracking load (bench/track.sh)")
@@ -189,6 +216,7 @@ func TestTrackLoad(t *testing.T) {
 	st.DB.Model(&store.TrackPoint{}).Count(&rows0)
 
 	// Drivers: one frame a second each, spread over the second; 3 m north each time.
+	m0 := socketUpdates(t, base)
 	cpu0, began := cpuTicks(t, cmd.Process.Pid), time.Now()
 	var sent atomic.Int64
 	var senders sync.WaitGroup
@@ -216,6 +244,8 @@ func TestTrackLoad(t *testing.T) {
 	elapsed := time.Since(began)
 	cpu1 := cpuTicks(t, cmd.Process.Pid)
 	time.Sleep(2 * time.Second) // last frames and the drainer (every 200 ms)
+	m1 := socketUpdates(t, base)
+	keptN, soon := m1["kept"]-m0["kept"], m1["too_soon"]-m0["too_soon"]
 	var rows int64
 	st.DB.Model(&store.TrackPoint{}).Count(&rows)
 	for _, c := range append(clients, driverConns...) {
@@ -242,10 +272,10 @@ func TestTrackLoad(t *testing.T) {
 		}
 	}
 	n := sent.Load()
-	t.Logf("FIGURE track-load: %d drivers × 1 location/s over sockets to one worker for %s: sent %d, driver_location received %d (%.3f per update), publish→receipt p50 %s p99 %s max %s; trail rows written %d (%.4f per update); worker CPU %.3f ms per update (%.0f%% of one core)",
-		drivers, elapsed.Round(time.Second), n, received.Load(), float64(received.Load())/float64(n),
+	t.Logf("FIGURE track-load: %d drivers × 1 location/s over sockets to one worker for %s: sent %d, kept %.0f, dropped by the once-a-second rule %.0f (%.1f%%), other %v; driver_location received %d (%.3f per kept update), publish→receipt p50 %s p99 %s max %s; trail rows written %d (%.4f per update sent, %.4f per kept); worker CPU %.3f ms per update sent (%.0f%% of one core)",
+		drivers, elapsed.Round(time.Second), n, keptN, soon, 100*soon/float64(n), m1, received.Load(), float64(received.Load())/keptN,
 		pct(0.50).Round(100*time.Microsecond), pct(0.99).Round(100*time.Microsecond), pct(1).Round(time.Millisecond),
-		rows-rows0, float64(rows-rows0)/float64(n), float64(cpu1-cpu0)*10/float64(n), float64(cpu1-cpu0)/elapsed.Seconds())
+		rows-rows0, float64(rows-rows0)/float64(n), float64(rows-rows0)/keptN, float64(cpu1-cpu0)*10/float64(n), float64(cpu1-cpu0)/elapsed.Seconds())
 	if kept != "" {
 		t.Logf("last worker error: %s", kept)
 	}

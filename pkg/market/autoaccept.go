@@ -57,7 +57,7 @@ func (s *Service) armAutoAccept(tx *gorm.DB, q *store.Quote, now time.Time) ([]r
 	}
 	q.AutoAcceptAt = &at
 	q.Version++
-	return s.quoteUpdatedFrames(tx, q)
+	return s.quoteUpdatedFrames(tx, q, true)
 }
 
 // AutoAcceptDue runs every automatic accept that is due (auto_accept_at
@@ -165,5 +165,5 @@ func (s *Service) rearmAutoAccept(tx *gorm.DB, id uuid.UUID) ([]realtime.Message
 	if err := ts.Fill(tx); err != nil {
 		return nil, err
 	}
-	return s.quoteUpdatedFrames(tx, q)
+	return s.quoteUpdatedFrames(tx, q, true)
 }

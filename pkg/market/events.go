@@ -66,10 +66,21 @@ func quoteUser(q *store.Quote) audience {
 	return audience{realtime.GroupUserQuotes(q.ClientID), q.ClientID}
 }
 
-// quoteFrames renders q's frames at q.Version; final: the quote is gone.
+// quoteFrames renders q's frames at q.Version; final: the quote is gone. Its
+// frames to new_quotes carry q's pickup mark (realtime.Message.Pickup).
 func quoteFrames(q *store.Quote, final bool, types []string, auds ...audience) ([]realtime.Message, error) {
 	ab := about{realtime.ResourceQuote(q.ID.String()), q.Version, final}
-	return frames(types, auds, ab, func(v view.Viewer) any { return view.NewQuote(q, v) })
+	msgs, err := frames(types, auds, ab, func(v view.Viewer) any { return view.NewQuote(q, v) })
+	if err != nil || q.PickupLatitude == nil || q.PickupLongitude == nil {
+		return msgs, err
+	}
+	mark := &realtime.Pickup{Lat: *q.PickupLatitude, Lng: *q.PickupLongitude}
+	for i := range msgs {
+		if msgs[i].Group == realtime.GroupNewQuotes {
+			msgs[i].Pickup = mark
+		}
+	}
+	return msgs, nil
 }
 
 // quoteRemovedFrames announces a quote that ended (cancelled, deleted, expired,

@@ -323,15 +323,27 @@ func (s *Service) lockOwnPending(tx *gorm.DB, ts *store.TypeSet, caller string, 
 
 // quoteUpdatedFrames renders quote_updated, nearby_drivers counted for the
 // client's audiences (in the change's transaction: the count is a bounded
-// read of the location store, see nearby.FillTimeout).
-func (s *Service) quoteUpdatedFrames(tx *gorm.DB, q *store.Quote) ([]realtime.Message, error) {
+// read of the location store, see nearby.FillTimeout). hadPickup is whether q
+// had pickup coordinates before the change: when the change gave it some, its
+// new_quotes frame is marked Added (every placed socket may be showing it,
+// place.md §4).
+func (s *Service) quoteUpdatedFrames(tx *gorm.DB, q *store.Quote, hadPickup bool) ([]realtime.Message, error) {
 	s.Nearby.Fill(tx.Statement.Context, q)
 	auds := []audience{quoteOwn(q), quoteUser(q)}
 	if q.Status == store.QuotePending {
 		auds = append(auds, quoteNew())
 	}
-	return quoteFrames(q, false, []string{realtime.QuoteUpdated}, auds...)
+	msgs, err := quoteFrames(q, false, []string{realtime.QuoteUpdated}, auds...)
+	for i := range msgs {
+		if p := msgs[i].Pickup; p != nil && !hadPickup {
+			msgs[i].Pickup = &realtime.Pickup{Lat: p.Lat, Lng: p.Lng, Added: true}
+		}
+	}
+	return msgs, err
 }
+
+// hasPickup tells whether q has both pickup coordinates.
+func hasPickup(q *store.Quote) bool { return q.PickupLatitude != nil && q.PickupLongitude != nil }
 
 // UpdateQuote changes the Set fields of the caller's pending, unexpired quote
 // (PUT and PATCH: their decoders differ in what they require) and publishes
@@ -349,6 +361,7 @@ func (s *Service) UpdateQuote(ctx context.Context, caller *store.User, id uuid.U
 		if q, err = s.lockOwnPending(tx, &ts, caller.UserID, id, MsgQuoteNotPending, true); err != nil {
 			return nil, err
 		}
+		hadPickup := hasPickup(q)
 		if err := applyQuote(tx, &ts, q, in); err != nil {
 			return nil, err
 		}
@@ -373,7 +386,7 @@ func (s *Service) UpdateQuote(ctx context.Context, caller *store.User, id uuid.U
 		if err := ts.Fill(tx); err != nil {
 			return nil, err
 		}
-		return s.quoteUpdatedFrames(tx, q)
+		return s.quoteUpdatedFrames(tx, q, hadPickup)
 	})
 	if err != nil {
 		return nil, err
@@ -473,7 +486,7 @@ func (s *Service) ExtendQuote(ctx context.Context, caller *store.User, id uuid.U
 		if err := ts.Fill(tx); err != nil {
 			return nil, err
 		}
-		return s.quoteUpdatedFrames(tx, q)
+		return s.quoteUpdatedFrames(tx, q, true)
 	})
 	if err != nil {
 		return nil, err

@@ -16,9 +16,11 @@ import (
 // frames, JSON too, so they never start with the marker). A frame with a
 // Resource is
 //
-//	0x1E <version> ' ' <final: 0|1> ' ' <resource> '\n' <payload>
+//	0x1E <version> ' ' <final: 0|1>['@' <lat> ',' <lng> [',+']] ' ' <resource> '\n' <payload>
 //
-// 0x1E (ASCII record separator) cannot start a JSON text.
+// the optional part after '@' being the pickup mark of a new_quotes frame
+// (Message.Pickup; ",+" when Added). 0x1E (ASCII record separator) cannot
+// start a JSON text.
 const envelopeMarker = 0x1E
 
 // EncodeEnvelope renders m for the broker.
@@ -30,10 +32,20 @@ func EncodeEnvelope(m Message) []byte {
 	b = append(b, envelopeMarker)
 	b = strconv.AppendInt(b, m.Version, 10)
 	if m.Final {
-		b = append(b, " 1 "...)
+		b = append(b, " 1"...)
 	} else {
-		b = append(b, " 0 "...)
+		b = append(b, " 0"...)
 	}
+	if p := m.Pickup; p != nil {
+		b = append(b, '@')
+		b = strconv.AppendFloat(b, p.Lat, 'f', -1, 64)
+		b = append(b, ',')
+		b = strconv.AppendFloat(b, p.Lng, 'f', -1, 64)
+		if p.Added {
+			b = append(b, ",+"...)
+		}
+	}
+	b = append(b, ' ')
 	b = append(b, m.Resource...)
 	b = append(b, '\n')
 	return append(b, m.Payload...)
@@ -50,6 +62,7 @@ func DecodeEnvelope(group string, data []byte) (Message, error) {
 	}
 	ver, rest, ok1 := bytes.Cut(head, []byte{' '})
 	final, resource, ok2 := bytes.Cut(rest, []byte{' '})
+	final, mark, marked := bytes.Cut(final, []byte{'@'})
 	if !ok1 || !ok2 || len(resource) == 0 || (string(final) != "0" && string(final) != "1") {
 		return Message{}, fmt.Errorf("broker envelope on %s: bad header %q", group, head)
 	}
@@ -57,5 +70,29 @@ func DecodeEnvelope(group string, data []byte) (Message, error) {
 	if err != nil {
 		return Message{}, fmt.Errorf("broker envelope on %s: bad version %q", group, ver)
 	}
-	return Message{Group: group, Payload: payload, Resource: string(resource), Version: v, Final: string(final) == "1"}, nil
+	var pickup *Pickup
+	if marked {
+		if pickup, err = parsePickup(mark); err != nil {
+			return Message{}, fmt.Errorf("broker envelope on %s: bad pickup mark %q", group, head)
+		}
+	}
+	return Message{Group: group, Payload: payload, Resource: string(resource), Version: v, Final: string(final) == "1", Pickup: pickup}, nil
+}
+
+// parsePickup reads "<lat>,<lng>[,+]".
+func parsePickup(mark []byte) (*Pickup, error) {
+	lat, rest, ok := bytes.Cut(mark, []byte{','})
+	if !ok {
+		return nil, fmt.Errorf("no longitude")
+	}
+	lng, added, hasAdded := bytes.Cut(rest, []byte{','})
+	if hasAdded && string(added) != "+" {
+		return nil, fmt.Errorf("bad flag")
+	}
+	la, err1 := strconv.ParseFloat(string(lat), 64)
+	ln, err2 := strconv.ParseFloat(string(lng), 64)
+	if err1 != nil || err2 != nil || la < -90 || la > 90 || ln < -180 || ln > 180 {
+		return nil, fmt.Errorf("bad coordinates")
+	}
+	return &Pickup{Lat: la, Lng: ln, Added: hasAdded}, nil
 }

@@ -13,6 +13,8 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		{Group: "quote_1", Payload: payload, Resource: realtime.ResourceQuote("1"), Version: 42},
 		{Group: "new_quotes", Payload: payload, Resource: realtime.ResourceOffer("a b"), Version: 7, Final: true},
 		{Group: "_control", Payload: []byte(`{"type":"user_deleted","user":"u"}`)},
+		{Group: "new_quotes", Payload: payload, Resource: realtime.ResourceQuote("2"), Version: 3, Pickup: &realtime.Pickup{Lat: 4.711, Lng: -74.072135}},
+		{Group: "new_quotes", Payload: payload, Resource: realtime.ResourceQuote("3"), Version: 4, Final: true, Pickup: &realtime.Pickup{Lat: -90, Lng: 180, Added: true}},
 	} {
 		wire := realtime.EncodeEnvelope(m)
 		if m.Resource == "" && !bytes.Equal(wire, m.Payload) {
@@ -23,11 +25,13 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got.Group != m.Group || !bytes.Equal(got.Payload, m.Payload) || got.Resource != m.Resource ||
-			got.Version != m.Version || got.Final != m.Final {
+			got.Version != m.Version || got.Final != m.Final || (got.Pickup == nil) != (m.Pickup == nil) ||
+			got.Pickup != nil && *got.Pickup != *m.Pickup {
 			t.Fatalf("round trip: %+v → %q → %+v", m, wire, got)
 		}
 	}
-	for _, bad := range []string{"\x1e12 0 quote:1", "\x1ex 0 quote:1\n{}", "\x1e1 2 quote:1\n{}", "\x1e1 0 \n{}"} {
+	for _, bad := range []string{"\x1e12 0 quote:1", "\x1ex 0 quote:1\n{}", "\x1e1 2 quote:1\n{}", "\x1e1 0 \n{}",
+		"\x1e1 0@4.7 quote:1\n{}", "\x1e1 0@4.7,x quote:1\n{}", "\x1e1 0@91,0 quote:1\n{}", "\x1e1 0@4,5,- quote:1\n{}", "\x1e1 0@4,5 \n{}", "\x1e1 2@4,5 q\n{}"} {
 		if _, err := realtime.DecodeEnvelope("g", []byte(bad)); err == nil {
 			t.Errorf("decoded a bad envelope %q", bad)
 		}

@@ -84,6 +84,21 @@ type Message struct {
 	Resource string `json:"resource,omitempty"`
 	Version  int64  `json:"version,omitempty"`
 	Final    bool   `json:"final,omitempty"`
+	// Pickup marks a quote's frame to new_quotes (place.md §4): the quote's
+	// pickup point after the change, so the hub sends it only to the unplaced
+	// sockets and to the placed ones near it (or that were sent the quote).
+	// Nil: the quote has no pickup coordinates (every socket gets it, as
+	// before place existed). It travels in the broker envelope, never in Payload.
+	Pickup *Pickup `json:"pickup,omitempty"`
+}
+
+// Pickup is the placement mark of a new_quotes frame (Message.Pickup).
+type Pickup struct {
+	Lat float64 `json:"lat"`
+	Lng float64 `json:"lng"`
+	// Added: the change gave the quote its pickup (it had none, so every
+	// placed socket may be showing it).
+	Added bool `json:"added,omitempty"`
 }
 
 // Resource keys of the order rule.

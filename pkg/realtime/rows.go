@@ -32,12 +32,13 @@ type storedFrame struct {
 	Resource string          `json:"resource,omitempty"`
 	Version  int64           `json:"version,omitempty"`
 	Final    bool            `json:"final,omitempty"`
+	Pickup   *Pickup         `json:"pickup,omitempty"`
 	Payload  json.RawMessage `json:"payload,omitempty"`
 }
 
 // outboxRow renders the frames of one change as its outbox row.
 func outboxRow(msgs []Message, now time.Time) (store.OutboxEvent, error) {
-	if len(msgs) == 1 {
+	if len(msgs) == 1 && msgs[0].Pickup == nil { // a pickup mark has no column: Frames keeps it
 		m := msgs[0]
 		return store.OutboxEvent{GroupName: m.Group, EventType: m.Type, Payload: string(m.Payload), CreatedAt: now,
 			Resource: m.Resource, Version: m.Version, Final: m.Final}, nil
@@ -64,7 +65,7 @@ func encodeFrames(msgs []Message) (string, error) {
 		if len(m.Payload) == 0 {
 			return "", fmt.Errorf("encode frames: frame %d (%s to %s) has no payload", i, m.Type, m.Group)
 		}
-		head, err := json.Marshal(storedFrame{Group: m.Group, Type: m.Type, Resource: m.Resource, Version: m.Version, Final: m.Final})
+		head, err := json.Marshal(storedFrame{Group: m.Group, Type: m.Type, Resource: m.Resource, Version: m.Version, Final: m.Final, Pickup: m.Pickup})
 		if err != nil {
 			return "", fmt.Errorf("encode frames: %w", err)
 		}
@@ -124,7 +125,7 @@ func RowFrames(row store.OutboxEvent) ([]Message, error) {
 	}
 	msgs := make([]Message, len(frames))
 	for i, f := range frames {
-		msgs[i] = Message{Group: f.Group, Type: f.Type, Payload: f.Payload, Resource: f.Resource, Version: f.Version, Final: f.Final}
+		msgs[i] = Message{Group: f.Group, Type: f.Type, Payload: f.Payload, Resource: f.Resource, Version: f.Version, Final: f.Final, Pickup: f.Pickup}
 	}
 	return msgs, nil
 }

@@ -28,6 +28,8 @@ func TestChangeStoresItsFramesInOneRow(t *testing.T) {
 		{Group: "driver_offers_d", Type: "offer_deleted", Payload: []byte(`{"type":"offer_deleted","data":{}}`), Resource: "offer:9",
 			Version: 7, Final: true},
 		{Group: "_control", Type: "user_deleted", Payload: []byte(`{"type":"user_deleted","user":"u"}`)},
+		{Group: "new_quotes", Type: "quote_updated", Payload: []byte(`{"type":"quote_updated","data":{}}`), Resource: "quote:2", Version: 4,
+			Pickup: &realtime.Pickup{Lat: 4.711, Lng: -74.0721, Added: true}},
 	}
 	write := func(msgs ...realtime.Message) {
 		t.Helper()
@@ -38,18 +40,22 @@ func TestChangeStoresItsFramesInOneRow(t *testing.T) {
 	}
 	write(frames...)
 	write(frames[3])
+	write(frames[4]) // alone, but its pickup mark has no column: stored as frames
 
 	var rows []store.OutboxEvent
 	if err := st.DB.Order("id").Find(&rows).Error; err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 2 {
-		t.Fatalf("%d rows for two changes, want 2", len(rows))
+	if len(rows) != 3 {
+		t.Fatalf("%d rows for three changes, want 3", len(rows))
+	}
+	if rows[2].Frames == nil {
+		t.Fatalf("a lone frame with a pickup mark was stored in columns (the mark lost): %+v", rows[2])
 	}
 	if rows[0].Frames == nil || rows[0].GroupName != "" || !json.Valid([]byte(*rows[0].Frames)) {
-		t.Fatalf("the change with 4 frames was not stored as one row of frames (a JSON array): %+v", rows[0])
+		t.Fatalf("the change with 5 frames was not stored as one row of frames (a JSON array): %+v", rows[0])
 	}
-	wantHeads := "quote:1 3 new_quotes quote_1\noffer:9 7 driver_offers_d\n"
+	wantHeads := "quote:1 3 new_quotes quote_1\noffer:9 7 driver_offers_d\nquote:2 4 new_quotes\n"
 	if rows[0].Heads != wantHeads {
 		t.Fatalf("heads %q, want %q", rows[0].Heads, wantHeads)
 	}
@@ -57,14 +63,14 @@ func TestChangeStoresItsFramesInOneRow(t *testing.T) {
 		t.Fatalf("the change with one frame: %+v", rows[1])
 	}
 	got := testutil.UnpublishedFrames(t, st)
-	want := append(append([]realtime.Message{}, frames...), frames[3])
+	want := append(append([]realtime.Message{}, frames...), frames[3], frames[4])
 	if len(got) != len(want) {
 		t.Fatalf("%d frames back, want %d", len(got), len(want))
 	}
 	for i := range want {
 		g, w := got[i], want[i]
 		if g.Group != w.Group || g.Type != w.Type || string(g.Payload) != string(w.Payload) || g.Resource != w.Resource ||
-			g.Version != w.Version || g.Final != w.Final {
+			g.Version != w.Version || g.Final != w.Final || (g.Pickup == nil) != (w.Pickup == nil) || g.Pickup != nil && *g.Pickup != *w.Pickup {
 			t.Fatalf("frame %d:\n got %+v (%s)\nwant %+v (%s)", i, g, g.Payload, w, w.Payload)
 		}
 	}

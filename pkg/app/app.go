@@ -31,6 +31,7 @@ import (
 	"hermez/pkg/serve"
 	"hermez/pkg/store"
 	"hermez/pkg/track"
+	"hermez/pkg/ws"
 )
 
 // Logger is JSON in production, text with DEBUG=true.
@@ -164,6 +165,9 @@ func (b *Broker) Locations(cfg config.Config, now func() time.Time) *location.St
 			b.locations = location.NewRedis(b.Redis, brokerPrefix(cfg, b)+"place:", cfg.LocationTTL(), now)
 		} else {
 			b.locations = location.NewMemory(cfg.LocationTTL(), now)
+		}
+		if b.Publisher != nil { // the workers holding placed sockets hear of moves (place.md §4)
+			b.locations.Observe((&ws.Announcer{Publisher: b.Publisher, Log: slog.Default(), Now: b.locations.Now}).Observe)
 		}
 	})
 	return b.locations

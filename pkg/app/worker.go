@@ -84,7 +84,7 @@ func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *s
 		checks = append(checks, serve.Check{Name: "jwks", Ping: authn.KeysReady})
 	}
 	serve.Health(e, checks...)
-	(&ws.Server{Hub: hub, Auth: authn, Store: st, Log: log, Cap: lim.sockets, Tracker: trk, Nearby: NearbyCounter(cfg, log, st, broker)}).Routes(e)
+	(&ws.Server{Hub: hub, Auth: authn, Store: st, Log: log, Cap: lim.sockets, Tracker: trk, Nearby: NearbyCounter(cfg, log, st, broker), RadiusKm: cfg.QuoteRadiusKm}).Routes(e)
 	runner := NewRunner(cfg, log, st, broker, o.Sweep)
 	runner.AutoAccept = o.AutoAccept
 	w := &Worker{Handler: e, Hub: hub, Runner: runner, Auth: authn, Dev: dev}
@@ -220,7 +220,7 @@ func (w *Web) mountSockets(e *echo.Echo, cfg config.Config, log *slog.Logger, st
 	hub := ws.NewHub(sub, log, ws.Options{})
 	hub.Locations = w.Broker.Locations(cfg, func() time.Time { return st.Now() })
 	watchDeletedUsers(hub, w.Auth, st, log)
-	(&ws.Server{Hub: hub, Auth: w.Auth, Store: st, Log: log, Cap: sockets, Tracker: w.Market.Tracking, Nearby: w.Market.Nearby}).Routes(e)
+	(&ws.Server{Hub: hub, Auth: w.Auth, Store: st, Log: log, Cap: sockets, Tracker: w.Market.Tracking, Nearby: w.Market.Nearby, RadiusKm: cfg.QuoteRadiusKm}).Routes(e)
 	w.Hub = hub
 	w.Background = append(w.Background, sockets.Run)
 	w.Background = append(w.Background, func(ctx context.Context) {

@@ -58,6 +58,10 @@ var (
 	TrackPointsWritten = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "hermez_track_points_written_total", Help: "Trail points written to PostgreSQL (sampled, batched).",
 	})
+	// SocketsMoved counts new_quotes sockets whose area moved (place.md §4).
+	SocketsMoved = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "hermez_ws_placed_moves_total", Help: "new_quotes sockets whose area moved (unplaced to placed, more than 1 km, or back to unplaced): each got a fresh initial_quotes.",
+	})
 	// SocketsOpen is the number of open WebSockets.
 	SocketsOpen = promauto.NewGauge(prometheus.GaugeOpts{
 		Name: "hermez_ws_connections", Help: "Open WebSocket connections.",

@@ -21,6 +21,22 @@ func GroupUserDeliveries(id string) string   { return "user_deliveries_" + id }
 func GroupDriverDeliveries(id string) string { return "driver_deliveries_" + id }
 func GroupDriverOffers(id string) string     { return "driver_offers_" + id }
 
+// GroupUserLocation carries announcements of a user's location between
+// processes (place.md §4): the workers holding that user's new_quotes sockets
+// subscribe to it and move the sockets' areas. Not a socket group: the hub
+// reads its frames and never forwards them (pkg/ws placed.go).
+func GroupUserLocation(user string) string { return locationGroupPrefix + user }
+
+// UserOfLocationGroup is the user of a GroupUserLocation group ("" when group is not one).
+func UserOfLocationGroup(group string) string {
+	if len(group) <= len(locationGroupPrefix) || group[:len(locationGroupPrefix)] != locationGroupPrefix {
+		return ""
+	}
+	return group[len(locationGroupPrefix):]
+}
+
+const locationGroupPrefix = "_location_"
+
 // GroupControl carries control messages between processes (not a socket group):
 // e.g. {"type":"user_deleted","user":"…"} makes every worker close that user's sockets with 4401.
 const GroupControl = "_control"

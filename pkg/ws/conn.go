@@ -44,11 +44,14 @@ type Conn struct {
 	user  string
 	group string
 	opts  *Options
+	place *placement // a new_quotes socket of a placing hub (placed.go); nil otherwise
 
 	mu      sync.Mutex
 	queue   []frame // bounded by opts.QueueSize
-	writing bool    // a writer owns the socket (or the handshake holds it, see start)
-	closing bool    // Close was called: the writer sends the close frame and ends
+	held    []frame // while holding: events wait here for a moving socket's snapshot (placed.go)
+	holding bool
+	writing bool // a writer owns the socket (or the handshake holds it, see start)
+	closing bool // Close was called: the writer sends the close frame and ends
 	code    int
 	reason  string
 
@@ -123,13 +126,19 @@ func (c *Conn) push(f frame) bool {
 		c.mu.Unlock()
 		return false
 	}
+	if c.holding && f.pm != nil && f.resource != "" {
+		if len(c.held) >= c.opts.QueueSize {
+			c.mu.Unlock()
+			c.overflow()
+			return false
+		}
+		c.held = append(c.held, f)
+		c.mu.Unlock()
+		return true
+	}
 	if len(c.queue) >= c.opts.QueueSize {
 		c.mu.Unlock()
-		metrics.SocketMessagesDropped.Inc()
-		if c.dropped.CompareAndSwap(false, true) {
-			metrics.SocketsClosedSlow.Inc()
-			c.Close(CloseTryAgainLater, ReasonSlow)
-		}
+		c.overflow()
 		return false
 	}
 	c.queue = append(c.queue, f)
@@ -140,6 +149,51 @@ func (c *Conn) push(f frame) bool {
 		go c.writeLoop()
 	}
 	return true
+}
+
+// overflow closes a socket whose queue is full (1013), once.
+func (c *Conn) overflow() {
+	metrics.SocketMessagesDropped.Inc()
+	if c.dropped.CompareAndSwap(false, true) {
+		metrics.SocketsClosedSlow.Inc()
+		c.Close(CloseTryAgainLater, ReasonSlow)
+	}
+}
+
+// hold makes events wait (a moving socket's new snapshot must go first).
+func (c *Conn) hold() {
+	c.mu.Lock()
+	c.holding = true
+	c.mu.Unlock()
+}
+
+// unhold queues first (the new snapshot, when not nil) and then the events
+// held since hold, except those older than the snapshot showed (seen).
+func (c *Conn) unhold(first []byte, seen realtime.Versions) {
+	c.mu.Lock()
+	held := dropStale(c.held, seen)
+	c.held, c.holding = nil, false
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	if len(c.queue)+1+len(held) > c.opts.QueueSize {
+		c.mu.Unlock()
+		c.overflow()
+		return
+	}
+	if first != nil {
+		c.queue = append(c.queue, frame{text: first})
+	}
+	c.queue = append(c.queue, held...)
+	spawn := !c.writing && len(c.queue) > 0
+	if spawn {
+		c.writing = true
+	}
+	c.mu.Unlock()
+	if spawn {
+		go c.writeLoop()
+	}
 }
 
 // Close asks the writer to send a close frame with code and reason and end

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sort"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"hermez/pkg/apperr"
 	"hermez/pkg/auth"
+	"hermez/pkg/geo"
 	"hermez/pkg/market"
 	"hermez/pkg/nearby"
 	"hermez/pkg/realtime"
@@ -38,6 +40,9 @@ type Server struct {
 	// Nearby counts nearby_drivers for the snapshots of the quote's client
 	// (user_quotes, quote_{id}); nil: rendered null.
 	Nearby *nearby.Counter
+	// RadiusKm is a placed new_quotes socket's radius (QUOTE_RADIUS_KM); with
+	// Hub.Locations set too, new_quotes sockets are placed (placed.go).
+	RadiusKm float64
 
 	once     sync.Once
 	upgrader websocket.Upgrader
@@ -62,6 +67,16 @@ func (s *Server) init() {
 	s.once.Do(func() {
 		if s.Log == nil {
 			s.Log = slog.Default()
+		}
+		if s.Hub.Locations != nil && s.RadiusKm > 0 {
+			s.Hub.place = placer{radiusKm: s.RadiusKm, snapshot: func(ctx context.Context, centre *geo.Point, seen realtime.Versions) ([]byte, []string, error) {
+				v, shown, err := s.newQuotesSnapshot(ctx, centre, seen)
+				if err != nil {
+					return nil, nil, err
+				}
+				b, err := json.Marshal(v)
+				return b, shown, err
+			}}
 		}
 		s.upgrader = websocket.Upgrader{
 			HandshakeTimeout: 10 * time.Second,
@@ -97,6 +112,7 @@ const (
 // code (4403/4404) with its reason, and the initial message (nil: none).
 type plan struct {
 	group  string
+	place  *placement // a new_quotes socket of a placing hub
 	deny   int
 	reason string
 	// snapshot reads the initial message and notes in seen the version of
@@ -164,6 +180,7 @@ func (s *Server) handle(r route) echo.HandlerFunc {
 		}
 		conn := newConn(wsc, u.UserID, p.group, &s.Hub.opts)
 		conn.availHint = u.AvailableDriver()
+		conn.place = p.place
 		if !s.Hub.join(conn) {
 			release()
 			closeNow(wsc, CloseGoingAway, ReasonGoingAway)
@@ -269,12 +286,78 @@ type initialStats struct {
 // Routes of docs/realtime.md.
 
 func (s *Server) newQuotes(echo.Context) (func(context.Context, *store.User) (*plan, error), error) {
-	return func(_ context.Context, _ *store.User) (*plan, error) {
-		return &plan{group: realtime.GroupNewQuotes, snapshot: func(ctx context.Context, seen realtime.Versions) (any, error) {
-			qs, err := market.SnapshotNewQuotes(ctx, s.Store.DB, s.Store.Now(), seen)
-			return initialQuotes{Type: "initial_quotes", Quotes: quotesJSON(qs)}, err
+	return func(ctx context.Context, u *store.User) (*plan, error) {
+		if !s.Hub.place.on() {
+			return &plan{group: realtime.GroupNewQuotes, snapshot: func(ctx context.Context, seen realtime.Versions) (any, error) {
+				v, _, err := s.newQuotesSnapshot(ctx, nil, seen)
+				return v, err
+			}}, nil
+		}
+		// The area is decided before the socket joins (the hub routes by it
+		// from the join on) and its snapshot shows that area.
+		place := s.Hub.newPlacement(ctx, u.UserID)
+		centre := place.centre
+		return &plan{group: realtime.GroupNewQuotes, place: place, snapshot: func(ctx context.Context, seen realtime.Versions) (any, error) {
+			v, shown, err := s.newQuotesSnapshot(ctx, centre, seen)
+			place.shown = shown
+			return v, err
 		}}, nil
 	}, nil
+}
+
+// newQuotesSnapshot is initial_quotes for an area (place.md §4): with a
+// centre, the quotes whose pickup is within the radius, nearest first, then
+// those without pickup coordinates, newest first; without one, every pending
+// quote, newest first (as before place existed). seen gets the versions of
+// the quotes shown; shown lists those with a pickup.
+func (s *Server) newQuotesSnapshot(ctx context.Context, centre *geo.Point, seen realtime.Versions) (initialQuotes, []string, error) {
+	all := realtime.Versions{}
+	qs, err := market.SnapshotNewQuotes(ctx, s.Store.DB, s.Store.Now(), all)
+	if err != nil {
+		return initialQuotes{}, nil, err
+	}
+	if centre != nil {
+		qs = nearestFirst(qs, *centre, s.RadiusKm)
+	}
+	var shown []string
+	for i := range qs {
+		r := realtime.ResourceQuote(qs[i].ID.String())
+		seen.Note(r, all[r])
+		if qs[i].PickupLatitude != nil && qs[i].PickupLongitude != nil {
+			shown = append(shown, r)
+		}
+	}
+	return initialQuotes{Type: "initial_quotes", Quotes: quotesJSON(qs)}, shown, nil
+}
+
+// nearestFirst keeps the quotes within radiusKm of centre, nearest pickup
+// first, then those without pickup coordinates in their order (newest first).
+func nearestFirst(qs []store.Quote, centre geo.Point, radiusKm float64) []store.Quote {
+	type near struct {
+		i int
+		d float64
+	}
+	var in []near
+	var none []int
+	for i := range qs {
+		q := &qs[i]
+		if q.PickupLatitude == nil || q.PickupLongitude == nil {
+			none = append(none, i)
+			continue
+		}
+		if d := geo.DistanceKm(centre, geo.Point{Lat: *q.PickupLatitude, Lng: *q.PickupLongitude}); d <= radiusKm {
+			in = append(in, near{i, d})
+		}
+	}
+	sort.SliceStable(in, func(a, b int) bool { return in[a].d < in[b].d })
+	out := make([]store.Quote, 0, len(in)+len(none))
+	for _, n := range in {
+		out = append(out, qs[n.i])
+	}
+	for _, i := range none {
+		out = append(out, qs[i])
+	}
+	return out
 }
 
 func (s *Server) quote(c echo.Context) (func(context.Context, *store.User) (*plan, error), error) {

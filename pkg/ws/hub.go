@@ -85,6 +85,9 @@ type Hub struct {
 	// Locations, when set, keeps the `location` frames the sockets send
 	// (place.md §3; location.go). Set it before Run.
 	Locations *location.Store
+
+	place placer      // placed new_quotes sockets, set by the Server (placed.go)
+	pi    placedIndex // their routing state (placed.go)
 }
 
 // NewHub makes a hub over sub. Call Run to start receiving.
@@ -95,7 +98,7 @@ func NewHub(sub realtime.Subscriber, log *slog.Logger, opts Options) *Hub {
 	life, endLife := context.WithCancel(context.Background())
 	return &Hub{sub: sub, log: log, opts: opts.withDefaults(),
 		groups: map[string]map[*Conn]struct{}{}, order: map[string]*groupOrder{}, users: map[string]map[*Conn]struct{}{},
-		subs: newSubscriptions(), life: life, endLife: endLife}
+		subs: newSubscriptions(), life: life, endLife: endLife, pi: newPlacedIndex()}
 }
 
 // Run receives the broker's frames, and pings the sockets, until ctx ends or
@@ -198,12 +201,20 @@ func (h *Hub) join(c *Conn) bool {
 		h.users[c.user] = u
 	}
 	u[c] = struct{}{}
+	var groups []string
+	if first {
+		groups = append(groups, c.group)
+	}
+	if c.place != nil && h.joinPlacedLocked(c) {
+		groups = append(groups, realtime.GroupUserLocation(c.user))
+	}
 	h.wg.Add(1)
 	h.mu.Unlock()
 	metrics.SocketsOpen.Inc()
-	if first {
-		h.syncSubscription(c.group)
+	if c.place != nil && c.place.loc != nil {
+		h.learn(c.user, c.place.loc)
 	}
+	h.syncSubscription(groups...)
 	return true
 }
 
@@ -227,11 +238,19 @@ func (h *Hub) leave(c *Conn) {
 			delete(h.users, c.user)
 		}
 	}
-	h.mu.Unlock()
-	metrics.SocketsOpen.Dec()
+	var groups []string
 	if last {
-		h.syncSubscription(c.group)
+		groups = append(groups, c.group)
 	}
+	if c.place != nil && h.leavePlacedLocked(c) {
+		groups = append(groups, realtime.GroupUserLocation(c.user))
+	}
+	h.mu.Unlock()
+	if c.place != nil {
+		h.forgetSent(c)
+	}
+	metrics.SocketsOpen.Dec()
+	h.syncSubscription(groups...)
 	h.wg.Done()
 }
 
@@ -242,6 +261,10 @@ func (h *Hub) leave(c *Conn) {
 func (h *Hub) Dispatch(msg realtime.Message) {
 	if msg.Group == realtime.GroupControl {
 		h.control(msg.Payload)
+		return
+	}
+	if user := realtime.UserOfLocationGroup(msg.Group); user != "" {
+		h.locationAnnounced(user, msg.Payload) // never forwarded to a socket
 		return
 	}
 	h.mu.RLock()
@@ -264,8 +287,13 @@ func (h *Hub) Dispatch(msg realtime.Message) {
 		h.log.Error("prepare frame", "group", msg.Group, "err", err)
 		return
 	}
+	f := frame{pm: pm, resource: msg.Resource, version: msg.Version}
+	if msg.Group == realtime.GroupNewQuotes && h.place.on() {
+		h.dispatchNewQuotes(msg, members, f)
+		return
+	}
 	for c := range members {
-		c.push(frame{pm: pm, resource: msg.Resource, version: msg.Version})
+		c.push(f)
 	}
 }
 
@@ -282,9 +310,15 @@ func (h *Hub) release(c *Conn, first []byte, seen realtime.Versions) {
 		return
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	g.raise(seen, time.Now())
+	if c.place != nil {
+		h.releasePlaced(c)
+	}
 	c.start(first, seen)
+	g.mu.Unlock()
+	if c.place != nil {
+		h.startPlaced(c)
+	}
 }
 
 // Control is the payload of a GroupControl frame.
@@ -350,6 +384,10 @@ func (h *Hub) ResetGroups(groups []string) {
 	}
 	n := 0
 	for _, g := range groups {
+		if u := realtime.UserOfLocationGroup(g); u != "" {
+			go h.recheck(u) // announcements may have been lost: ask the store
+			continue
+		}
 		if g == realtime.GroupControl {
 			if h.ControlLost == nil {
 				h.Reset()

@@ -42,6 +42,10 @@ func TestLocationFrame(t *testing.T) {
 		l, err := locs.Get(context.Background(), user)
 		return err == nil && l != nil && l.Latitude == 4.711 && *l.Speed == 2
 	})
+	// The socket is placed now: a fresh snapshot of its area (place.md §4).
+	if m := read(t, c, wait); m["type"] != "initial_quotes" {
+		t.Fatalf("after the first location: %v, want initial_quotes", m)
+	}
 	// Too soon: dropped, counted, no answer.
 	send(`{"type": "location", "latitude": 5, "longitude": -74.0721}`)
 	testutil.Eventually(t, wait, "the too-frequent frame counted", func() bool { return value(tooSoon) > before })

@@ -37,10 +37,15 @@ func newSubscriptions() subscriptions {
 // has local members, and returns once a round that read the membership after
 // this call has been sent. Each round reads the current membership, so the
 // last round after any sequence of joins and leaves wins.
-func (h *Hub) syncSubscription(group string) {
+func (h *Hub) syncSubscription(groups ...string) {
+	if len(groups) == 0 {
+		return
+	}
 	s := &h.subs
 	s.mu.Lock()
-	s.marked[group] = struct{}{}
+	for _, g := range groups {
+		s.marked[g] = struct{}{}
+	}
 	if s.running {
 		if s.next == nil {
 			s.next = make(chan struct{})
@@ -74,7 +79,7 @@ func (h *Hub) subscriptionRound(batch map[string]struct{}) {
 	h.mu.RLock()
 	h.subs.mu.Lock()
 	for g := range batch {
-		want := len(h.groups[g]) > 0
+		want := len(h.groups[g]) > 0 || h.wantsLocationGroup(g)
 		switch {
 		case want == h.subs.subscribed[g]:
 		case want:

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -112,16 +113,26 @@ func waitWritersIdle(b *testing.B, conns []*Conn) {
 // newConn, join, release, readLoop) and opens their clients in a child
 // process; it returns the server-side connections once all are open.
 func openRatioSockets(b *testing.B, h *Hub, n int) []*Conn {
+	return openBenchSockets(b, h, n, nil)
+}
+
+// openBenchSockets is openRatioSockets with prepare (when set) run on each
+// connection before it joins (the i-th socket served).
+func openBenchSockets(b *testing.B, h *Hub, n int, prepare func(i int, c *Conn)) []*Conn {
 	b.Helper()
 	s := &Server{Hub: h}
 	s.init()
 	got := make(chan *Conn, n)
+	var served atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		wsc, err := s.upgrader.Upgrade(batchingWriter{w}, r, nil)
 		if err != nil {
 			return
 		}
 		c := newConn(wsc, "user_bench", "new_quotes", &h.opts)
+		if prepare != nil {
+			prepare(int(served.Add(1)-1), c)
+		}
 		if !h.join(c) {
 			return
 		}

@@ -250,4 +250,3 @@ func testPlacedNewQuotes(t *testing.T, broker *app.Broker) {
 		t.Fatalf("unplaced again, got %s", got)
 	}
 }
-

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -60,8 +61,10 @@ func (s *sockets) has(text string) bool {
 // delivery's steps to delivered) while a driver sends distinctive locations
 // by HTTP and on a socket, collects every HTTP body and socket frame the other
 // users (the client, another driver) receive, and finds none of the driver's
-// coordinates (place.md §3). The driver's new_quotes socket is placed and
-// the quote near them still reaches it.
+// coordinates (place.md §3) outside the one exception: the client of the
+// delivery that driver drives, while it is active, in `driver_location`
+// (§6). The driver's new_quotes socket is placed and the quote near them
+// still reaches it.
 func TestLocationPrivacy(t *testing.T) {
 	t.Run("local", func(t *testing.T) { testLocationPrivacy(t, nil) })
 	t.Run("redis", func(t *testing.T) {
@@ -86,9 +89,14 @@ func testLocationPrivacy(t *testing.T, broker *app.Broker) {
 	secrets := []string{"7.123457", "73.987653", "7.123458", "73.987654", "7.131111", "73.981111"}
 
 	var bodies []string
+	var clientBodies []string // the client's, while their delivery is active: driver_location allowed
+	active := false
 	do := func(a actor, method, path string, body any) map[string]any {
 		res := w.Do(t, method, path, a.Tok, body)
-		if a.ID != driver.ID {
+		switch {
+		case a.ID == client.ID && active:
+			clientBodies = append(clientBodies, string(res.Body))
+		case a.ID != driver.ID:
 			bodies = append(bodies, string(res.Body))
 		}
 		if res.Status >= 300 || len(res.Body) == 0 || res.Body[0] != '{' {
@@ -135,6 +143,7 @@ func testLocationPrivacy(t *testing.T, broker *app.Broker) {
 		do(client, "GET", p, nil)
 		do(other, "GET", p, nil)
 	}
+	active = true
 	acc := do(client, "POST", "/deliveries/api/offers/"+offer["id"].(string)+"/accept/", nil)
 	if acc == nil {
 		t.Fatal("accept failed")
@@ -145,9 +154,10 @@ func testLocationPrivacy(t *testing.T, broker *app.Broker) {
 		t.Fatalf("accept answered no delivery: %v", acc)
 	}
 	clientSocks.open(t, w, "/ws/deliveries/"+did+"/", client.Tok)
-	for range 3 { // assigned → picked_up → in_transit → delivered
+	for i := range 3 { // assigned → picked_up → in_transit → delivered
 		mustStatus(t, w.Do(t, "POST", "/deliveries/api/"+did+"/change_status/", driver.Tok, nil), 200)
 		clk.Add(1100 * time.Millisecond)
+		active = i < 2
 		do(client, "GET", "/deliveries/api/"+did+"/", nil)
 	}
 	do(client, "GET", "/deliveries/api/", nil)
@@ -157,16 +167,71 @@ func testLocationPrivacy(t *testing.T, broker *app.Broker) {
 		return clientSocks.has(`"delivered"`)
 	})
 
-	seen := append(append(bodies, clientSocks.all()...), otherSocks.all()...)
-	if len(clientSocks.all()) < 10 || len(otherSocks.all()) < 4 || len(bodies) < 20 {
+	if len(clientSocks.all()) < 10 || len(otherSocks.all()) < 4 || len(bodies) < 15 || len(clientBodies) < 3 {
 		t.Fatalf("too few bodies and frames collected (client %d, other %d, bodies %d): the flow did not run",
 			len(clientSocks.all()), len(otherSocks.all()), len(bodies))
 	}
-	for _, text := range seen {
+	check := func(who, text string) {
+		t.Helper()
 		for _, s := range secrets {
 			if strings.Contains(text, s) {
-				t.Fatalf("another user received the driver's coordinate %s in %s", s, text)
+				t.Fatalf("%s received the driver's coordinate %s in %s", who, s, text)
 			}
 		}
 	}
+	// Everything the other driver got, and the client's answers before the
+	// accept and after delivered: nothing.
+	for _, text := range append(bodies, otherSocks.all()...) {
+		check("another user", text)
+	}
+	// The client's frames and answers while the delivery was active: only
+	// inside driver_location.
+	exception := 0
+	for _, text := range append(clientBodies, clientSocks.all()...) {
+		stripped, n := withoutDriverLocation(t, text)
+		exception += n
+		check("the client (outside driver_location)", stripped)
+	}
+	if exception == 0 {
+		t.Fatal("the client never got driver_location: the exception of place.md §6 was not exercised")
+	}
+}
+
+// withoutDriverLocation removes from a JSON text every driver_location frame
+// and field (the one channel allowed to carry a driver's position to the
+// delivery's client) and says how many it removed.
+func withoutDriverLocation(t *testing.T, text string) (string, int) {
+	t.Helper()
+	var v any
+	if json.Unmarshal([]byte(text), &v) != nil {
+		return text, 0
+	}
+	n := 0
+	var walk func(v any) any
+	walk = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			if x["type"] == "driver_location" {
+				n++
+				return nil
+			}
+			if dl, ok := x["driver_location"]; ok && dl != nil {
+				n++
+				delete(x, "driver_location")
+			}
+			for k, e := range x {
+				x[k] = walk(e)
+			}
+		case []any:
+			for i, e := range x {
+				x[i] = walk(e)
+			}
+		}
+		return v
+	}
+	b, err := json.Marshal(walk(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b), n
 }

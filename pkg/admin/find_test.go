@@ -161,3 +161,26 @@ func TestTrendsPage(t *testing.T) {
 		}
 	}
 }
+
+// A search the lists cannot take (too long, a NUL, not UTF-8) is said next
+// to the field and not applied; no 5xx on either database.
+func TestBadSearch(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser(t)
+	b.mustLogin()
+	for _, path := range []string{"/admin/users/", "/admin/deliveries/", "/admin/quotes/", "/admin/offers/", "/admin/vehicles/"} {
+		p := b.get(path + "?q=" + url.QueryEscape(strings.Repeat("a", 101)))
+		if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, `id="q-error"`) {
+			t.Errorf("%s long search: %d, want 400 with the message next to the field", path, p.Status)
+		}
+		// A NUL or bytes that are not UTF-8 are refused before the console (pkg/serve): 400, never a 5xx.
+		for _, q := range []string{"ana\x00", "\xff\xfe"} {
+			if p := b.get(path + "?q=" + url.QueryEscape(q)); p.Status != http.StatusBadRequest {
+				t.Errorf("%s q=%q: %d, want 400", path, q, p.Status)
+			}
+		}
+	}
+	if n := resultCount(t, b.get("/admin/users/?q="+url.QueryEscape(strings.Repeat("a", 101)))); n != 2 {
+		t.Errorf("a refused search filtered the list: %d users, want all 2", n)
+	}
+}

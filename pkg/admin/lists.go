@@ -1,8 +1,11 @@
 package admin
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -75,12 +78,24 @@ type dateRange struct {
 	From, To       string
 	FromErr, ToErr string
 	Range          backoffice.Range
+	// Q is the search text (?q=), QErr the message when it is refused
+	// (then Q is empty: no search).
+	Q, QErr string
 }
+
+// maxSearch bounds the search text, in characters.
+const maxSearch = 100
 
 const msgBadDate = "Fecha no válida: use el formato aaaa-mm-dd."
 
 func rangeOf(c echo.Context) dateRange {
-	d := dateRange{From: c.QueryParam("desde"), To: c.QueryParam("hasta")}
+	d := dateRange{From: c.QueryParam("desde"), To: c.QueryParam("hasta"), Q: c.QueryParam("q")}
+	switch {
+	case !utf8.ValidString(d.Q) || strings.ContainsRune(d.Q, 0):
+		d.Q, d.QErr = "", "La búsqueda tiene caracteres no válidos."
+	case utf8.RuneCountInString(d.Q) > maxSearch:
+		d.Q, d.QErr = "", fmt.Sprintf("La búsqueda admite hasta %d caracteres.", maxSearch)
+	}
 	if d.From != "" {
 		if t := day(d.From); t != nil {
 			d.Range.From = t
@@ -104,7 +119,7 @@ func rangeOf(c echo.Context) dateRange {
 }
 
 // Bad tells whether a bound was refused.
-func (d dateRange) Bad() bool { return d.FromErr != "" || d.ToErr != "" }
+func (d dateRange) Bad() bool { return d.FromErr != "" || d.ToErr != "" || d.QErr != "" }
 
 // status is the list page's HTTP status: 400 when a date was refused.
 func (d dateRange) status() int {

@@ -167,13 +167,13 @@ func (a *Console) vehicles(c echo.Context) error {
 	if state == "" {
 		state = backoffice.VehiclesPending
 	}
-	qtext := c.QueryParam("q")
-	rows, l, err := a.d.Office.Vehicles(c.Request().Context(), backoffice.VehicleFilter{State: state, Q: qtext, Page: pageNumber(c)})
+	dr := rangeOf(c)
+	rows, l, err := a.d.Office.Vehicles(c.Request().Context(), backoffice.VehicleFilter{State: state, Q: dr.Q, Page: pageNumber(c)})
 	if err != nil {
 		return a.fail(c, err)
 	}
-	return a.render(c, http.StatusOK, "vehicles.html", "Vehículos", map[string]any{
-		"Rows": rows, "State": state, "Q": qtext, "Total": l.Total, "Pager": pagerOf(c, l.More)})
+	return a.render(c, dr.status(), "vehicles.html", "Vehículos", map[string]any{
+		"Rows": rows, "State": state, "Q": dr.Q, "Dates": dr, "Total": l.Total, "Pager": pagerOf(c, l.More)})
 }
 
 type vehicleForm struct {
@@ -420,7 +420,7 @@ func (a *Console) vehicleTypeSave(c echo.Context) error {
 func (a *Console) users(c echo.Context) error {
 	dr := rangeOf(c)
 	sorter, sort := sortOf(c, "alta", backoffice.UserSorts)
-	f := backoffice.UserFilter{Q: c.QueryParam("q"), Role: backoffice.OneOf(c.QueryParam("rol"), "client", "delivery"),
+	f := backoffice.UserFilter{Q: dr.Q, Role: backoffice.OneOf(c.QueryParam("rol"), "client", "delivery"),
 		State:     backoffice.OneOf(c.QueryParam("estado"), backoffice.UsersCurrent, backoffice.UsersSuspended, backoffice.UsersDeleted),
 		StaffOnly: c.QueryParam("staff") == "1", Available: c.QueryParam("disponible") == "1", Online: c.QueryParam("enlinea") == "1",
 		Joined: dr.Range, Sort: sort, Page: pageNumber(c)}
@@ -480,7 +480,7 @@ func (a *Console) quotes(c echo.Context) error {
 	// A quote row is always pending (accepted and cancelled quotes are
 	// deleted): the states offered are current and expired.
 	f := backoffice.Filter{Status: backoffice.OneOf(c.QueryParam("estado"), backoffice.Current, backoffice.Expired),
-		Q: c.QueryParam("q"), Dates: dr.Range, Sort: sort, Page: pageNumber(c)}
+		Q: dr.Q, Dates: dr.Range, Sort: sort, Page: pageNumber(c)}
 	qs, l, err := a.d.Office.Quotes(c.Request().Context(), f)
 	if err != nil {
 		return a.fail(c, err)
@@ -507,7 +507,7 @@ func (a *Console) offers(c echo.Context) error {
 	sorter, sort := sortOf(c, "creada", backoffice.OfferSorts)
 	// Accepted offers go with their quote: not offered as a filter.
 	f := backoffice.Filter{Status: backoffice.OneOf(c.QueryParam("estado"), backoffice.Current, backoffice.Expired, store.OfferRejected),
-		Q: c.QueryParam("q"), Dates: dr.Range, Sort: sort, Page: pageNumber(c)}
+		Q: dr.Q, Dates: dr.Range, Sort: sort, Page: pageNumber(c)}
 	os, l, err := a.d.Office.Offers(c.Request().Context(), f)
 	if err != nil {
 		return a.fail(c, err)
@@ -521,7 +521,7 @@ func (a *Console) deliveries(c echo.Context) error {
 	dr := rangeOf(c)
 	sorter, sort := sortOf(c, "creada", backoffice.DeliverySorts)
 	f := backoffice.DeliveryFilter{
-		Filter:    backoffice.Filter{Status: backoffice.OneOf(c.QueryParam("estado"), backoffice.DeliveryStatuses...), Q: c.QueryParam("q"), Dates: dr.Range, Sort: sort, Page: pageNumber(c)},
+		Filter:    backoffice.Filter{Status: backoffice.OneOf(c.QueryParam("estado"), backoffice.DeliveryStatuses...), Q: dr.Q, Dates: dr.Range, Sort: sort, Page: pageNumber(c)},
 		Payment:   backoffice.OneOf(c.QueryParam("pago"), "efectivo", "nequi"),
 		DateField: backoffice.OneOf(c.QueryParam("fecha"), backoffice.DateCreated, backoffice.DateCompleted, backoffice.DateCancelled),
 		Active:    c.QueryParam("activas") == "1",

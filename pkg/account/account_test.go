@@ -22,7 +22,7 @@ func TestDeleteHookFailureRollsBack(t *testing.T) {
 	}
 	svc := account.New(st, nil, testutil.Logger())
 	if _, err := svc.CreateAddress(ctx, "user_keep", account.AddressInput{
-		Name: strp("Casa"), Type: strp("casa"), Address: strp("Calle 1"), City: strp("Cali")}); err != nil {
+		Name: testutil.Ptr("Casa"), Type: testutil.Ptr("casa"), Address: testutil.Ptr("Calle 1"), City: testutil.Ptr("Cali")}); err != nil {
 		t.Fatal(err)
 	}
 	svc.OnDelete = func(tx *gorm.DB, userID string) ([]realtime.Message, error) {
@@ -73,5 +73,3 @@ func TestPurgeWebhookEvents(t *testing.T) {
 		t.Fatalf("left %+v", left)
 	}
 }
-
-func strp(s string) *string { return &s }

@@ -38,25 +38,13 @@ func newWorld(t *testing.T) *world {
 	if err := w.st.DB.Where("name = ?", "Moto").Take(&w.moto).Error; err != nil {
 		t.Fatal(err)
 	}
-	v, err := w.svc.CreateVehicle(ctx, w.driver, account.VehicleInput{TypeID: &w.moto.ID, Brand: strp("Yamaha"), Model: strp("NMAX"),
-		LicensePlate: strp("abc12d"), VIN: strp("vin0000000000001"), Year: intp(2022)})
+	v, err := w.svc.CreateVehicle(ctx, w.driver, account.VehicleInput{TypeID: &w.moto.ID, Brand: testutil.Ptr("Yamaha"), Model: testutil.Ptr("NMAX"),
+		LicensePlate: testutil.Ptr("abc12d"), VIN: testutil.Ptr("vin0000000000001"), Year: testutil.Ptr(2022)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.vehicle = *v
 	return w
-}
-
-func intp(n int) *int { return &n }
-
-// fieldsOf is the field errors of err; it fails unless err is a 400.
-func fieldsOf(t *testing.T, err error) map[string][]string {
-	t.Helper()
-	e, ok := apperr.As(err)
-	if !ok || e.Kind != apperr.Invalid {
-		t.Fatalf("want a 400 field error, got %v", err)
-	}
-	return e.Fields
 }
 
 func TestCreateVehicleStoresPlateAndVINInUpperCase(t *testing.T) {
@@ -102,14 +90,14 @@ func TestDecodingErrorsJoinTheServiceRules(t *testing.T) {
 		}, map[string][]string{"brand": {"x"}, "type_id": {`Clave primaria "` + unknown.String() + `" inválida - objeto no existe.`}}},
 		{"verification: a document not approved", apperr.Fields{"verificationNotes": {"x"}}, func(f apperr.Fields) error {
 			_, err := w.svc.VerifyVehicle(ctx, w.vehicle.VehicleID, account.VehicleVerification{
-				Statuses: approvedBut("insurancePolicyStatus", "rejected"), Verified: boolp(true), Invalid: f})
+				Statuses: approvedBut("insurancePolicyStatus", "rejected"), Verified: testutil.Ptr(true), Invalid: f})
 			return err
 		}, map[string][]string{"verificationNotes": {"x"}, "isVerified": {account.MsgNotAllApproved}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			before := len(c.invalid)
-			if got := fieldsOf(t, c.call(c.invalid)); !reflect.DeepEqual(got, c.want) {
+			if got := map[string][]string(testutil.FieldsOf(t, c.call(c.invalid))); !reflect.DeepEqual(got, c.want) {
 				t.Fatalf("fields %v, want %v", got, c.want)
 			}
 			if len(c.invalid) != before || len(c.invalid[firstKey(c.invalid)]) != 1 {
@@ -129,15 +117,13 @@ func firstKey(f apperr.Fields) string {
 	return ""
 }
 
-func boolp(b bool) *bool { return &b }
-
 // An update judges the row before the body: another user's row is a 404 (a
 // rating they only received, a 403) whatever the body holds.
 func TestUpdatesFindTheRowBeforeJudgingTheBody(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	bad := apperr.Fields{"name": {"x"}}
-	a, err := w.svc.CreateAddress(ctx, w.driver, account.AddressInput{Name: strp("Casa"), Type: strp("casa"), Address: strp("Calle 1"), City: strp("Cali")})
+	a, err := w.svc.CreateAddress(ctx, w.driver, account.AddressInput{Name: testutil.Ptr("Casa"), Type: testutil.Ptr("casa"), Address: testutil.Ptr("Calle 1"), City: testutil.Ptr("Cali")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +167,7 @@ func TestUpdateWritesWhatWasSent(t *testing.T) {
 		check func(u *store.User) bool
 	}{
 		{account.ProfilePatch{FirstName: optional.Value("Pedro"), Phone: optional.Value("3001234567"), Age: optional.Value(41),
-			IsAvailable: boolp(true), CurrentVehicleID: optional.Value(w.vehicle.VehicleID)},
+			IsAvailable: testutil.Ptr(true), CurrentVehicleID: optional.Value(w.vehicle.VehicleID)},
 			func(u *store.User) bool {
 				return *u.FirstName == "Pedro" && *u.Phone == "3001234567" && *u.Age == 41 && u.IsAvailable &&
 					*u.CurrentVehicleID == w.vehicle.VehicleID
@@ -200,7 +186,7 @@ func TestUpdateWritesWhatWasSent(t *testing.T) {
 	}
 	// Another user's vehicle is no current vehicle of this one.
 	_, err := w.svc.Update(ctx, w.other, account.ProfilePatch{CurrentVehicleID: optional.Value(w.vehicle.VehicleID)})
-	if f := fieldsOf(t, err); len(f["current_vehicle_id"]) != 1 {
+	if f := testutil.FieldsOf(t, err); len(f["current_vehicle_id"]) != 1 {
 		t.Fatalf("another's vehicle: %v", f)
 	}
 }
@@ -224,11 +210,11 @@ func TestVerifyVehicle(t *testing.T) {
 		notes     *string
 		insurance string
 	}{
-		{"rejected, with notes", account.VehicleVerification{Statuses: all("rejected"), Verified: boolp(false), Notes: optional.Value("Ilegible")},
-			false, false, strp("Ilegible"), "rejected"},
-		{"verified with a document pending", account.VehicleVerification{Statuses: all("pending"), Verified: boolp(true)},
-			true, false, strp("Ilegible"), "rejected"},
-		{"all approved, blank notes", account.VehicleVerification{Statuses: all(account.DocApproved), Verified: boolp(true), Notes: optional.Value("")},
+		{"rejected, with notes", account.VehicleVerification{Statuses: all("rejected"), Verified: testutil.Ptr(false), Notes: optional.Value("Ilegible")},
+			false, false, testutil.Ptr("Ilegible"), "rejected"},
+		{"verified with a document pending", account.VehicleVerification{Statuses: all("pending"), Verified: testutil.Ptr(true)},
+			true, false, testutil.Ptr("Ilegible"), "rejected"},
+		{"all approved, blank notes", account.VehicleVerification{Statuses: all(account.DocApproved), Verified: testutil.Ptr(true), Notes: optional.Value("")},
 			false, true, nil, account.DocApproved},
 	}
 	for _, c := range cases {
@@ -242,7 +228,7 @@ func TestVerifyVehicle(t *testing.T) {
 			t.Fatalf("%s: stored %+v", c.name, v)
 		}
 	}
-	if _, err := w.svc.VerifyVehicle(ctx, uuid.New(), account.VehicleVerification{Statuses: all("pending"), Verified: boolp(false)}); err == nil {
+	if _, err := w.svc.VerifyVehicle(ctx, uuid.New(), account.VehicleVerification{Statuses: all("pending"), Verified: testutil.Ptr(false)}); err == nil {
 		t.Fatal("an unknown vehicle was verified")
 	} else if e, _ := apperr.As(err); e.Kind != apperr.NotFound {
 		t.Fatalf("unknown vehicle: %v", err)
@@ -257,7 +243,7 @@ func TestSaveVehicleType(t *testing.T) {
 	if err := w.st.DB.Where("name = ?", "Paquetes").Take(&cat).Error; err != nil {
 		t.Fatal(err)
 	}
-	in := account.VehicleTypeInput{Name: "Bicicleta", Description: strp("Cero emisiones"), MaxWeightKg: decimal.RequireFromString("20.5"),
+	in := account.VehicleTypeInput{Name: "Bicicleta", Description: testutil.Ptr("Cero emisiones"), MaxWeightKg: decimal.RequireFromString("20.5"),
 		MaxVolumeLiters: decimal.RequireFromString("40"), Image: optional.Value("https://example.com/b.png"), Categories: []uuid.UUID{cat.ID, cat.ID}, SetCategories: true}
 	vt, err := w.svc.SaveVehicleType(ctx, nil, in)
 	if err != nil {
@@ -275,7 +261,7 @@ func TestSaveVehicleType(t *testing.T) {
 	}
 	// An edit without description, image or categories keeps them; a blank image is none.
 	edit := account.VehicleTypeInput{Name: "Bicicleta", MaxWeightKg: decimal.RequireFromString("25"), MaxVolumeLiters: decimal.RequireFromString("40"),
-		IsActive: boolp(false)}
+		IsActive: testutil.Ptr(false)}
 	if _, err := w.svc.SaveVehicleType(ctx, &vt.ID, edit); err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +276,7 @@ func TestSaveVehicleType(t *testing.T) {
 		t.Fatalf("cleared %+v", got)
 	}
 	_, err = w.svc.SaveVehicleType(ctx, &vt.ID, account.VehicleTypeInput{Name: "Bicicleta", Categories: []uuid.UUID{uuid.New()}, SetCategories: true})
-	if f := fieldsOf(t, err); !reflect.DeepEqual(f["delivery_categories"], []string{account.MsgNoCategory}) {
+	if f := testutil.FieldsOf(t, err); !reflect.DeepEqual(f["delivery_categories"], []string{account.MsgNoCategory}) {
 		t.Fatalf("unknown category: %v", f)
 	}
 }

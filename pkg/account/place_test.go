@@ -10,6 +10,7 @@ import (
 	"hermez/pkg/geo"
 	"hermez/pkg/optional"
 	"hermez/pkg/store"
+	"hermez/pkg/testutil"
 )
 
 // An address's point (place.md §1), service side: both or neither in the
@@ -22,7 +23,7 @@ func TestAddressCoordinates(t *testing.T) {
 	val := optional.Value[float64]
 	null := optional.Null[float64]()
 	base := func(lat, lng optional.Field[float64]) account.AddressInput {
-		return account.AddressInput{Name: strp("Casa"), Type: strp("casa"), Address: strp("Calle 1"), City: strp("Cali"),
+		return account.AddressInput{Name: testutil.Ptr("Casa"), Type: testutil.Ptr("casa"), Address: testutil.Ptr("Calle 1"), City: testutil.Ptr("Cali"),
 			Latitude: lat, Longitude: lng}
 	}
 	stored := func(id any) [2]any {
@@ -69,7 +70,7 @@ func TestAddressCoordinates(t *testing.T) {
 		{"latitude and a null longitude", base(val(3.4), null), apperr.Fields{"longitude": {geo.MsgHalfNull}}},
 	} {
 		before := countAddresses(t, w)
-		if _, err := w.svc.CreateAddress(ctx, w.driver, c.in); !reflect.DeepEqual(apperr.Fields(fieldsOf(t, err)), c.want) {
+		if _, err := w.svc.CreateAddress(ctx, w.driver, c.in); !reflect.DeepEqual(apperr.Fields(testutil.FieldsOf(t, err)), c.want) {
 			t.Errorf("create, %s: %v, want %v", c.name, err, c.want)
 		}
 		if countAddresses(t, w) != before {
@@ -84,12 +85,12 @@ func TestAddressCoordinates(t *testing.T) {
 	if got := stored(a.AddressID); got != [2]any{3.451646, -76.5} {
 		t.Errorf("after patching the longitude: %v", got)
 	}
-	_, err = w.svc.UpdateAddress(ctx, w.driver, a.AddressID, account.AddressInput{Latitude: null, City: strp("Palmira")})
-	if f := fieldsOf(t, err); !reflect.DeepEqual(apperr.Fields(f), apperr.Fields{"latitude": {geo.MsgHalfNull}}) {
+	_, err = w.svc.UpdateAddress(ctx, w.driver, a.AddressID, account.AddressInput{Latitude: null, City: testutil.Ptr("Palmira")})
+	if f := testutil.FieldsOf(t, err); !reflect.DeepEqual(apperr.Fields(f), apperr.Fields{"latitude": {geo.MsgHalfNull}}) {
 		t.Errorf("clearing one half: %v", f)
 	}
 	_, err = w.svc.UpdateAddress(ctx, w.driver, plain.AddressID, account.AddressInput{Latitude: val(3)})
-	if f := fieldsOf(t, err); !reflect.DeepEqual(apperr.Fields(f), apperr.Fields{"longitude": {apperr.MsgRequired}}) {
+	if f := testutil.FieldsOf(t, err); !reflect.DeepEqual(apperr.Fields(f), apperr.Fields{"longitude": {apperr.MsgRequired}}) {
 		t.Errorf("half a point on an address without one: %v", f)
 	}
 	var again store.Address

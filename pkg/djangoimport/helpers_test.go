@@ -36,12 +36,6 @@ func requirePG(t *testing.T) {
 	}
 }
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 var djangoCounter atomic.Int64
 
 // emptyDatabase creates an empty PostgreSQL database for this test (dropped at cleanup).
@@ -54,7 +48,7 @@ func emptyDatabase(t *testing.T, prefix string) string {
 	}
 	defer admin.Close()
 	name := fmt.Sprintf("%s_%d_%d_%d", prefix, os.Getpid(), time.Now().UnixNano()%1e9, djangoCounter.Add(1))
-	if _, err := admin.ExecContext(ctxT(t), "CREATE DATABASE "+name); err != nil {
+	if _, err := admin.ExecContext(testutil.Context(t), "CREATE DATABASE "+name); err != nil {
 		t.Fatalf("create database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -84,12 +78,12 @@ func execFile(t *testing.T, dbURL, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgx.Connect(ctxT(t), dbURL)
+	conn, err := pgx.Connect(testutil.Context(t), dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctxT(t), string(b)); err != nil {
+	if _, err := conn.Exec(testutil.Context(t), string(b)); err != nil {
 		t.Fatalf("restore %s: %v", path, err)
 	}
 }
@@ -110,7 +104,7 @@ func connect(t *testing.T, dbURL string) *pgx.Conn {
 		t.Fatal(err)
 	}
 	cfg.RuntimeParams["TimeZone"] = "UTC"
-	conn, err := pgx.ConnectConfig(ctxT(t), cfg)
+	conn, err := pgx.ConnectConfig(testutil.Context(t), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +114,7 @@ func connect(t *testing.T, dbURL string) *pgx.Conn {
 
 func mustExec(t *testing.T, conn *pgx.Conn, sql string, args ...any) {
 	t.Helper()
-	if _, err := conn.Exec(ctxT(t), sql, args...); err != nil {
+	if _, err := conn.Exec(testutil.Context(t), sql, args...); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
 }
@@ -128,7 +122,7 @@ func mustExec(t *testing.T, conn *pgx.Conn, sql string, args ...any) {
 func count(t *testing.T, conn *pgx.Conn, sql string, args ...any) int64 {
 	t.Helper()
 	var n int64
-	if err := conn.QueryRow(ctxT(t), sql, args...).Scan(&n); err != nil {
+	if err := conn.QueryRow(testutil.Context(t), sql, args...).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
 	return n
@@ -146,7 +140,7 @@ func snapshot(t *testing.T, dbURL string, skip ...string) map[string][]string {
 	out := map[string][]string{}
 	for _, table := range []string{"users", "addresses", "vehicles", "vehicle_types", "delivery_categories",
 		"vehicle_type_categories", "delivery_quotes", "delivery_offers", "deliveries", "delivery_history", "user_rating"} {
-		rows, err := conn.Query(ctxT(t), "SELECT * FROM "+table)
+		rows, err := conn.Query(testutil.Context(t), "SELECT * FROM "+table)
 		if err != nil {
 			t.Fatal(err)
 		}

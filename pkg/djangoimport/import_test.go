@@ -23,7 +23,7 @@ func importOnce(t *testing.T, from, to string, edit func(*djangoimport.Options))
 	if edit != nil {
 		edit(&o)
 	}
-	return djangoimport.Run(ctxT(t), o)
+	return djangoimport.Run(testutil.Context(t), o)
 }
 
 func mustImport(t *testing.T, from, to string, edit func(*djangoimport.Options)) *djangoimport.Report {
@@ -310,7 +310,7 @@ func authOpts(u map[string]any) auth.TokenOptions {
 // queryMaps returns the rows of a query as maps by column name.
 func queryMaps(t *testing.T, conn *pgx.Conn, sql string, args ...any) []map[string]any {
 	t.Helper()
-	rows, err := conn.Query(ctxT(t), sql, args...)
+	rows, err := conn.Query(testutil.Context(t), sql, args...)
 	if err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}

@@ -132,11 +132,11 @@ func TestBadRowsReported(t *testing.T) {
 	to := testutil.NewDatabaseURL(t)
 
 	// PostgreSQL itself refuses a NUL in text: a Django database cannot hold one.
-	if _, err := src.Exec(ctxT(t), `UPDATE addresses_address SET name = E'a\u0000b'`); err == nil {
+	if _, err := src.Exec(testutil.Context(t), `UPDATE addresses_address SET name = E'a\u0000b'`); err == nil {
 		t.Fatal("the source accepted a NUL in text")
 	}
 	var rater, ratee, stranger string
-	if err := src.QueryRow(ctxT(t), `SELECT rater_id, ratee_id FROM user_rating ORDER BY id LIMIT 1`).Scan(&rater, &ratee); err != nil {
+	if err := src.QueryRow(testutil.Context(t), `SELECT rater_id, ratee_id FROM user_rating ORDER BY id LIMIT 1`).Scan(&rater, &ratee); err != nil {
 		t.Fatal(err)
 	}
 	mustExec(t, src, `INSERT INTO users_user (userid, username, gender, role, is_online, is_available)
@@ -226,13 +226,13 @@ func TestForeignRowsNeedMerge(t *testing.T) {
 	to := testutil.NewDatabaseURL(t)
 	dst := connect(t, to)
 	var uid, username string
-	if err := src.QueryRow(ctxT(t), `SELECT userid, username FROM users_user WHERE username IS NOT NULL ORDER BY userid LIMIT 1`).Scan(&uid, &username); err != nil {
+	if err := src.QueryRow(testutil.Context(t), `SELECT userid, username FROM users_user WHERE username IS NOT NULL ORDER BY userid LIMIT 1`).Scan(&uid, &username); err != nil {
 		t.Fatal(err)
 	}
 	mustExec(t, dst, `INSERT INTO users (userid, username, created_at, updated_at) VALUES ('user_new_here', $1, now(), now())`, username)
 	// A user of the old system already here, as `web staff` makes one: staff, empty profile.
 	var staff string
-	if err := src.QueryRow(ctxT(t), `SELECT userid FROM users_user WHERE phone IS NOT NULL AND userid <> $1 ORDER BY userid LIMIT 1`, uid).Scan(&staff); err != nil {
+	if err := src.QueryRow(testutil.Context(t), `SELECT userid FROM users_user WHERE phone IS NOT NULL AND userid <> $1 ORDER BY userid LIMIT 1`, uid).Scan(&staff); err != nil {
 		t.Fatal(err)
 	}
 	mustExec(t, dst, `INSERT INTO users (userid, is_staff, first_name, created_at, updated_at) VALUES ($1, true, 'Ya', now(), now())`, staff)
@@ -260,7 +260,7 @@ func TestForeignRowsNeedMerge(t *testing.T) {
 		t.Errorf("the user already here was not kept and filled")
 	}
 	var phone string
-	if err := src.QueryRow(ctxT(t), `SELECT phone FROM users_user WHERE userid = $1`, staff).Scan(&phone); err != nil {
+	if err := src.QueryRow(testutil.Context(t), `SELECT phone FROM users_user WHERE userid = $1`, staff).Scan(&phone); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, dst, `SELECT count(*) FROM users WHERE userid = $1 AND phone = $2`, staff, phone); n != 1 {
@@ -290,10 +290,10 @@ func TestSameDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.Migrate(ctxT(t)); err != nil {
+	if err := st.Migrate(testutil.Context(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Seed(ctxT(t)); err != nil {
+	if err := st.Seed(testutil.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 	// Pointing --from at our schema is refused, not mixed up.
@@ -367,7 +367,7 @@ func TestReferenceReconciliation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := st.Seed(ctxT(t)); err != nil {
+		if err := st.Seed(testutil.Context(t)); err != nil {
 			t.Fatal(err)
 		}
 		st.Close()
@@ -384,7 +384,7 @@ func TestCancelledRunResumes(t *testing.T) {
 	t.Parallel()
 	from := newDjango(t)
 	to := testutil.NewDatabaseURL(t)
-	ctx, cancel := context.WithCancel(ctxT(t))
+	ctx, cancel := context.WithCancel(testutil.Context(t))
 	defer cancel()
 	// Cancel as soon as the offers are done, while the next table is being read.
 	log := slog.New(cancelOn{slog.NewTextHandler(io.Discard, nil), "offers", cancel})

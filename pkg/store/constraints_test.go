@@ -14,6 +14,7 @@ import (
 
 	"hermez/db"
 	"hermez/pkg/store"
+	"hermez/pkg/testutil"
 )
 
 // migrated is a migrated and seeded database of the dialect: SQLite in a temp
@@ -21,7 +22,7 @@ import (
 func migrated(t *testing.T, dialect string) *store.Store {
 	t.Helper()
 	st := openEmpty(t, dialect)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +171,7 @@ func TestTransactionRollsBack(t *testing.T) {
 	t.Parallel()
 	eachDialect(t, func(t *testing.T, dialect string) {
 		st := migrated(t, dialect)
-		err := st.Transaction(ctxT(t), func(tx *gorm.DB) error {
+		err := st.Transaction(testutil.Context(t), func(tx *gorm.DB) error {
 			now := store.Now()
 			if err := tx.Create(&store.User{UserID: "user_rb", CreatedAt: now, UpdatedAt: now}).Error; err != nil {
 				return err
@@ -192,7 +193,7 @@ func TestSeedTwiceSameRowsOnce(t *testing.T) {
 	t.Parallel()
 	eachDialect(t, func(t *testing.T, dialect string) {
 		st := openEmpty(t, dialect)
-		ctx := ctxT(t)
+		ctx := testutil.Context(t)
 		if err := st.Migrate(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -284,7 +285,7 @@ func TestConcurrentWritersSerialized(t *testing.T) {
 		errs := make(chan error, n)
 		for i := range n {
 			go func() {
-				errs <- st.Transaction(ctxT(t), func(tx *gorm.DB) error {
+				errs <- st.Transaction(testutil.Context(t), func(tx *gorm.DB) error {
 					var count int64
 					if err := tx.Model(&store.User{}).Count(&count).Error; err != nil {
 						return err

@@ -91,12 +91,6 @@ func eachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
 	}
 }
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // tables lists the user tables of the database.
 func tables(t *testing.T, st *store.Store) []string {
 	t.Helper()
@@ -130,7 +124,7 @@ func TestMigrateFromEmptyAndAgain(t *testing.T) {
 		if got := tables(t, st); len(got) != 0 {
 			t.Fatalf("database not empty before migrating: %v", got)
 		}
-		ctx := ctxT(t)
+		ctx := testutil.Context(t)
 		if err := st.Migrate(ctx); err != nil {
 			t.Fatalf("migrate from empty: %v", err)
 		}
@@ -170,7 +164,7 @@ func TestMigrateCloneIsNoop(t *testing.T) {
 	t.Parallel()
 	st := testutil.NewStore(t)
 	rows, max := gooseState(t, st)
-	if err := st.Migrate(ctxT(t)); err != nil {
+	if err := st.Migrate(testutil.Context(t)); err != nil {
 		t.Fatalf("migrate migrated %s database: %v", st.Dialect, err)
 	}
 	if rows2, max2 := gooseState(t, st); rows2 != rows || max2 != max {
@@ -184,7 +178,7 @@ func TestSchemaMatchesModels(t *testing.T) {
 	t.Parallel()
 	eachDialect(t, func(t *testing.T, dialect string) {
 		st := openEmpty(t, dialect)
-		if err := st.Migrate(ctxT(t)); err != nil {
+		if err := st.Migrate(testutil.Context(t)); err != nil {
 			t.Fatal(err)
 		}
 		modelTables := map[string]bool{}
@@ -238,7 +232,7 @@ func TestSchemaMatchesModels(t *testing.T) {
 func TestConcurrentMigratorsPostgres(t *testing.T) {
 	t.Parallel()
 	u := emptyPostgresURL(t)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	const n = 3
 	errs := make([]error, n)
 	stores := make([]*store.Store, n)
@@ -282,7 +276,7 @@ func TestConcurrentMigratorsPostgres(t *testing.T) {
 func TestConcurrentMigratorsSQLite(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "race.db")
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	const n = 4
 	stores := make([]*store.Store, n)
 	for i := range stores {

@@ -51,7 +51,7 @@ func pooledEmpty(t *testing.T) string {
 func TestMigrateAndQueryThroughTransactionPooler(t *testing.T) {
 	t.Parallel()
 	u := pooledEmpty(t)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	const n = 3
 	stores := make([]*store.Store, n)
 	for i := range stores {

@@ -110,7 +110,7 @@ measure() {
       ((t[1] + t[2]) + (w + p + r) / hz) * 1000 / ops }'
 }
 
-ratios=() quotes=() dbs=()
+ratios=() quotes=() dbs=() olds=()
 for i in $(seq 1 "$RUNS"); do
   db1=$(measure dbwrite ./dbwrite -db "$DATABASE_URL" -c "$C" -users "$DB_USERS" -duration "$DURATION")
   sleep 2
@@ -124,6 +124,14 @@ for i in $(seq 1 "$RUNS"); do
   echo "run $i: database after:  $db2"
   echo "run $i: POST quote $r req/s ÷ database $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.0f", (a + b) / 2 }') tx/s = $ratio"
   ratios+=("$ratio") quotes+=("$r") dbs+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.0f", (a + b) / 2 }')")
+  if (( DB_USERS != 1 )) && [[ ${OLD_SHAPE:-1} != 0 ]]; then
+    # The old, unfair shape (every writer as one user), printed beside the
+    # fair one as issue 23 asks; not part of the ratio. OLD_SHAPE=0 skips it.
+    sleep 2
+    db1u=$(measure dbwrite-users1 ./dbwrite -db "$DATABASE_URL" -c "$C" -users 1 -duration "$DURATION")
+    echo "run $i: database, one user (old shape, not in the ratio): $db1u"
+    olds+=("$(head -1 <<<"$db1u" | field tx/s)")
+  fi
   sleep 2
 done
 
@@ -139,7 +147,8 @@ done
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo
 echo "== medians of $RUNS runs ($DURATION each), c=$C"
-echo "POST quote req/s=$(median "${quotes[@]}")  database tx/s=$(median "${dbs[@]}")  ratio=$(median "${ratios[@]}")"
+echo "POST quote req/s=$(median "${quotes[@]}")  database tx/s=$(median "${dbs[@]}") (users=$DB_USERS)  ratio=$(median "${ratios[@]}")"
+if (( ${#olds[@]} > 0 )); then echo "database, one user (old shape): tx/s=$(median "${olds[@]}")  POST quote ÷ it=$(awk -v q="$(median "${quotes[@]}")" -v d="$(median "${olds[@]}")" 'BEGIN { printf "%.2f", q / d }')"; fi
 flows=()
 while read -r line; do flows+=("$(field ops/s <<<"$line")"); done < <(grep '^scenario=accept' <<<"$acc")
 echo "accept flows/s=$(median "${flows[@]}") (3 requests each)"

@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,6 +41,8 @@ type Counter struct {
 	Locations *location.Store
 	RadiusKm  float64 // QUOTE_RADIUS_KM
 	Log       *slog.Logger
+
+	lastFailLog atomic.Int64 // unix second of the last failure logged
 }
 
 // pickup is a quote's pickup point when it counts: pending, with both
@@ -74,7 +77,10 @@ func (c *Counter) Fill(ctx context.Context, qs ...*store.Quote) {
 	defer cancel()
 	n, err := c.Locations.CountAvailable(ctx, probes, c.RadiusKm)
 	if err != nil {
-		c.logger().Warn("nearby_drivers not counted (rendered null)", "err", err)
+		// At most one line a second per process while the store is away.
+		if now := time.Now().Unix(); c.lastFailLog.Swap(now) != now {
+			c.logger().Warn("nearby_drivers not counted (rendered null)", "err", err)
+		}
 		return
 	}
 	for i, q := range which {

@@ -27,7 +27,7 @@ const PasswordEnv = "HERMEZ_ADMIN_PASSWORD"
 type SuperuserIO struct {
 	In     io.Reader
 	Out    io.Writer
-	Getenv func(string) string
+	Getenv func(string) string // the environment (nil: none); app passes os.Getenv
 }
 
 // CreateSuperuser is the `web createsuperuser [--username NAME] [--update]`
@@ -44,8 +44,8 @@ func CreateSuperuser(ctx context.Context, st *store.Store, args []string, sio Su
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (the password is never a flag: use a prompt or %s)", fs.Args(), PasswordEnv)
 	}
-	if sio.Getenv == nil {
-		sio.Getenv = os.Getenv
+	if sio.Getenv == nil { // the process's environment is app's to pass (pkg/app/superuser.go)
+		sio.Getenv = func(string) string { return "" }
 	}
 	rd := bufio.NewReader(sio.In)
 	name := strings.TrimSpace(*username)

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -234,4 +235,43 @@ func withoutDriverLocation(t *testing.T, text string) (string, int) {
 		t.Fatal(err)
 	}
 	return string(b), n
+}
+
+// TestPlacedQuotesThroughHTTP: quotes created and edited through the API
+// carry their pickup mark to new_quotes (market → broker → hub): a placed
+// driver's socket gets the quote near them, not the one 300 km away, and the
+// update that gives a pickup-less quote a far pickup (it may be on the list).
+func TestPlacedQuotesThroughHTTP(t *testing.T) {
+	w, _ := locationWeb(t, nil, nil)
+	client := newActor(t, w, "plh-client")
+	driver := newActor(t, w, "plh-driver")
+	mustStatus(t, w.Do(t, "POST", "/user/api/me/location/", driver.Tok, map[string]any{"latitude": 7.12, "longitude": -73.12}), 200)
+	socks := &sockets{}
+	socks.open(t, w, "/ws/deliveries/new-quotes/", driver.Tok)
+	testutil.Eventually(t, 5*time.Second, "the snapshot", func() bool { return socks.has(`"initial_quotes"`) })
+	far := createQuote(t, w, client, map[string]any{"pickup_latitude": 4.71, "pickup_longitude": -74.07})
+	none := createQuote(t, w, client, nil)
+	near := createQuote(t, w, client, map[string]any{"pickup_latitude": 7.13, "pickup_longitude": -73.11})
+	testutil.Eventually(t, 5*time.Second, "the near quote", func() bool { return socks.has(near) })
+	mustStatus(t, w.Do(t, "PATCH", "/deliveries/api/quotes/"+none+"/", client.Tok, map[string]any{"pickup_latitude": 4.7, "pickup_longitude": -74.0}), 200)
+	testutil.Eventually(t, 5*time.Second, "the update of the quote without pickup", func() bool {
+		for _, f := range socks.all() {
+			if strings.Contains(f, `"quote_updated"`) && strings.Contains(f, none) {
+				return true
+			}
+		}
+		return false
+	})
+	var types []string
+	for _, f := range socks.all() {
+		if strings.Contains(f, far) {
+			t.Fatalf("the placed driver got the quote 300 km away: %s", f)
+		}
+		var m map[string]any
+		_ = json.Unmarshal([]byte(f), &m)
+		types = append(types, fmt.Sprint(m["type"]))
+	}
+	if want := "[initial_quotes quote_created quote_created quote_updated]"; fmt.Sprint(types) != want {
+		t.Fatalf("frames %v, want %s (the quote without pickup, the near one, the update)", types, want)
+	}
 }

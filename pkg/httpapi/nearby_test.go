@@ -299,3 +299,44 @@ func TestNearbyDrivers(t *testing.T) {
 		})
 	}
 }
+
+// flaky fails its first publish.
+type flaky struct {
+	rec    *testutil.Recorder
+	failed bool
+}
+
+func (f *flaky) Publish(ctx context.Context, msgs ...realtime.Message) error {
+	if !f.failed {
+		f.failed = true
+		return fmt.Errorf("broker away")
+	}
+	return f.rec.Publish(ctx, msgs...)
+}
+
+// A pass whose publish failed records nothing as sent: the next pass sends
+// the count (a client never misses a change because the broker blinked).
+func TestNearbyPassRetriesAfterPublishFailure(t *testing.T) {
+	w, clk := locationWeb(t, nil, noThrottles)
+	pickup := geo.Point{Lat: 4.711, Lng: -74.0721}
+	client, driver := newActor(t, w, "nbr_client"), newActor(t, w, "nbr_driver")
+	addVehicle(t, w, driver.ID, "Moto", false)
+	mustStatus(t, w.Do(t, "POST", "/user/api/me/set-availability/", driver.Tok, map[string]any{"is_available": true}), 200)
+	clk.Add(time.Second)
+	p := kmEast(pickup, 1)
+	mustStatus(t, w.Do(t, "POST", "/user/api/me/location/", driver.Tok, map[string]any{"latitude": p.Lat, "longitude": p.Lng}), 200)
+	qid := createQuote(t, w, client, map[string]any{"pickup_latitude": pickup.Lat, "pickup_longitude": pickup.Lng})
+	rec := &testutil.Recorder{}
+	loop := &nearby.Loop{Store: w.Store, Counter: w.App.Market.Nearby, Publisher: &flaky{rec: rec}}
+	if _, err := loop.Tick(context.Background()); err == nil {
+		t.Fatal("the failed publish was not reported")
+	}
+	n, err := loop.Tick(context.Background())
+	got := nearbyFrames(t, rec.Take())
+	if err != nil || n != 1 || got[realtime.GroupQuote(qid)] != 1 || got[realtime.GroupUserQuotes(client.ID)] != 1 {
+		t.Fatalf("the pass after the failure: %d %v %v", n, got, err)
+	}
+	if n, _ := loop.Tick(context.Background()); n != 0 {
+		t.Fatalf("sent again without a change: %d", n)
+	}
+}

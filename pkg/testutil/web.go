@@ -68,7 +68,11 @@ func Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
-// Recorder is an in-process Publisher that keeps every frame, in order.
+// Recorder is an in-process Publisher that keeps every frame for sockets, in
+// order. Announcements of users' locations between processes
+// (realtime.GroupUserLocation, published asynchronously after a location is
+// kept) are not frames for sockets and are not kept: they would land in
+// whichever Take comes next.
 type Recorder struct {
 	mu   sync.Mutex
 	msgs []realtime.Message
@@ -78,7 +82,11 @@ type Recorder struct {
 func (r *Recorder) Publish(_ context.Context, msgs ...realtime.Message) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.msgs = append(r.msgs, msgs...)
+	for _, m := range msgs {
+		if realtime.UserOfLocationGroup(m.Group) == "" {
+			r.msgs = append(r.msgs, m)
+		}
+	}
 	return nil
 }
 

@@ -1,7 +1,3 @@
-// Package realtime names the socket groups and event types, renders event
-// frames, and carries them between processes: the Publisher/Subscriber
-// interfaces with a Redis implementation and an in-process one, and the outbox
-// that makes "publish after commit" survive crashes.
 package realtime
 
 import (

@@ -140,6 +140,21 @@ type Broker struct {
 
 	trackOnce sync.Once
 	tracker   *track.Tracker
+
+	outboxOnce sync.Once
+	outbox     *realtime.Outbox
+}
+
+// Outbox is the process's one outbox on this broker: every change of the
+// process (API, console, sweep, automatic accept) writes its frames through
+// it, and the runner relays and purges with it. The first call's store wins
+// (a process has one). Its Run (batched published marks) is started by web
+// only; elsewhere each change marks its own frames.
+func (b *Broker) Outbox(st *store.Store, log *slog.Logger) *realtime.Outbox {
+	b.outboxOnce.Do(func() {
+		b.outbox = &realtime.Outbox{Store: st, Publisher: b.Publisher, Log: log}
+	})
+	return b.outbox
 }
 
 // Tracker is the live tracking of the processes on this broker (place.md

@@ -29,7 +29,7 @@ func Expire(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if broker.Redis != nil {
 		defer broker.Redis.Close()
 	}
-	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
+	outbox := broker.Outbox(st, log)
 	quotes, offers, err := NewMarket(cfg, log, st, outbox).Expire(ctx)
 	if err != nil {
 		return err
@@ -83,14 +83,14 @@ func NewMarket(cfg config.Config, log *slog.Logger, st *store.Store, outbox *rea
 // ExpirySweep is the worker's expiry sweep: the marketplace's, its events
 // written to st's outbox and published to broker.
 func ExpirySweep(cfg config.Config, log *slog.Logger, st *store.Store, broker *Broker) func(context.Context) error {
-	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
+	outbox := broker.Outbox(st, log)
 	return Sweep(NewMarket(cfg, log, st, outbox), log)
 }
 
 // AutoAcceptJob is the worker's automatic accept of the lowest offer: the
 // marketplace's, its events written to st's outbox and published to broker.
 func AutoAcceptJob(cfg config.Config, log *slog.Logger, st *store.Store, broker *Broker) func(context.Context) error {
-	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
+	outbox := broker.Outbox(st, log)
 	mkt := NewMarket(cfg, log, st, outbox)
 	mkt.Tracking = broker.Tracker(cfg, st, log)
 	mkt.Nearby = NearbyCounter(cfg, log, st, broker) // the client's quote_updated frames

@@ -52,7 +52,7 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	if err != nil {
 		return nil, err
 	}
-	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
+	outbox := broker.Outbox(st, log)
 	mkt := NewMarket(cfg, log, st, outbox)
 	acct := account.New(st, outbox, log)
 	locs := broker.Locations(cfg, func() time.Time { return st.Now() })

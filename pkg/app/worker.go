@@ -107,7 +107,7 @@ func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *s
 
 // NewRunner builds the relay/sweep runner of a process.
 func NewRunner(cfg config.Config, log *slog.Logger, st *store.Store, broker *Broker, sweep func(context.Context) error) *Runner {
-	outbox := &realtime.Outbox{Store: st, Publisher: broker.Publisher, Log: log}
+	outbox := broker.Outbox(st, log)
 	return &Runner{
 		Outbox:     outbox,
 		SweepEvery: cfg.ExpireInterval(),

@@ -190,15 +190,25 @@ func (b *Broker) Locations(cfg config.Config, now func() time.Time) *location.St
 
 // brokerPrefix is the broker's key prefix (REDIS_PREFIX; tests give each broker its own).
 func brokerPrefix(cfg config.Config, b *Broker) string {
-	if b != nil {
-		switch p := b.Publisher.(type) {
-		case *realtime.RedisPublisher:
-			return p.Prefix
-		case *realtime.ClusterPublisher:
-			return p.Prefix
-		}
+	if p, ok := b.channelPrefix(); ok {
+		return p
 	}
 	return cfg.RedisPrefix
+}
+
+// channelPrefix is the prefix of the broker's Redis channels (ok=false: no
+// Redis publisher, e.g. the in-process broker or a test recorder).
+func (b *Broker) channelPrefix() (string, bool) {
+	if b == nil {
+		return "", false
+	}
+	switch p := b.Publisher.(type) {
+	case *realtime.RedisPublisher:
+		return p.Prefix, true
+	case *realtime.ClusterPublisher:
+		return p.Prefix, true
+	}
+	return "", false
 }
 
 // OpenBroker connects the publishing side. A configured Redis or cluster is

@@ -128,13 +128,7 @@ func (b *Broker) Subscriber(log *slog.Logger) (realtime.Subscriber, error) {
 	case b.Memory != nil:
 		return b.Memory, nil
 	case b.Redis != nil:
-		prefix := ""
-		switch p := b.Publisher.(type) {
-		case *realtime.RedisPublisher:
-			prefix = p.Prefix
-		case *realtime.ClusterPublisher:
-			prefix = p.Prefix
-		}
+		prefix, _ := b.channelPrefix()
 		switch c := b.Redis.(type) {
 		case *redis.ClusterClient:
 			return realtime.NewClusterSubscriber(c, prefix, log), nil

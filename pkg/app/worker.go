@@ -75,34 +75,39 @@ func BuildWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *s
 	lim := newLimits(cfg, broker, log)
 	serve.Common(e, log, serve.CommonOptions{TrustedProxyHops: cfg.TrustedProxyHops},
 		serve.AnonThrottle(lim.http.Anon, authn.Verifier.Valid, false)) // socket handshakes count here
-	hub := ws.NewHub(sub, log, o.Socket)
-	hub.Locations = broker.Locations(cfg, func() time.Time { return st.Now() })
-	trk := broker.Tracker(cfg, st, log)
-	watchDeletedUsers(hub, authn, st, log)
+	hub, runHub := mountHub(e, cfg, log, st, broker, sub, authn, lim.sockets, o.Socket)
 	checks := []serve.Check{{Name: "database", Ping: st.Ping}, {Name: "redis", Ping: hub.Ping}}
 	if authn.KeysReady != nil {
 		checks = append(checks, serve.Check{Name: "jwks", Ping: authn.KeysReady})
 	}
 	serve.Health(e, checks...)
-	(&ws.Server{Hub: hub, Auth: authn, Store: st, Log: log, Cap: lim.sockets, Tracker: trk, Nearby: NearbyCounter(cfg, log, st, broker), RadiusKm: cfg.QuoteRadiusKm}).Routes(e)
 	runner := NewRunner(cfg, log, st, broker, o.Sweep)
 	runner.AutoAccept = o.AutoAccept
 	w := &Worker{Handler: e, Hub: hub, Runner: runner, Auth: authn, Dev: dev}
-	w.Background = []func(context.Context){
-		func(ctx context.Context) {
-			if err := hub.Run(ctx); err != nil && ctx.Err() == nil {
-				log.Error("broker subscription ended", "err", err)
-			}
-		},
-		runner.Run,
-		lim.sockets.Run,
-		trk.Run,
-	}
+	w.Background = []func(context.Context){runHub, runner.Run, lim.sockets.Run, broker.Tracker(cfg, st, log).Run}
 	if authn.Refresh != nil {
 		w.Background = append(w.Background, authn.Refresh)
 	}
 	w.OnShutdown = []func(context.Context){hub.Shutdown}
 	return w, nil
+}
+
+// mountHub is the socket side of a process, assembled in one place for the
+// worker and for a web that serves its sockets itself: a hub fed by sub (the
+// users' locations on the broker, deleted and suspended users watched), the
+// socket routes on e, and the loop that runs the hub until ctx ends.
+func mountHub(e *echo.Echo, cfg config.Config, log *slog.Logger, st *store.Store, broker *Broker, sub realtime.Subscriber,
+	authn *auth.Authenticator, sockets *throttle.Sockets, o ws.Options) (*ws.Hub, func(context.Context)) {
+	hub := ws.NewHub(sub, log, o)
+	hub.Locations = broker.Locations(cfg, func() time.Time { return st.Now() })
+	watchDeletedUsers(hub, authn, st, log)
+	(&ws.Server{Hub: hub, Auth: authn, Store: st, Log: log, Cap: sockets, Tracker: broker.Tracker(cfg, st, log),
+		Nearby: NearbyCounter(cfg, log, st, broker), RadiusKm: cfg.QuoteRadiusKm}).Routes(e)
+	return hub, func(ctx context.Context) {
+		if err := hub.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error("broker subscription ended", "err", err)
+		}
+	}
 }
 
 // NewRunner builds the relay/sweep runner of a process.
@@ -211,17 +216,9 @@ func (w *Web) mountSockets(e *echo.Echo, cfg config.Config, log *slog.Logger, st
 	if err != nil {
 		return err
 	}
-	hub := ws.NewHub(sub, log, ws.Options{})
-	hub.Locations = w.Broker.Locations(cfg, func() time.Time { return st.Now() })
-	watchDeletedUsers(hub, w.Auth, st, log)
-	(&ws.Server{Hub: hub, Auth: w.Auth, Store: st, Log: log, Cap: sockets, Tracker: w.Market.Tracking, Nearby: w.Market.Nearby, RadiusKm: cfg.QuoteRadiusKm}).Routes(e)
+	hub, runHub := mountHub(e, cfg, log, st, w.Broker, sub, w.Auth, sockets, ws.Options{})
 	w.Hub = hub
-	w.Background = append(w.Background, sockets.Run)
-	w.Background = append(w.Background, func(ctx context.Context) {
-		if err := hub.Run(ctx); err != nil && ctx.Err() == nil {
-			log.Error("broker subscription ended", "err", err)
-		}
-	})
+	w.Background = append(w.Background, sockets.Run, runHub)
 	w.OnShutdown = append(w.OnShutdown, hub.Shutdown)
 	if w.Broker.Memory != nil {
 		w.Runner = NewRunner(cfg, log, st, w.Broker, nil)

@@ -279,7 +279,7 @@ func (a *API) listDeliveries(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := deliveriesJSON(v, CurrentUser(c).UserID)
+	out := view.Deliveries(v, CurrentUser(c).UserID)
 	for i := range out {
 		a.Tracker.Attach(c.Request().Context(), out[i], &v[i], CurrentUser(c).UserID)
 	}
@@ -319,11 +319,7 @@ func (a *API) quotesJSON(qs []store.Quote, viewer view.Viewer) []*view.Quote {
 		own = append(own, &qs[i])
 	}
 	a.fillNearby(viewer, own...)
-	out := make([]*view.Quote, len(qs))
-	for i := range qs {
-		out[i] = view.NewQuote(&qs[i], viewer)
-	}
-	return out
+	return view.Quotes(qs, viewer)
 }
 
 // fillNearby counts nearby_drivers (place.md §5) of the viewer's own quotes
@@ -402,14 +398,6 @@ func (a *API) getTrack(c echo.Context) error {
 		return apperr.Wrap(err, "track")
 	}
 	return c.JSON(http.StatusOK, view.NewTrack(d.ID.String(), ps))
-}
-
-func deliveriesJSON(ds []store.Delivery, viewer view.Viewer) []*view.Delivery {
-	out := make([]*view.Delivery, len(ds))
-	for i := range ds {
-		out[i] = view.NewDelivery(&ds[i], viewer)
-	}
-	return out
 }
 
 // acceptResult is the answer of accept.

@@ -180,6 +180,26 @@ type Quote struct {
 	NearbyDrivers *int `json:"nearby_drivers"`
 }
 
+// Quotes renders a list of quotes for viewer (the HTTP lists and the
+// sockets' snapshots alike).
+func Quotes(qs []store.Quote, viewer Viewer) []*Quote {
+	out := make([]*Quote, len(qs))
+	for i := range qs {
+		out[i] = NewQuote(&qs[i], viewer)
+	}
+	return out
+}
+
+// Deliveries renders a list of deliveries for viewer (the HTTP lists and the
+// sockets' snapshots alike; live tracking is attached by the caller).
+func Deliveries(ds []store.Delivery, viewer Viewer) []*Delivery {
+	out := make([]*Delivery, len(ds))
+	for i := range ds {
+		out[i] = NewDelivery(&ds[i], viewer)
+	}
+	return out
+}
+
 // NewQuote renders q for viewer; Client (with its current vehicle), Category
 // and VehicleType must be loaded.
 func NewQuote(q *store.Quote, viewer Viewer) *Quote {

@@ -327,7 +327,8 @@ func (s *Server) newQuotesSnapshot(ctx context.Context, centre *geo.Point, seen 
 			shown = append(shown, r)
 		}
 	}
-	return initialQuotes{Type: "initial_quotes", Quotes: quotesJSON(qs)}, shown, nil
+	// new_quotes is a many-reader audience: rendered for no viewer (no emails).
+	return initialQuotes{Type: "initial_quotes", Quotes: view.Quotes(qs, "")}, shown, nil
 }
 
 // nearestFirst keeps the quotes within radiusKm of centre, nearest pickup
@@ -500,15 +501,6 @@ func (s *Server) driverOffers(c echo.Context) (func(context.Context, *store.User
 
 // Rendering of the snapshots (market loads the rows; the JSON is the HTTP API's).
 
-// quotesJSON renders quotes for the many-reader new_quotes audience (no emails).
-func quotesJSON(qs []store.Quote) []*view.Quote {
-	out := make([]*view.Quote, len(qs))
-	for i := range qs {
-		out[i] = view.NewQuote(&qs[i], "")
-	}
-	return out
-}
-
 func quotesWithOffersJSON(qs []store.Quote, viewer view.Viewer, now time.Time) []*view.QuoteWithOffers {
 	out := make([]*view.QuoteWithOffers, len(qs))
 	for i := range qs {
@@ -518,9 +510,8 @@ func quotesWithOffersJSON(qs []store.Quote, viewer view.Viewer, now time.Time) [
 }
 
 func (s *Server) deliveriesJSON(ctx context.Context, ds []store.Delivery, viewer view.Viewer) []*view.Delivery {
-	out := make([]*view.Delivery, len(ds))
-	for i := range ds {
-		out[i] = view.NewDelivery(&ds[i], viewer)
+	out := view.Deliveries(ds, viewer)
+	for i := range out {
 		s.Tracker.Attach(ctx, out[i], &ds[i], viewer)
 	}
 	return out

@@ -4,12 +4,14 @@ import (
 	"context"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
 	"hermez/pkg/account"
 	"hermez/pkg/apperr"
+	"hermez/pkg/audit"
 	"hermez/pkg/optional"
 	"hermez/pkg/store"
 	"hermez/pkg/testutil"
@@ -47,6 +49,39 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
+// staff is a context acting as a console staff member (a staff_accounts row,
+// as the console's session check puts in every request).
+func (w *world) staff(t *testing.T) context.Context {
+	t.Helper()
+	acc := store.StaffAccount{ID: uuid.New(), Username: "staff_" + uuid.NewString()[:8], PasswordHash: "x", IsActive: true, CreatedAt: time.Now()}
+	if err := w.st.DB.Create(&acc).Error; err != nil {
+		t.Fatal(err)
+	}
+	return audit.WithStaff(context.Background(), &audit.Staff{ID: acc.ID, Username: acc.Username})
+}
+
+func isForbidden(err error) bool {
+	e, ok := apperr.As(err)
+	return ok && e.Kind == apperr.Forbidden
+}
+
+// Vehicle verification and the vehicle types are the console's: without a
+// staff member in ctx they are refused (403) and nothing changes.
+func TestConsoleOnlyWithoutStaff(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	if _, err := w.svc.VerifyVehicle(ctx, w.vehicle.VehicleID, account.VehicleVerification{Verified: testutil.Ptr(true)}); !isForbidden(err) {
+		t.Fatalf("VerifyVehicle without staff: %v, want forbidden", err)
+	}
+	if _, err := w.svc.SaveVehicleType(ctx, nil, account.VehicleTypeInput{Name: "Patineta"}); !isForbidden(err) {
+		t.Fatalf("SaveVehicleType without staff: %v, want forbidden", err)
+	}
+	var n int64
+	if err := w.st.DB.Model(&store.VehicleType{}).Where("name = ?", "Patineta").Count(&n).Error; err != nil || n != 0 {
+		t.Fatalf("a vehicle type was written: %d %v", n, err)
+	}
+}
+
 func TestCreateVehicleStoresPlateAndVINInUpperCase(t *testing.T) {
 	w := newWorld(t)
 	v := w.vehicle
@@ -60,7 +95,7 @@ func TestCreateVehicleStoresPlateAndVINInUpperCase(t *testing.T) {
 // adapter's map is left alone.
 func TestDecodingErrorsJoinTheServiceRules(t *testing.T) {
 	w := newWorld(t)
-	ctx := context.Background()
+	ctx := w.staff(t)
 	unknown := uuid.New()
 	approvedBut := func(key, status string) map[string]string {
 		m := map[string]string{}
@@ -194,7 +229,7 @@ func TestUpdateWritesWhatWasSent(t *testing.T) {
 // VerifyVehicle: verified only with every document approved; blank notes are none.
 func TestVerifyVehicle(t *testing.T) {
 	w := newWorld(t)
-	ctx := context.Background()
+	ctx := w.staff(t)
 	all := func(status string) map[string]string {
 		m := map[string]string{}
 		for _, d := range account.DocumentFields {
@@ -238,7 +273,7 @@ func TestVerifyVehicle(t *testing.T) {
 // SaveVehicleType: create with links; an edit keeps what was not sent.
 func TestSaveVehicleType(t *testing.T) {
 	w := newWorld(t)
-	ctx := context.Background()
+	ctx := w.staff(t)
 	var cat store.Category
 	if err := w.st.DB.Where("name = ?", "Paquetes").Take(&cat).Error; err != nil {
 		t.Fatal(err)

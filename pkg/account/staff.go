@@ -36,10 +36,23 @@ const DocApproved = "approved"
 // MsgNotAllApproved refuses to verify a vehicle with a document not approved.
 const MsgNotAllApproved = "Solo se puede verificar un vehículo con todos sus documentos aprobados."
 
+// requireConsoleStaff: vehicle verification and the vehicle types are the
+// console's alone; ctx must carry the acting staff member (audit.WithStaff,
+// set by the console's session check) — 403 otherwise.
+func requireConsoleStaff(ctx context.Context) error {
+	if audit.From(ctx) == nil {
+		return apperr.ForbiddenErr()
+	}
+	return nil
+}
+
 // VerifyVehicle sets a vehicle's document statuses, isVerified and notes
 // (blank notes are none). A vehicle can be marked verified only with every
-// document approved.
+// document approved. Staff only (ctx carries the staff member).
 func (s *Service) VerifyVehicle(ctx context.Context, id uuid.UUID, in VehicleVerification) (*store.Vehicle, error) {
+	if err := requireConsoleStaff(ctx); err != nil {
+		return nil, err
+	}
 	f := in.Invalid.Clone()
 	updates := map[string]any{}
 	for _, d := range DocumentFields {
@@ -132,8 +145,11 @@ const MsgNoCategory = "Alguna de las categorías elegidas no existe."
 
 // SaveVehicleType creates (id nil) or updates a vehicle type and, when
 // in.SetCategories (always on create), replaces its category links. A blank
-// image is none.
+// image is none. Staff only (ctx carries the staff member).
 func (s *Service) SaveVehicleType(ctx context.Context, id *uuid.UUID, in VehicleTypeInput) (*store.VehicleType, error) {
+	if err := requireConsoleStaff(ctx); err != nil {
+		return nil, err
+	}
 	defer s.Store.CatalogChanged()
 	f := in.Invalid.Clone()
 	if !f.Has("name") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"os"
 	"sort"
 	"sync/atomic"
 	"syscall"
@@ -223,5 +224,27 @@ func TestRaiseNoFile(t *testing.T) {
 	}
 	if NoFileTarget(20000) != 21024 {
 		t.Fatal(NoFileTarget(20000))
+	}
+}
+
+func TestParseStatCPU(t *testing.T) {
+	// utime 1234, stime 56; the command name holds a space and a ')'.
+	line := "4242 (wor ker)) S 1 4242 4242 0 -1 4194560 900 0 0 0 1234 56 0 0 20 0 12 0 100 0 0"
+	got, err := ParseStatCPU(line)
+	if err != nil || got != 1290 {
+		t.Fatalf("got %d, %v; want 1290", got, err)
+	}
+	for _, bad := range []string{"", "4242 worker S 1", "1 (x) S 1 2 3 4 5 6 7 8 9 a b"} {
+		if _, err := ParseStatCPU(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	self, err := ProcCPU(os.Getpid())
+	if err != nil || self < 0 {
+		t.Fatalf("own CPU: %v %v", self, err)
+	}
+	threads, err := ThreadsCPU(os.Getpid())
+	if err != nil || threads <= 0 {
+		t.Fatalf("own threads' CPU: %v %v", threads, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // ParseVmRSS reads the VmRSS line of a /proc/<pid>/status text, in bytes.
@@ -86,4 +87,72 @@ func LoadAvg() float64 {
 		return -1
 	}
 	return v
+}
+
+// ClockTicks is USER_HZ, the unit of /proc/<pid>/stat's utime and stime
+// (100 on every Linux architecture Go targets).
+const ClockTicks = 100
+
+// ParseStatCPU reads utime + stime (fields 14 and 15) of a /proc/<pid>/stat
+// line, in clock ticks. The command name (field 2) may hold spaces and
+// parentheses, so the fields are counted after its last ')'.
+func ParseStatCPU(stat string) (int64, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("unexpected stat line %.80q", stat)
+	}
+	f := strings.Fields(stat[i+1:])
+	// f[0] is field 3 (state): utime is field 14 → f[11], stime f[12].
+	if len(f) < 13 {
+		return 0, fmt.Errorf("stat line too short: %.80q", stat)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("stat utime/stime %q %q", f[11], f[12])
+	}
+	return u + s, nil
+}
+
+// ProcCPU is the CPU time (user + system) process pid has used, from
+// /proc/<pid>/stat (10 ms resolution).
+func ProcCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read CPU of pid %d: %w", pid, err)
+	}
+	t, err := ParseStatCPU(string(b))
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(t) * (time.Second / ClockTicks), nil
+}
+
+// ThreadsCPU is the time on CPU of pid's live threads, summed from
+// /proc/<pid>/task/*/schedstat (nanoseconds: finer than ProcCPU's ticks, for
+// windows of a few milliseconds; threads that exited are not counted, which
+// Go's runtime rarely does).
+func ThreadsCPU(pid int) (time.Duration, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("read threads of pid %d: %w", pid, err)
+	}
+	var sum int64
+	for _, e := range ents {
+		b, err := os.ReadFile(dir + "/" + e.Name() + "/schedstat")
+		if err != nil {
+			continue // the thread exited meanwhile
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			continue
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("schedstat %q: %w", b, err)
+		}
+		sum += ns
+	}
+	return time.Duration(sum), nil
 }

@@ -97,7 +97,13 @@ func (b *bench) firstCategory(ctx context.Context, token string) (string, error)
 }
 
 func quoteBody(category string, w int) []byte {
-	b, _ := json.Marshal(map[string]any{
+	b, _ := json.Marshal(quoteFields(category, w))
+	return b
+}
+
+// quoteFields is a valid quote body (one more field may be added).
+func quoteFields(category string, w int) map[string]any {
+	return map[string]any{
 		"category_id":      category,
 		"client_price":     12000,
 		"payment_method":   "efectivo",
@@ -107,8 +113,7 @@ func quoteBody(category string, w int) []byte {
 		"observations":     []string{"Frágil"},
 		"estimated_weight": 3.5,
 		"estimated_size":   "Mediano",
-	})
-	return b
+	}
 }
 
 // httpReport is one HTTP run.

@@ -59,6 +59,7 @@ type options struct {
 	eventWait   time.Duration
 	openTimeout time.Duration
 	multi       multiOptions
+	placed      placedOptions
 }
 
 const (
@@ -79,7 +80,7 @@ func main() {
 }
 
 func defineFlags(fs *flag.FlagSet, o *options) {
-	fs.StringVar(&o.scenario, "scenario", "me", "me | categories | quote | accept | sockets-idle | sockets-fanout | publish-latency | sockets-listen | post-quotes")
+	fs.StringVar(&o.scenario, "scenario", "me", "me | categories | quote | accept | sockets-idle | sockets-fanout | placed-fanout | publish-latency | sockets-listen | post-quotes")
 	fs.StringVar(&o.target, "target", "http://127.0.0.1:8000", "web base URL (loopback only)")
 	fs.StringVar(&o.wsTarget, "ws-target", "", "socket base URL, e.g. ws://127.0.0.1:8001 for a worker (default: the web target)")
 	fs.StringVar(&o.devKey, "dev-key", ".hermez/dev-jwt.pem", "the development issuer's key file the server uses (tokens are minted with it)")
@@ -118,6 +119,12 @@ func defineFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.multi.samplesOut, "samples-out", "", "sockets-listen: every latency in ms, one per line (merge several processes)")
 	fs.DurationVar(&o.multi.listenMax, "listen-max", 10*time.Minute, "sockets-listen: longest wait for -done-file")
 	fs.DurationVar(&o.multi.spacing, "spacing", time.Second, "post-quotes without -rate: time between two fan-out quotes")
+	fs.IntVar(&o.placed.towns, "towns", 100, "placed-fanout: towns the users are spread over (user u in town u mod -towns)")
+	fs.Float64Var(&o.placed.radiusKm, "radius-km", 10, "placed-fanout: the server's QUOTE_RADIUS_KM (who is in a quote's area)")
+	fs.Float64Var(&o.placed.townKm, "town-km", 50, "placed-fanout: distance between neighbouring towns (more than 2 × (radius + 3 km))")
+	fs.StringVar(&o.placed.wsTargets, "ws-targets", "", "placed-fanout: comma-separated socket base URLs (workers); socket i goes to the (i mod n)th (default: -ws-target)")
+	fs.StringVar(&o.placed.pids, "pids", "", "placed-fanout: comma-separated worker pids whose CPU is summed (default: -pid)")
+	fs.DurationVar(&o.placed.relocate, "relocate", 30*time.Second, "placed-fanout: re-send every user's location this often (keep it well under LOCATION_TTL_SECONDS)")
 }
 
 func (o *options) validate() error {
@@ -149,6 +156,11 @@ func (o *options) validate() error {
 		return errors.New("-dialers must be 1..4096")
 	case o.maxOps < 1:
 		return errors.New("-max-ops must be ≥ 1")
+	}
+	if o.scenario == "placed-fanout" {
+		if err := o.validatePlaced(); err != nil {
+			return err
+		}
 	}
 	if o.users <= 0 {
 		o.users = min(o.workers, 200)
@@ -193,6 +205,8 @@ func (b *bench) run(ctx context.Context) error {
 		return b.socketsIdle(ctx)
 	case "sockets-fanout":
 		return b.socketsFanout(ctx)
+	case "placed-fanout":
+		return b.placedFanout(ctx)
 	case "publish-latency":
 		return b.publishLatency(ctx)
 	case "sockets-listen":

@@ -23,26 +23,48 @@ import (
 	"github.com/gorilla/websocket"
 
 	"hermez/pkg/auth"
+	"hermez/pkg/geo"
 )
 
 // fakeServer speaks just enough of the API and the sockets for the tool's
 // scenarios: it checks every token against the development key, answers
 // quotes with an id and broadcasts quote_created to every socket.
+//
+// Place, as the worker does it (place.md §4): a socket's `location` frame
+// places its user (every socket of theirs gets a fresh initial_quotes); a
+// quote with a pickup goes to the unplaced sockets and to those whose user is
+// within fakeRadiusKm of it (to every socket when leak is set: a broken
+// server), a quote without one to every socket.
 type fakeServer struct {
 	t      *testing.T
 	iss    *auth.DevIssuer
 	ids    atomic.Int64
 	mu     sync.Mutex
-	conns  map[*websocket.Conn]*sync.Mutex
+	conns  map[*websocket.Conn]*fakeConn
+	locs   map[string]geo.Point // under mu
 	authed atomic.Int64
+	leak   atomic.Bool
 }
 
-func (f *fakeServer) verify(tok string) bool {
+type fakeConn struct {
+	mu   sync.Mutex // one writer at a time
+	user string
+}
+
+const fakeRadiusKm = 10
+
+// subject is the verified token's user ("" when it does not verify).
+func (f *fakeServer) subject(tok string) string {
 	v := auth.NewVerifier(auth.VerifierConfig{Audience: "hermez-backend-api"})
 	v.AddIssuer(auth.DevIssuerName, f.iss.Keyfunc)
-	_, err := v.Verify(context.Background(), tok)
-	return err == nil
+	c, err := v.Verify(context.Background(), tok)
+	if err != nil {
+		return ""
+	}
+	return c.Subject
 }
+
+func (f *fakeServer) verify(tok string) bool { return f.subject(tok) != "" }
 
 func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/ws/") {
@@ -71,7 +93,14 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id := fmt.Sprintf("q%d", f.ids.Add(1))
 		w.WriteHeader(201)
 		fmt.Fprintf(w, `{"id":%q}`, id)
-		f.broadcast(fmt.Sprintf(`{"type":"quote_created","data":{"id":%q}}`, id))
+		msg := fmt.Sprintf(`{"type":"quote_created","data":{"id":%q}}`, id)
+		lat, ok1 := body["pickup_latitude"].(float64)
+		lng, ok2 := body["pickup_longitude"].(float64)
+		if ok1 && ok2 {
+			f.broadcastNear(msg, geo.Point{Lat: lat, Lng: lng})
+		} else {
+			f.broadcast(msg)
+		}
 	case r.Method == "POST" && strings.HasSuffix(p, "/offers/"):
 		w.WriteHeader(201)
 		fmt.Fprintf(w, `{"id":"o%d"}`, f.ids.Add(1))
@@ -85,7 +114,11 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (f *fakeServer) socket(w http.ResponseWriter, r *http.Request) {
 	protos := websocket.Subprotocols(r)
-	if len(protos) != 1 || !f.verify(protos[0]) {
+	user := ""
+	if len(protos) == 1 {
+		user = f.subject(protos[0])
+	}
+	if user == "" {
 		http.Error(w, `{"detail":"no"}`, http.StatusUnauthorized)
 		return
 	}
@@ -94,9 +127,9 @@ func (f *fakeServer) socket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	mu := &sync.Mutex{}
+	fc := &fakeConn{user: user}
 	f.mu.Lock()
-	f.conns[c] = mu
+	f.conns[c] = fc
 	f.mu.Unlock()
 	_ = c.WriteMessage(websocket.TextMessage, []byte(`{"type":"initial_quotes","quotes":[]}`))
 	go func() {
@@ -107,20 +140,56 @@ func (f *fakeServer) socket(w http.ResponseWriter, r *http.Request) {
 			c.Close()
 		}()
 		for {
-			if _, _, err := c.ReadMessage(); err != nil {
+			_, msg, err := c.ReadMessage()
+			if err != nil {
 				return
+			}
+			var loc struct {
+				Type      string  `json:"type"`
+				Latitude  float64 `json:"latitude"`
+				Longitude float64 `json:"longitude"`
+			}
+			if json.Unmarshal(msg, &loc) == nil && loc.Type == "location" {
+				f.place(user, geo.Point{Lat: loc.Latitude, Lng: loc.Longitude})
 			}
 		}
 	}()
 }
 
+// place records user's location; each of their sockets gets a fresh snapshot.
+func (f *fakeServer) place(user string, p geo.Point) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.locs[user] = p
+	for c, fc := range f.conns {
+		if fc.user == user {
+			fc.mu.Lock()
+			_ = c.WriteMessage(websocket.TextMessage, []byte(`{"type":"initial_quotes","quotes":[]}`))
+			fc.mu.Unlock()
+		}
+	}
+}
+
+func (f *fakeServer) broadcastNear(msg string, pickup geo.Point) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c, fc := range f.conns {
+		if loc, placed := f.locs[fc.user]; placed && !f.leak.Load() && geo.DistanceKm(loc, pickup) > fakeRadiusKm {
+			continue
+		}
+		fc.mu.Lock()
+		_ = c.WriteMessage(websocket.TextMessage, []byte(msg))
+		fc.mu.Unlock()
+	}
+}
+
 func (f *fakeServer) broadcast(msg string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for c, mu := range f.conns {
-		mu.Lock()
+	for c, fc := range f.conns {
+		fc.mu.Lock()
 		_ = c.WriteMessage(websocket.TextMessage, []byte(msg))
-		mu.Unlock()
+		fc.mu.Unlock()
 	}
 }
 
@@ -138,7 +207,7 @@ func setup(t *testing.T) (string, string, *fakeServer) {
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeServer{t: t, iss: auth.NewDevIssuer(key, "hermez-backend-api"), conns: map[*websocket.Conn]*sync.Mutex{}}
+	f := &fakeServer{t: t, iss: auth.NewDevIssuer(key, "hermez-backend-api"), conns: map[*websocket.Conn]*fakeConn{}, locs: map[string]geo.Point{}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return srv.URL, path, f
@@ -222,6 +291,15 @@ func TestRefusesNonLoopbackAndBadBounds(t *testing.T) {
 		{"-runs", "50"},
 		{"-sockets", "1000000"},
 		{"-c", "0"},
+		{"-scenario", "placed-fanout"}, // -interval 50ms: too short a window
+		{"-scenario", "placed-fanout", "-interval", "1s", "-towns", "0"},
+		{"-scenario", "placed-fanout", "-interval", "1s", "-towns", "1001"},
+		{"-scenario", "placed-fanout", "-interval", "1s", "-radius-km", "23"}, // towns 50 km apart overlap
+		{"-scenario", "placed-fanout", "-interval", "1s", "-radius-km", "0"},
+		{"-scenario", "placed-fanout", "-interval", "1s", "-events", "100"},
+		{"-scenario", "placed-fanout", "-interval", "1s", "-relocate", "1s"},
+		{"-scenario", "placed-fanout", "-interval", "1s", "-ws-targets", "ws://127.0.0.1:8001,ws://example.com"},
+		{"-scenario", "placed-fanout", "-interval", "1s", "-pids", "12,x"},
 	} {
 		var o options
 		fs := flag.NewFlagSet("load", flag.ContinueOnError)
@@ -261,5 +339,81 @@ func TestQuoteCreatedID(t *testing.T) {
 		if got != want || ok != (want != "") {
 			t.Errorf("%s: %q %v, want %q", msg, got, ok, want)
 		}
+	}
+}
+
+// placedLine is the JSON report of a placed-fanout run.
+func placedLine(t *testing.T, out string) placedReport {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, `{"scenario":"placed-fanout"`) {
+			var r placedReport
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+	}
+	t.Fatalf("no JSON report in\n%s", out)
+	return placedReport{}
+}
+
+func TestPlacedFanoutAgainstAFakeServer(t *testing.T) {
+	url, key, f := setup(t)
+	args := []string{"-target", url, "-dev-key", key, "-json", "-scenario", "placed-fanout", "-sockets", "60", "-towns", "4",
+		"-interval", "100ms", "-settle", "10ms", "-pid", fmt.Sprint(os.Getpid())}
+
+	// Two socket targets (the same server): the sockets alternate between them.
+	ws := "ws" + strings.TrimPrefix(url, "http")
+	r := placedLine(t, runTool(t, append(args, "-events", "4", "-ws-targets", ws+","+ws+"/")...))
+	// 60 users (one per socket) over 4 towns: 15 in each; 2 placed quotes
+	// (15 sockets each), 2 without a pickup (60 each), 2 idle windows.
+	p, u := r.PlacedQ, r.UnplacedQ
+	if r.Sockets != 60 || r.Users != 60 || r.Placed != 60 || r.ErrorFrames != 0 {
+		t.Fatalf("placement: %+v", r)
+	}
+	if p.Quotes != 2 || p.Expected != 30 || p.Received != 30 || p.Missing != 0 || p.Outside != 0 || p.Share != 0.25 {
+		t.Fatalf("placed quotes: %+v", p)
+	}
+	if u.Quotes != 2 || u.Expected != 120 || u.Received != 120 || u.Missing != 0 || r.Idle.Quotes != 2 {
+		t.Fatalf("unplaced quotes: %+v idle %+v", u, r.Idle)
+	}
+	if p.WindowS <= 0 || u.WindowS <= 0 || r.Idle.WindowS <= 0 || p.P99ms < p.P50ms {
+		t.Fatalf("windows and latencies: %+v %+v %+v", p, u, r.Idle)
+	}
+
+	// A server that sends placed quotes to everyone is caught: one placed
+	// quote reaches the 45 sockets of the other three towns.
+	f.leak.Store(true)
+	r = placedLine(t, runTool(t, append(args, "-events", "2")...))
+	if r.PlacedQ.Outside != 45 || r.PlacedQ.Received != 15 || r.PlacedQ.Missing != 0 {
+		t.Fatalf("leaking server: %+v", r.PlacedQ)
+	}
+}
+
+func TestTownGrid(t *testing.T) {
+	p := placedOptions{towns: 100, radiusKm: 10, townKm: 50}
+	for a := 0; a < p.towns; a++ {
+		for b := a + 1; b < p.towns; b++ {
+			if d := geo.DistanceKm(townCentre(a, p), townCentre(b, p)); d < p.townKm-0.5 {
+				t.Fatalf("towns %d and %d are %.2f km apart", a, b, d)
+			}
+		}
+	}
+	for u := range 5000 {
+		pt, c := userPoint(u, p), townCentre(u%p.towns, p)
+		if d := geo.DistanceKm(pt, c); d > spreadKm+0.01 {
+			t.Fatalf("user %d is %.2f km from its town", u, d)
+		}
+		// in its own town's area, and in no other's
+		for other := 0; other < p.towns; other++ {
+			in := geo.DistanceKm(pt, townCentre(other, p)) <= p.radiusKm
+			if in != (other == u%p.towns) {
+				t.Fatalf("user %d: in the area of town %d = %v", u, other, in)
+			}
+		}
+	}
+	if c := townCentre(0, p); c.Lat < -4.3 || c.Lat > 13 || c.Lng < -79 || c.Lng > -66 {
+		t.Fatalf("town 0 at %+v is not around Colombia", c)
 	}
 }

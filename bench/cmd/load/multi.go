@@ -156,6 +156,15 @@ func (b *bench) socketsListen(ctx context.Context) error {
 	return nil
 }
 
+// wsBase is the socket base URL of socket i: -ws-target, or with
+// placed-fanout's -ws-targets the (i mod n)th of them.
+func (b *bench) wsBase(i int) string {
+	if n := len(b.o.placed.bases); n > 0 {
+		return b.o.placed.bases[i%n]
+	}
+	return b.o.wsTarget
+}
+
 // openUserSockets is openSockets that also says which user (token index) each socket is.
 func (b *bench) openUserSockets(ctx context.Context, path string, n int, toks []string, dialLat *load.Recorder) ([]*sock, []int, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.o.openTimeout)
@@ -171,7 +180,7 @@ func (b *bench) openUserSockets(ctx context.Context, path string, n int, toks []
 		go func(i int) {
 			defer func() { <-sem; wg.Done() }()
 			t0 := time.Now()
-			c, err := b.dial(ctx, path, toks[i%len(toks)])
+			c, err := b.dialTo(ctx, b.wsBase(i), path, toks[i%len(toks)])
 			if err != nil {
 				failed.Add(1)
 				firstErr.CompareAndSwap(nil, err)

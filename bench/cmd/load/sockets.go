@@ -22,6 +22,10 @@ type sock struct {
 	c    *websocket.Conn
 	mu   sync.Mutex
 	seen []receipt
+	// initials counts initial_quotes after the one dial reads (a placed
+	// socket's fresh snapshot); errs counts error frames.
+	initials atomic.Int32
+	errs     atomic.Int32
 }
 
 type receipt struct {
@@ -40,6 +44,12 @@ func (s *sock) read() {
 		at := time.Now()
 		id, ok := quoteCreatedID(msg)
 		if !ok {
+			switch {
+			case isInitialQuotes(msg):
+				s.initials.Add(1)
+			case bytes.HasPrefix(msg, errorPrefix):
+				s.errs.Add(1)
+			}
 			continue
 		}
 		s.mu.Lock()
@@ -55,7 +65,25 @@ func (s *sock) read() {
 var (
 	createdPrefix = []byte(`{"type":"quote_created","data":{"id":"`)
 	createdType   = []byte(`"quote_created"`)
+	initialPrefix = []byte(`{"type":"initial_quotes"`)
+	initialType   = []byte(`"initial_quotes"`)
+	errorPrefix   = []byte(`{"type":"error"`)
 )
+
+// isInitialQuotes tells whether msg is an initial_quotes snapshot (the
+// server writes "type" first; any other layout is decoded).
+func isInitialQuotes(msg []byte) bool {
+	if bytes.HasPrefix(msg, initialPrefix) {
+		return true
+	}
+	if !bytes.Contains(msg, initialType) || bytes.HasPrefix(msg, createdPrefix) {
+		return false
+	}
+	var f struct {
+		Type string `json:"type"`
+	}
+	return json.Unmarshal(msg, &f) == nil && f.Type == "initial_quotes"
+}
 
 // quoteCreatedID returns the quote id of a quote_created frame. The server
 // writes "type" then "data" with "id" first, so the fast path reads the id
@@ -97,9 +125,14 @@ func (s *sock) receivedAt(id string) (time.Time, bool) {
 // dial opens one socket with the bare JWT as the subprotocol (as the
 // frontend does) and reads its initial message.
 func (b *bench) dial(ctx context.Context, path, token string) (*websocket.Conn, error) {
+	return b.dialTo(ctx, b.o.wsTarget, path, token)
+}
+
+// dialTo is dial to the socket base URL base.
+func (b *bench) dialTo(ctx context.Context, base, path, token string) (*websocket.Conn, error) {
 	d := websocket.Dialer{HandshakeTimeout: 15 * time.Second, Subprotocols: []string{token},
 		ReadBufferSize: 1024, WriteBufferSize: 1024}
-	c, res, err := d.DialContext(ctx, b.o.wsTarget+path, nil)
+	c, res, err := d.DialContext(ctx, base+path, nil)
 	if err != nil {
 		if res != nil {
 			return nil, fmt.Errorf("dial %s: %w (status %d)", path, err, res.StatusCode)

@@ -127,11 +127,12 @@ func (f *fakeServer) socket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	// The snapshot first, then the socket joins (no event before it, no two writers).
+	_ = c.WriteMessage(websocket.TextMessage, []byte(`{"type":"initial_quotes","quotes":[]}`))
 	fc := &fakeConn{user: user}
 	f.mu.Lock()
 	f.conns[c] = fc
 	f.mu.Unlock()
-	_ = c.WriteMessage(websocket.TextMessage, []byte(`{"type":"initial_quotes","quotes":[]}`))
 	go func() {
 		defer func() {
 			f.mu.Lock()

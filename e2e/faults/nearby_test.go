@@ -3,93 +3,37 @@ package faults
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
-// nearbyReader follows the client's user_quotes socket on a worker,
-// reconnecting after any close, and keeps the nearby_drivers frames' counts.
-type nearbyReader struct {
-	mu     sync.Mutex
-	counts []struct {
-		at    time.Time
-		count int
-	}
-	stop atomic.Bool
-	conn *websocket.Conn
-	done chan struct{}
-}
+// nearbyReader follows the client's user_quotes socket on a worker and keeps
+// the nearby_drivers frames.
+type nearbyReader struct{ *frameReader }
 
-func readNearby(url, token string) *nearbyReader {
-	r := &nearbyReader{done: make(chan struct{})}
-	u := "ws" + strings.TrimPrefix(url, "http") + "/ws/deliveries/users/me/quotes/"
-	go func() {
-		defer close(r.done)
-		for !r.stop.Load() {
-			d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, Subprotocols: []string{token}}
-			c, _, err := d.Dial(u, nil)
-			if err != nil {
-				time.Sleep(50 * time.Millisecond)
-				continue
-			}
-			r.mu.Lock()
-			r.conn = c
-			r.mu.Unlock()
-			for {
-				_, b, err := c.ReadMessage()
-				if err != nil {
-					break
-				}
-				var f struct {
-					Type string
-					Data struct{ Count int }
-				}
-				if json.Unmarshal(b, &f) == nil && f.Type == "nearby_drivers" {
-					r.mu.Lock()
-					r.counts = append(r.counts, struct {
-						at    time.Time
-						count int
-					}{time.Now(), f.Data.Count})
-					r.mu.Unlock()
-				}
-			}
-			c.Close()
-		}
-	}()
-	return r
-}
-
-func (r *nearbyReader) close() {
-	r.stop.Store(true)
-	r.mu.Lock()
-	if r.conn != nil {
-		r.conn.Close()
-	}
-	r.mu.Unlock()
-	<-r.done
+func readNearby(url, token string) nearbyReader {
+	return nearbyReader{readFrames(url, "/ws/deliveries/users/me/quotes/", token, "nearby_drivers")}
 }
 
 // waitCount waits for a frame with count after t; it returns when it arrived.
-func (r *nearbyReader) waitCount(t *testing.T, after time.Time, count int, within time.Duration) time.Time {
+func (r nearbyReader) waitCount(t *testing.T, after time.Time, count int, within time.Duration) time.Time {
 	t.Helper()
+	has := func(data json.RawMessage) bool {
+		var d struct{ Count int }
+		return json.Unmarshal(data, &d) == nil && d.Count == count
+	}
 	for end := time.Now().Add(within); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		r.mu.Lock()
-		for _, c := range r.counts {
-			if c.at.After(after) && c.count == count {
-				r.mu.Unlock()
-				return c.at
-			}
+		if at := r.firstAfter(after, has); !at.IsZero() {
+			return at
 		}
-		r.mu.Unlock()
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	t.Fatalf("no nearby_drivers frame with count %d within %s (frames: %v)", count, within, r.counts)
+	seen := make([]string, len(r.frames))
+	for i, f := range r.frames {
+		seen[i] = f.at.Format("15:04:05.000") + " " + string(f.data)
+	}
+	t.Fatalf("no nearby_drivers frame with count %d within %s (frames: %v)", count, within, seen)
 	return time.Time{}
 }
 

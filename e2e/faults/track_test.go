@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -34,70 +33,17 @@ func (s *system) trackedDelivery(a *api, client, driverSub string) string {
 	return a.must(s.t, "POST", "/deliveries/api/offers/"+o["id"].(string)+"/accept/", client, nil, 201)["delivery_id"].(string)
 }
 
-// locationReader follows a user_deliveries socket, reconnecting after any
-// close (the worker closes with 1012 after a Redis outage), and keeps the
-// time each driver_location frame arrived.
-type locationReader struct {
-	url, token string
-	mu         sync.Mutex
-	arrivals   []time.Time
-	stop       atomic.Bool
-	conn       *websocket.Conn
-	done       chan struct{}
-}
+// locationReader follows a user_deliveries socket and keeps when each
+// driver_location frame arrived.
+type locationReader struct{ *frameReader }
 
-func readLocations(url, token string) *locationReader {
-	r := &locationReader{url: "ws" + strings.TrimPrefix(url, "http") + "/ws/deliveries/users/me/deliveries/", token: token, done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
-		for !r.stop.Load() {
-			d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, Subprotocols: []string{token}}
-			c, _, err := d.Dial(r.url, nil)
-			if err != nil {
-				time.Sleep(50 * time.Millisecond)
-				continue
-			}
-			r.mu.Lock()
-			r.conn = c
-			r.mu.Unlock()
-			for {
-				_, b, err := c.ReadMessage()
-				if err != nil {
-					break
-				}
-				var f struct{ Type string }
-				if json.Unmarshal(b, &f) == nil && f.Type == "driver_location" {
-					r.mu.Lock()
-					r.arrivals = append(r.arrivals, time.Now())
-					r.mu.Unlock()
-				}
-			}
-			c.Close()
-		}
-	}()
-	return r
-}
-
-func (r *locationReader) close() {
-	r.stop.Store(true)
-	r.mu.Lock()
-	if r.conn != nil {
-		r.conn.Close()
-	}
-	r.mu.Unlock()
-	<-r.done
+func readLocations(url, token string) locationReader {
+	return locationReader{readFrames(url, "/ws/deliveries/users/me/deliveries/", token, "driver_location")}
 }
 
 // firstAfter is when the first frame after t arrived (zero: none yet).
-func (r *locationReader) firstAfter(t time.Time) time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, a := range r.arrivals {
-		if a.After(t) {
-			return a
-		}
-	}
-	return time.Time{}
+func (r locationReader) firstAfter(t time.Time) time.Time {
+	return r.frameReader.firstAfter(t, func(json.RawMessage) bool { return true })
 }
 
 // Redis killed while drivers send locations (place.md §6): every update is

@@ -29,43 +29,7 @@ func TestBrowserVerifyVehicle(t *testing.T) {
 		t.Skip("browser test skipped in -short mode")
 	}
 	f := newFixture(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-component-update", true),
-		chromedp.WindowSize(390, 844), // a phone-sized viewport
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	// The whole browser lives at most 60 s; each step has its own deadline.
-	life, stop := context.WithTimeout(context.Background(), 60*time.Second)
-	defer stop()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(life, opts...)
-	defer cancelAlloc()
-	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
-	defer cancelTab()
-	// The first call starts the browser: no per-step timeout on it (chromedp's rule).
-	if err := chromedp.Do(tabCtx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	run := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(tabCtx, 15*time.Second)
-		defer cancel()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("browser step %q: %v (screenshot: %s)", name, err, screenshot(t, tabCtx))
-		}
-	}
-	read := func(name string, a chromedp.Action[string]) string {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(tabCtx, 15*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(ctx, a)
-		if err != nil {
-			t.Fatalf("browser read %q: %v (screenshot: %s)", name, err, screenshot(t, tabCtx))
-		}
-		return v
-	}
+	tabCtx, run, read := openBrowser(t, 390, 844, 60*time.Second) // a phone-sized viewport
 	base := f.W.URL
 	vehiclePath := "/admin/vehicles/" + f.Vehicle.VehicleID.String() + "/"
 
@@ -128,6 +92,49 @@ func TestBrowserVerifyVehicle(t *testing.T) {
 	}
 }
 
+// openBrowser starts a headless Chromium of the test's own at width×height,
+// living at most life, and returns its tab and two verbs: run (actions) and
+// read (a value), each with its own 15-s deadline and a screenshot on failure.
+func openBrowser(t *testing.T, width, height int, life time.Duration) (tabCtx context.Context,
+	run func(name string, actions ...chromedp.Action[chromedp.Void]), read func(name string, a chromedp.Action[string]) string) {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-component-update", true),
+		chromedp.WindowSize(width, height),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	lifeCtx, stop := context.WithTimeout(context.Background(), life)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(lifeCtx, opts...)
+	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() { cancelTab(); cancelAlloc(); stop() })
+	// The first call starts the browser: no per-step timeout on it (chromedp's rule).
+	if err := chromedp.Do(tabCtx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	run = func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(tabCtx, 15*time.Second)
+		defer cancel()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("browser step %q: %v (screenshot: %s)", name, err, screenshot(t, tabCtx))
+		}
+	}
+	read = func(name string, a chromedp.Action[string]) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(tabCtx, 15*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(ctx, a)
+		if err != nil {
+			t.Fatalf("browser read %q: %v (screenshot: %s)", name, err, screenshot(t, tabCtx))
+		}
+		return v
+	}
+	return tabCtx, run, read
+}
+
 // screenshot saves the current page into a kept temporary directory (t.TempDir
 // is removed when the test ends, so the path would point nowhere) and returns
 // its path.
@@ -172,39 +179,7 @@ func TestBrowserActing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-component-update", true),
-		chromedp.WindowSize(390, 844),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	life, stop := context.WithTimeout(context.Background(), 90*time.Second)
-	defer stop()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(life, opts...)
-	defer cancelAlloc()
-	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
-	defer cancelTab()
-	if err := chromedp.Do(tabCtx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	run := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(tabCtx, 15*time.Second)
-		defer cancel()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("browser step %q: %v (screenshot: %s)", name, err, screenshot(t, tabCtx))
-		}
-	}
-	read := func(name string, a chromedp.Action[string]) string {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(tabCtx, 15*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(ctx, a)
-		if err != nil {
-			t.Fatalf("browser read %q: %v (screenshot: %s)", name, err, screenshot(t, tabCtx))
-		}
-		return v
-	}
+	tabCtx, run, read := openBrowser(t, 390, 844, 90*time.Second)
 	base := f.W.URL
 	run("log in",
 		chromedp.Navigate(base+"/admin/"),

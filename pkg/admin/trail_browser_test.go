@@ -34,26 +34,7 @@ func TestBrowserDeliveryTrail(t *testing.T) {
 	}
 	must(t, f.W.Store.DB.Create(&pts).Error)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-component-update", true), chromedp.WindowSize(412, 915), chromedp.UserDataDir(t.TempDir()))
-	life, stop := context.WithTimeout(context.Background(), 60*time.Second)
-	defer stop()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(life, opts...)
-	defer cancelAlloc()
-	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
-	defer cancelTab()
-	if err := chromedp.Do(tabCtx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(tabCtx, 15*time.Second)
-		defer cancel()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("browser step %q: %v (screenshot: %s)", name, err, screenshot(t, tabCtx))
-		}
-	}
+	tabCtx, step, _ := openBrowser(t, 412, 915, 60*time.Second)
 	base := f.W.URL
 	step("log in",
 		chromedp.Navigate(base+"/admin/"),

@@ -1,8 +1,10 @@
 package apperr_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"hermez/pkg/apperr"
@@ -48,5 +50,72 @@ func TestWrapKeepsTheCause(t *testing.T) {
 	e := apperr.Wrap(cause, "load user")
 	if !errors.Is(e, cause) || e.Kind != apperr.Internal {
 		t.Fatalf("Wrap: %+v", e)
+	}
+}
+
+// Error's text (what the logs show): the kind, the message or the sorted
+// field names — bounded, since a client names fields — and the cause.
+func TestErrorText(t *testing.T) {
+	many := apperr.Fields{}
+	for i := range 11 {
+		many.Add(fmt.Sprintf("f%02d", i), "x")
+	}
+	long := apperr.Fields{}
+	long.Add(strings.Repeat("k", 100), "x")
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{apperr.New(apperr.Conflict, "Ya existe."), "conflict: Ya existe."},
+		{apperr.NotFoundErr(), "not_found: No encontrado."},
+		{apperr.ForbiddenErr(), "forbidden: " + apperr.MsgForbidden},
+		{apperr.Field("name", "x"), "invalid: invalid fields [name]"},
+		{many.Err(), "invalid: invalid fields [f00 f01 f02 f03 f04 f05 f06 f07 f08 f09 (+1)]"},
+		{long.Err(), "invalid: invalid fields [" + strings.Repeat("k", 64) + "…]"},
+		{apperr.Wrap(errors.New("db down"), "load user"), "internal: Error interno del servidor.: load user: db down"},
+		{apperr.NotAuthenticated("Token expirado.", errors.New("exp 12:00")), "unauthenticated: Token expirado.: exp 12:00"},
+		{apperr.NotAuthenticated("Token expirado.", nil), "unauthenticated: Token expirado."},
+	} {
+		if got := c.err.Error(); got != c.want {
+			t.Errorf("Error() = %q, want %q", got, c.want)
+		}
+	}
+}
+
+// As finds the error through wrapping, and only an *Error.
+func TestAs(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		kind apperr.Kind
+		ok   bool
+	}{
+		{apperr.NotFoundErr(), apperr.NotFound, true},
+		{fmt.Errorf("a: %w", fmt.Errorf("b: %w", apperr.ForbiddenErr())), apperr.Forbidden, true},
+		{errors.Join(errors.New("x"), apperr.New(apperr.Conflict, "c")), apperr.Conflict, true},
+		{errors.New("plain"), "", false},
+		{nil, "", false},
+	} {
+		e, ok := apperr.As(c.err)
+		if ok != c.ok || ok && e.Kind != c.kind {
+			t.Errorf("As(%v) = %v, %v; want %s, %v", c.err, e, ok, c.kind, c.ok)
+		}
+	}
+}
+
+// A Detail carries message only where WithMessage put it (the favorite route).
+func TestDetailJSON(t *testing.T) {
+	for _, c := range []struct {
+		d    apperr.Detail
+		want string
+	}{
+		{apperr.NewDetail("No encontrado."), `{"detail":"No encontrado."}`},
+		{apperr.NewDetail("No encontrado.").WithMessage(), `{"detail":"No encontrado.","message":"No encontrado."}`},
+	} {
+		if b, _ := json.Marshal(c.d); string(b) != c.want {
+			t.Errorf("%#v: %s, want %s", c.d, b, c.want)
+		}
+	}
+	if got := apperr.MsgNoObject(7); got != `Clave primaria "7" inválida - objeto no existe.` {
+		t.Errorf("MsgNoObject: %q", got)
 	}
 }

@@ -3,6 +3,8 @@ package serve_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -89,6 +91,113 @@ func TestStatus(t *testing.T) {
 	} {
 		if got := serve.Status(tc.kind); got != tc.want {
 			t.Errorf("Status(%v) = %d, want %d", tc.kind, got, tc.want)
+		}
+	}
+}
+
+// Render: every apperr kind and every echo.HTTPError the stack raises, one
+// row each, with the exact status and JSON body; a 5xx never shows its text.
+func TestRender(t *testing.T) {
+	nonField := apperr.Fields{}
+	nonField.Add(apperr.NonField, "No puede calificarse a sí mismo.")
+	nonField.Add(apperr.NonField, "segundo")
+	for _, c := range []struct {
+		name   string
+		err    error
+		status int
+		body   string
+	}{
+		{"invalid, a message", apperr.New(apperr.Invalid, "Estado no válido."), 400, `{"detail":"Estado no válido."}`},
+		{"invalid, one field", apperr.Field("name", apperr.MsgRequired), 400, `{"name":["Este campo es requerido."]}`},
+		{"invalid, non_field_errors", nonField.Err(), 400,
+			`{"detail":"No puede calificarse a sí mismo.","non_field_errors":["No puede calificarse a sí mismo.","segundo"]}`},
+		{"unauthenticated", apperr.NotAuthenticated("Token expirado.", errors.New("exp")), 401, `{"detail":"Token expirado."}`},
+		{"forbidden", apperr.ForbiddenErr(), 403, `{"detail":"Usted no tiene permiso para realizar esta acción."}`},
+		{"not found", apperr.NotFoundErr(), 404, `{"detail":"No encontrado."}`},
+		{"conflict", apperr.New(apperr.Conflict, "Ya existe."), 409, `{"detail":"Ya existe."}`},
+		{"throttled", apperr.New(apperr.Throttled, "Espere."), 429, `{"detail":"Espere."}`},
+		{"unavailable", apperr.New(apperr.Unavailable, "Sin Redis."), 503, `{"detail":"Sin Redis."}`},
+		{"internal hides its message", apperr.New(apperr.Internal, "pq: secret"), 500, `{"detail":"Error interno del servidor."}`},
+		{"wrapped cause", apperr.Wrap(errors.New("db down"), "load user"), 500, `{"detail":"Error interno del servidor."}`},
+		{"unknown kind is a 500 that hides its message", apperr.New(apperr.Kind("teapot"), "secret"), 500, `{"detail":"Error interno del servidor."}`},
+		{"apperr wrapped by fmt", fmt.Errorf("handler: %w", apperr.NotFoundErr()), 404, `{"detail":"No encontrado."}`},
+		{"echo 404", echo.ErrNotFound, 404, `{"detail":"No encontrado."}`},
+		{"echo 413", echo.ErrStatusRequestEntityTooLarge, 413, `{"detail":"La solicitud es demasiado grande (máximo 1 MiB)."}`},
+		{"echo 401", echo.ErrUnauthorized, 401, `{"detail":"Las credenciales de autenticación no se proveyeron."}`},
+		{"echo 400", echo.NewHTTPError(400, "syntax error at offset 3"), 400, `{"detail":"JSON mal formado."}`},
+		{"echo 503", echo.ErrServiceUnavailable, 503, `{"detail":"Servicio no disponible."}`},
+		{"echo 502 hides its message", echo.NewHTTPError(502, "upstream 10.0.0.3 refused"), 502, `{"detail":"Error interno del servidor."}`},
+		{"echo other 4xx keeps its message", echo.NewHTTPError(418, "tetera"), 418, `{"detail":"tetera"}`},
+		{"plain error", errors.New("boom"), 500, `{"detail":"Error interno del servidor."}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			status, body := serve.Render(c.err)
+			b, err := json.Marshal(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if status != c.status || string(b) != c.body {
+				t.Errorf("Render = %d %s; want %d %s", status, b, c.status, c.body)
+			}
+		})
+	}
+}
+
+// ErrorHandler: what Render leaves to the request — the 405's method, the
+// favorite route's message, 401's WWW-Authenticate, HEAD without a body, an
+// answer already sent left alone — and the log level of each status.
+func TestErrorHandler(t *testing.T) {
+	e := echo.New()
+	var logs bytes.Buffer
+	e.HTTPErrorHandler = serve.ErrorHandler(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	fail := func(err error) echo.HandlerFunc { return func(echo.Context) error { return err } }
+	e.GET("/401/", fail(apperr.NotAuthenticated(apperr.MsgNotAuth, nil)))
+	e.GET("/403/", fail(apperr.ForbiddenErr()))
+	e.GET("/404/", fail(apperr.NotFoundErr()))
+	e.HEAD("/404/", fail(apperr.NotFoundErr()))
+	e.GET("/500/", fail(apperr.Wrap(errors.New("db down"), "load")))
+	e.GET("/sent/", func(c echo.Context) error {
+		_ = c.String(http.StatusOK, "partial")
+		return apperr.Wrap(errors.New("late"), "after the answer")
+	})
+	e.POST(serve.FavoriteRoute, func(c echo.Context) error {
+		if c.Param("id") == "field" {
+			return apperr.Field("id", "malo")
+		}
+		return apperr.NotFoundErr()
+	})
+	for _, c := range []struct {
+		method, path string
+		status       int
+		body         string // "" for none
+		wwwAuth      string
+		level        string
+	}{
+		{"GET", "/401/", 401, `{"detail":"Las credenciales de autenticación no se proveyeron."}`, `Bearer realm="api"`, "INFO"},
+		{"GET", "/403/", 403, `{"detail":"Usted no tiene permiso para realizar esta acción."}`, "", "INFO"},
+		{"GET", "/404/", 404, `{"detail":"No encontrado."}`, "", "DEBUG"},
+		{"GET", "/500/", 500, `{"detail":"Error interno del servidor."}`, "", "ERROR"},
+		{"GET", "/nowhere/", 404, `{"detail":"No encontrado."}`, "", "DEBUG"},
+		{"DELETE", "/404/", 405, `{"detail":"Método \"DELETE\" no permitido."}`, "", "DEBUG"},
+		{"HEAD", "/404/", 404, "", "", "DEBUG"},
+		{"POST", "/user/api/me/addresses/x/add-favorite/", 404, `{"detail":"No encontrado.","message":"No encontrado."}`, "", "DEBUG"},
+		{"POST", "/user/api/me/addresses/field/add-favorite/", 400, `{"id":["malo"]}`, "", "DEBUG"},
+		{"GET", "/sent/", 200, "partial", "", ""}, // committed: nothing added, nothing logged
+	} {
+		logs.Reset()
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(c.method, c.path, nil))
+		got := strings.TrimSpace(rec.Body.String())
+		if rec.Code != c.status || got != c.body || rec.Header().Get("WWW-Authenticate") != c.wwwAuth {
+			t.Errorf("%s %s: %d %q (WWW-Authenticate %q); want %d %q (%q)", c.method, c.path,
+				rec.Code, got, rec.Header().Get("WWW-Authenticate"), c.status, c.body, c.wwwAuth)
+		}
+		switch {
+		case c.level == "" && logs.Len() != 0:
+			t.Errorf("%s %s: logged %q, want nothing", c.method, c.path, logs.String())
+		case c.level != "" && !strings.Contains(logs.String(), "level="+c.level+" ") ||
+			c.level != "" && !strings.Contains(logs.String(), fmt.Sprintf("status=%d", c.status)):
+			t.Errorf("%s %s: logged %q, want level %s and status %d", c.method, c.path, logs.String(), c.level, c.status)
 		}
 	}
 }

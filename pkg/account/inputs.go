@@ -9,7 +9,7 @@ import (
 )
 
 // The service's typed inputs. The adapters (pkg/httpapi for the API,
-// pkg/admin for the console) decode request bodies and forms into them: types,
+// pkg/consoleweb for the console) decode request bodies and forms into them: types,
 // formats, required fields, lengths and choices are checked there, with
 // pkg/input. What needs the database (a vehicle type that exists, a plate
 // nobody else has, a name not taken) or spans the service's rules (every

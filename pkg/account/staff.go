@@ -14,7 +14,7 @@ import (
 
 // The staff's side of vehicles and users: document verification, the
 // vehicle types drivers choose from, and the API staff flag. The console
-// (pkg/admin) and `web staff` call these; none of them has a realtime event
+// (pkg/consoleweb) and `web staff` call these; none of them has a realtime event
 // (docs/realtime.md: vehicle and reference-data edits publish nothing; they show
 // in the next snapshot).
 

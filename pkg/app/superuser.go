@@ -5,8 +5,8 @@ import (
 	"log/slog"
 	"os"
 
-	"hermez/pkg/admin"
 	"hermez/pkg/config"
+	"hermez/pkg/consoleweb"
 )
 
 // CreateSuperuser is the `createsuperuser [--username NAME] [--update]`
@@ -19,5 +19,5 @@ func CreateSuperuser(ctx context.Context, cfg config.Config, log *slog.Logger, a
 		return err
 	}
 	defer st.Close()
-	return admin.CreateSuperuser(ctx, st, args, admin.SuperuserIO{In: os.Stdin, Out: os.Stdout, Getenv: os.Getenv})
+	return consoleweb.CreateSuperuser(ctx, st, args, consoleweb.SuperuserIO{In: os.Stdin, Out: os.Stdout, Getenv: os.Getenv})
 }

@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"hermez/pkg/account"
-	"hermez/pkg/admin"
 	"hermez/pkg/auth"
-	"hermez/pkg/backoffice"
 	"hermez/pkg/config"
+	"hermez/pkg/console"
+	"hermez/pkg/consoleweb"
 	"hermez/pkg/httpapi"
 	"hermez/pkg/market"
 	"hermez/pkg/nearby"
@@ -70,8 +70,8 @@ func BuildWeb(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	e := httpapi.New(httpapi.Deps{Config: cfg, Store: st, Auth: authn, Outbox: outbox, Log: log,
 		Checks: Checks(st, broker, authn), DevIssuer: dev, Market: mkt, Account: acct, Throttles: lim.http,
 		Locations: locs, Tracker: trk})
-	if _, err := admin.Register(e, admin.Deps{Config: cfg, Store: st, Log: log, Market: mkt, Account: acct,
-		Office: backoffice.New(st), Redis: lim.redis, RedisPrefix: lim.prefix}); err != nil {
+	if _, err := consoleweb.Register(e, consoleweb.Deps{Config: cfg, Store: st, Log: log, Market: mkt, Account: acct,
+		Console: console.New(st), Redis: lim.redis, RedisPrefix: lim.prefix}); err != nil {
 		return nil, err
 	}
 	openapi.Register(e)

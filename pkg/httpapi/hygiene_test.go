@@ -169,7 +169,7 @@ func TestNumbersOutOfRangeOnEveryField(t *testing.T) {
 		t.Fatalf("age written: %v", m["age"])
 	}
 	// The staff console's vehicle types (integer and numeric(10,2) columns):
-	// pkg/admin's TestVehicleTypeNumbersOutOfRange.
+	// pkg/consoleweb's TestVehicleTypeNumbersOutOfRange.
 }
 
 // Issue 12 §5: the client's X-Request-ID only when it is 1–64 of [A-Za-z0-9._-].

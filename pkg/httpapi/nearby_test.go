@@ -13,7 +13,7 @@ import (
 
 	"hermez/pkg/app"
 	"hermez/pkg/audit"
-	"hermez/pkg/backoffice"
+	"hermez/pkg/console"
 	"hermez/pkg/geo"
 	"hermez/pkg/nearby"
 	"hermez/pkg/realtime"
@@ -241,7 +241,7 @@ func TestNearbyDrivers(t *testing.T) {
 				t.Fatalf("after nb_near2 left: %v", got)
 			}
 			// A suspended driver's location is forgotten, and no longer counted.
-			staff, err := backoffice.New(w.Store).CreateAccount(ctx, "nb_staff", "una-clave-larga-1", false)
+			staff, err := console.New(w.Store).CreateAccount(ctx, "nb_staff", "una-clave-larga-1", false)
 			if err != nil {
 				t.Fatal(err)
 			}

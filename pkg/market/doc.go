@@ -6,7 +6,7 @@
 // minutes of an extension: inputs.go) and return rows (store.Quote,
 // store.Offer, store.Delivery …) or plain result types (StatusChange,
 // History). Decoding request bodies is the adapters' (pkg/marketinput, for
-// pkg/httpapi and pkg/admin); rendering answers and socket snapshots with
+// pkg/httpapi and pkg/consoleweb); rendering answers and socket snapshots with
 // pkg/view is theirs too (pkg/httpapi, pkg/ws). The guards are pure functions
 // in rules.go.
 //

@@ -10,7 +10,7 @@
 // together with these in one 400.
 //
 // It is a package of its own, beside the adapters rather than inside one,
-// because both the HTTP API (pkg/httpapi) and the console (pkg/admin) save
+// because both the HTTP API (pkg/httpapi) and the console (pkg/consoleweb) save
 // categories and neither adapter imports the other; keeping every marketplace
 // decoder here gives each body one place to read.
 package marketinput

@@ -7,7 +7,7 @@
 //	sent null:  Null[T]()                       Set, Null        — clear the column
 //	sent value: Value(v)                        Set, not Null    — write v
 //
-// The adapters (pkg/httpapi, pkg/admin, pkg/marketinput) build Fields while
+// The adapters (pkg/httpapi, pkg/consoleweb, pkg/marketinput) build Fields while
 // decoding a body; the services (pkg/market, pkg/account) read them. A field
 // sent with an invalid value is left not Set: its message is in the input's
 // Invalid instead.

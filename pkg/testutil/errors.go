@@ -53,7 +53,7 @@ func FieldsOf(t testing.TB, err error) apperr.Fields {
 }
 
 // Ptr is a pointer to a copy of v (optional fields of inputs and rows).
-// Tests inside pkg/httpapi and pkg/admin keep their own: pkg/testutil
+// Tests inside pkg/httpapi and pkg/consoleweb keep their own: pkg/testutil
 // imports pkg/app, which imports them.
 func Ptr[T any](v T) *T { return &v }
 

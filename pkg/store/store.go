@@ -75,6 +75,7 @@ func OpenWith(databaseURL, sqlitePath string, o Options) (*Store, error) {
 		Logger:                                   logger.Discard,
 		DisableForeignKeyConstraintWhenMigrating: true,
 		TranslateError:                           true,
+		NamingStrategy:                           newCachedNaming(),
 	}
 	var (
 		gdb     *gorm.DB

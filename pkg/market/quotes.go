@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"hermez/pkg/apperr"
 	"hermez/pkg/geo"
@@ -228,9 +227,7 @@ func (s *Service) CreateQuote(ctx context.Context, caller *store.User, in QuoteI
 			return nil, err
 		}
 		nq.AutoAcceptLowest = in.AutoAcceptLowest.Set && in.AutoAcceptLowest.Value // no offer yet: auto_accept_at stays null
-		// clause.Associations: every relation, as naming them did, without GORM
-		// matching each name against a regular expression per statement.
-		if err := tx.Omit(clause.Associations).Create(&nq).Error; err != nil {
+		if err := store.InsertQuote(tx, &nq); err != nil {
 			return nil, fmt.Errorf("create quote: %w", err)
 		}
 		if err := addHistory(tx, nq.HistoryID, store.HistoryQuoteCreated, "Cotización creada por el cliente", caller.UserID, now); err != nil {

@@ -262,7 +262,7 @@ func historyRow(historyID uuid.UUID, eventType, description string, by string, a
 
 // addHistoryRows writes history rows with one statement.
 func addHistoryRows(tx *gorm.DB, hs ...store.HistoryEvent) error {
-	if err := tx.Omit(clause.Associations).Create(&hs).Error; err != nil {
+	if err := store.InsertHistory(tx, hs...); err != nil {
 		return fmt.Errorf("write history %s: %w", hs[0].EventType, err)
 	}
 	return nil

@@ -80,7 +80,7 @@ func Write(tx *gorm.DB, msgs ...Message) (*Pending, error) {
 	if err != nil {
 		return nil, fmt.Errorf("write outbox: %w", err)
 	}
-	if err := tx.Create(&row).Error; err != nil {
+	if err := store.InsertOutbox(tx, &row); err != nil {
 		return nil, fmt.Errorf("write outbox: %w", err)
 	}
 	return &Pending{ids: []int64{row.ID}, msgs: msgs}, nil

@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"hermez/pkg/config"
-	"hermez/pkg/consoleweb"
+	"hermez/pkg/console"
 )
 
 // CreateSuperuser is the `createsuperuser [--username NAME] [--update]`
@@ -19,5 +19,5 @@ func CreateSuperuser(ctx context.Context, cfg config.Config, log *slog.Logger, a
 		return err
 	}
 	defer st.Close()
-	return consoleweb.CreateSuperuser(ctx, st, args, consoleweb.SuperuserIO{In: os.Stdin, Out: os.Stdout, Getenv: os.Getenv})
+	return console.New(st).CreateSuperuser(ctx, args, console.SuperuserIO{In: os.Stdin, Out: os.Stdout, Getenv: os.Getenv})
 }

@@ -2,7 +2,7 @@
 // (pages, sessions, login limit at /admin/) is pkg/consoleweb: the console's
 // reads (dashboard counts, searchable and paged lists of every table, one row
 // with what its page shows, trends, the staff audit trail) and the console's
-// own logins (staff accounts).
+// own logins (staff accounts, and `web createsuperuser`, which makes one).
 // The console's writes go to the services that own their rules: vehicle
 // verification, vehicle types and the staff flag to pkg/account, categories
 // to pkg/market. pkg/consoleweb renders what this package returns and never

@@ -583,63 +583,6 @@ func TestCookieFlags(t *testing.T) {
 	}
 }
 
-func TestCreateSuperuser(t *testing.T) {
-	st := testutil.NewStore(t)
-	ctx := context.Background()
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	var out bytes.Buffer
-	// Password from the environment, username from the flag.
-	err := consoleweb.CreateSuperuser(ctx, st, []string{"--username", "ana"}, consoleweb.SuperuserIO{In: strings.NewReader(""), Out: &out,
-		Getenv: env(map[string]string{consoleweb.PasswordEnv: "clave-de-ana"})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Username and password from stdin (not a terminal: one line each).
-	err = consoleweb.CreateSuperuser(ctx, st, nil, consoleweb.SuperuserIO{In: strings.NewReader("beto\nclave-de-beto\n"), Out: &out, Getenv: env(nil)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var accs []store.StaffAccount
-	must(t, st.DB.Order("username").Find(&accs).Error)
-	if len(accs) != 2 || accs[0].Username != "ana" || accs[1].Username != "beto" || !accs[0].IsActive ||
-		strings.Contains(accs[0].PasswordHash, "clave") || !strings.HasPrefix(accs[0].PasswordHash, "$2") {
-		t.Fatalf("accounts: %+v", accs)
-	}
-	refused := map[string][]string{
-		"existing": {"--username", "ana"},
-		"flag":     {"--username", "carla", "--password", "clave-de-carla"},
-		"short":    {"--username", "dora"},
-		"bad name": {"--username", "con espacio"},
-	}
-	for name, args := range refused {
-		pass := "clave-larga-1"
-		if name == "short" {
-			pass = "corta"
-		}
-		err := consoleweb.CreateSuperuser(ctx, st, args, consoleweb.SuperuserIO{In: strings.NewReader(""), Out: io.Discard,
-			Getenv: env(map[string]string{consoleweb.PasswordEnv: pass})})
-		if err == nil {
-			t.Errorf("%s: accepted", name)
-		}
-	}
-	var n int64
-	must(t, st.DB.Model(&store.StaffAccount{}).Count(&n).Error)
-	if n != 2 {
-		t.Fatalf("refused commands created accounts: %d", n)
-	}
-	// --update sets a new password and reactivates.
-	must(t, console.New(st).SetAccountActive(ctx, accs[0].ID, false))
-	err = consoleweb.CreateSuperuser(ctx, st, []string{"--username", "ana", "--update"}, consoleweb.SuperuserIO{In: strings.NewReader("otra-clave-9\n"), Out: io.Discard, Getenv: env(nil)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ana store.StaffAccount
-	must(t, st.DB.Where("username = ?", "ana").Take(&ana).Error)
-	if !ana.IsActive || ana.PasswordHash == accs[0].PasswordHash {
-		t.Fatalf("after --update: %+v", ana)
-	}
-}
-
 // Issue 12 §2 (moved from httpapi's TestNumbersOutOfRangeOnEveryField when
 // the form decoding moved here): the integer and numeric(10,2) columns of a
 // vehicle type refuse what does not fit, as 400 field errors.

@@ -25,6 +25,9 @@ const CSRFField = "csrf_token"
 // SessionTTL is the absolute lifetime of a session.
 const SessionTTL = 12 * time.Hour
 
+// now is the clock of sessions and the rate limiter (replaceable in tests).
+var now = time.Now
+
 // session is what the signed (and encrypted) cookie carries. Every visitor
 // gets one on the login page (for the login form's CSRF token); StaffID is
 // set once logged in.

@@ -1,4 +1,4 @@
-package consoleweb
+package console
 
 import (
 	"bufio"
@@ -9,13 +9,10 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"golang.org/x/term"
 
 	"hermez/pkg/apperr"
-	"hermez/pkg/console"
-	"hermez/pkg/store"
 )
 
 // PasswordEnv is the environment variable createsuperuser reads the password
@@ -31,9 +28,12 @@ type SuperuserIO struct {
 }
 
 // CreateSuperuser is the `web createsuperuser [--username NAME] [--update]`
-// subcommand: the username from the flag or a prompt, the password from
-// HERMEZ_ADMIN_PASSWORD or a prompt (not echoed on a terminal), never a flag.
-func CreateSuperuser(ctx context.Context, st *store.Store, args []string, sio SuperuserIO) error {
+// command (pkg/app wires it to the process's stdin, stdout and environment):
+// the username from the flag or a prompt, the password from
+// HERMEZ_ADMIN_PASSWORD or a prompt (not echoed on a terminal), never a flag;
+// the account is made by CreateAccount, so the command and the console's
+// accounts page share one set of rules.
+func (s *Service) CreateSuperuser(ctx context.Context, args []string, sio SuperuserIO) error {
 	fs := flag.NewFlagSet("createsuperuser", flag.ContinueOnError)
 	fs.SetOutput(sio.Out)
 	username := fs.String("username", "", "login name (prompted when absent)")
@@ -64,7 +64,7 @@ func CreateSuperuser(ctx context.Context, st *store.Store, args []string, sio Su
 			return err
 		}
 	}
-	acc, err := console.New(st).CreateAccount(ctx, name, password, *update)
+	acc, err := s.CreateAccount(ctx, name, password, *update)
 	if err != nil {
 		if e, ok := apperr.As(err); ok && len(e.Fields) > 0 {
 			var msgs []string
@@ -118,6 +118,3 @@ func readLine(rd *bufio.Reader) (string, error) {
 	}
 	return strings.TrimRight(line, "\r\n"), nil
 }
-
-// now is the clock of sessions and the rate limiter (replaceable in tests).
-var now = time.Now

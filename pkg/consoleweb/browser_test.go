@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"hermez/pkg/store"
+	"hermez/pkg/testutil"
 )
 
 // Chromium is Debian's `chromium` package; the test skips without it.
@@ -175,7 +176,7 @@ func TestBrowserActing(t *testing.T) {
 	must(t, f.W.Store.DB.Model(&store.Delivery{}).Where("id = ?", f.Delivery.ID).
 		Update("updated_at", store.Now().Add(-2*time.Hour)).Error)
 	client := f.W.Token(t, f.Client.UserID)
-	sock, err := wsDial(t, f.W.URL, "/ws/deliveries/"+f.Delivery.ID.String()+"/", client)
+	sock, _, err := testutil.DialSocket(t, f.W.URL, "/ws/deliveries/"+f.Delivery.ID.String()+"/", client)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +209,7 @@ func TestBrowserActing(t *testing.T) {
 	if got := read("status", chromedp.Text(chromedp.ID("delivery-status"))); got != "Cancelada" {
 		t.Errorf("delivery page shows %q, want Cancelada (screenshot: %s)", got, screenshot(t, tabCtx))
 	}
-	if m := wsReadUntil(t, sock, "delivery_cancelled"); m["data"].(map[string]any)["status"] != "cancelled" {
+	if m := testutil.ReadFrameOfType(t, sock, "delivery_cancelled", wait); m["data"].(map[string]any)["status"] != "cancelled" {
 		t.Errorf("client's frame %v", m)
 	}
 

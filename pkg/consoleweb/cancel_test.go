@@ -8,6 +8,7 @@ import (
 
 	"hermez/pkg/audit"
 	"hermez/pkg/store"
+	"hermez/pkg/testutil"
 )
 
 // TestCancelDeliveryFromConsole: a stuck in-transit delivery is cancelled with
@@ -21,7 +22,7 @@ func TestCancelDeliveryFromConsole(t *testing.T) {
 	b.mustLogin()
 	path := "/admin/deliveries/" + f.Delivery.ID.String() + "/"
 	client := f.W.Token(t, f.Client.UserID)
-	sock, err := wsDial(t, f.W.URL, "/ws/deliveries/"+f.Delivery.ID.String()+"/", client)
+	sock, _, err := testutil.DialSocket(t, f.W.URL, "/ws/deliveries/"+f.Delivery.ID.String()+"/", client)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func TestCancelDeliveryFromConsole(t *testing.T) {
 	if second == nil || second.Status != http.StatusSeeOther {
 		t.Fatalf("cancel: first %d, second %v", first.Status, second)
 	}
-	m := wsReadUntil(t, sock, "delivery_cancelled")
+	m := testutil.ReadFrameOfType(t, sock, "delivery_cancelled", wait)
 	if d, _ := m["data"].(map[string]any); d == nil || d["status"] != "cancelled" {
 		t.Errorf("delivery_cancelled frame %v", m)
 	}

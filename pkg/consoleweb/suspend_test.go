@@ -2,81 +2,23 @@ package consoleweb_test
 
 import (
 	"encoding/json"
-	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"hermez/pkg/audit"
 	"hermez/pkg/store"
+	"hermez/pkg/testutil"
 )
 
+// wait bounds every socket read of the console's tests.
 const wait = 5 * time.Second
 
-func wsDial(t *testing.T, base, path, token string) (*websocket.Conn, error) {
-	t.Helper()
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, Subprotocols: []string{token}}
-	c, _, err := d.Dial("ws"+strings.TrimPrefix(base, "http")+path, nil)
-	if c != nil {
-		t.Cleanup(func() { c.Close() })
-	}
-	return c, err
-}
-
-func wsRead(t *testing.T, c *websocket.Conn) map[string]any {
-	t.Helper()
-	_ = c.SetReadDeadline(time.Now().Add(wait))
-	_, b, err := c.ReadMessage()
-	if err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("frame %s: %v", b, err)
-	}
-	return m
-}
-
-// wsReadUntil reads frames until one of type typ (failing after wait).
-func wsReadUntil(t *testing.T, c *websocket.Conn, typ string) map[string]any {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
-		if m := wsRead(t, c); m["type"] == typ {
-			return m
-		}
-	}
-	t.Fatalf("no %s frame within %s", typ, wait)
-	return nil
-}
-
-func wsClose(t *testing.T, c *websocket.Conn) (int, string) {
-	t.Helper()
-	_ = c.SetReadDeadline(time.Now().Add(wait))
-	for {
-		_, _, err := c.ReadMessage()
-		if err == nil {
-			continue
-		}
-		var ce *websocket.CloseError
-		if errors.As(err, &ce) {
-			return ce.Code, ce.Text
-		}
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			t.Fatalf("socket still open after %s", wait)
-		}
-		t.Fatalf("socket ended without a close frame: %v", err)
-	}
-}
-
-// suspend posts the two steps of the suspension form and returns the answer
-// to the second.
+// twoSteps posts the two steps of a confirmed form (the reason, then
+// confirmar) and returns the answer to each (second is nil when the first
+// did not ask for a confirmation).
 func (b *browser) twoSteps(path, reason string) (first, second *page) {
 	b.t.Helper()
 	tok := b.token("/admin/")
@@ -102,16 +44,16 @@ func TestSuspendAndReinstate(t *testing.T) {
 	if res := f.W.Do(t, http.MethodGet, "/user/api/me/", client, nil); res.Status != http.StatusOK {
 		t.Fatalf("before: GET me %d %s", res.Status, res.Body)
 	}
-	own, err := wsDial(t, f.W.URL, "/ws/deliveries/users/me/quotes/", client)
+	own, _, err := testutil.DialSocket(t, f.W.URL, "/ws/deliveries/users/me/quotes/", client)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wsRead(t, own)
-	drv, err := wsDial(t, f.W.URL, "/ws/deliveries/new-quotes/", driver)
+	testutil.ReadFrame(t, own, wait)
+	drv, _, err := testutil.DialSocket(t, f.W.URL, "/ws/deliveries/new-quotes/", driver)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wsRead(t, drv)
+	testutil.ReadFrame(t, drv, wait)
 
 	reason := "Cobros indebidos reportados"
 	first, second := b.twoSteps("/admin/users/"+f.Client.UserID+"/suspend/", reason)
@@ -127,11 +69,11 @@ func TestSuspendAndReinstate(t *testing.T) {
 	want := "Tu cuenta está suspendida: " + reason
 
 	// The open socket: 4403 with the reason.
-	if code, text := wsClose(t, own); code != 4403 || text != want {
+	if code, text := testutil.CloseCode(t, own, wait); code != 4403 || text != want {
 		t.Errorf("open socket closed %d %q, want 4403 %q", code, text, want)
 	}
 	// The drivers on new_quotes: the quote is gone.
-	m := wsReadUntil(t, drv, "quote_deleted")
+	m := testutil.ReadFrameOfType(t, drv, "quote_deleted", wait)
 	if q, _ := m["data"].(map[string]any); q == nil || q["id"] != f.Quote.ID.String() || q["status"] != "cancelled" {
 		t.Errorf("quote_deleted frame about %v, want quote %s cancelled", m["data"], f.Quote.ID)
 	}
@@ -148,9 +90,9 @@ func TestSuspendAndReinstate(t *testing.T) {
 		t.Errorf("POST quote while suspended: %d, want 403", res.Status)
 	}
 	// A new socket: refused 4403 with the reason.
-	if c, err := wsDial(t, f.W.URL, "/ws/deliveries/users/me/deliveries/", client); err != nil {
+	if c, _, err := testutil.DialSocket(t, f.W.URL, "/ws/deliveries/users/me/deliveries/", client); err != nil {
 		t.Errorf("new socket: handshake failed (%v), want a 4403 close", err)
-	} else if code, text := wsClose(t, c); code != 4403 || text != want {
+	} else if code, text := testutil.CloseCode(t, c, wait); code != 4403 || text != want {
 		t.Errorf("new socket closed %d %q, want 4403 %q", code, text, want)
 	}
 	// Others unaffected.
@@ -197,9 +139,9 @@ func TestSuspendAndReinstate(t *testing.T) {
 	if res := f.W.Do(t, http.MethodGet, "/user/api/me/", client, nil); res.Status != http.StatusOK {
 		t.Errorf("after reinstatement: GET me %d %s", res.Status, res.Body)
 	}
-	if c, err := wsDial(t, f.W.URL, "/ws/deliveries/users/me/quotes/", client); err != nil {
+	if c, _, err := testutil.DialSocket(t, f.W.URL, "/ws/deliveries/users/me/quotes/", client); err != nil {
 		t.Errorf("socket after reinstatement: %v", err)
-	} else if m := wsRead(t, c); m["type"] != "user_quotes.initial" {
+	} else if m := testutil.ReadFrame(t, c, wait); m["type"] != "user_quotes.initial" {
 		t.Errorf("socket after reinstatement: first frame %v", m["type"])
 	}
 	var entries int64

@@ -2,12 +2,9 @@ package ws_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
-	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -92,23 +89,13 @@ func memoryOf(t testing.TB, b *app.Broker) *realtime.Memory {
 	return b.Memory
 }
 
-func wsURL(base, path string) string {
-	return "ws" + strings.TrimPrefix(base, "http") + path
-}
-
-// dial opens a socket with the token as the only subprotocol (as the frontend does).
-func dial(t testing.TB, base, path, token string) (*websocket.Conn, *http.Response, error) {
-	t.Helper()
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	if token != "" {
-		d.Subprotocols = []string{token}
-	}
-	c, res, err := d.Dial(wsURL(base, path), nil)
-	if c != nil {
-		t.Cleanup(func() { c.Close() })
-	}
-	return c, res, err
-}
+// The socket helpers are testutil's (shared with the console's tests).
+var (
+	wsURL     = testutil.SocketURL
+	dial      = testutil.DialSocket // the token as the only subprotocol, as the frontend does
+	read      = testutil.ReadFrame  // one text frame as a JSON object within a timeout
+	closeCode = testutil.CloseCode  // the close code (1006 without a close frame) and reason
+)
 
 // mustDial dials and fails the test on error.
 func mustDial(t testing.TB, base, path, token string) *websocket.Conn {
@@ -122,46 +109,6 @@ func mustDial(t testing.TB, base, path, token string) *websocket.Conn {
 		t.Fatalf("dial %s: %v (status %d)", path, err, status)
 	}
 	return c
-}
-
-// read reads one text frame as a JSON object within timeout.
-func read(t testing.TB, c *websocket.Conn, timeout time.Duration) map[string]any {
-	t.Helper()
-	_ = c.SetReadDeadline(time.Now().Add(timeout))
-	kind, b, err := c.ReadMessage()
-	if err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	if kind != websocket.TextMessage {
-		t.Fatalf("frame kind %d, want text", kind)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("frame %s: %v", b, err)
-	}
-	return m
-}
-
-// closeCode reads until the socket ends and returns the close code (1006 when
-// it ended without a close frame) and the reason.
-func closeCode(t testing.TB, c *websocket.Conn, timeout time.Duration) (int, string) {
-	t.Helper()
-	_ = c.SetReadDeadline(time.Now().Add(timeout))
-	for {
-		_, _, err := c.ReadMessage()
-		if err == nil {
-			continue
-		}
-		var ce *websocket.CloseError
-		if errors.As(err, &ce) {
-			return ce.Code, ce.Text
-		}
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			t.Fatalf("socket still open after %s", timeout)
-		}
-		return websocket.CloseAbnormalClosure, err.Error()
-	}
 }
 
 // expectSilence fails if a frame arrives within d.

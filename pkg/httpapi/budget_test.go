@@ -102,12 +102,12 @@ func TestStatementBudgets(t *testing.T) {
 
 	var qid, oid, did string
 	check("POST /quotes/", 6, func() { qid = createQuote(t, w, client, nil) })
-	check("POST /quotes/{id}/offers/ (new)", 8, func() { oid = makeOffer(t, w, driver, qid, 9000, 201)["id"].(string) })
-	check("POST /quotes/{id}/offers/ (update)", 8, func() { makeOffer(t, w, driver, qid, 8500, 200) })
+	check("POST /quotes/{id}/offers/ (new)", 5, func() { oid = makeOffer(t, w, driver, qid, 9000, 201)["id"].(string) })
+	check("POST /quotes/{id}/offers/ (update)", 7, func() { makeOffer(t, w, driver, qid, 8500, 200) })
 	makeOffer(t, w, other, qid, 9500, 201)
 	check("GET /offers/{id}/", 4, func() { mustStatus(t, w.Do(t, "GET", "/deliveries/api/offers/"+oid+"/", client.Tok, nil), 200) })
 	check("GET /quotes/{id}/", 4, func() { mustStatus(t, w.Do(t, "GET", "/deliveries/api/quotes/"+qid+"/", client.Tok, nil), 200) })
-	check("POST /offers/{id}/accept/", 12, func() {
+	check("POST /offers/{id}/accept/", 6, func() {
 		did = mustStatus(t, w.Do(t, "POST", "/deliveries/api/offers/"+oid+"/accept/", client.Tok, nil), 201)["delivery_id"].(string)
 	})
 	check("GET /deliveries/{id}/", 4, func() { mustStatus(t, w.Do(t, "GET", "/deliveries/api/"+did+"/", client.Tok, nil), 200) })
@@ -181,8 +181,8 @@ func TestStatementBudgetOfferWithAnotherVehicle(t *testing.T) {
 	if v, _ := res["vehicle"].(map[string]any); v == nil || v["vehicleId"] != other.String() {
 		t.Fatalf("offer's vehicle: %v", res["vehicle"])
 	}
-	if n > 8 {
-		t.Errorf("offer with another vehicle: %d statements, budget 8:\n  %s", n, strings.Join(sqls, "\n  "))
+	if n > 6 {
+		t.Errorf("offer with another vehicle: %d statements, budget 6:\n  %s", n, strings.Join(sqls, "\n  "))
 	}
 }
 

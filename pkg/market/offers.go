@@ -115,12 +115,7 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 		if err := checkOfferOn(q, caller.UserID, now); err != nil {
 			return nil, err
 		}
-		// The quote's lock covers its offers (every change of an offer locks its quote first).
-		var existing []store.Offer
-		if err := tx.Where("quote_id = ? AND delivery_person_id = ?", quoteID, caller.UserID).Find(&existing).Error; err != nil {
-			return nil, fmt.Errorf("load own offer: %w", err)
-		}
-		driver, err := loadUser(tx, &ts, caller.UserID)
+		driver, err := loadUser(tx, &ts, caller.UserID) // read again: its current vehicle is the offer's
 		if err != nil {
 			return nil, err
 		}
@@ -128,7 +123,34 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 			eventType   = realtime.OfferMade
 			description = "Nueva oferta creada por domiciliario"
 		)
-		if len(existing) > 0 {
+		// A new offer is inserted unless the driver already has one on this
+		// quote (the key delivery_offers_person_quote_key): no statement
+		// looks for it first. The quote's lock covers its offers (every
+		// change of an offer locks its quote first).
+		v, verr := s.offerVehicle(tx, &ts, driver, in, nil)
+		if verr == nil {
+			o = &store.Offer{ID: uuid.New(), Version: 1, DeliveryPersonID: caller.UserID, QuoteID: quoteID, ProposedPrice: price,
+				EstimatedDeliveryTime: in.EstimatedDeliveryTime.Ptr(), VehicleID: vehicleID(v), Status: store.OfferPending,
+				CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.Config.OfferTTL)}
+			res := tx.Omit(clause.Associations).Clauses(clause.OnConflict{DoNothing: true}).Create(o)
+			if res.Error != nil {
+				return nil, fmt.Errorf("create offer: %w", res.Error)
+			}
+			o.Vehicle, created = v, res.RowsAffected == 1
+		}
+		if !created {
+			// The driver's offer exists, or their vehicle could not be
+			// resolved without it (an existing offer's vehicle stands in).
+			var existing []store.Offer
+			if err := tx.Where("quote_id = ? AND delivery_person_id = ?", quoteID, caller.UserID).Find(&existing).Error; err != nil {
+				return nil, fmt.Errorf("load own offer: %w", err)
+			}
+			if len(existing) == 0 {
+				if verr != nil {
+					return nil, verr
+				}
+				return nil, fmt.Errorf("create offer: refused, yet no offer of %s on quote %s", caller.UserID, quoteID)
+			}
 			o = &existing[0]
 			if o.Status != store.OfferPending {
 				return nil, apperr.New(apperr.Invalid, MsgOfferRejectedOnce)
@@ -148,18 +170,6 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 			}
 			o.Version++
 			eventType, description = realtime.OfferUpdated, "Oferta actualizada por domiciliario"
-		} else {
-			v, err := s.offerVehicle(tx, &ts, driver, in, nil)
-			if err != nil {
-				return nil, err
-			}
-			o = &store.Offer{ID: uuid.New(), Version: 1, DeliveryPersonID: caller.UserID, QuoteID: quoteID, ProposedPrice: price,
-				EstimatedDeliveryTime: in.EstimatedDeliveryTime.Ptr(), VehicleID: vehicleID(v), Status: store.OfferPending,
-				CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.Config.OfferTTL)}
-			if err := tx.Omit(clause.Associations).Create(o).Error; err != nil {
-				return nil, fmt.Errorf("create offer: %w", err)
-			}
-			o.Vehicle, created = v, true
 		}
 		o.Quote, o.DeliveryPerson = q, driver
 		if err := addHistory(tx, q.HistoryID, store.HistoryOfferMade, description, caller.UserID, now); err != nil {
@@ -237,9 +247,10 @@ func (s *Service) GetOffer(ctx context.Context, caller *store.User, id uuid.UUID
 // lockOfferForClient locks the offer's quote and loads the offer with its
 // quote (and, with all, every other offer of the quote, in creation order);
 // only the quote's client passes (its driver gets 403, anyone else 404). The
-// offers' vehicle types are added to ts, not filled.
-func (s *Service) lockOfferForClient(tx *gorm.DB, ts *store.TypeSet, caller string, id uuid.UUID, all bool) (o *store.Offer, others []store.Offer, err error) {
-	q, err := s.lockLoadQuoteWhere(tx, ts, "delivery_quotes.id = (SELECT quote_id FROM delivery_offers WHERE id = ?)", id)
+// offers' vehicle types are added to ts, not filled. row is the caller's row
+// authentication loaded (nil: none; see lockLoadQuoteFor).
+func (s *Service) lockOfferForClient(tx *gorm.DB, ts *store.TypeSet, caller string, row *store.User, id uuid.UUID, all bool) (o *store.Offer, others []store.Offer, err error) {
+	q, err := s.lockLoadQuoteFor(tx, ts, row, "delivery_quotes.id = (SELECT quote_id FROM delivery_offers WHERE id = ?)", id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -283,7 +294,7 @@ func (s *Service) lockOfferForClient(tx *gorm.DB, ts *store.TypeSet, caller stri
 func (s *Service) AcceptOffer(ctx context.Context, caller *store.User, id uuid.UUID) (*store.Delivery, error) {
 	var d *store.Delivery
 	err := s.change(ctx, func(tx *gorm.DB) (msgs []realtime.Message, err error) {
-		d, msgs, err = s.acceptIn(tx, caller.UserID, id, func(o *store.Offer) string {
+		d, msgs, err = s.acceptIn(tx, caller.UserID, caller, id, func(o *store.Offer) string {
 			return "Oferta aceptada por el cliente con precio $" + o.ProposedPrice.StringFixed(2)
 		})
 		return msgs, err
@@ -299,10 +310,11 @@ func (s *Service) AcceptOffer(ctx context.Context, caller *store.User, id uuid.U
 // checked, the delivery created, the history row written (described by desc,
 // changed by the client), the quote and its offers removed; it returns the
 // delivery and every frame. The client's accept and the automatic one
-// (place.md §7) both run it.
-func (s *Service) acceptIn(tx *gorm.DB, clientID string, id uuid.UUID, desc func(*store.Offer) string) (d *store.Delivery, msgs []realtime.Message, err error) {
+// (place.md §7) both run it; row is the client's row authentication loaded
+// (nil for the automatic one).
+func (s *Service) acceptIn(tx *gorm.DB, clientID string, row *store.User, id uuid.UUID, desc func(*store.Offer) string) (d *store.Delivery, msgs []realtime.Message, err error) {
 	var ts store.TypeSet
-	o, others, err := s.lockOfferForClient(tx, &ts, clientID, id, true)
+	o, others, err := s.lockOfferForClient(tx, &ts, clientID, row, id, true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -404,7 +416,7 @@ func (s *Service) RejectOffer(ctx context.Context, caller *store.User, id uuid.U
 			ts  store.TypeSet
 			err error
 		)
-		if o, _, err = s.lockOfferForClient(tx, &ts, caller.UserID, id, false); err != nil {
+		if o, _, err = s.lockOfferForClient(tx, &ts, caller.UserID, caller, id, false); err != nil {
 			return nil, err
 		}
 		if err := checkReject(o); err != nil {

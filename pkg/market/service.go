@@ -113,8 +113,13 @@ func loadQuotes(tx *gorm.DB, q func(*gorm.DB) *gorm.DB) ([]store.Quote, error) {
 // loadQuotesInto is loadQuotes without the vehicle-type categories: their
 // types are added to ts, for the caller to fill with those of other rows.
 func loadQuotesInto(tx *gorm.DB, ts *store.TypeSet, q func(*gorm.DB) *gorm.DB) ([]store.Quote, error) {
+	return loadQuotesJoined(tx, ts, store.JoinQuotes, q)
+}
+
+// loadQuotesJoined is loadQuotesInto with the joins of join.
+func loadQuotesJoined(tx *gorm.DB, ts *store.TypeSet, join func(*gorm.DB) *gorm.DB, q func(*gorm.DB) *gorm.DB) ([]store.Quote, error) {
 	var qs []store.Quote
-	if err := q(store.JoinQuotes(tx)).Find(&qs).Error; err != nil {
+	if err := q(join(tx)).Find(&qs).Error; err != nil {
 		return nil, fmt.Errorf("load quotes: %w", err)
 	}
 	for i := range qs {
@@ -143,14 +148,34 @@ func (s *Service) lockLoadQuote(tx *gorm.DB, ts *store.TypeSet, id uuid.UUID) (*
 }
 
 func (s *Service) lockLoadQuoteWhere(tx *gorm.DB, ts *store.TypeSet, cond string, args ...any) (*store.Quote, error) {
-	qs, err := loadQuotesInto(tx, ts, func(d *gorm.DB) *gorm.DB { return s.lockOf(d, "delivery_quotes").Where(cond, args...) })
+	return s.lockLoadQuoteFor(tx, ts, nil, cond, args...)
+}
+
+// lockLoadQuoteFor is lockLoadQuoteWhere for a caller whose row
+// authentication loaded is caller (nil: none). When the quote is the
+// caller's and the caller has no current vehicle, its client renders from
+// that row, as a new quote's does (quoteClient): the quote is read without
+// its client's three joins, the widest part of the accept's first statement
+// (issue 23). Anyone else's quote is read whole.
+func (s *Service) lockLoadQuoteFor(tx *gorm.DB, ts *store.TypeSet, caller *store.User, cond string, args ...any) (*store.Quote, error) {
+	join := store.JoinQuotes
+	if caller != nil && caller.CurrentVehicleID == nil {
+		join = store.JoinQuotesNoClient
+	}
+	qs, err := loadQuotesJoined(tx, ts, join, func(d *gorm.DB) *gorm.DB { return s.lockOf(d, "delivery_quotes").Where(cond, args...) })
 	if err != nil {
 		return nil, err
 	}
 	if len(qs) == 0 {
 		return nil, apperr.NotFoundErr()
 	}
-	return &qs[0], nil
+	q := &qs[0]
+	if q.Client == nil && caller != nil && q.ClientID == caller.UserID {
+		u := *caller
+		u.CurrentVehicle = nil
+		q.Client = &u
+	}
+	return q, nil
 }
 
 // loadOffers loads offers matching the query (columns named with their table)

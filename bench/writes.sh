@@ -4,7 +4,9 @@
 #
 # On one fresh PostgreSQL database, RUNS times: bench/cmd/dbwrite writes the
 # rows of a quote creation straight to the database (a quote, its history row,
-# three outbox frames in one transaction, then their published mark; pgx,
+# three outbox frames in one transaction, then their published mark, batched
+# as web batches them with Outbox.Run — MARKS=each: one UPDATE per
+# transaction, the reference until session 15; pgx,
 # C writers spread over DB_USERS client users, 16 by default, as the load
 # tool's workers are spread over users; DB_USERS=1 is the old one-user shape,
 # whose MultiXacts on the one users row make it slower than POST quote pays),
@@ -26,6 +28,7 @@ DURATION=${DURATION:-10s}
 C=${C:-64}
 ACCEPT_C=${ACCEPT_C:-32}
 DB_USERS=${DB_USERS:-16}
+MARKS=${MARKS:-batched}
 PORT=${PORT:-18100}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 REDIS_URL=${REDIS_URL-redis://127.0.0.1:6379/0}
@@ -112,11 +115,11 @@ measure() {
 
 ratios=() quotes=() dbs=() olds=()
 for i in $(seq 1 "$RUNS"); do
-  db1=$(measure dbwrite ./dbwrite -db "$DATABASE_URL" -c "$C" -users "$DB_USERS" -duration "$DURATION")
+  db1=$(measure dbwrite ./dbwrite -db "$DATABASE_URL" -c "$C" -users "$DB_USERS" -marks "$MARKS" -duration "$DURATION")
   sleep 2
   q=$(measure post-quote "${load[@]}" -scenario quote -c "$C" -runs 1)
   sleep 2
-  db2=$(measure dbwrite ./dbwrite -db "$DATABASE_URL" -c "$C" -users "$DB_USERS" -duration "$DURATION")
+  db2=$(measure dbwrite ./dbwrite -db "$DATABASE_URL" -c "$C" -users "$DB_USERS" -marks "$MARKS" -duration "$DURATION")
   a=$(head -1 <<<"$db1" | field tx/s) b=$(head -1 <<<"$db2" | field tx/s) r=$(head -1 <<<"$q" | field req/s)
   ratio=$(awk -v q="$r" -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", q / ((a + b) / 2) }')
   echo "run $i: database before: $db1"
@@ -128,7 +131,7 @@ for i in $(seq 1 "$RUNS"); do
     # The old, unfair shape (every writer as one user), printed beside the
     # fair one as issue 23 asks; not part of the ratio. OLD_SHAPE=0 skips it.
     sleep 2
-    db1u=$(measure dbwrite-users1 ./dbwrite -db "$DATABASE_URL" -c "$C" -users 1 -duration "$DURATION")
+    db1u=$(measure dbwrite-users1 ./dbwrite -db "$DATABASE_URL" -c "$C" -users 1 -marks "$MARKS" -duration "$DURATION")
     echo "run $i: database, one user (old shape, not in the ratio): $db1u"
     olds+=("$(head -1 <<<"$db1u" | field tx/s)")
   fi
@@ -147,7 +150,7 @@ done
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo
 echo "== medians of $RUNS runs ($DURATION each), c=$C"
-echo "POST quote req/s=$(median "${quotes[@]}")  database tx/s=$(median "${dbs[@]}") (users=$DB_USERS)  ratio=$(median "${ratios[@]}")"
+echo "POST quote req/s=$(median "${quotes[@]}")  database tx/s=$(median "${dbs[@]}") (users=$DB_USERS marks=$MARKS)  ratio=$(median "${ratios[@]}")"
 if (( ${#olds[@]} > 0 )); then echo "database, one user (old shape): tx/s=$(median "${olds[@]}")  POST quote ÷ it=$(awk -v q="$(median "${quotes[@]}")" -v d="$(median "${olds[@]}")" 'BEGIN { printf "%.2f", q / d }')"; fi
 flows=()
 while read -r line; do flows+=("$(field ops/s <<<"$line")"); done < <(grep '^scenario=accept' <<<"$acc")

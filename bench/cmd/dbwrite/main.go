@@ -1,7 +1,9 @@
 // Command dbwrite measures what the database can write: it writes, straight
 // to PostgreSQL with pgx, the rows one quote creation writes — in one
 // transaction a quote, its history row and its outbox row (its three frames
-// in one row), then, after commit, the row's published mark (one UPDATE) — with
+// in one row), then, after commit, the row's published mark (batched as web's
+// Outbox.Run batches them: one UPDATE per round for every transaction that
+// committed meanwhile; -marks each: one UPDATE per transaction) — with
 // -c concurrent writers for -duration, and prints transactions per second.
 //
 // The writers are spread over -users clients (writer i writes as user
@@ -52,11 +54,15 @@ func run(args []string) error {
 	duration := fs.Duration("duration", 10*time.Second, "length of the run")
 	maxOps := fs.Int64("max-ops", 10_000_000, "stop after this many transactions")
 	users := fs.Int("users", 16, "distinct client users the writers are spread over (1 = every writer on one users row)")
+	marks := fs.String("marks", "batched", "published marks: batched (one UPDATE per round for every transaction committed meanwhile, as web's Outbox.Run) or each (one UPDATE after each transaction, as web without Run)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *c < 1 || *c > 1024 || *duration <= 0 || *duration > time.Hour || *users < 1 || *users > 10_000 {
 		return errors.New("-c must be 1..1024, -users 1..10000 and -duration at most 1h")
+	}
+	if *marks != "batched" && *marks != "each" {
+		return errors.New("-marks must be batched or each")
 	}
 	if err := loopback(*dsn); err != nil {
 		return err
@@ -66,6 +72,9 @@ func run(args []string) error {
 		return fmt.Errorf("database URL: %w", err)
 	}
 	cfg.MaxConns = int32(*c)
+	if *marks == "batched" {
+		cfg.MaxConns++ // the marker's
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), *duration+time.Minute)
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -95,6 +104,11 @@ func run(args []string) error {
 		samples []time.Duration
 		wg      sync.WaitGroup
 	)
+	var m *marker
+	if *marks == "batched" {
+		m = newMarker(pool)
+		go m.run(ctx)
+	}
 	deadline := time.Now().Add(*duration)
 	start := time.Now()
 	for w := range *c {
@@ -105,7 +119,7 @@ func run(args []string) error {
 			var local []time.Duration
 			for time.Now().Before(deadline) && done.Load() < *maxOps {
 				t0 := time.Now()
-				if err := writeQuote(ctx, pool, clientID, category, payload); err != nil {
+				if err := writeQuote(ctx, pool, m, clientID, category, payload); err != nil {
 					if failed.Add(1) == 1 {
 						fmt.Fprintln(os.Stderr, "dbwrite: first failure:", err)
 					}
@@ -121,6 +135,12 @@ func run(args []string) error {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	if m != nil {
+		if err := m.stop(); err != nil {
+			failed.Add(1)
+			fmt.Fprintln(os.Stderr, "dbwrite: mark published:", err)
+		}
+	}
 	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
 	pct := func(p float64) time.Duration {
 		if len(samples) == 0 {
@@ -128,8 +148,8 @@ func run(args []string) error {
 		}
 		return samples[int(p*float64(len(samples)-1))]
 	}
-	fmt.Printf("scenario=db-quote-rows c=%d users=%d ops=%d errors=%d tx/s=%.1f p50=%s p99=%s\n",
-		*c, len(clients), done.Load(), failed.Load(), float64(done.Load())/elapsed.Seconds(),
+	fmt.Printf("scenario=db-quote-rows c=%d users=%d marks=%s ops=%d errors=%d tx/s=%.1f p50=%s p99=%s\n",
+		*c, len(clients), *marks, done.Load(), failed.Load(), float64(done.Load())/elapsed.Seconds(),
 		pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond))
 	if failed.Load() > 0 {
 		return fmt.Errorf("%d transactions failed", failed.Load())
@@ -138,8 +158,9 @@ func run(args []string) error {
 }
 
 // writeQuote writes the rows of one quote creation: the transaction, then
-// the published mark, as clientID.
-func writeQuote(ctx context.Context, pool *pgxpool.Pool, clientID string, category uuid.UUID, payload string) error {
+// the published mark (queued for m when it is not nil, at once otherwise),
+// as clientID.
+func writeQuote(ctx context.Context, pool *pgxpool.Pool, m *marker, clientID string, category uuid.UUID, payload string) error {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	id, history := uuid.New(), uuid.New()
 	var ids []int64
@@ -176,10 +197,84 @@ func writeQuote(ctx context.Context, pool *pgxpool.Pool, clientID string, catego
 	if err != nil {
 		return err
 	}
-	if _, err := pool.Exec(ctx, "UPDATE outbox_events SET published_at = $1 WHERE id = ANY($2) AND published_at IS NULL", now, ids); err != nil {
+	if m != nil {
+		m.queue(ids)
+		return nil
+	}
+	if _, err := pool.Exec(ctx, markSQL, now, ids); err != nil {
 		return fmt.Errorf("mark published: %w", err)
 	}
 	return nil
+}
+
+const markSQL = "UPDATE outbox_events SET published_at = $1 WHERE id = ANY($2) AND published_at IS NULL"
+
+// marker marks the queued rows published as web's Outbox.Run does
+// (pkg/realtime/marks.go): a round takes every id queued since the last one
+// and marks them with one UPDATE (at most 1,000 ids each), so under load a
+// round covers many transactions and at rest it starts at once.
+type marker struct {
+	pool *pgxpool.Pool
+	mu   sync.Mutex
+	ids  []int64
+	wake chan struct{}
+	done chan error
+	quit chan struct{}
+}
+
+func newMarker(pool *pgxpool.Pool) *marker {
+	return &marker{pool: pool, wake: make(chan struct{}, 1), done: make(chan error, 1), quit: make(chan struct{})}
+}
+
+func (m *marker) queue(ids []int64) {
+	m.mu.Lock()
+	m.ids = append(m.ids, ids...)
+	m.mu.Unlock()
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (m *marker) take() []int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids := m.ids
+	m.ids = nil
+	return ids
+}
+
+func (m *marker) mark(ctx context.Context, ids []int64) error {
+	for len(ids) > 0 {
+		n := min(len(ids), 1000)
+		if _, err := m.pool.Exec(ctx, markSQL, time.Now().UTC().Truncate(time.Microsecond), ids[:n]); err != nil {
+			return fmt.Errorf("mark %d rows published: %w", n, err)
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// run marks rounds until stop, then what is left; the first failure ends it.
+func (m *marker) run(ctx context.Context) {
+	for {
+		select {
+		case <-m.quit:
+			m.done <- m.mark(ctx, m.take())
+			return
+		case <-m.wake:
+			if err := m.mark(ctx, m.take()); err != nil {
+				m.done <- err
+				return
+			}
+		}
+	}
+}
+
+// stop marks what is queued and returns the first failure.
+func (m *marker) stop() error {
+	close(m.quit)
+	return <-m.done
 }
 
 // loopback refuses a database that is not on this machine.

@@ -211,6 +211,7 @@ func (s *Service) CreateQuote(ctx context.Context, caller *store.User, in QuoteI
 	if err := tolerateClient(in.ClientID, caller.UserID); err != nil {
 		return nil, err
 	}
+	nearby := s.countNearbyNew(ctx, caller, in)
 	var q *store.Quote
 	err := s.changeWithRefs(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
 		now := s.Store.Now()
@@ -234,13 +235,31 @@ func (s *Service) CreateQuote(ctx context.Context, caller *store.User, in QuoteI
 			return nil, err
 		}
 		q = &nq
-		s.Nearby.Fill(tx.Statement.Context, q) // rendered in its client's frames and the answer
+		if hasPickup(q) {
+			q.NearbyDrivers = nearby // rendered in its client's frames and the answer
+		}
 		return quoteFrames(q, false, []string{realtime.QuoteCreated}, quoteNew(), quoteOwn(q), quoteUser(q))
 	})
 	if err != nil {
 		return nil, err
 	}
 	return q, nil
+}
+
+// countNearbyNew counts nearby_drivers (place.md §5) for a new quote of
+// caller's with the pickup in sends (nil: no pickup, an invalid one, or not
+// counted). It is read before the quote's transaction, not inside it: the
+// count depends only on the pickup and the client, and a read of the
+// location store while holding the transaction would lengthen it.
+func (s *Service) countNearbyNew(ctx context.Context, caller *store.User, in QuoteInput) *int {
+	lat, lng := in.PickupLatitude, in.PickupLongitude
+	if s.Nearby == nil || !lat.Set || lat.Null || !lng.Set || lng.Null ||
+		in.Invalid.Has("pickup_latitude") || in.Invalid.Has("pickup_longitude") {
+		return nil
+	}
+	probe := store.Quote{ClientID: caller.UserID, Status: store.QuotePending, PickupLatitude: &lat.Value, PickupLongitude: &lng.Value}
+	s.Nearby.Fill(ctx, &probe)
+	return probe.NearbyDrivers
 }
 
 // quoteClient is the client a new quote renders. A caller without a current

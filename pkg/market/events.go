@@ -36,22 +36,30 @@ type about struct {
 var bumpVersion = gorm.Expr("version + 1")
 
 // frames renders each event type for each audience, types first (docs/realtime.md:
-// "events, in order → groups"). Each audience's data is rendered once.
+// "events, in order → groups"). Each viewer's data is rendered once, and each
+// type's frame once per viewer: audiences with the same viewer (a quote's own
+// group and its client's) share the frame's bytes.
 func frames(types []string, auds []audience, ab about, render func(viewer view.Viewer) any) ([]realtime.Message, error) {
-	cache := map[view.Viewer]any{}
+	data := map[view.Viewer]any{}
 	out := make([]realtime.Message, 0, len(types)*len(auds))
 	for _, t := range types {
+		frame := map[view.Viewer][]byte{}
 		for _, a := range auds {
-			data, ok := cache[a.viewer]
+			b, ok := frame[a.viewer]
 			if !ok {
-				data = render(a.viewer)
-				cache[a.viewer] = data
+				d, ok := data[a.viewer]
+				if !ok {
+					d = render(a.viewer)
+					data[a.viewer] = d
+				}
+				m, err := realtime.NewMessage(a.group, t, d)
+				if err != nil {
+					return nil, err
+				}
+				b = m.Payload
+				frame[a.viewer] = b
 			}
-			m, err := realtime.NewMessage(a.group, t, data)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, m.About(ab.resource, ab.version, ab.final))
+			out = append(out, realtime.RawMessage(a.group, t, b).About(ab.resource, ab.version, ab.final))
 		}
 	}
 	return out, nil

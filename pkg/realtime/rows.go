@@ -59,8 +59,10 @@ func encodeFrames(msgs []Message) (string, error) {
 	for _, m := range msgs {
 		size += len(m.Payload) + len(m.Group) + len(m.Type) + len(m.Resource) + 80
 	}
-	b := make([]byte, 0, size)
-	b = append(b, '[')
+	// A Builder: its String is the bytes written, not a copy of them.
+	var b strings.Builder
+	b.Grow(size)
+	b.WriteByte('[')
 	for i, m := range msgs {
 		if len(m.Payload) == 0 {
 			return "", fmt.Errorf("encode frames: frame %d (%s to %s) has no payload", i, m.Type, m.Group)
@@ -70,14 +72,15 @@ func encodeFrames(msgs []Message) (string, error) {
 			return "", fmt.Errorf("encode frames: %w", err)
 		}
 		if i > 0 {
-			b = append(b, ',')
+			b.WriteByte(',')
 		}
-		b = append(b, head[:len(head)-1]...) // without its closing brace
-		b = append(b, `,"payload":`...)
-		b = append(b, m.Payload...)
-		b = append(b, '}')
+		b.Write(head[:len(head)-1]) // without its closing brace
+		b.WriteString(`,"payload":`)
+		b.Write(m.Payload)
+		b.WriteByte('}')
 	}
-	return string(append(b, ']')), nil
+	b.WriteByte(']')
+	return b.String(), nil
 }
 
 // heads renders the Heads column of msgs.

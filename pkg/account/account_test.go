@@ -17,18 +17,18 @@ import (
 func TestDeleteHookFailureRollsBack(t *testing.T) {
 	st := testutil.NewStore(t)
 	ctx := context.Background()
-	if err := account.New(st, nil, nil).SetStaff(ctx, "user_keep", false, account.UnknownCreate); err != nil {
+	if err := account.New(st, nil, nil).SetStaff(ctx, nil, "user_keep", false, account.UnknownCreate); err != nil {
 		t.Fatal(err)
 	}
 	svc := account.New(st, nil, testutil.Logger())
-	if _, err := svc.CreateAddress(ctx, "user_keep", account.AddressInput{
+	if _, err := svc.CreateAddress(ctx, user("user_keep"), account.AddressInput{
 		Name: testutil.Ptr("Casa"), Type: testutil.Ptr("casa"), Address: testutil.Ptr("Calle 1"), City: testutil.Ptr("Cali")}); err != nil {
 		t.Fatal(err)
 	}
 	svc.OnDelete = func(tx *gorm.DB, userID string) ([]realtime.Message, error) {
 		return nil, errors.New("market down")
 	}
-	if err := svc.DeleteProfile(ctx, "user_keep"); err == nil {
+	if err := svc.DeleteProfile(ctx, user("user_keep")); err == nil {
 		t.Fatal("deletion succeeded with a failing hook")
 	}
 	var u store.User
@@ -41,7 +41,7 @@ func TestDeleteHookFailureRollsBack(t *testing.T) {
 	}
 	// Without an outbox the frames stay in the table for the relay.
 	svc.OnDelete = nil
-	if err := svc.DeleteProfile(ctx, "user_keep"); err != nil {
+	if err := svc.DeleteProfile(ctx, user("user_keep")); err != nil {
 		t.Fatal(err)
 	}
 	st.DB.Model(&store.OutboxEvent{}).Where("group_name = ? AND published_at IS NULL", realtime.GroupControl).Count(&frames)
@@ -49,7 +49,7 @@ func TestDeleteHookFailureRollsBack(t *testing.T) {
 		t.Fatalf("control frames %d", frames)
 	}
 	// Deleting twice is harmless.
-	if err := svc.DeleteProfile(ctx, "user_keep"); err != nil {
+	if err := svc.DeleteProfile(ctx, user("user_keep")); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -15,7 +15,8 @@ import (
 var AddressTypes = []string{"casa", "trabajo", "edificio"}
 
 // Addresses lists the caller's addresses (favorites first, then by name).
-func (s *Service) Addresses(ctx context.Context, userID string, p store.Page) ([]store.Address, error) {
+func (s *Service) Addresses(ctx context.Context, caller *store.User, p store.Page) ([]store.Address, error) {
+	userID := caller.UserID
 	var out []store.Address
 	err := p.Apply(s.Store.DB.WithContext(ctx).Where("user_id = ?", userID).
 		Order("is_favorite DESC").Order("name").Order("address_id")).Find(&out).Error
@@ -23,8 +24,8 @@ func (s *Service) Addresses(ctx context.Context, userID string, p store.Page) ([
 }
 
 // Address is one of the caller's addresses (another's → 404).
-func (s *Service) Address(ctx context.Context, userID string, id uuid.UUID) (*store.Address, error) {
-	return ownAddress(s.Store.DB.WithContext(ctx), userID, id)
+func (s *Service) Address(ctx context.Context, caller *store.User, id uuid.UUID) (*store.Address, error) {
+	return ownAddress(s.Store.DB.WithContext(ctx), caller.UserID, id)
 }
 
 func ownAddress(tx *gorm.DB, userID string, id uuid.UUID) (*store.Address, error) {
@@ -59,7 +60,8 @@ func applyAddress(in AddressInput, a *store.Address) error {
 }
 
 // CreateAddress creates an address owned by the caller.
-func (s *Service) CreateAddress(ctx context.Context, userID string, in AddressInput) (*store.Address, error) {
+func (s *Service) CreateAddress(ctx context.Context, caller *store.User, in AddressInput) (*store.Address, error) {
+	userID := caller.UserID
 	a := store.Address{AddressID: uuid.New(), UserID: userID}
 	if err := applyAddress(in, &a); err != nil {
 		return nil, err
@@ -72,7 +74,8 @@ func (s *Service) CreateAddress(ctx context.Context, userID string, in AddressIn
 
 // UpdateAddress updates one of the caller's addresses with the fields sent
 // (another's → 404, before the fields are judged).
-func (s *Service) UpdateAddress(ctx context.Context, userID string, id uuid.UUID, in AddressInput) (*store.Address, error) {
+func (s *Service) UpdateAddress(ctx context.Context, caller *store.User, id uuid.UUID, in AddressInput) (*store.Address, error) {
+	userID := caller.UserID
 	var out *store.Address
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		a, err := ownAddress(tx, userID, id)
@@ -89,7 +92,8 @@ func (s *Service) UpdateAddress(ctx context.Context, userID string, id uuid.UUID
 }
 
 // DeleteAddress deletes one of the caller's addresses.
-func (s *Service) DeleteAddress(ctx context.Context, userID string, id uuid.UUID) error {
+func (s *Service) DeleteAddress(ctx context.Context, caller *store.User, id uuid.UUID) error {
+	userID := caller.UserID
 	res := s.Store.DB.WithContext(ctx).Where("address_id = ? AND user_id = ?", id, userID).Delete(&store.Address{})
 	if res.Error != nil {
 		return apperr.Wrap(res.Error, "delete address")
@@ -101,7 +105,8 @@ func (s *Service) DeleteAddress(ctx context.Context, userID string, id uuid.UUID
 }
 
 // ToggleFavorite flips isFavorite of one of the caller's addresses.
-func (s *Service) ToggleFavorite(ctx context.Context, userID string, id uuid.UUID) (*store.Address, error) {
+func (s *Service) ToggleFavorite(ctx context.Context, caller *store.User, id uuid.UUID) (*store.Address, error) {
+	userID := caller.UserID
 	var out *store.Address
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		res := tx.Model(&store.Address{}).Where("address_id = ? AND user_id = ?", id, userID).

@@ -33,14 +33,14 @@ func newWorld(t *testing.T) *world {
 	w.svc = account.New(w.st, nil, testutil.Logger())
 	ctx := context.Background()
 	for _, id := range []string{w.driver, w.other} {
-		if err := w.svc.SetStaff(ctx, id, false, account.UnknownCreate); err != nil {
+		if err := w.svc.SetStaff(ctx, nil, id, false, account.UnknownCreate); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := w.st.DB.Where("name = ?", "Moto").Take(&w.moto).Error; err != nil {
 		t.Fatal(err)
 	}
-	v, err := w.svc.CreateVehicle(ctx, w.driver, account.VehicleInput{TypeID: &w.moto.ID, Brand: testutil.Ptr("Yamaha"), Model: testutil.Ptr("NMAX"),
+	v, err := w.svc.CreateVehicle(ctx, user(w.driver), account.VehicleInput{TypeID: &w.moto.ID, Brand: testutil.Ptr("Yamaha"), Model: testutil.Ptr("NMAX"),
 		LicensePlate: testutil.Ptr("abc12d"), VIN: testutil.Ptr("vin0000000000001"), Year: testutil.Ptr(2022)})
 	if err != nil {
 		t.Fatal(err)
@@ -49,15 +49,19 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-// staff is a context acting as a console staff member (a staff_accounts row,
-// as the console's session check puts in every request).
-func (w *world) staff(t *testing.T) context.Context {
+// user is the caller with this id, as the auth middleware hands it to the
+// services (account reads only its id).
+func user(id string) *store.User { return &store.User{UserID: id} }
+
+// staff is a console staff member (a staff_accounts row, as the console's
+// session check finds for every request).
+func (w *world) staff(t *testing.T) *audit.Staff {
 	t.Helper()
 	acc := store.StaffAccount{ID: uuid.New(), Username: "staff_" + uuid.NewString()[:8], PasswordHash: "x", IsActive: true, CreatedAt: time.Now()}
 	if err := w.st.DB.Create(&acc).Error; err != nil {
 		t.Fatal(err)
 	}
-	return audit.WithStaff(context.Background(), &audit.Staff{ID: acc.ID, Username: acc.Username})
+	return &audit.Staff{ID: acc.ID, Username: acc.Username}
 }
 
 func isForbidden(err error) bool {
@@ -66,14 +70,14 @@ func isForbidden(err error) bool {
 }
 
 // Vehicle verification and the vehicle types are the console's: without a
-// staff member in ctx they are refused (403) and nothing changes.
+// staff member they are refused (403) and nothing changes.
 func TestConsoleOnlyWithoutStaff(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	if _, err := w.svc.VerifyVehicle(ctx, w.vehicle.VehicleID, account.VehicleVerification{Verified: testutil.Ptr(true)}); !isForbidden(err) {
+	if _, err := w.svc.VerifyVehicle(ctx, nil, w.vehicle.VehicleID, account.VehicleVerification{Verified: testutil.Ptr(true)}); !isForbidden(err) {
 		t.Fatalf("VerifyVehicle without staff: %v, want forbidden", err)
 	}
-	if _, err := w.svc.SaveVehicleType(ctx, nil, account.VehicleTypeInput{Name: "Patineta"}); !isForbidden(err) {
+	if _, err := w.svc.SaveVehicleType(ctx, nil, nil, account.VehicleTypeInput{Name: "Patineta"}); !isForbidden(err) {
 		t.Fatalf("SaveVehicleType without staff: %v, want forbidden", err)
 	}
 	var n int64
@@ -95,7 +99,7 @@ func TestCreateVehicleStoresPlateAndVINInUpperCase(t *testing.T) {
 // adapter's map is left alone.
 func TestDecodingErrorsJoinTheServiceRules(t *testing.T) {
 	w := newWorld(t)
-	ctx := w.staff(t)
+	ctx, by := context.Background(), w.staff(t)
 	unknown := uuid.New()
 	approvedBut := func(key, status string) map[string]string {
 		m := map[string]string{}
@@ -112,19 +116,19 @@ func TestDecodingErrorsJoinTheServiceRules(t *testing.T) {
 		want    map[string][]string
 	}{
 		{"vehicle type: name taken", apperr.Fields{"passenger_capacity": {"x"}}, func(f apperr.Fields) error {
-			_, err := w.svc.SaveVehicleType(ctx, nil, account.VehicleTypeInput{Name: "Moto", Invalid: f})
+			_, err := w.svc.SaveVehicleType(ctx, by, nil, account.VehicleTypeInput{Name: "Moto", Invalid: f})
 			return err
 		}, map[string][]string{"passenger_capacity": {"x"}, "name": {"Ya existe un tipo de vehículo con este nombre."}}},
 		{"vehicle type: a name that did not decode is not looked up", apperr.Fields{"name": {"x"}}, func(f apperr.Fields) error {
-			_, err := w.svc.SaveVehicleType(ctx, nil, account.VehicleTypeInput{Name: "Moto", Invalid: f})
+			_, err := w.svc.SaveVehicleType(ctx, by, nil, account.VehicleTypeInput{Name: "Moto", Invalid: f})
 			return err
 		}, map[string][]string{"name": {"x"}}},
 		{"vehicle: unknown type", apperr.Fields{"brand": {"x"}}, func(f apperr.Fields) error {
-			_, err := w.svc.UpdateVehicle(ctx, w.driver, w.vehicle.VehicleID, account.VehicleInput{TypeID: &unknown, Invalid: f})
+			_, err := w.svc.UpdateVehicle(ctx, user(w.driver), w.vehicle.VehicleID, account.VehicleInput{TypeID: &unknown, Invalid: f})
 			return err
 		}, map[string][]string{"brand": {"x"}, "type_id": {`Clave primaria "` + unknown.String() + `" inválida - objeto no existe.`}}},
 		{"verification: a document not approved", apperr.Fields{"verificationNotes": {"x"}}, func(f apperr.Fields) error {
-			_, err := w.svc.VerifyVehicle(ctx, w.vehicle.VehicleID, account.VehicleVerification{
+			_, err := w.svc.VerifyVehicle(ctx, by, w.vehicle.VehicleID, account.VehicleVerification{
 				Statuses: approvedBut("insurancePolicyStatus", "rejected"), Verified: testutil.Ptr(true), Invalid: f})
 			return err
 		}, map[string][]string{"verificationNotes": {"x"}, "isVerified": {account.MsgNotAllApproved}}},
@@ -140,7 +144,7 @@ func TestDecodingErrorsJoinTheServiceRules(t *testing.T) {
 			}
 		})
 	}
-	if v, err := w.svc.Vehicle(ctx, w.driver, w.vehicle.VehicleID); err != nil || v.IsVerified || v.InsurancePolicyStatus != account.DocPending {
+	if v, err := w.svc.Vehicle(ctx, user(w.driver), w.vehicle.VehicleID); err != nil || v.IsVerified || v.InsurancePolicyStatus != account.DocPending {
 		t.Fatalf("refused writes changed the vehicle: %+v %v", v, err)
 	}
 }
@@ -158,7 +162,7 @@ func TestUpdatesFindTheRowBeforeJudgingTheBody(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	bad := apperr.Fields{"name": {"x"}}
-	a, err := w.svc.CreateAddress(ctx, w.driver, account.AddressInput{Name: testutil.Ptr("Casa"), Type: testutil.Ptr("casa"), Address: testutil.Ptr("Calle 1"), City: testutil.Ptr("Cali")})
+	a, err := w.svc.CreateAddress(ctx, user(w.driver), account.AddressInput{Name: testutil.Ptr("Casa"), Type: testutil.Ptr("casa"), Address: testutil.Ptr("Calle 1"), City: testutil.Ptr("Cali")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,19 +172,19 @@ func TestUpdatesFindTheRowBeforeJudgingTheBody(t *testing.T) {
 		want apperr.Kind
 	}{
 		{"another's address", func() error {
-			_, err := w.svc.UpdateAddress(ctx, w.other, a.AddressID, account.AddressInput{Invalid: bad})
+			_, err := w.svc.UpdateAddress(ctx, user(w.other), a.AddressID, account.AddressInput{Invalid: bad})
 			return err
 		}, apperr.NotFound},
 		{"own address", func() error {
-			_, err := w.svc.UpdateAddress(ctx, w.driver, a.AddressID, account.AddressInput{Invalid: bad})
+			_, err := w.svc.UpdateAddress(ctx, user(w.driver), a.AddressID, account.AddressInput{Invalid: bad})
 			return err
 		}, apperr.Invalid},
 		{"another's vehicle", func() error {
-			_, err := w.svc.UpdateVehicle(ctx, w.other, w.vehicle.VehicleID, account.VehicleInput{Invalid: bad})
+			_, err := w.svc.UpdateVehicle(ctx, user(w.other), w.vehicle.VehicleID, account.VehicleInput{Invalid: bad})
 			return err
 		}, apperr.NotFound},
 		{"an unknown rating", func() error {
-			_, err := w.svc.UpdateRating(ctx, w.driver, uuid.New(), account.RatingInput{Invalid: bad})
+			_, err := w.svc.UpdateRating(ctx, user(w.driver), uuid.New(), account.RatingInput{Invalid: bad})
 			return err
 		}, apperr.NotFound},
 	}
@@ -214,13 +218,13 @@ func TestUpdateWritesWhatWasSent(t *testing.T) {
 		{account.ProfilePatch{}, func(u *store.User) bool { return *u.FirstName == "Pedro" && u.IsAvailable }},
 	}
 	for i, s := range steps {
-		u, err := w.svc.Update(ctx, w.driver, s.patch)
+		u, err := w.svc.Update(ctx, user(w.driver), s.patch)
 		if err != nil || !s.check(u) {
 			t.Fatalf("step %d: %+v %v", i, u, err)
 		}
 	}
 	// Another user's vehicle is no current vehicle of this one.
-	_, err := w.svc.Update(ctx, w.other, account.ProfilePatch{CurrentVehicleID: optional.Value(w.vehicle.VehicleID)})
+	_, err := w.svc.Update(ctx, user(w.other), account.ProfilePatch{CurrentVehicleID: optional.Value(w.vehicle.VehicleID)})
 	if f := testutil.FieldsOf(t, err); len(f["current_vehicle_id"]) != 1 {
 		t.Fatalf("another's vehicle: %v", f)
 	}
@@ -229,7 +233,7 @@ func TestUpdateWritesWhatWasSent(t *testing.T) {
 // VerifyVehicle: verified only with every document approved; blank notes are none.
 func TestVerifyVehicle(t *testing.T) {
 	w := newWorld(t)
-	ctx := w.staff(t)
+	ctx, by := context.Background(), w.staff(t)
 	all := func(status string) map[string]string {
 		m := map[string]string{}
 		for _, d := range account.DocumentFields {
@@ -253,7 +257,7 @@ func TestVerifyVehicle(t *testing.T) {
 			false, true, nil, account.DocApproved},
 	}
 	for _, c := range cases {
-		_, err := w.svc.VerifyVehicle(ctx, w.vehicle.VehicleID, c.in)
+		_, err := w.svc.VerifyVehicle(ctx, by, w.vehicle.VehicleID, c.in)
 		if (err != nil) != c.refused {
 			t.Fatalf("%s: err %v", c.name, err)
 		}
@@ -263,7 +267,7 @@ func TestVerifyVehicle(t *testing.T) {
 			t.Fatalf("%s: stored %+v", c.name, v)
 		}
 	}
-	if _, err := w.svc.VerifyVehicle(ctx, uuid.New(), account.VehicleVerification{Statuses: all("pending"), Verified: testutil.Ptr(false)}); err == nil {
+	if _, err := w.svc.VerifyVehicle(ctx, by, uuid.New(), account.VehicleVerification{Statuses: all("pending"), Verified: testutil.Ptr(false)}); err == nil {
 		t.Fatal("an unknown vehicle was verified")
 	} else if e, _ := apperr.As(err); e.Kind != apperr.NotFound {
 		t.Fatalf("unknown vehicle: %v", err)
@@ -273,14 +277,14 @@ func TestVerifyVehicle(t *testing.T) {
 // SaveVehicleType: create with links; an edit keeps what was not sent.
 func TestSaveVehicleType(t *testing.T) {
 	w := newWorld(t)
-	ctx := w.staff(t)
+	ctx, by := context.Background(), w.staff(t)
 	var cat store.Category
 	if err := w.st.DB.Where("name = ?", "Paquetes").Take(&cat).Error; err != nil {
 		t.Fatal(err)
 	}
 	in := account.VehicleTypeInput{Name: "Bicicleta", Description: testutil.Ptr("Cero emisiones"), MaxWeightKg: decimal.RequireFromString("20.5"),
 		MaxVolumeLiters: decimal.RequireFromString("40"), Image: optional.Value("https://example.com/b.png"), Categories: []uuid.UUID{cat.ID, cat.ID}, SetCategories: true}
-	vt, err := w.svc.SaveVehicleType(ctx, nil, in)
+	vt, err := w.svc.SaveVehicleType(ctx, by, nil, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,20 +301,20 @@ func TestSaveVehicleType(t *testing.T) {
 	// An edit without description, image or categories keeps them; a blank image is none.
 	edit := account.VehicleTypeInput{Name: "Bicicleta", MaxWeightKg: decimal.RequireFromString("25"), MaxVolumeLiters: decimal.RequireFromString("40"),
 		IsActive: testutil.Ptr(false)}
-	if _, err := w.svc.SaveVehicleType(ctx, &vt.ID, edit); err != nil {
+	if _, err := w.svc.SaveVehicleType(ctx, by, &vt.ID, edit); err != nil {
 		t.Fatal(err)
 	}
 	if got := load(); got.IsActive || len(got.Categories) != 1 || got.Image == nil || got.Description != "Cero emisiones" || got.MaxWeightCapacityKg.String() != "25" {
 		t.Fatalf("edited %+v", got)
 	}
 	edit.Image, edit.SetCategories = optional.Value(""), true
-	if _, err := w.svc.SaveVehicleType(ctx, &vt.ID, edit); err != nil {
+	if _, err := w.svc.SaveVehicleType(ctx, by, &vt.ID, edit); err != nil {
 		t.Fatal(err)
 	}
 	if got := load(); got.Image != nil || len(got.Categories) != 0 {
 		t.Fatalf("cleared %+v", got)
 	}
-	_, err = w.svc.SaveVehicleType(ctx, &vt.ID, account.VehicleTypeInput{Name: "Bicicleta", Categories: []uuid.UUID{uuid.New()}, SetCategories: true})
+	_, err = w.svc.SaveVehicleType(ctx, by, &vt.ID, account.VehicleTypeInput{Name: "Bicicleta", Categories: []uuid.UUID{uuid.New()}, SetCategories: true})
 	if f := testutil.FieldsOf(t, err); !reflect.DeepEqual(f["delivery_categories"], []string{account.MsgNoCategory}) {
 		t.Fatalf("unknown category: %v", f)
 	}

@@ -41,14 +41,14 @@ func TestAddressCoordinates(t *testing.T) {
 		return out
 	}
 
-	a, err := w.svc.CreateAddress(ctx, w.driver, base(val(3.451646), val(-76.532051)))
+	a, err := w.svc.CreateAddress(ctx, user(w.driver), base(val(3.451646), val(-76.532051)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := stored(a.AddressID); got != [2]any{3.451646, -76.532051} {
 		t.Errorf("stored %v", got)
 	}
-	plain, err := w.svc.CreateAddress(ctx, w.driver, base(optional.Field[float64]{}, optional.Field[float64]{}))
+	plain, err := w.svc.CreateAddress(ctx, user(w.driver), base(optional.Field[float64]{}, optional.Field[float64]{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestAddressCoordinates(t *testing.T) {
 		{"latitude and a null longitude", base(val(3.4), null), apperr.Fields{"longitude": {geo.MsgHalfNull}}},
 	} {
 		before := countAddresses(t, w)
-		if _, err := w.svc.CreateAddress(ctx, w.driver, c.in); !reflect.DeepEqual(apperr.Fields(testutil.FieldsOf(t, err)), c.want) {
+		if _, err := w.svc.CreateAddress(ctx, user(w.driver), c.in); !reflect.DeepEqual(apperr.Fields(testutil.FieldsOf(t, err)), c.want) {
 			t.Errorf("create, %s: %v, want %v", c.name, err, c.want)
 		}
 		if countAddresses(t, w) != before {
@@ -79,17 +79,17 @@ func TestAddressCoordinates(t *testing.T) {
 	}
 
 	// Updates.
-	if _, err := w.svc.UpdateAddress(ctx, w.driver, a.AddressID, account.AddressInput{Longitude: val(-76.5)}); err != nil {
+	if _, err := w.svc.UpdateAddress(ctx, user(w.driver), a.AddressID, account.AddressInput{Longitude: val(-76.5)}); err != nil {
 		t.Fatalf("patch one half: %v", err)
 	}
 	if got := stored(a.AddressID); got != [2]any{3.451646, -76.5} {
 		t.Errorf("after patching the longitude: %v", got)
 	}
-	_, err = w.svc.UpdateAddress(ctx, w.driver, a.AddressID, account.AddressInput{Latitude: null, City: testutil.Ptr("Palmira")})
+	_, err = w.svc.UpdateAddress(ctx, user(w.driver), a.AddressID, account.AddressInput{Latitude: null, City: testutil.Ptr("Palmira")})
 	if f := testutil.FieldsOf(t, err); !reflect.DeepEqual(apperr.Fields(f), apperr.Fields{"latitude": {geo.MsgHalfNull}}) {
 		t.Errorf("clearing one half: %v", f)
 	}
-	_, err = w.svc.UpdateAddress(ctx, w.driver, plain.AddressID, account.AddressInput{Latitude: val(3)})
+	_, err = w.svc.UpdateAddress(ctx, user(w.driver), plain.AddressID, account.AddressInput{Latitude: val(3)})
 	if f := testutil.FieldsOf(t, err); !reflect.DeepEqual(apperr.Fields(f), apperr.Fields{"longitude": {apperr.MsgRequired}}) {
 		t.Errorf("half a point on an address without one: %v", f)
 	}
@@ -97,7 +97,7 @@ func TestAddressCoordinates(t *testing.T) {
 	if err := w.st.DB.Take(&again, "address_id = ?", a.AddressID).Error; err != nil || again.City != "Cali" {
 		t.Errorf("a refused update wrote: %+v %v", again, err)
 	}
-	got, err := w.svc.UpdateAddress(ctx, w.driver, a.AddressID, account.AddressInput{Latitude: null, Longitude: null})
+	got, err := w.svc.UpdateAddress(ctx, user(w.driver), a.AddressID, account.AddressInput{Latitude: null, Longitude: null})
 	if err != nil || got.Latitude != nil || got.Longitude != nil {
 		t.Fatalf("clearing both: %+v %v", got, err)
 	}
@@ -105,7 +105,7 @@ func TestAddressCoordinates(t *testing.T) {
 		t.Errorf("after clearing: %v", s)
 	}
 	// Another user's address: 404 before the body is judged.
-	_, err = w.svc.UpdateAddress(ctx, w.other, a.AddressID, account.AddressInput{Latitude: val(1)})
+	_, err = w.svc.UpdateAddress(ctx, user(w.other), a.AddressID, account.AddressInput{Latitude: val(1)})
 	if e, ok := apperr.As(err); !ok || e.Kind != apperr.NotFound {
 		t.Errorf("another's address: %v", err)
 	}

@@ -42,14 +42,14 @@ func (s *Service) RatingsReceived(ctx context.Context, userID string, p store.Pa
 	return s.listRatings(ctx, p, "ratee_id = ?", userID)
 }
 
-// RatingsOf lists the ratings userID gave or received, newest first.
-func (s *Service) RatingsOf(ctx context.Context, userID string, p store.Page) ([]store.Rating, error) {
-	return s.listRatings(ctx, p, "(rater_id = ? OR ratee_id = ?)", userID, userID)
+// RatingsOf lists the ratings the caller gave or received, newest first.
+func (s *Service) RatingsOf(ctx context.Context, caller *store.User, p store.Page) ([]store.Rating, error) {
+	return s.listRatings(ctx, p, "(rater_id = ? OR ratee_id = ?)", caller.UserID, caller.UserID)
 }
 
 // Rating is a rating the caller gave or received (else 404).
-func (s *Service) Rating(ctx context.Context, userID string, id uuid.UUID) (*store.Rating, error) {
-	return visibleRating(s.Store.DB.WithContext(ctx), userID, id)
+func (s *Service) Rating(ctx context.Context, caller *store.User, id uuid.UUID) (*store.Rating, error) {
+	return visibleRating(s.Store.DB.WithContext(ctx), caller.UserID, id)
 }
 
 func visibleRating(tx *gorm.DB, userID string, id uuid.UUID) (*store.Rating, error) {
@@ -77,7 +77,8 @@ func applyRating(in RatingInput, r *store.Rating) {
 // CreateRating records the caller's rating of ratee_id for the newest
 // delivered or paid delivery they shared (client ↔ driver) that the caller has
 // not rated yet. The rater is always the caller.
-func (s *Service) CreateRating(ctx context.Context, raterID string, in RatingInput) (*store.Rating, error) {
+func (s *Service) CreateRating(ctx context.Context, caller *store.User, in RatingInput) (*store.Rating, error) {
+	raterID := caller.UserID
 	if err := in.Invalid.Err(); err != nil {
 		return nil, err
 	}
@@ -125,7 +126,8 @@ func (s *Service) CreateRating(ctx context.Context, raterID string, in RatingInp
 
 // UpdateRating changes rating/comment of a rating the caller gave; the ratee
 // sees it but may not change it (403). RateeID is not read.
-func (s *Service) UpdateRating(ctx context.Context, userID string, id uuid.UUID, in RatingInput) (*store.Rating, error) {
+func (s *Service) UpdateRating(ctx context.Context, caller *store.User, id uuid.UUID, in RatingInput) (*store.Rating, error) {
+	userID := caller.UserID
 	var out *store.Rating
 	var ratee string
 	defer func() { s.changed(ratee) }()
@@ -154,7 +156,8 @@ func (s *Service) UpdateRating(ctx context.Context, userID string, id uuid.UUID,
 }
 
 // DeleteRating deletes a rating the caller gave (the ratee: 403).
-func (s *Service) DeleteRating(ctx context.Context, userID string, id uuid.UUID) error {
+func (s *Service) DeleteRating(ctx context.Context, caller *store.User, id uuid.UUID) error {
+	userID := caller.UserID
 	var ratee string
 	defer func() { s.changed(ratee) }()
 	return s.Store.Transaction(ctx, func(tx *gorm.DB) error {

@@ -2,6 +2,13 @@
 // and the Clerk webhook sync. Every write runs in one transaction; realtime
 // frames (the user_deleted control frame, the marketplace's removals) go
 // through the outbox and are published after commit.
+//
+// Who acts is the argument right after ctx, as in pkg/market: caller
+// *store.User for an API user (the row the auth middleware already loaded;
+// account reads its id) and by *audit.Staff for the console's staff member
+// (nil → 403, except SetStaff's operator command). A method about someone
+// other than the caller (RatingsReceived, Suspend) names them with a userID
+// after that.
 package account
 
 import (

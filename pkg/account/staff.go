@@ -36,21 +36,11 @@ const DocApproved = "approved"
 // MsgNotAllApproved refuses to verify a vehicle with a document not approved.
 const MsgNotAllApproved = "Solo se puede verificar un vehículo con todos sus documentos aprobados."
 
-// requireConsoleStaff: vehicle verification and the vehicle types are the
-// console's alone; ctx must carry the acting staff member (audit.WithStaff,
-// set by the console's session check) — 403 otherwise.
-func requireConsoleStaff(ctx context.Context) error {
-	if audit.From(ctx) == nil {
-		return apperr.ForbiddenErr()
-	}
-	return nil
-}
-
 // VerifyVehicle sets a vehicle's document statuses, isVerified and notes
 // (blank notes are none). A vehicle can be marked verified only with every
-// document approved. Staff only (ctx carries the staff member).
-func (s *Service) VerifyVehicle(ctx context.Context, id uuid.UUID, in VehicleVerification) (*store.Vehicle, error) {
-	if err := requireConsoleStaff(ctx); err != nil {
+// document approved. The console's alone: by is its staff member (nil → 403).
+func (s *Service) VerifyVehicle(ctx context.Context, by *audit.Staff, id uuid.UUID, in VehicleVerification) (*store.Vehicle, error) {
+	if err := audit.RequireStaff(by); err != nil {
 		return nil, err
 	}
 	f := in.Invalid.Clone()
@@ -86,19 +76,16 @@ func (s *Service) VerifyVehicle(ctx context.Context, id uuid.UUID, in VehicleVer
 		if err := tx.Where("vehicle_id = ?", id).Take(&v).Error; err != nil {
 			return err
 		}
-		var before map[string]any
-		if audit.From(ctx) != nil {
-			var err error
-			if before, err = audit.Row(tx, "vehicles", "vehicle_id = ?", id); err != nil {
-				return err
-			}
+		before, err := audit.Before(tx, by, "vehicles", "vehicle_id = ?", id)
+		if err != nil {
+			return err
 		}
 		now := s.Store.Now()
 		updates["updated_at"] = now
 		if err := tx.Model(&v).Updates(updates).Error; err != nil {
 			return err
 		}
-		return audit.RecordRow(ctx, tx, now, before, "vehicles", "vehicle_id = ?", []any{id},
+		return audit.RecordRow(tx, now, by, before, "vehicles", "vehicle_id = ?", []any{id},
 			audit.Entry{Kind: audit.KindVehicle, ObjectID: id.String(), Action: audit.ActionVerify})
 	})
 	if err != nil {
@@ -145,9 +132,9 @@ const MsgNoCategory = "Alguna de las categorías elegidas no existe."
 
 // SaveVehicleType creates (id nil) or updates a vehicle type and, when
 // in.SetCategories (always on create), replaces its category links. A blank
-// image is none. Staff only (ctx carries the staff member).
-func (s *Service) SaveVehicleType(ctx context.Context, id *uuid.UUID, in VehicleTypeInput) (*store.VehicleType, error) {
-	if err := requireConsoleStaff(ctx); err != nil {
+// image is none. The console's alone: by is its staff member (nil → 403).
+func (s *Service) SaveVehicleType(ctx context.Context, by *audit.Staff, id *uuid.UUID, in VehicleTypeInput) (*store.VehicleType, error) {
+	if err := audit.RequireStaff(by); err != nil {
 		return nil, err
 	}
 	defer s.Store.CatalogChanged()
@@ -197,11 +184,9 @@ func (s *Service) SaveVehicleType(ctx context.Context, id *uuid.UUID, in Vehicle
 			if err := tx.Where("id = ?", *id).Take(&vt).Error; err != nil {
 				return err
 			}
-			if audit.From(ctx) != nil {
-				var err error
-				if before, err = audit.Row(tx, "vehicle_types", "id = ?", vt.ID); err != nil {
-					return err
-				}
+			var err error
+			if before, err = audit.Before(tx, by, "vehicle_types", "id = ?", vt.ID); err != nil {
+				return err
 			}
 			upd := map[string]any{"name": in.Name, "max_weight_capacity_kg": in.MaxWeightKg, "max_volume_capacity_liters": in.MaxVolumeLiters,
 				"passenger_capacity": in.PassengerCapacity, "updated_at": now}
@@ -232,7 +217,7 @@ func (s *Service) SaveVehicleType(ctx context.Context, id *uuid.UUID, in Vehicle
 		if id == nil {
 			action = audit.ActionCreate
 		}
-		return audit.RecordRow(ctx, tx, now, before, "vehicle_types", "id = ?", []any{vt.ID},
+		return audit.RecordRow(tx, now, by, before, "vehicle_types", "id = ?", []any{vt.ID},
 			audit.Entry{Kind: audit.KindVehicleType, ObjectID: vt.ID.String(), Action: action})
 	})
 	if err != nil {
@@ -269,8 +254,10 @@ const (
 )
 
 // SetStaff sets a user's staff flag (their JWT then has staff powers in the
-// API). What happens for an unknown id is the caller's explicit choice.
-func (s *Service) SetStaff(ctx context.Context, userID string, staff bool, unknown IfUnknown) error {
+// API). What happens for an unknown id is the caller's explicit choice. by is
+// the console's staff member (its audit entry), or nil for the operator's
+// `web staff` command, which has no staff account (no entry).
+func (s *Service) SetStaff(ctx context.Context, by *audit.Staff, userID string, staff bool, unknown IfUnknown) error {
 	defer s.changed(userID)
 	return s.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		now := s.Store.Now()
@@ -280,10 +267,7 @@ func (s *Service) SetStaff(ctx context.Context, userID string, staff bool, unkno
 				return apperr.Wrap(err, "create user "+userID)
 			}
 		}
-		var before map[string]any
-		if audit.From(ctx) != nil {
-			before, _ = audit.Row(tx, "users", "userid = ?", userID) // none: a 404 below
-		}
+		before, _ := audit.Before(tx, by, "users", "userid = ?", userID) // none: a 404 below
 		res := tx.Model(&store.User{}).Where("userid = ?", userID).Updates(map[string]any{"is_staff": staff, "updated_at": now})
 		if res.Error != nil {
 			return apperr.Wrap(res.Error, "set staff on "+userID)
@@ -291,7 +275,7 @@ func (s *Service) SetStaff(ctx context.Context, userID string, staff bool, unkno
 		if res.RowsAffected == 0 {
 			return apperr.NotFoundErr()
 		}
-		return audit.RecordRow(ctx, tx, now, before, "users", "userid = ?", []any{userID},
+		return audit.RecordRow(tx, now, by, before, "users", "userid = ?", []any{userID},
 			audit.Entry{Kind: audit.KindUser, ObjectID: userID, Action: audit.ActionStaffFlag})
 	})
 }

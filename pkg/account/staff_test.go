@@ -19,7 +19,7 @@ func TestSetStaff(t *testing.T) {
 	svc := account.New(st, nil, testutil.Logger())
 	svc.UserChanged = func(ids ...string) { forgotten = append(forgotten, ids...) }
 
-	err := svc.SetStaff(ctx, "user_never_seen", true, account.UnknownNotFound)
+	err := svc.SetStaff(ctx, nil, "user_never_seen", true, account.UnknownNotFound)
 	if e, ok := apperr.As(err); !ok || e.Kind != apperr.NotFound {
 		t.Fatalf("unknown id with UnknownNotFound: %v, want 404", err)
 	}
@@ -29,7 +29,7 @@ func TestSetStaff(t *testing.T) {
 		t.Fatal("UnknownNotFound created a row")
 	}
 
-	if err := svc.SetStaff(ctx, "user_never_seen", true, account.UnknownCreate); err != nil {
+	if err := svc.SetStaff(ctx, nil, "user_never_seen", true, account.UnknownCreate); err != nil {
 		t.Fatal(err)
 	}
 	var u store.User
@@ -38,7 +38,7 @@ func TestSetStaff(t *testing.T) {
 	}
 
 	// A known user: both choices just set the flag.
-	if err := svc.SetStaff(ctx, "user_never_seen", false, account.UnknownNotFound); err != nil {
+	if err := svc.SetStaff(ctx, nil, "user_never_seen", false, account.UnknownNotFound); err != nil {
 		t.Fatal(err)
 	}
 	st.DB.Where("userid = ?", "user_never_seen").Take(&u)

@@ -73,9 +73,13 @@ func BarredAmong(ctx context.Context, st *store.Store, userIDs []string) ([]stor
 	return out, nil
 }
 
-// Suspend suspends userID for reason (required); by is the staff member
-// acting (its audit entry). Unknown → 404; deleted or already suspended → 400.
+// Suspend suspends userID for reason (required); by is the console's staff
+// member acting (nil → 403; its audit entry). Unknown → 404; deleted or
+// already suspended → 400.
 func (s *Service) Suspend(ctx context.Context, by *audit.Staff, userID, reason string) error {
+	if err := audit.RequireStaff(by); err != nil {
+		return err
+	}
 	reason, err := Reason("reason", reason)
 	if err != nil {
 		return err
@@ -118,8 +122,12 @@ func (s *Service) Suspend(ctx context.Context, by *audit.Staff, userID, reason s
 }
 
 // Reinstate lifts userID's suspension (reason required): access returns at
-// once; nothing cancelled comes back. Unknown → 404; not suspended → 400.
+// once; nothing cancelled comes back. by as for Suspend. Unknown → 404; not
+// suspended → 400.
 func (s *Service) Reinstate(ctx context.Context, by *audit.Staff, userID, reason string) error {
+	if err := audit.RequireStaff(by); err != nil {
+		return err
+	}
 	reason, err := Reason("reason", reason)
 	if err != nil {
 		return err

@@ -25,7 +25,8 @@ const MaxAge = 150
 
 // Update applies a partial update of the caller's profile: the fields Set in
 // p; CurrentVehicleID must name one of the caller's vehicles.
-func (s *Service) Update(ctx context.Context, userID string, p ProfilePatch) (*store.User, error) {
+func (s *Service) Update(ctx context.Context, caller *store.User, p ProfilePatch) (*store.User, error) {
+	userID := caller.UserID
 	defer s.changed(userID)
 	if err := p.Invalid.Err(); err != nil {
 		return nil, err
@@ -79,7 +80,8 @@ func (s *Service) Update(ctx context.Context, userID string, p ProfilePatch) (*s
 
 // ToggleAvailability flips is_available, or sets it to *set when set is not
 // nil (idempotent), and returns the new value.
-func (s *Service) ToggleAvailability(ctx context.Context, userID string, set *bool) (bool, error) {
+func (s *Service) ToggleAvailability(ctx context.Context, caller *store.User, set *bool) (bool, error) {
+	userID := caller.UserID
 	defer s.changed(userID)
 	var out bool
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
@@ -104,7 +106,8 @@ func (s *Service) ToggleAvailability(ctx context.Context, userID string, set *bo
 // SetCurrentVehicle sets the caller's current vehicle to vehicleID, or clears
 // it when it already is the current one. It returns the new current vehicle
 // id (nil when cleared). Unknown → 404, another user's → 403.
-func (s *Service) SetCurrentVehicle(ctx context.Context, userID string, vehicleID uuid.UUID) (*uuid.UUID, error) {
+func (s *Service) SetCurrentVehicle(ctx context.Context, caller *store.User, vehicleID uuid.UUID) (*uuid.UUID, error) {
+	userID := caller.UserID
 	defer s.changed(userID)
 	var current *uuid.UUID
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
@@ -142,8 +145,9 @@ func lockFor(tx *gorm.DB) []clause.Expression {
 	return nil
 }
 
-// DeleteProfile deletes userID's profile (DELETE me/{id}/).
-func (s *Service) DeleteProfile(ctx context.Context, userID string) error {
+// DeleteProfile deletes the caller's profile (DELETE me/{id}/).
+func (s *Service) DeleteProfile(ctx context.Context, caller *store.User) error {
+	userID := caller.UserID
 	defer s.changed(userID)
 	return s.write(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
 		return s.deleteProfile(tx, userID)

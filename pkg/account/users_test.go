@@ -18,7 +18,7 @@ import (
 func TestSetCurrentVehicle(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	cur, err := w.svc.SetCurrentVehicle(ctx, w.driver, w.vehicle.VehicleID)
+	cur, err := w.svc.SetCurrentVehicle(ctx, user(w.driver), w.vehicle.VehicleID)
 	if err != nil || cur == nil || *cur != w.vehicle.VehicleID {
 		t.Fatalf("set: %v %v", cur, err)
 	}
@@ -27,7 +27,7 @@ func TestSetCurrentVehicle(t *testing.T) {
 	if u.CurrentVehicleID == nil || *u.CurrentVehicleID != w.vehicle.VehicleID {
 		t.Fatalf("row after set: %v", u.CurrentVehicleID)
 	}
-	if cur, err = w.svc.SetCurrentVehicle(ctx, w.driver, w.vehicle.VehicleID); err != nil || cur != nil {
+	if cur, err = w.svc.SetCurrentVehicle(ctx, user(w.driver), w.vehicle.VehicleID); err != nil || cur != nil {
 		t.Fatalf("clear: %v %v", cur, err)
 	}
 	var after store.User
@@ -45,7 +45,7 @@ func TestSetCurrentVehicle(t *testing.T) {
 		{"unknown", w.driver, uuid.New(), apperr.NotFound, account.MsgVehicleNotFound},
 		{"another driver's", w.other, w.vehicle.VehicleID, apperr.Forbidden, account.MsgVehicleNotYours},
 	} {
-		_, err := w.svc.SetCurrentVehicle(ctx, c.user, c.vehicle)
+		_, err := w.svc.SetCurrentVehicle(ctx, user(c.user), c.vehicle)
 		if e, ok := apperr.As(err); !ok || e.Kind != c.kind || e.Message != c.msg {
 			t.Errorf("%s: %v", c.name, err)
 		}

@@ -24,7 +24,8 @@ func (s *Service) VehicleTypes(ctx context.Context, p store.Page) ([]store.Vehic
 }
 
 // Vehicles lists the caller's vehicles, oldest first.
-func (s *Service) Vehicles(ctx context.Context, userID string, p store.Page) ([]store.Vehicle, error) {
+func (s *Service) Vehicles(ctx context.Context, caller *store.User, p store.Page) ([]store.Vehicle, error) {
+	userID := caller.UserID
 	var out []store.Vehicle
 	err := p.Apply(store.PreloadVehicle(s.Store.DB.WithContext(ctx), "").Where("user_id = ?", userID).
 		Order("created_at").Order("vehicle_id")).Find(&out).Error
@@ -32,8 +33,8 @@ func (s *Service) Vehicles(ctx context.Context, userID string, p store.Page) ([]
 }
 
 // Vehicle is one of the caller's vehicles (another's → 404).
-func (s *Service) Vehicle(ctx context.Context, userID string, id uuid.UUID) (*store.Vehicle, error) {
-	return ownVehicle(s.Store.DB.WithContext(ctx), userID, id)
+func (s *Service) Vehicle(ctx context.Context, caller *store.User, id uuid.UUID) (*store.Vehicle, error) {
+	return ownVehicle(s.Store.DB.WithContext(ctx), caller.UserID, id)
 }
 
 func ownVehicle(tx *gorm.DB, userID string, id uuid.UUID) (*store.Vehicle, error) {
@@ -131,7 +132,8 @@ func uniqueErr(err error, what string) error {
 }
 
 // CreateVehicle registers a vehicle for the caller; its documents start pending.
-func (s *Service) CreateVehicle(ctx context.Context, userID string, in VehicleInput) (*store.Vehicle, error) {
+func (s *Service) CreateVehicle(ctx context.Context, caller *store.User, in VehicleInput) (*store.Vehicle, error) {
+	userID := caller.UserID
 	var out *store.Vehicle
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		now := s.Store.Now()
@@ -153,7 +155,8 @@ func (s *Service) CreateVehicle(ctx context.Context, userID string, in VehicleIn
 
 // UpdateVehicle updates one of the caller's vehicles with the fields sent.
 // Changing the type, plate or VIN withdraws the staff verification.
-func (s *Service) UpdateVehicle(ctx context.Context, userID string, id uuid.UUID, in VehicleInput) (*store.Vehicle, error) {
+func (s *Service) UpdateVehicle(ctx context.Context, caller *store.User, id uuid.UUID, in VehicleInput) (*store.Vehicle, error) {
+	userID := caller.UserID
 	defer s.changed(userID)
 	var out *store.Vehicle
 	err := s.Store.Transaction(ctx, func(tx *gorm.DB) error {
@@ -181,7 +184,8 @@ func (s *Service) UpdateVehicle(ctx context.Context, userID string, id uuid.UUID
 
 // DeleteVehicle deletes one of the caller's vehicles; one used by a delivery
 // or an offer is kept (400).
-func (s *Service) DeleteVehicle(ctx context.Context, userID string, id uuid.UUID) error {
+func (s *Service) DeleteVehicle(ctx context.Context, caller *store.User, id uuid.UUID) error {
+	userID := caller.UserID
 	defer s.changed(userID)
 	return s.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		if _, err := ownVehicle(tx, userID, id); err != nil {

@@ -102,7 +102,7 @@ func Staff(ctx context.Context, cfg config.Config, log *slog.Logger, args []stri
 	}
 	defer st.Close()
 	// docs/api.md: `web staff <userid>` creates the row of a user never seen.
-	if err := account.New(st, nil, log).SetStaff(ctx, userid, !*off, account.UnknownCreate); err != nil {
+	if err := account.New(st, nil, log).SetStaff(ctx, nil, userid, !*off, account.UnknownCreate); err != nil {
 		return err
 	}
 	log.Info("staff flag set", "userid", userid, "is_staff", !*off)

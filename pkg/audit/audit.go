@@ -4,12 +4,14 @@
 // object, the fields touched (before → after) and the reason when one was
 // asked. The table is append-only (the database refuses UPDATE and DELETE).
 //
-// Services take an optional *Staff: the console passes who acts; the API
-// passes nil, and no entry is written.
+// Who acts is an explicit argument, never a context value: a service method
+// the console calls takes `by *Staff` right after ctx (the staff member of
+// the console's session), checks it with RequireStaff and records with it,
+// as the API's methods take `caller *store.User`. A nil by writes no entry
+// (the operator's command line: `web staff`).
 package audit
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"hermez/pkg/apperr"
 	"hermez/pkg/store"
 )
 
@@ -95,18 +98,22 @@ func Record(tx *gorm.DB, now time.Time, by *Staff, e Entry) error {
 	return nil
 }
 
-type ctxKey struct{}
-
-// WithStaff marks ctx as a console action of by: the services that own the
-// rules record their audit entry with From(ctx) in the change's transaction.
-func WithStaff(ctx context.Context, by *Staff) context.Context {
-	return context.WithValue(ctx, ctxKey{}, by)
+// RequireStaff is the staff check of the console's actions, inside the
+// services that own them: 403 unless a staff member acts.
+func RequireStaff(by *Staff) error {
+	if by == nil {
+		return apperr.ForbiddenErr()
+	}
+	return nil
 }
 
-// From is the staff member acting in ctx (nil: not a console action).
-func From(ctx context.Context) *Staff {
-	s, _ := ctx.Value(ctxKey{}).(*Staff)
-	return s
+// Before reads the row an update is about to change (Row), for RecordRow's
+// difference; nil, with nothing read, when no staff member acts.
+func Before(tx *gorm.DB, by *Staff, table, where string, args ...any) (map[string]any, error) {
+	if by == nil {
+		return nil, nil
+	}
+	return Row(tx, table, where, args...)
 }
 
 // Row reads one row of table as column → value (for Diff), inside tx.
@@ -152,11 +159,9 @@ func norm(v any) any {
 	return fmt.Sprint(v)
 }
 
-// RecordRow records an entry whose changes are the difference of before and
-// the row as it is now in tx (nothing when ctx is not a console action or
-// nothing changed).
-func RecordRow(ctx context.Context, tx *gorm.DB, now time.Time, before map[string]any, table, where string, args []any, e Entry) error {
-	by := From(ctx)
+// RecordRow records by's entry whose changes are the difference of before
+// and the row as it is now in tx (nothing when by is nil or nothing changed).
+func RecordRow(tx *gorm.DB, now time.Time, by *Staff, before map[string]any, table, where string, args []any, e Entry) error {
 	if by == nil {
 		return nil
 	}

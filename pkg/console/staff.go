@@ -100,7 +100,10 @@ func (s *Service) CreateAccount(ctx context.Context, username, password string, 
 
 // SetAccountActive activates or deactivates a staff login (sessions of an
 // inactive account stop working at their next request); unknown → 404.
-func (s *Service) SetAccountActive(ctx context.Context, id uuid.UUID, active bool) error {
+func (s *Service) SetAccountActive(ctx context.Context, by *audit.Staff, id uuid.UUID, active bool) error {
+	if err := audit.RequireStaff(by); err != nil {
+		return err
+	}
 	return s.Store.Transaction(ctx, func(tx *gorm.DB) error {
 		before, err := audit.Row(tx, "staff_accounts", "id = ?", id)
 		if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -116,7 +119,7 @@ func (s *Service) SetAccountActive(ctx context.Context, id uuid.UUID, active boo
 		if active {
 			action = audit.ActionActivate
 		}
-		return audit.RecordRow(ctx, tx, s.Store.Now(), before, "staff_accounts", "id = ?", []any{id},
+		return audit.RecordRow(tx, s.Store.Now(), by, before, "staff_accounts", "id = ?", []any{id},
 			audit.Entry{Kind: audit.KindStaffAccount, ObjectID: id.String(), Action: action})
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"hermez/pkg/apperr"
+	"hermez/pkg/audit"
 	"hermez/pkg/console"
 	"hermez/pkg/store"
 )
@@ -109,7 +110,7 @@ func TestCreateAccountDuplicate(t *testing.T) {
 	}
 
 	// With update: same row, new password, reactivated.
-	f.must(f.svc.SetAccountActive(ctx, first.ID, false))
+	f.must(f.svc.SetAccountActive(ctx, &audit.Staff{ID: first.ID, Username: first.Username}, first.ID, false))
 	again, err := f.svc.CreateAccount(ctx, "ana", "segunda-clave", true)
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +154,7 @@ func TestCheckPassword(t *testing.T) {
 		{"reactivated", "ana", "clave-buena", true, true},
 	}
 	for _, c := range cases {
-		f.must(f.svc.SetAccountActive(ctx, acc.ID, c.active))
+		f.must(f.svc.SetAccountActive(ctx, &audit.Staff{ID: acc.ID, Username: acc.Username}, acc.ID, c.active))
 		got, err := f.svc.CheckPassword(ctx, c.username, c.password)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
@@ -174,7 +175,7 @@ func TestCheckPassword(t *testing.T) {
 
 func TestSetAccountActiveUnknown(t *testing.T) {
 	f := newFixture(t)
-	if err := f.svc.SetAccountActive(ctx, uuid.New(), false); !isNotFound(err) {
+	if err := f.svc.SetAccountActive(ctx, &audit.Staff{ID: uuid.New(), Username: "nadie"}, uuid.New(), false); !isNotFound(err) {
 		t.Fatalf("SetAccountActive(unknown): %v, want the not-found kind", err)
 	}
 	if acc, err := f.svc.Account(ctx, uuid.New().String()); acc != nil || err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"hermez/pkg/audit"
 	"hermez/pkg/console"
 	"hermez/pkg/store"
 )
@@ -61,7 +62,7 @@ func TestCreateSuperuser(t *testing.T) {
 		t.Fatalf("refused commands created accounts: %d", n)
 	}
 	// --update sets a new password and reactivates.
-	f.must(svc.SetAccountActive(ctx, accs[0].ID, false))
+	f.must(svc.SetAccountActive(ctx, &audit.Staff{ID: accs[0].ID, Username: accs[0].Username}, accs[0].ID, false))
 	err = svc.CreateSuperuser(ctx, []string{"--username", "ana", "--update"}, console.SuperuserIO{In: strings.NewReader("otra-clave-9\n"), Out: io.Discard, Getenv: env(nil)})
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"hermez/pkg/account"
+	"hermez/pkg/audit"
 	"hermez/pkg/auth"
 	"hermez/pkg/config"
 	"hermez/pkg/console"
@@ -86,14 +87,14 @@ func TestLoginRequiredEverywhere(t *testing.T) {
 		}
 	}
 	// An app user's JWT (even a staff user's) opens the API, not the console.
-	must(t, account.New(f.W.Store, nil, nil).SetStaff(context.Background(), f.Driver.UserID, true, account.UnknownCreate))
+	must(t, account.New(f.W.Store, nil, nil).SetStaff(context.Background(), nil, f.Driver.UserID, true, account.UnknownCreate))
 	tokJWT := f.W.Token(t, f.Driver.UserID)
 	for _, p := range f.getPaths() {
 		if res := b.do(http.MethodGet, p, nil, "Authorization", "Bearer "+tokJWT); !isLoginRedirect(res) {
 			t.Errorf("GET %s with a JWT: %d, want a redirect to login", p, res.Status)
 		}
 	}
-	must(t, account.New(f.W.Store, nil, nil).SetStaff(context.Background(), f.Driver.UserID, false, account.UnknownCreate))
+	must(t, account.New(f.W.Store, nil, nil).SetStaff(context.Background(), nil, f.Driver.UserID, false, account.UnknownCreate))
 	// A forged cookie is no session.
 	jar := b.c.Jar
 	u, _ := url.Parse(f.W.URL + "/admin/")
@@ -231,7 +232,7 @@ func TestInactiveAccountCannotReachAnyPage(t *testing.T) {
 		t.Fatalf("dashboard: %d", res.Status)
 	}
 	tok := b.token("/admin/")
-	must(t, console.New(f.W.Store).SetAccountActive(ctx, f.Staff.ID, false))
+	must(t, console.New(f.W.Store).SetAccountActive(ctx, &audit.Staff{ID: f.Staff.ID, Username: f.Staff.Username}, f.Staff.ID, false))
 	for _, p := range f.getPaths() {
 		if res := b.get(p); !isLoginRedirect(res) {
 			t.Errorf("GET %s by a deactivated account: %d", p, res.Status)
@@ -248,7 +249,7 @@ func TestInactiveAccountCannotReachAnyPage(t *testing.T) {
 	if res := f2.loginAs("ana", staffPass); res.Status != http.StatusUnauthorized {
 		t.Errorf("inactive account logged in: %d", res.Status)
 	}
-	must(t, console.New(f.W.Store).SetAccountActive(ctx, f.Staff.ID, true))
+	must(t, console.New(f.W.Store).SetAccountActive(ctx, &audit.Staff{ID: f.Staff.ID, Username: f.Staff.Username}, f.Staff.ID, true))
 	f.assertNothingChanged(t)
 
 	// A new password (createsuperuser --update) ends older sessions.

@@ -232,7 +232,7 @@ func (a *Console) vehicleSave(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	if _, err := a.d.Account.VerifyVehicle(c.Request().Context(), v.VehicleID, decodeVerification(body)); err != nil {
+	if _, err := a.d.Account.VerifyVehicle(c.Request().Context(), actor(c), v.VehicleID, decodeVerification(body)); err != nil {
 		fe := fieldErrors(err)
 		if fe == nil {
 			return a.fail(c, err)
@@ -303,7 +303,7 @@ func (a *Console) categorySave(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	cat, err := a.d.Market.SaveCategory(c.Request().Context(), id, marketinput.Category(body, false))
+	cat, err := a.d.Market.SaveCategory(c.Request().Context(), actor(c), id, marketinput.Category(body, false))
 	if err != nil {
 		fe := fieldErrors(err)
 		if fe == nil {
@@ -395,7 +395,7 @@ func (a *Console) vehicleTypeSave(c echo.Context) error {
 		selected = []string{}
 	}
 	body.Set("delivery_categories", selected)
-	vt, err := a.d.Account.SaveVehicleType(c.Request().Context(), id, decodeVehicleType(body))
+	vt, err := a.d.Account.SaveVehicleType(c.Request().Context(), actor(c), id, decodeVehicleType(body))
 	if err != nil {
 		fe := fieldErrors(err)
 		if fe == nil {
@@ -465,7 +465,7 @@ func (a *Console) userStaff(c echo.Context) error {
 	}
 	id := c.Param("id")
 	// The console changes users the app has seen: an unknown id is a 404.
-	if err := a.d.Account.SetStaff(c.Request().Context(), id, staff, account.UnknownNotFound); err != nil {
+	if err := a.d.Account.SetStaff(c.Request().Context(), actor(c), id, staff, account.UnknownNotFound); err != nil {
 		return a.fail(c, err)
 	}
 	a.d.Log.Info("admin staff flag", "staff", staffOf(c).Username, "userid", id, "is_staff", vals["is_staff"])
@@ -595,7 +595,7 @@ func (a *Console) deliveryCancel(c echo.Context) error {
 			Question: "¿Cancelar la entrega de " + personName(d.D.Client) + " (" + statusLabels[d.D.Status] + ")? El cliente y el domiciliario lo ven al instante; no se puede deshacer.",
 			Button:   "Sí, cancelar la entrega", Danger: true, Back: path, Action: path + "cancel/", Reason: reason})
 	}
-	if _, err := a.d.Market.StaffCancelDelivery(c.Request().Context(), id, reason); err != nil {
+	if _, err := a.d.Market.StaffCancelDelivery(c.Request().Context(), actor(c), id, reason); err != nil {
 		return refused(err)
 	}
 	a.d.Log.Info("admin delivery cancelled", "staff", staffOf(c).Username, "delivery", id)
@@ -642,7 +642,7 @@ func (a *Console) accountActive(c echo.Context) error {
 			Button:   "Sí, desactivar", Danger: true, Back: "/admin/accounts/", Action: "/admin/accounts/" + id.String() + "/active/",
 			Fields: map[string]string{"is_active": "false"}})
 	}
-	if err := a.d.Console.SetAccountActive(c.Request().Context(), id, active); err != nil {
+	if err := a.d.Console.SetAccountActive(c.Request().Context(), actor(c), id, active); err != nil {
 		return a.fail(c, err)
 	}
 	a.d.Log.Info("admin staff account", "staff", staffOf(c).Username, "account", id, "is_active", active)

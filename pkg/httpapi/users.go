@@ -129,7 +129,7 @@ func (a *API) updateMe(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u, err := a.Account.Update(c.Request().Context(), me(c), decodeProfilePatch(b))
+	u, err := a.Account.Update(c.Request().Context(), CurrentUser(c), decodeProfilePatch(b))
 	if err != nil {
 		return err
 	}
@@ -142,7 +142,7 @@ func (a *API) updateMeMessage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := a.Account.Update(c.Request().Context(), me(c), decodeProfilePatch(b)); err != nil {
+	if _, err := a.Account.Update(c.Request().Context(), CurrentUser(c), decodeProfilePatch(b)); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]string{"message": "User " + me(c) + " updated successfully"})
@@ -153,7 +153,7 @@ func (a *API) deleteMe(c echo.Context) error {
 	if err := selfOnly(c, apperr.ForbiddenErr()); err != nil {
 		return err
 	}
-	if err := a.Account.DeleteProfile(c.Request().Context(), me(c)); err != nil {
+	if err := a.Account.DeleteProfile(c.Request().Context(), CurrentUser(c)); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -168,7 +168,7 @@ func (a *API) toggleAvailability(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.Account.ToggleAvailability(c.Request().Context(), me(c), set)
+	v, err := a.Account.ToggleAvailability(c.Request().Context(), CurrentUser(c), set)
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func (a *API) setAvailability(c echo.Context) error {
 	if err := f.Err(); err != nil {
 		return err
 	}
-	v, err := a.Account.ToggleAvailability(c.Request().Context(), me(c), &set)
+	v, err := a.Account.ToggleAvailability(c.Request().Context(), CurrentUser(c), &set)
 	if err != nil {
 		return err
 	}
@@ -203,7 +203,7 @@ func (a *API) setCurrentVehicle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	id, err := a.Account.SetCurrentVehicle(c.Request().Context(), me(c), vehicleID)
+	id, err := a.Account.SetCurrentVehicle(c.Request().Context(), CurrentUser(c), vehicleID)
 	if err != nil {
 		return err
 	}
@@ -242,7 +242,7 @@ func (a *API) userRatings(c echo.Context) error {
 }
 
 func (a *API) listUserRatings(c echo.Context) error {
-	rs, err := a.Account.RatingsOf(c.Request().Context(), me(c), page(c))
+	rs, err := a.Account.RatingsOf(c.Request().Context(), CurrentUser(c), page(c))
 	return a.renderRatings(c, rs, err)
 }
 
@@ -251,7 +251,7 @@ func (a *API) getRating(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := a.Account.Rating(c.Request().Context(), me(c), id)
+	r, err := a.Account.Rating(c.Request().Context(), CurrentUser(c), id)
 	if err != nil {
 		return err
 	}
@@ -263,7 +263,7 @@ func (a *API) createRating(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := a.Account.CreateRating(c.Request().Context(), me(c), decodeRating(b, true))
+	r, err := a.Account.CreateRating(c.Request().Context(), CurrentUser(c), decodeRating(b, true))
 	if err != nil {
 		return err
 	}
@@ -279,7 +279,7 @@ func (a *API) updateRating(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := a.Account.UpdateRating(c.Request().Context(), me(c), id, decodeRating(b, false))
+	r, err := a.Account.UpdateRating(c.Request().Context(), CurrentUser(c), id, decodeRating(b, false))
 	if err != nil {
 		return err
 	}
@@ -291,7 +291,7 @@ func (a *API) deleteRating(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Account.DeleteRating(c.Request().Context(), me(c), id); err != nil {
+	if err := a.Account.DeleteRating(c.Request().Context(), CurrentUser(c), id); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -300,7 +300,7 @@ func (a *API) deleteRating(c echo.Context) error {
 // --- addresses ---
 
 func (a *API) listAddresses(c echo.Context) error {
-	as, err := a.Account.Addresses(c.Request().Context(), me(c), page(c))
+	as, err := a.Account.Addresses(c.Request().Context(), CurrentUser(c), page(c))
 	if err != nil {
 		return err
 	}
@@ -316,7 +316,7 @@ func (a *API) createAddress(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ad, err := a.Account.CreateAddress(c.Request().Context(), me(c), decodeAddress(b, true))
+	ad, err := a.Account.CreateAddress(c.Request().Context(), CurrentUser(c), decodeAddress(b, true))
 	if err != nil {
 		return err
 	}
@@ -328,7 +328,7 @@ func (a *API) getAddress(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ad, err := a.Account.Address(c.Request().Context(), me(c), id)
+	ad, err := a.Account.Address(c.Request().Context(), CurrentUser(c), id)
 	if err != nil {
 		return err
 	}
@@ -344,7 +344,7 @@ func (a *API) updateAddress(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ad, err := a.Account.UpdateAddress(c.Request().Context(), me(c), id, decodeAddress(b, false))
+	ad, err := a.Account.UpdateAddress(c.Request().Context(), CurrentUser(c), id, decodeAddress(b, false))
 	if err != nil {
 		return err
 	}
@@ -356,7 +356,7 @@ func (a *API) deleteAddress(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Account.DeleteAddress(c.Request().Context(), me(c), id); err != nil {
+	if err := a.Account.DeleteAddress(c.Request().Context(), CurrentUser(c), id); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -367,7 +367,7 @@ func (a *API) toggleFavorite(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ad, err := a.Account.ToggleFavorite(c.Request().Context(), me(c), id)
+	ad, err := a.Account.ToggleFavorite(c.Request().Context(), CurrentUser(c), id)
 	if err != nil {
 		return err
 	}
@@ -396,7 +396,7 @@ func (a *API) vehicleTypes(c echo.Context) error {
 }
 
 func (a *API) listVehicles(c echo.Context) error {
-	vs, err := a.Account.Vehicles(c.Request().Context(), me(c), page(c))
+	vs, err := a.Account.Vehicles(c.Request().Context(), CurrentUser(c), page(c))
 	if err != nil {
 		return err
 	}
@@ -412,7 +412,7 @@ func (a *API) createVehicle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.Account.CreateVehicle(c.Request().Context(), me(c), decodeVehicle(b, true, a.Store.Now()))
+	v, err := a.Account.CreateVehicle(c.Request().Context(), CurrentUser(c), decodeVehicle(b, true, a.Store.Now()))
 	if err != nil {
 		return err
 	}
@@ -424,7 +424,7 @@ func (a *API) getVehicle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.Account.Vehicle(c.Request().Context(), me(c), id)
+	v, err := a.Account.Vehicle(c.Request().Context(), CurrentUser(c), id)
 	if err != nil {
 		return err
 	}
@@ -440,7 +440,7 @@ func (a *API) updateVehicle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.Account.UpdateVehicle(c.Request().Context(), me(c), id, decodeVehicle(b, false, a.Store.Now()))
+	v, err := a.Account.UpdateVehicle(c.Request().Context(), CurrentUser(c), id, decodeVehicle(b, false, a.Store.Now()))
 	if err != nil {
 		return err
 	}
@@ -452,7 +452,7 @@ func (a *API) deleteVehicle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Account.DeleteVehicle(c.Request().Context(), me(c), id); err != nil {
+	if err := a.Account.DeleteVehicle(c.Request().Context(), CurrentUser(c), id); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

@@ -40,6 +40,8 @@ func (s *Service) GetCategory(ctx context.Context, id uuid.UUID) (*store.Categor
 	return &c, nil
 }
 
+// requireStaff is the API's staff check: the caller's staff flag (the
+// console's staff members pass audit.RequireStaff instead).
 func requireStaff(caller *store.User) error {
 	if caller == nil || !caller.IsStaff {
 		return apperr.ForbiddenErr()
@@ -72,10 +74,20 @@ func categorySaveError(err error) error {
 	return store.MapError(err, "save category")
 }
 
-// SaveCategory creates (id nil) or updates a category with the input's Set
-// fields: the one rule for the API's staff users and the staff console (which
-// checks its own sessions). A name already taken is a field error.
-func (s *Service) SaveCategory(ctx context.Context, id *uuid.UUID, in CategoryInput) (*store.Category, error) {
+// SaveCategory is the console's save of a category: by is its staff member
+// (nil → 403; its audit entry). The API's staff users come through
+// CreateCategory and UpdateCategory; both end in saveCategory.
+func (s *Service) SaveCategory(ctx context.Context, by *audit.Staff, id *uuid.UUID, in CategoryInput) (*store.Category, error) {
+	if err := audit.RequireStaff(by); err != nil {
+		return nil, err
+	}
+	return s.saveCategory(ctx, by, id, in)
+}
+
+// saveCategory creates (id nil) or updates a category with the input's Set
+// fields, the one rule for the API and the console (by nil: no audit entry).
+// A name already taken is a field error.
+func (s *Service) saveCategory(ctx context.Context, by *audit.Staff, id *uuid.UUID, in CategoryInput) (*store.Category, error) {
 	defer s.CategoriesChanged()
 	if id == nil {
 		now := s.Store.Now()
@@ -87,7 +99,7 @@ func (s *Service) SaveCategory(ctx context.Context, id *uuid.UUID, in CategoryIn
 			if err := tx.Create(&c).Error; err != nil {
 				return err
 			}
-			return audit.RecordRow(ctx, tx, now, nil, "delivery_categories", "id = ?", []any{c.ID},
+			return audit.RecordRow(tx, now, by, nil, "delivery_categories", "id = ?", []any{c.ID},
 				audit.Entry{Kind: audit.KindCategory, ObjectID: c.ID.String(), Action: audit.ActionCreate})
 		})
 		if err != nil {
@@ -100,12 +112,9 @@ func (s *Service) SaveCategory(ctx context.Context, id *uuid.UUID, in CategoryIn
 		if err := s.lock(tx).Where("id = ?", *id).Take(&c).Error; err != nil {
 			return err
 		}
-		var before map[string]any
-		if audit.From(ctx) != nil {
-			var err error
-			if before, err = audit.Row(tx, "delivery_categories", "id = ?", c.ID); err != nil {
-				return err
-			}
+		before, err := audit.Before(tx, by, "delivery_categories", "id = ?", c.ID)
+		if err != nil {
+			return err
 		}
 		if err := applyCategory(&c, in); err != nil {
 			return err
@@ -114,7 +123,7 @@ func (s *Service) SaveCategory(ctx context.Context, id *uuid.UUID, in CategoryIn
 		if err := tx.Save(&c).Error; err != nil {
 			return err
 		}
-		return audit.RecordRow(ctx, tx, c.UpdatedAt, before, "delivery_categories", "id = ?", []any{c.ID},
+		return audit.RecordRow(tx, c.UpdatedAt, by, before, "delivery_categories", "id = ?", []any{c.ID},
 			audit.Entry{Kind: audit.KindCategory, ObjectID: c.ID.String(), Action: audit.ActionUpdate})
 	})
 	if err != nil {
@@ -128,7 +137,7 @@ func (s *Service) CreateCategory(ctx context.Context, caller *store.User, in Cat
 	if err := requireStaff(caller); err != nil {
 		return nil, err
 	}
-	return s.SaveCategory(ctx, nil, in)
+	return s.saveCategory(ctx, nil, nil, in)
 }
 
 // UpdateCategory changes a category's Set fields (staff only).
@@ -136,7 +145,7 @@ func (s *Service) UpdateCategory(ctx context.Context, caller *store.User, id uui
 	if err := requireStaff(caller); err != nil {
 		return nil, err
 	}
-	return s.SaveCategory(ctx, &id, in)
+	return s.saveCategory(ctx, nil, &id, in)
 }
 
 // DeleteCategory removes a category no quote or delivery uses (staff only).

@@ -308,10 +308,13 @@ func (s *Service) CancelDelivery(ctx context.Context, caller *store.User, id uui
 // reason. The same change as CancelDelivery — status, cancelled_at, the
 // delivery.status and delivery_cancelled frames to the usual groups — with a
 // `cancelled` history row whose changed_by is null (console accounts are not
-// app users) and whose description carries the reason, and the audit entry of
-// the staff member in ctx. Unknown → 404; delivered, paid or cancelled → a
-// field error on reason.
-func (s *Service) StaffCancelDelivery(ctx context.Context, id uuid.UUID, reason string) (*store.Delivery, error) {
+// app users) and whose description carries the reason, and by's audit entry
+// (by: the console's staff member; nil → 403). Unknown → 404; delivered, paid
+// or cancelled → a field error on reason.
+func (s *Service) StaffCancelDelivery(ctx context.Context, by *audit.Staff, id uuid.UUID, reason string) (*store.Delivery, error) {
+	if err := audit.RequireStaff(by); err != nil {
+		return nil, err
+	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		return nil, apperr.Field("reason", apperr.MsgRequired)
@@ -333,7 +336,7 @@ func (s *Service) StaffCancelDelivery(ctx context.Context, id uuid.UUID, reason 
 		ch.Set("status", d.Status, store.DeliveryCancelled)
 		now := s.Store.Now()
 		ch.Set("cancelled_at", nil, now.UTC().Format(time.RFC3339))
-		if err := audit.Record(tx, now, audit.From(ctx), audit.Entry{Kind: audit.KindDelivery, ObjectID: d.ID.String(),
+		if err := audit.Record(tx, now, by, audit.Entry{Kind: audit.KindDelivery, ObjectID: d.ID.String(),
 			Action: audit.ActionCancel, Changes: ch, Reason: reason}); err != nil {
 			return nil, err
 		}

@@ -10,6 +10,14 @@
 // pkg/view is theirs too (pkg/httpapi, pkg/ws). The guards are pure functions
 // in rules.go.
 //
+// Who acts is the argument right after ctx, as in pkg/account: caller
+// *store.User for an API user — the row the auth middleware already loaded
+// (and cached), so no method reads it again, and its IsStaff flag is the
+// API's staff check — or by *audit.Staff for the console's staff member
+// (nil → 403). Not a context value: a reader sees from the signature who a
+// method needs, the compiler makes every adapter pass it, and a test passes
+// a plain value.
+//
 // The one rendering left here is of event frames, and it is why market
 // imports pkg/view: a change writes its frames to the outbox inside its own
 // transaction (realtime.Change), so they must exist as bytes before the

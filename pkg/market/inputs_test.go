@@ -236,14 +236,15 @@ func TestSaveCategoryInput(t *testing.T) {
 	t.Parallel()
 	f := newMarketFixture(t)
 	ctx := context.Background()
-	c, err := f.svc.SaveCategory(ctx, nil, market.CategoryInput{Name: optional.Value("Mascotas"), Invalid: apperr.Fields{}})
+	staff := &store.User{UserID: "user_in_staff", IsStaff: true} // the API's staff check reads the flag
+	c, err := f.svc.CreateCategory(ctx, staff, market.CategoryInput{Name: optional.Value("Mascotas"), Invalid: apperr.Fields{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Name != "Mascotas" || !c.IsActive || c.Description != "" {
 		t.Errorf("created %+v", c)
 	}
-	c, err = f.svc.SaveCategory(ctx, &c.ID, market.CategoryInput{Description: optional.Value("Perros y gatos"), IsActive: optional.Value(false)})
+	c, err = f.svc.UpdateCategory(ctx, staff, c.ID, market.CategoryInput{Description: optional.Value("Perros y gatos"), IsActive: optional.Value(false)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,13 +253,13 @@ func TestSaveCategoryInput(t *testing.T) {
 	}
 	bad := market.CategoryInput{Invalid: apperr.Fields{"name": {"x"}}}
 	missing := uuid.New()
-	if _, err := f.svc.SaveCategory(ctx, &missing, bad); kindOf(err) != apperr.NotFound {
+	if _, err := f.svc.UpdateCategory(ctx, staff, missing, bad); kindOf(err) != apperr.NotFound {
 		t.Errorf("unknown category: %v, want 404 before the field errors", err)
 	}
-	if _, err := f.svc.SaveCategory(ctx, &c.ID, bad); !reflect.DeepEqual(fieldsOf(err), bad.Invalid) {
+	if _, err := f.svc.UpdateCategory(ctx, staff, c.ID, bad); !reflect.DeepEqual(fieldsOf(err), bad.Invalid) {
 		t.Errorf("field errors: %v", err)
 	}
-	if _, err := f.svc.SaveCategory(ctx, nil, market.CategoryInput{Name: optional.Value("Mascotas")}); !reflect.DeepEqual(fieldsOf(err),
+	if _, err := f.svc.CreateCategory(ctx, staff, market.CategoryInput{Name: optional.Value("Mascotas")}); !reflect.DeepEqual(fieldsOf(err),
 		apperr.Fields{"name": {"Ya existe una categoría con este nombre."}}) {
 		t.Errorf("name taken: %v", err)
 	}

@@ -226,7 +226,7 @@ func (w *Web) Do(t testing.TB, method, path, token string, body any) *Response {
 // process would see the change within auth.DefaultUserTTL).
 func (w *Web) SetStaff(t testing.TB, userID string, on bool) {
 	t.Helper()
-	if err := account.New(w.Store, nil, nil).SetStaff(context.Background(), userID, on, account.UnknownCreate); err != nil {
+	if err := account.New(w.Store, nil, nil).SetStaff(context.Background(), nil, userID, on, account.UnknownCreate); err != nil {
 		t.Fatal(err)
 	}
 	w.App.Auth.Forget(userID)

@@ -67,6 +67,12 @@ var (
 		Name: "hermez_ws_connections", Help: "Open WebSocket connections.",
 	})
 	// SocketMessagesSent counts frames written to sockets.
+	// FanoutSeconds is, per event, the time from the worker receiving it to
+	// the last of its writes to the sockets that were idle (the fan-out).
+	FanoutSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name: "hermez_ws_fanout_seconds", Help: "Per event: from the worker receiving it to its last write to the sockets that had nothing queued.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	})
 	SocketMessagesSent = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "hermez_ws_messages_sent_total", Help: "Frames written to WebSockets.",
 	})

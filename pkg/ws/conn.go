@@ -121,34 +121,42 @@ func (c *Conn) enqueue(pm *websocket.PreparedMessage) bool {
 func (c *Conn) ping() { c.push(frame{ping: true}) }
 
 func (c *Conn) push(f frame) bool {
+	ok, claimed := c.offer(f)
+	if claimed {
+		go c.writeLoop()
+	}
+	return ok
+}
+
+// offer queues f like push, but a socket that had no writer is not given a
+// goroutine: claimed tells that the caller now owns the socket's writing and
+// must call writeNow (or start writeLoop) once it holds no lock.
+func (c *Conn) offer(f frame) (ok, claimed bool) {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
-		return false
+		return false, false
 	}
 	if c.holding && f.pm != nil && f.resource != "" {
 		if len(c.held) >= c.opts.QueueSize {
 			c.mu.Unlock()
 			c.overflow()
-			return false
+			return false, false
 		}
 		c.held = append(c.held, f)
 		c.mu.Unlock()
-		return true
+		return true, false
 	}
 	if len(c.queue) >= c.opts.QueueSize {
 		c.mu.Unlock()
 		c.overflow()
-		return false
+		return false, false
 	}
 	c.queue = append(c.queue, f)
-	spawn := !c.writing
+	claimed = !c.writing
 	c.writing = true
 	c.mu.Unlock()
-	if spawn {
-		go c.writeLoop()
-	}
-	return true
+	return true, claimed
 }
 
 // overflow closes a socket whose queue is full (1013), once.
@@ -230,12 +238,24 @@ func (c *Conn) writeLoop() {
 			return
 		}
 		if len(c.queue) == 0 {
+			c.mu.Unlock()
+			// What a write without blocking left unsent (writeNow) goes
+			// out before the socket is given up.
+			if err := c.out.flush(c.opts.WriteTimeout); err != nil {
+				c.broken = true
+				c.Close(0, "")
+				continue
+			}
 			if !idle {
 				// In a burst the next frame is usually a moment away: look
 				// once more before giving the socket up.
 				idle = true
-				c.mu.Unlock()
 				runtime.Gosched()
+				continue
+			}
+			c.mu.Lock()
+			if len(c.queue) > 0 || c.closing {
+				c.mu.Unlock()
 				continue
 			}
 			c.writing = false
@@ -247,28 +267,87 @@ func (c *Conn) writeLoop() {
 		f := c.queue[0]
 		c.queue[0] = frame{}
 		c.queue = c.queue[1:]
+		more := len(c.queue) > 0
+		c.mu.Unlock()
 		// More frames queued behind this one: hold it, so the run goes out
 		// in one write with its last frame (batch.go).
-		c.out.setHold(len(c.queue) > 0)
-		c.mu.Unlock()
-		if !c.write(f) {
+		c.out.setHold(more, false)
+		if !c.write(f, false) {
 			c.broken = true
 			c.Close(0, "")
 		}
 	}
 }
 
-func (c *Conn) write(f frame) bool {
-	deadline := time.Now().Add(c.opts.WriteTimeout)
+// writeNow writes what is queued for a socket whose writing the caller owns
+// (offer claimed it) without blocking: a socket whose kernel buffer takes
+// the frames is done with no goroutine of its own; one that cannot take them
+// all (or has a ping or its close to write) is handed to writeLoop, which
+// writes what was left unsent first.
+func (c *Conn) writeNow() {
+	if !c.out.canTry() {
+		go c.writeLoop()
+		return
+	}
+	for {
+		c.mu.Lock()
+		if c.closing || (len(c.queue) > 0 && c.queue[0].ping) {
+			c.mu.Unlock()
+			go c.writeLoop()
+			return
+		}
+		if len(c.queue) == 0 {
+			c.mu.Unlock()
+			// The next writes block (a pong the reader answers, say); one
+			// that raced the last check may have left bytes unsent.
+			if c.out.endTry() {
+				go c.writeLoop()
+				return
+			}
+			c.mu.Lock()
+			if len(c.queue) > 0 || c.closing {
+				c.mu.Unlock()
+				continue
+			}
+			c.writing = false
+			c.queue = nil
+			c.mu.Unlock()
+			return
+		}
+		f := c.queue[0]
+		c.queue[0] = frame{}
+		c.queue = c.queue[1:]
+		more := len(c.queue) > 0
+		c.mu.Unlock()
+		c.out.setHold(more, true)
+		if !c.write(f, true) {
+			c.broken = true
+			c.Close(0, "") // the loop sees closing: writeLoop ends the socket
+			continue
+		}
+		if c.out.blocked() {
+			go c.writeLoop()
+			return
+		}
+	}
+}
+
+// write writes one frame; inline (writeNow) tries without blocking, so it
+// needs no deadline.
+func (c *Conn) write(f frame, inline bool) bool {
 	var err error
 	switch {
 	case f.ping:
-		return c.ws.WriteControl(websocket.PingMessage, nil, deadline) == nil
+		return c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)) == nil
 	case f.pm != nil:
-		_ = c.ws.SetWriteDeadline(deadline)
+		if !inline {
+			_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+		}
 		err = c.ws.WritePreparedMessage(f.pm)
 	default:
-		_ = c.ws.SetWriteDeadline(deadline)
+		if !inline {
+			_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+		}
 		err = c.ws.WriteMessage(websocket.TextMessage, f.text)
 	}
 	if err != nil {
@@ -281,7 +360,7 @@ func (c *Conn) write(f frame) bool {
 // finish sends the close frame (when Close gave a code and the stream is
 // intact), closes the connection and tells the hub.
 func (c *Conn) finish() {
-	if err := c.out.flush(); err != nil { // frames held when Close came
+	if err := c.out.flush(c.opts.WriteTimeout); err != nil { // frames held or unsent when Close came
 		c.broken = true
 	}
 	sent := false

@@ -29,18 +29,25 @@ import (
 // process (raw TCP, handshake by hand, every byte read and discarded) so the
 // CPU measured here is the server side's alone. Each iteration sends one
 // event (a 1.5 KB frame) through the hub — Hub.Dispatch, one PreparedMessage,
-// a writer per socket — and waits until every writer is done; then the bare
-// loop writes one PreparedMessage of the same bytes to each socket in turn
-// from one goroutine. CPU is this process's (getrusage: user + system, so
-// loopback's kernel work on the sending side counts), per delivered frame.
-// Reported: hub-µs/frame, bare-µs/frame and their ratio (goal ≤ 1.5,
-// issue 23); alternating the two each iteration keeps machine noise on both.
+// the fan-out goroutines writing each socket without blocking — and waits for
+// the hub's end of that fan-out (then checks that no socket still has a
+// writer); then the bare loop writes one PreparedMessage of the same bytes to
+// each socket in turn from one goroutine (gorilla's write, with its write
+// deadline, on the TCP connection). CPU is this process's (getrusage: user +
+// system, so loopback's kernel work on the sending side counts), per
+// delivered frame. Reported: hub-µs/frame, bare-µs/frame and their ratio
+// (goal ≤ 1.5, issue 23); alternating the two each iteration keeps machine
+// noise on both. HERMEZ_FANOUT_WRITERS sets Options.FanoutWriters (default
+// GOMAXPROCS).
 //
 //	go test -run '^$' -bench FanoutVsBare -benchtime 20x -count 5 ./pkg/ws/
 func BenchmarkFanoutVsBare(b *testing.B) {
 	for _, n := range []int{2000} {
 		b.Run(fmt.Sprintf("sockets=%d", n), func(b *testing.B) {
-			h := NewHub(realtime.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)), Options{})
+			fw, _ := strconv.Atoi(os.Getenv("HERMEZ_FANOUT_WRITERS"))
+			h := NewHub(realtime.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)), Options{FanoutWriters: fw})
+			fanned := make(chan int, 1)
+			h.fannedOut = func(n int) { fanned <- n }
 			conns := openRatioSockets(b, h, n)
 			payload := []byte(`{"type":"quote_created","data":{"pad":"` + strings.Repeat("x", 1500) + `"}}`)
 			msg := realtime.RawMessage("new_quotes", realtime.QuoteCreated, payload)
@@ -50,7 +57,12 @@ func BenchmarkFanoutVsBare(b *testing.B) {
 			for b.Loop() {
 				c0 := cpuTime()
 				h.Dispatch(msg)
-				waitWritersIdle(b, conns)
+				select {
+				case <-fanned:
+				case <-time.After(30 * time.Second):
+					b.Fatal("no fan-out after 30 s")
+				}
+				waitWritersIdle(b, conns) // sockets handed to their own writer (a full kernel buffer), if any
 				c1 := cpuTime()
 				pm, err := websocket.NewPreparedMessage(websocket.TextMessage, payload)
 				if err != nil {

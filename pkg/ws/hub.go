@@ -8,8 +8,10 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -27,6 +29,9 @@ type Options struct {
 	ReadTimeout  time.Duration // a socket that sends nothing, not even a pong, for this long is dropped (60 s)
 	WriteTimeout time.Duration // one write (10 s)
 	ReadLimit    int64         // biggest client frame (1024 bytes: a location frame with every field fits)
+	// FanoutWriters is how many goroutines at most write one event to the
+	// sockets of a big group (GOMAXPROCS).
+	FanoutWriters int
 }
 
 func (o Options) withDefaults() Options {
@@ -44,6 +49,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ReadLimit <= 0 {
 		o.ReadLimit = 1024
+	}
+	if o.FanoutWriters <= 0 {
+		o.FanoutWriters = runtime.GOMAXPROCS(0)
 	}
 	return o
 }
@@ -88,6 +96,8 @@ type Hub struct {
 
 	place placer      // placed new_quotes sockets, set by the Server (placed.go)
 	pi    placedIndex // their routing state (placed.go)
+
+	fannedOut func(sockets int) // tests: an event's fan-out ended (set before Run)
 }
 
 // NewHub makes a hub over sub. Call Run to start receiving.
@@ -258,6 +268,10 @@ func (h *Hub) leave(c *Conn) {
 // once as a PreparedMessage, queued without blocking (a full queue closes that
 // socket only). A frame older than one of the same resource already delivered
 // to the group is dropped (order.go). Control frames act on sockets instead.
+//
+// The sockets that had nothing to write are then written by a few fan-out
+// goroutines (writeOut), not one goroutine per socket; Dispatch does not wait
+// for them.
 func (h *Hub) Dispatch(msg realtime.Message) {
 	if msg.Group == realtime.GroupControl {
 		h.control(msg.Payload)
@@ -267,11 +281,21 @@ func (h *Hub) Dispatch(msg realtime.Message) {
 		h.locationAnnounced(user, msg.Payload) // never forwarded to a socket
 		return
 	}
+	at := time.Now()
+	if out := h.route(msg); out != nil {
+		out.group, out.resource, out.at = msg.Group, msg.Resource, at
+		h.writeOut(out)
+	}
+}
+
+// route queues msg to the sockets it goes to (Dispatch) and returns those
+// whose writing it claimed (nil: none).
+func (h *Hub) route(msg realtime.Message) *claims {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	members := h.groups[msg.Group]
 	if len(members) == 0 {
-		return
+		return nil
 	}
 	if g := h.order[msg.Group]; g != nil && msg.Resource != "" {
 		g.mu.Lock()
@@ -279,22 +303,116 @@ func (h *Hub) Dispatch(msg realtime.Message) {
 		if !g.admit(msg.Resource, msg.Version, msg.Final, time.Now()) {
 			metrics.FramesStale.Inc()
 			h.log.Debug("dropped a stale frame", "group", msg.Group, "resource", msg.Resource, "version", msg.Version)
-			return
+			return nil
 		}
 	}
 	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, msg.Payload)
 	if err != nil {
 		h.log.Error("prepare frame", "group", msg.Group, "err", err)
-		return
+		return nil
 	}
-	f := frame{pm: pm, resource: msg.Resource, version: msg.Version}
+	out := newClaims(frame{pm: pm, resource: msg.Resource, version: msg.Version}, len(members))
 	if msg.Group == realtime.GroupNewQuotes && h.place.on() {
-		h.dispatchNewQuotes(msg, members, f)
-		return
+		h.dispatchNewQuotes(msg, members, out)
+		return out
 	}
 	for c := range members {
-		c.push(f)
+		out.to(c)
 	}
+	return out
+}
+
+// claims is one event on its way out: its frame, and the sockets whose
+// writing route claimed (they had nothing queued).
+type claims struct {
+	f     frame
+	conns []*Conn
+	left  atomic.Int32 // fan-out goroutines still writing
+
+	group, resource string    // for the log
+	at              time.Time // when the worker received the event
+}
+
+var claimsPool = sync.Pool{New: func() any { return new(claims) }}
+
+func newClaims(f frame, members int) *claims {
+	cl := claimsPool.Get().(*claims)
+	cl.f = f
+	if cap(cl.conns) < members {
+		cl.conns = make([]*Conn, 0, members)
+	}
+	return cl
+}
+
+// to queues the event to c, noting c when its writing falls to the fan-out.
+func (cl *claims) to(c *Conn) {
+	if _, claimed := c.offer(cl.f); claimed {
+		cl.conns = append(cl.conns, c)
+	}
+}
+
+func (cl *claims) release() {
+	clear(cl.conns)
+	cl.conns, cl.f, cl.group, cl.resource = cl.conns[:0], frame{}, "", ""
+	if cap(cl.conns) > 1<<16 { // keep no huge array for the next small group
+		cl.conns = nil
+	}
+	claimsPool.Put(cl)
+}
+
+// fanoutShare is the fewest sockets worth a fan-out goroutine of their own.
+const fanoutShare = 512
+
+// writeOut writes the event to the claimed sockets from at most
+// Options.FanoutWriters goroutines, each writing its share in turn without
+// blocking (Conn.writeNow): the cost per socket is about one write syscall,
+// as in a bare loop, instead of a goroutine started, scheduled and ended per
+// socket. A socket whose kernel buffer is full gets its own writer then.
+func (h *Hub) writeOut(cl *claims) {
+	n := len(cl.conns)
+	if n == 0 {
+		cl.release()
+		return
+	}
+	k := min(h.opts.FanoutWriters, (n+fanoutShare-1)/fanoutShare)
+	per := (n + k - 1) / k
+	k = (n + per - 1) / per
+	cl.left.Store(int32(k))
+	for i := 0; i < n; i += per {
+		share := cl.conns[i:min(i+per, n)]
+		go func() {
+			for _, c := range share {
+				c.writeNow()
+			}
+			if cl.left.Add(-1) == 0 {
+				h.wroteOut(cl, n)
+			}
+		}()
+	}
+}
+
+// A fan-out is logged when it wrote this many sockets or took this long: a
+// broadcast (new_quotes) or a worker falling behind.
+const (
+	logFanoutSockets = 1000
+	logFanoutTook    = 100 * time.Millisecond
+)
+
+// wroteOut ends an event's fan-out (its last share is written).
+func (h *Hub) wroteOut(cl *claims, n int) {
+	took := time.Since(cl.at)
+	metrics.FanoutSeconds.Observe(took.Seconds())
+	if n >= logFanoutSockets || took >= logFanoutTook {
+		// The line's time is the event's last write here: set against the
+		// time the event was published, it is the server's part of a
+		// socket's wait (bench/cluster.sh reads it).
+		h.log.Info("fan-out", "group", cl.group, "resource", cl.resource, "sockets", n,
+			"took_ms", float64(took.Microseconds())/1000)
+	}
+	if h.fannedOut != nil {
+		h.fannedOut(n)
+	}
+	cl.release()
 }
 
 // release starts a joined socket: first (its snapshot, when not nil) goes

@@ -183,14 +183,14 @@ func (h *Hub) noteSentLocked(c *Conn, resource string, final bool) {
 	m[c] = struct{}{}
 }
 
-// dispatchNewQuotes queues a new_quotes frame pf to the sockets it concerns
-// (see the package comment above). Call with mu read-held and the group's
-// order lock held.
-func (h *Hub) dispatchNewQuotes(msg realtime.Message, members map[*Conn]struct{}, f frame) {
+// dispatchNewQuotes queues a new_quotes frame (out's) to the sockets it
+// concerns (see the package comment above). Call with mu read-held and the
+// group's order lock held.
+func (h *Hub) dispatchNewQuotes(msg realtime.Message, members map[*Conn]struct{}, out *claims) {
 	mark := msg.Pickup
 	if mark == nil || mark.Added {
 		for c := range members {
-			c.push(f)
+			out.to(c)
 		}
 		if msg.Resource == "" {
 			return
@@ -211,21 +211,21 @@ func (h *Hub) dispatchNewQuotes(msg realtime.Message, members map[*Conn]struct{}
 		return
 	}
 	for c := range h.pi.unplaced {
-		c.push(f)
+		out.to(c)
 	}
 	pickup := geo.Point{Lat: mark.Lat, Lng: mark.Lng}
 	h.pi.sentMu.Lock()
 	defer h.pi.sentMu.Unlock()
 	had := h.pi.sentBy[msg.Resource]
 	for c := range had {
-		c.push(f)
+		out.to(c)
 	}
 	for c := range h.pi.cells[geo.CellOf(pickup)] {
 		if _, ok := had[c]; ok {
 			continue
 		}
 		if geo.DistanceKm(*c.place.centre, pickup) <= h.place.radiusKm {
-			c.push(f)
+			out.to(c)
 			if !msg.Final {
 				h.noteSentLocked(c, msg.Resource, false)
 			}

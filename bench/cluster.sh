@@ -130,6 +130,18 @@ rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 # percentiles of one latency per line (ms): p50 p99 max count
 pct() { sort -n "$@" | awk '{a[NR]=$1} END {if (NR==0) {print "- - - 0"; exit} i50=int(NR*0.50+0.999999); i99=int(NR*0.99+0.999999); printf "%.1f %.1f %.1f %d\n", a[i50], a[i99], a[NR], NR}'; }
 
+# The server's part of a fan-out wait: per event and worker, ms from the POST
+# being sent to that worker's last write of the event (its "fan-out" log
+# line, written when the event's last socket was written) and to its
+# receiving the event (that minus the line's took_ms). Prints
+# "<quote id> <last write ms> <received ms>" per line.
+server_ms() { # events-file worker-log...
+  local ev=$1; shift
+  grep -h '"msg":"fan-out"' "$@" | sed -n 's/.*"time":"\([^"]*\)".*"resource":"quote:\([^"]*\)".*"took_ms":\([0-9.]*\).*/\2 \1 \3/p' |
+    while read -r id t took; do echo "$id $(date -d "$t" +%s%N) $took"; done |
+    awk 'NR == FNR {sent[$1] = $3; next} ($1 in sent) {ms = ($2 - sent[$1]) / 1e6; printf "%s %.1f %.1f\n", $1, ms, ms - $3}' "$ev" -
+}
+
 total=$((3 * SOCKETS_PER_WORKER))
 users_rate=$(( (total + GROUP_SIZE - 1) / GROUP_SIZE ))
 summary=()
@@ -149,9 +161,10 @@ run_one() { # scenario run
   done
   # Posters wait for every listener themselves; the CPU window opens then.
   for _ in $(seq 1 6000); do [[ -e $dir/ready0 && -e $dir/ready1 && -e $dir/ready2 ]] && break; sleep 0.1; done
-  local -a r0=() w0=()
+  local -a r0=() w0=() l0=()
   for p in "${redis_pids[@]}"; do r0+=("$(ticks "$p")"); done
   for p in "${worker_pids[@]}" "${web_pids[@]}"; do w0+=("$(ticks "$p")"); done
+  for p in "${lp[@]}"; do l0+=("$(ticks "$p")"); done
   local t0; t0=$(date +%s.%N)
   local pp=()
   if [[ $sc == fanout ]]; then
@@ -172,17 +185,19 @@ run_one() { # scenario run
   # Frames of the last events are still being delivered: keep the CPU window open a little.
   if [[ $sc == fanout ]]; then sleep "${FANOUT_SPACING%s}"; else sleep 1; fi
   local t1; t1=$(date +%s.%N)
-  local -a r1=() w1=()
+  local -a r1=() w1=() l1=()
   for p in "${redis_pids[@]}"; do r1+=("$(ticks "$p")"); done
   for p in "${worker_pids[@]}" "${web_pids[@]}"; do w1+=("$(ticks "$p")"); done
+  for p in "${lp[@]}"; do l1+=("$(ticks "$p")"); done
   touch "$dir/done"
   for p in "${lp[@]}"; do wait "$p" || ok=0; done
   cat "$dir"/post*.out "$dir"/listen*.out | sed "s/^/  [$sc $run] /"
   (( ok )) || { echo "a load process failed (see above)" >&2; return 1; }
   local secs; secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')
-  local cpu_r="" cpu_p=""
+  local cpu_r="" cpu_p="" cpu_l=""
   for i in "${!redis_pids[@]}"; do cpu_r+=$(awk -v a="${r0[$i]}" -v b="${r1[$i]}" -v s="$secs" -v c="$clk" 'BEGIN {printf "%.0f%% ", 100 * (b - a) / c / s}'); done
   for i in "${!w0[@]}"; do cpu_p+=$(awk -v a="${w0[$i]}" -v b="${w1[$i]}" -v s="$secs" -v c="$clk" 'BEGIN {printf "%.0f%% ", 100 * (b - a) / c / s}'); done
+  for i in "${!l0[@]}"; do cpu_l+=$(awk -v a="${l0[$i]}" -v b="${l1[$i]}" -v s="$secs" -v c="$clk" 'BEGIN {printf "%.0f%% ", 100 * (b - a) / c / s}'); done
   local expected received missing
   expected=$(cat "$dir"/listen*.out | grep -o 'expected=[0-9]*' | awk -F= '{s+=$2} END {print s+0}' || true)
   received=$(cat "$dir"/listen*.out | grep -o 'received=[0-9]*' | awk -F= '{s+=$2} END {print s+0}' || true)
@@ -192,7 +207,18 @@ run_one() { # scenario run
   local rss; rss=$(grep -ho 'rss_per_socket=-*[0-9.]*KB' "$dir"/listen*.out | sed 's/rss_per_socket=//' | tr '\n' ' ' || true)
   local posted; posted=$(cat "$dir"/post*.out | grep -o 'posted=[0-9]*' | awk -F= '{s+=$2} END {print s+0}' || true)
   read -r p50 p99 max n < <(cat "$dir"/samples* | pct)
-  local line="mode=$MODE scenario=$sc run=$run sockets=$sockets posted=$posted expected=$expected received=$received missing=$missing p50=${p50}ms p99=${p99}ms max=${max}ms window=${secs%.*}s redis_cpu=[ ${cpu_r}] worker_cpu+web_cpu=[ ${cpu_p}] worker_rss_per_socket_KB=[ ${rss}] load1=$(cut -d' ' -f1 /proc/loadavg)"
+  # The server's part (fanout): each worker's last write of each event, from
+  # the POST being sent; per event the latest of the three workers.
+  local server=""
+  if [[ $sc == fanout ]]; then
+    server_ms "$dir/events0" worker*.log >"$dir/server_ms" || true
+    local s50 s99 smax sn e50 e99 emax en a50 a99 amax an
+    read -r a50 a99 amax an < <(awk '{print $3}' "$dir/server_ms" | pct)
+    read -r s50 s99 smax sn < <(awk '{print $2}' "$dir/server_ms" | pct)
+    read -r e50 e99 emax en < <(awk '{if ($2 > m[$1]) m[$1] = $2} END {for (k in m) print m[k]}' "$dir/server_ms" | pct)
+    server=" worker_received=[p50=${a50}ms max=${amax}ms] last_write_per_worker=[p50=${s50}ms max=${smax}ms n=$sn] last_write_per_event=[p50=${e50}ms max=${emax}ms n=$en]"
+  fi
+  local line="mode=$MODE scenario=$sc run=$run sockets=$sockets posted=$posted expected=$expected received=$received missing=$missing p50=${p50}ms p99=${p99}ms max=${max}ms${server} window=${secs%.*}s redis_cpu=[ ${cpu_r}] worker_cpu+web_cpu=[ ${cpu_p}] listener_cpu=[ ${cpu_l}] worker_rss_per_socket_KB=[ ${rss}] load1=$(cut -d' ' -f1 /proc/loadavg)"
   echo "$line"
   summary+=("$line")
   # Why a receipt could be missing: sockets the workers closed (by code) and broker resets so far.

@@ -75,7 +75,7 @@ const (
 type Console struct {
 	d      Deps
 	sess   *sessions
-	limit  loginLimiter
+	limit  *limiter
 	assets *assets
 	pages  map[string]*template.Template
 }
@@ -103,12 +103,7 @@ func Register(e *echo.Echo, d Deps) (*Console, error) {
 		return nil, err
 	}
 	a := &Console{d: d, sess: newSessions(d.Config.SecretKey, !d.Config.Debug), assets: as}
-	local := newLimiter(LoginWindow, LoginFailsPerIP, LoginFailsPerAcc)
-	a.limit = local
-	if d.Redis != nil {
-		a.limit = &redisLoginLimiter{client: d.Redis, prefix: d.RedisPrefix, window: LoginWindow,
-			perPair: LoginFailsPerIP, perUser: LoginFailsPerAcc, fallback: local, log: d.Log}
-	}
+	a.limit = newLimiter(d.Redis, d.RedisPrefix, d.Log)
 	if err := a.parseTemplates(); err != nil {
 		return nil, err
 	}

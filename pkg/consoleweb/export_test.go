@@ -16,17 +16,12 @@ func SetClock(f func() time.Time) (restore func()) {
 
 // LoginLimiter is the login limit for tests: the one every web instance
 // shares through client when it is not nil, else the per-process one.
-type LoginLimiter struct{ l loginLimiter }
+type LoginLimiter struct{ l *limiter }
 
 // NewLoginLimiter makes the console's login limiter (window and caps as in
 // production).
 func NewLoginLimiter(client redis.UniversalClient, prefix string) LoginLimiter {
-	local := newLimiter(LoginWindow, LoginFailsPerIP, LoginFailsPerAcc)
-	if client == nil {
-		return LoginLimiter{local}
-	}
-	return LoginLimiter{&redisLoginLimiter{client: client, prefix: prefix, window: LoginWindow, perPair: LoginFailsPerIP,
-		perUser: LoginFailsPerAcc, fallback: local, log: slog.Default()}}
+	return LoginLimiter{newLimiter(client, prefix, slog.Default())}
 }
 
 // Reserve is reserve.

@@ -8,12 +8,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gorilla/securecookie"
-
-	"hermez/pkg/throttle"
 )
 
 // CookieName is the staff console session cookie (path /admin/).
@@ -119,45 +116,4 @@ func (s *sessions) authHash(passwordHash string) string {
 	m := hmac.New(sha256.New, s.authKey)
 	m.Write([]byte(passwordHash))
 	return hex.EncodeToString(m.Sum(nil)[:16])
-}
-
-// limiter counts failed logins in a sliding window, per client IP + username
-// and (a backstop against rotating IPs) per username, in this process (without
-// Redis, and while Redis fails; redisLoginLimiter shares it otherwise). The
-// sliding log is pkg/throttle's: keys leave it only once their window has
-// passed, so guesses spread over many usernames never reset another
-// username's cap.
-type limiter struct {
-	log        *throttle.Memory
-	pair, user throttle.Rate
-}
-
-func newLimiter(window time.Duration, perPair, perUser int) *limiter {
-	return &limiter{log: throttle.NewMemory(), pair: throttle.Rate{N: perPair, Period: window},
-		user: throttle.Rate{N: perUser, Period: window}}
-}
-
-func limiterKeys(ip, username string) (pair, user string) {
-	u := strings.ToLower(strings.TrimSpace(username))
-	return "p|" + ip + "|" + u, "u|" + u
-}
-
-// reserve takes one attempt for ip+username before the password is checked,
-// in one step: when either count is already at its cap the attempt is
-// refused (blocked, with how long to wait); else it is counted as a failure
-// at once, so concurrent guesses can never pass the caps. done settles it:
-// done(true) (the password was right) takes the attempt back and clears the
-// pair's failures; done(false) keeps it.
-func (l *limiter) reserve(ip, username string) (blocked bool, wait time.Duration, done func(ok bool)) {
-	t := now()
-	pair, user := limiterKeys(ip, username)
-	if d := l.log.Take(t, []string{pair, user}, []throttle.Rate{l.pair, l.user}); !d.Allowed {
-		return true, d.RetryAfter, nil
-	}
-	return false, 0, func(ok bool) {
-		if ok {
-			l.log.Reset(pair)
-			l.log.Untake(user, t)
-		}
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,29 @@ type Store interface {
 	Hit(ctx context.Context, key string, r Rate, now time.Time) (Decision, error)
 }
 
+// Log is a Store that also counts one hit on several keys at once and gives
+// hits back: the staff console's login limit (pkg/consoleweb) reserves an
+// attempt on a client IP + username pair and on the username together,
+// before the password is checked, and gives it back when the password was
+// right. Memory and Redis are the two implementations; Hit is Take of one key.
+type Log interface {
+	Store
+	// Take counts one hit at now on every key (keys[i] under rates[i]) when
+	// each still has room in its window; otherwise it counts none and returns
+	// the longest wait. On a Redis Cluster the keys must share a hash slot
+	// (tag them with the id they share).
+	Take(ctx context.Context, now time.Time, keys []string, rates []Rate) (Decision, error)
+	// Untake removes one hit counted at `at` from key (an attempt given back).
+	Untake(ctx context.Context, key string, at time.Time) error
+	// Reset drops key's hits.
+	Reset(ctx context.Context, key string) error
+}
+
+var (
+	_ Log = (*Memory)(nil)
+	_ Log = (*Redis)(nil)
+)
+
 // Memory is the in-process Store of local mode.
 type Memory struct {
 	mu    sync.Mutex
@@ -46,17 +70,13 @@ func NewMemory() *Memory { return &Memory{logs: map[string]*memLog{}} }
 const memoryMaxKeys = 100000
 
 // Hit implements Store.
-func (m *Memory) Hit(_ context.Context, key string, r Rate, now time.Time) (Decision, error) {
-	return m.Take(now, []string{key}, []Rate{r}), nil
+func (m *Memory) Hit(ctx context.Context, key string, r Rate, now time.Time) (Decision, error) {
+	return m.Take(ctx, now, []string{key}, []Rate{r})
 }
 
-// Take counts one hit at now on every key at once (keys[i] under rates[i]),
-// when each still has room in its window; otherwise it counts none and
-// returns the longest wait. The staff console's login limit takes a pair
-// (client IP + username) and a username this way, so a refused attempt
-// never uses up either. Keys are only ever dropped once their window has
+// Take implements Log. Keys are only ever dropped once their window has
 // passed: no burst of other keys resets a cap.
-func (m *Memory) Take(now time.Time, keys []string, rates []Rate) Decision {
+func (m *Memory) Take(_ context.Context, now time.Time, keys []string, rates []Rate) (Decision, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.logs) >= memoryMaxKeys && now.Sub(m.sweep) > time.Second {
@@ -90,16 +110,16 @@ func (m *Memory) Take(now time.Time, keys []string, rates []Rate) Decision {
 		logs[i] = l
 	}
 	if refused.RetryAfter > 0 {
-		return refused
+		return refused, nil
 	}
 	for _, l := range logs {
 		l.hits = append(l.hits, now)
 	}
-	return Decision{Allowed: true}
+	return Decision{Allowed: true}, nil
 }
 
-// Untake removes one hit counted at `at` from key (an attempt given back).
-func (m *Memory) Untake(key string, at time.Time) {
+// Untake implements Log.
+func (m *Memory) Untake(_ context.Context, key string, at time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if l := m.logs[key]; l != nil {
@@ -110,54 +130,102 @@ func (m *Memory) Untake(key string, at time.Time) {
 			}
 		}
 	}
+	return nil
 }
 
-// Reset drops key's hits.
-func (m *Memory) Reset(key string) {
+// Reset implements Log.
+func (m *Memory) Reset(_ context.Context, key string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.logs, key)
+	return nil
 }
 
 // Redis is the shared Store: one sorted set per key (member: a unique hit id,
-// score: its time in microseconds), trimmed and counted by one script. Every
-// call touches one key, so it runs unchanged on a Redis Cluster.
+// score: its time in microseconds), trimmed and counted by one script. A Hit
+// touches one key, so it runs unchanged on a Redis Cluster; a Take of several
+// keys needs them in one slot.
 type Redis struct {
 	Client redis.UniversalClient
 	Prefix string
 }
 
-// slidingLog: KEYS[1] the log; ARGV now (µs), period (µs), limit, member.
-// Returns {1, 0} when allowed, {0, wait µs} when not.
+// slidingLog: KEYS the logs; ARGV now (µs), member, then period (µs) and
+// limit of each key in turn. Returns {1, 0} when the hit was counted on every
+// key, {0, longest wait µs} when a key was full (then it is counted on none).
 var slidingLog = redis.NewScript(`
 local now = tonumber(ARGV[1])
-local period = tonumber(ARGV[2])
-local limit = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - period)
-if redis.call('ZCARD', KEYS[1]) < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(period / 1000))
-  return {1, 0}
+local wait = 0
+for i = 1, #KEYS do
+  local period = tonumber(ARGV[1 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - period)
+  if redis.call('ZCARD', KEYS[i]) >= tonumber(ARGV[2 + 2 * i]) then
+    local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+    wait = math.max(wait, tonumber(oldest[2]) + period - now)
+  end
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, tonumber(oldest[2]) + period - now}
+if wait > 0 then
+  return {0, wait}
+end
+for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i], now, ARGV[2])
+  redis.call('PEXPIRE', KEYS[i], math.ceil(tonumber(ARGV[1 + 2 * i]) / 1000))
+end
+return {1, 0}
+`)
+
+// untakeOne: KEYS[1] the log; ARGV[1] the time (µs) of the hit to remove.
+var untakeOne = redis.NewScript(`
+local m = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1], 'LIMIT', 0, 1)
+if m[1] then
+  redis.call('ZREM', KEYS[1], m[1])
+end
+return 0
 `)
 
 // Hit implements Store.
 func (s *Redis) Hit(ctx context.Context, key string, r Rate, now time.Time) (Decision, error) {
+	return s.Take(ctx, now, []string{key}, []Rate{r})
+}
+
+// Take implements Log.
+func (s *Redis) Take(ctx context.Context, now time.Time, keys []string, rates []Rate) (Decision, error) {
 	us := now.UnixMicro()
-	res, err := slidingLog.Run(ctx, s.Client, []string{s.Prefix + key},
-		us, r.Period.Microseconds(), r.N, fmt.Sprintf("%d-%s", us, nonce())).Int64Slice()
+	full := make([]string, len(keys))
+	args := make([]any, 0, 2+2*len(keys))
+	args = append(args, us, fmt.Sprintf("%d-%s", us, nonce()))
+	for i, k := range keys {
+		full[i] = s.Prefix + k
+		args = append(args, rates[i].Period.Microseconds(), rates[i].N)
+	}
+	name := strings.Join(keys, " ")
+	res, err := slidingLog.Run(ctx, s.Client, full, args...).Int64Slice()
 	if err != nil {
-		return Decision{}, fmt.Errorf("throttle %s: %w", key, err)
+		return Decision{}, fmt.Errorf("throttle %s: %w", name, err)
 	}
 	if len(res) != 2 {
-		return Decision{}, fmt.Errorf("throttle %s: unexpected reply %v", key, res)
+		return Decision{}, fmt.Errorf("throttle %s: unexpected reply %v", name, res)
 	}
 	if res[0] == 1 {
 		return Decision{Allowed: true}, nil
 	}
 	return Decision{RetryAfter: time.Duration(res[1]) * time.Microsecond}, nil
+}
+
+// Untake implements Log.
+func (s *Redis) Untake(ctx context.Context, key string, at time.Time) error {
+	if err := untakeOne.Run(ctx, s.Client, []string{s.Prefix + key}, at.UnixMicro()).Err(); err != nil {
+		return fmt.Errorf("throttle %s: give a hit back: %w", key, err)
+	}
+	return nil
+}
+
+// Reset implements Log.
+func (s *Redis) Reset(ctx context.Context, key string) error {
+	if err := s.Client.Del(ctx, s.Prefix+key).Err(); err != nil {
+		return fmt.Errorf("throttle %s: reset: %w", key, err)
+	}
+	return nil
 }
 
 func nonce() string {

@@ -116,6 +116,65 @@ func TestConcurrentHitsNeverPassTheLimit(t *testing.T) {
 	})
 }
 
+// Take counts a hit on every key or on none (a refused attempt uses up
+// neither), waits for the longest, and Untake and Reset give hits back: the
+// staff console's login limit (a client IP + username pair and the username).
+func TestTakeSeveralKeysAtOnce(t *testing.T) {
+	stores(t, func(t *testing.T, s throttle.Store) {
+		l, ok := s.(throttle.Log)
+		if !ok {
+			t.Fatalf("%T is not a throttle.Log", s)
+		}
+		ctx := context.Background()
+		t0 := time.Unix(1_800_000_000, 0)
+		rates := []throttle.Rate{{N: 2, Period: time.Minute}, {N: 3, Period: 10 * time.Minute}}
+		pairKey := func(ip string) string { return "login:{ana}:p:" + ip }
+		take := func(ip string, at time.Duration) throttle.Decision {
+			t.Helper()
+			d, err := l.Take(ctx, t0.Add(at), []string{pairKey(ip), "login:{ana}:u"}, rates)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+		if !take("1", 0).Allowed || !take("1", time.Second).Allowed {
+			t.Fatal("the first two attempts of a pair refused")
+		}
+		// The pair is full: refused until its first hit leaves, and not
+		// counted on the username either.
+		if d := take("1", 2*time.Second); d.Allowed || d.RetryAfter != 58*time.Second {
+			t.Fatalf("3rd attempt of the pair: %+v, want refused for 58s", d)
+		}
+		if !take("2", 3*time.Second).Allowed {
+			t.Fatal("the username's 3rd attempt (another pair) refused: the refused one was counted")
+		}
+		// Both full: the longest wait (the username's, 600s - 4s).
+		if d := take("1", 4*time.Second); d.Allowed || d.RetryAfter != 596*time.Second {
+			t.Fatalf("both full: %+v, want refused for 596s", d)
+		}
+		// A good password: the pair's log emptied, its attempt given back.
+		if err := l.Reset(ctx, pairKey("2")); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Untake(ctx, "login:{ana}:u", t0.Add(3*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if !take("2", 5*time.Second).Allowed {
+			t.Fatal("refused after Reset and Untake")
+		}
+		if d := take("3", 6*time.Second); d.Allowed || d.RetryAfter != 594*time.Second {
+			t.Fatalf("username full again: %+v, want refused for 594s", d)
+		}
+		// Untake of a time with no hit changes nothing.
+		if err := l.Untake(ctx, "login:{ana}:u", t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if take("4", 7*time.Second).Allowed {
+			t.Fatal("an Untake of no hit gave an attempt back")
+		}
+	})
+}
+
 func TestMessageAndWait(t *testing.T) {
 	if got := throttle.WaitSeconds(59200 * time.Millisecond); got != 60 {
 		t.Fatalf("wait %d", got)

@@ -115,7 +115,7 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 		if err := checkOfferOn(q, caller.UserID, now); err != nil {
 			return nil, err
 		}
-		driver, err := loadUser(tx, &ts, caller.UserID) // read again: its current vehicle is the offer's
+		driver, err := callerWithVehicle(tx, &ts, caller)
 		if err != nil {
 			return nil, err
 		}

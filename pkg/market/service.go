@@ -271,6 +271,28 @@ func loadUser(tx *gorm.DB, ts *store.TypeSet, userID string) (*store.User, error
 	return &u, nil
 }
 
+// callerWithVehicle is the caller's row as an offer renders its driver: the
+// row authentication loaded (as quoteClient), with its current vehicle and
+// that vehicle's type read fresh in one statement (the offer stores the
+// vehicle: it must be the current one now, not as the row said up to
+// auth.DefaultUserTTL ago). It reads the vehicle alone instead of the user
+// again with both joined (issue 23).
+func callerWithVehicle(tx *gorm.DB, ts *store.TypeSet, caller *store.User) (*store.User, error) {
+	var vs []store.Vehicle
+	err := store.JoinVehicles(tx).Where("vehicles.vehicle_id = (SELECT current_vehicle_id FROM users WHERE userid = ?)", caller.UserID).
+		Find(&vs).Error
+	if err != nil {
+		return nil, fmt.Errorf("load current vehicle of %s: %w", caller.UserID, err)
+	}
+	u := *caller
+	u.CurrentVehicle, u.CurrentVehicleID = nil, nil
+	if len(vs) > 0 {
+		u.CurrentVehicle, u.CurrentVehicleID = &vs[0], &vs[0].VehicleID
+		ts.User(&u)
+	}
+	return &u, nil
+}
+
 // history appends one history row; at is strictly after the previous row of
 // the same action so "oldest first" is stable.
 func addHistory(tx *gorm.DB, historyID uuid.UUID, eventType, description string, by string, at time.Time) error {

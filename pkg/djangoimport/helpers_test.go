@@ -2,16 +2,12 @@ package djangoimport_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -36,39 +32,6 @@ func requirePG(t *testing.T) {
 	}
 }
 
-var djangoCounter atomic.Int64
-
-// emptyDatabase creates an empty PostgreSQL database for this test (dropped at cleanup).
-func emptyDatabase(t *testing.T, prefix string) string {
-	t.Helper()
-	base := testutil.PostgresURL()
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	name := fmt.Sprintf("%s_%d_%d_%d", prefix, os.Getpid(), time.Now().UnixNano()%1e9, djangoCounter.Add(1))
-	if _, err := admin.ExecContext(testutil.Context(t), "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		admin, err := sql.Open("pgx", base)
-		if err != nil {
-			return
-		}
-		defer admin.Close()
-		_, _ = admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
 // execFile runs a SQL file through pgx (simple protocol: many statements, the
 // data file's own BEGIN … COMMIT, deferred foreign keys checked at COMMIT), on
 // a connection of its own (pg_dump files clear the search_path).
@@ -91,7 +54,7 @@ func execFile(t *testing.T, dbURL, path string) {
 // newDjango restores the Django schema and the data set into a fresh database.
 func newDjango(t *testing.T) string {
 	t.Helper()
-	u := emptyDatabase(t, "hermez_t_django")
+	u := testutil.EmptyDatabaseURL(t, "hermez_t_django")
 	execFile(t, u, filepath.Join("testdata", "schema.sql"))
 	execFile(t, u, datasetPath())
 	return u

@@ -1,64 +1,21 @@
 package store_test
 
 import (
-	"context"
-	"database/sql"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm/schema"
 
 	"hermez/pkg/store"
 	"hermez/pkg/testutil"
 )
 
-var emptyCounter atomic.Int64
-
-// emptyPostgresURL creates a truly empty PostgreSQL database (no template,
-// no migration) for this test and drops it at cleanup. It skips without
-// TEST_DATABASE_URL.
-func emptyPostgresURL(t *testing.T) string {
-	t.Helper()
-	base := testutil.PostgresURL()
-	if base == "" {
-		t.Skip("PostgreSQL: TEST_DATABASE_URL not set")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	name := fmt.Sprintf("hermez_t_empty_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, emptyCounter.Add(1))
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		admin, err := sql.Open("pgx", base)
-		if err != nil {
-			return
-		}
-		defer admin.Close()
-		_, _ = admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
+// emptyPostgresURL is an empty PostgreSQL database of this test (no
+// template, no migration); it skips without TEST_DATABASE_URL.
+func emptyPostgresURL(t *testing.T) string { return testutil.EmptyDatabaseURL(t, "hermez_t_empty") }
 
 // openEmpty opens an unmigrated database of the given dialect.
 func openEmpty(t *testing.T, dialect string) *store.Store {
@@ -228,37 +185,35 @@ func TestSchemaMatchesModels(t *testing.T) {
 	})
 }
 
-// Two instances deploying at once both succeed: the session lock serializes them.
-func TestConcurrentMigratorsPostgres(t *testing.T) {
-	t.Parallel()
-	u := emptyPostgresURL(t)
-	ctx := testutil.Context(t)
-	const n = 3
-	errs := make([]error, n)
+// migrateAtOnce opens n stores with open and migrates them at once: every
+// migrator succeeds and every migration is recorded once. It returns the
+// stores (closed at cleanup).
+func migrateAtOnce(t *testing.T, n int, open func() (*store.Store, error)) []*store.Store {
+	t.Helper()
 	stores := make([]*store.Store, n)
 	for i := range stores {
-		st, err := store.Open(u, "")
+		st, err := open()
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
 		stores[i] = st
 	}
+	ctx := testutil.Context(t)
+	errs := make([]error, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range stores {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			<-start
 			errs[i] = stores[i].Migrate(ctx)
-		}()
+		})
 	}
 	close(start)
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			t.Fatalf("migrator %d: %v", i, err)
+			t.Fatalf("migrator %d of %d: %v", i, n, err)
 		}
 	}
 	rows, _ := gooseState(t, stores[0])
@@ -269,6 +224,14 @@ func TestConcurrentMigratorsPostgres(t *testing.T) {
 	if rows != versions {
 		t.Fatalf("a migration was recorded twice: %d rows for %d versions", rows, versions)
 	}
+	return stores
+}
+
+// Two instances deploying at once both succeed: the session lock serializes them.
+func TestConcurrentMigratorsPostgres(t *testing.T) {
+	t.Parallel()
+	u := emptyPostgresURL(t)
+	migrateAtOnce(t, 3, func() (*store.Store, error) { return store.Open(u, "") })
 }
 
 // Two local processes (say `web serve` and `web seed`) migrating one fresh
@@ -276,41 +239,5 @@ func TestConcurrentMigratorsPostgres(t *testing.T) {
 func TestConcurrentMigratorsSQLite(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "race.db")
-	ctx := testutil.Context(t)
-	const n = 4
-	stores := make([]*store.Store, n)
-	for i := range stores {
-		st, err := store.Open("", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		stores[i] = st
-	}
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range stores {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			errs[i] = stores[i].Migrate(ctx)
-		}()
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("migrator %d: %v", i, err)
-		}
-	}
-	rows, _ := gooseState(t, stores[0])
-	var versions int
-	if err := stores[0].DB.Raw("SELECT COUNT(DISTINCT version_id) FROM goose_db_version").Row().Scan(&versions); err != nil {
-		t.Fatal(err)
-	}
-	if rows != versions {
-		t.Fatalf("a migration was recorded twice: %d rows for %d versions", rows, versions)
-	}
+	migrateAtOnce(t, 4, func() (*store.Store, error) { return store.Open("", path) })
 }

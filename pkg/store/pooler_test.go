@@ -51,41 +51,19 @@ func pooledEmpty(t *testing.T) string {
 func TestMigrateAndQueryThroughTransactionPooler(t *testing.T) {
 	t.Parallel()
 	u := pooledEmpty(t)
-	ctx := testutil.Context(t)
 	const n = 3
-	stores := make([]*store.Store, n)
-	for i := range stores {
-		st, err := store.OpenWith(u, "", store.Options{TransactionPooler: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		stores[i] = st
-	}
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range stores {
-		wg.Go(func() { errs[i] = stores[i].Migrate(ctx) })
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("migrator %d through the pooler: %v", i, err)
-		}
-	}
-	rows, _ := gooseState(t, stores[0])
-	var versions int
-	if err := stores[0].DB.Raw("SELECT COUNT(DISTINCT version_id) FROM goose_db_version").Row().Scan(&versions); err != nil {
-		t.Fatal(err)
-	}
-	if rows != versions {
-		t.Fatalf("a migration was recorded twice: %d rows for %d versions", rows, versions)
-	}
+	stores := migrateAtOnce(t, n, func() (*store.Store, error) {
+		return store.OpenWith(u, "", store.Options{TransactionPooler: true})
+	})
+	ctx := testutil.Context(t)
 	if err := stores[0].Seed(ctx); err != nil {
 		t.Fatalf("seed through the pooler: %v", err)
 	}
-	var mu sync.Mutex
-	var failures []error
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		failures []error
+	)
 	for g := range 8 {
 		st := stores[g%n]
 		wg.Go(func() {

@@ -73,13 +73,49 @@ func NewDatabaseURL(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("template database: %v", err)
 	}
-	name := fmt.Sprintf("hermez_t_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, dbCounter.Add(1))
+	name := databaseName("hermez_t")
 	if err := withLock(ctx, admin, func(conn *sql.Conn) error {
 		_, err := conn.ExecContext(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, tpl))
 		return err
 	}); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
+	dropAtCleanup(t, base, name)
+	return withDatabase(base, name)
+}
+
+// EmptyDatabaseURL creates a truly empty PostgreSQL database (no template,
+// no migration) named after prefix, for a test that migrates or restores it
+// itself, and drops it at cleanup. It skips the test without TEST_DATABASE_URL.
+func EmptyDatabaseURL(t testing.TB, prefix string) string {
+	t.Helper()
+	base := PostgresURL()
+	if base == "" {
+		t.Skip("PostgreSQL: TEST_DATABASE_URL not set")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatalf("open admin connection: %v", err)
+	}
+	defer admin.Close()
+	name := databaseName(prefix)
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	dropAtCleanup(t, base, name)
+	return withDatabase(base, name)
+}
+
+// databaseName is prefix made unique across test processes and calls.
+func databaseName(prefix string) string {
+	return fmt.Sprintf("%s_%d_%d_%d", prefix, os.Getpid(), time.Now().UnixNano()%1e9, dbCounter.Add(1))
+}
+
+// dropAtCleanup drops database name of base's server when the test ends
+// (FORCE: a connection the test left open does not keep it).
+func dropAtCleanup(t testing.TB, base, name string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -90,7 +126,6 @@ func NewDatabaseURL(t testing.TB) string {
 		defer admin.Close()
 		_, _ = admin.ExecContext(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name))
 	})
-	return withDatabase(base, name)
 }
 
 // withLock runs fn holding a cluster-wide advisory lock, so parallel test

@@ -268,6 +268,17 @@ func (s *system) startReady(name, bin string, port int, extra []string) *proc {
 
 func (s *system) token(sub string) string { return s.jwks.Token(s.t, sub) }
 
+// users are the tokens of n users (prefix_00, prefix_01, …) whose rows
+// exist: each has asked web for its profile once.
+func (s *system) users(a *api, prefix string, n int) []string {
+	tokens := make([]string, n)
+	for i := range tokens {
+		tokens[i] = s.token(fmt.Sprintf("%s_%02d", prefix, i))
+		a.must(s.t, "GET", "/user/api/me/", tokens[i], nil, 200)
+	}
+	return tokens
+}
+
 // api is a JSON client of the web process.
 type api struct {
 	base   string

@@ -4,14 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
-	"net/http"
-	"net/http/httptrace"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -19,18 +14,6 @@ import (
 
 	"hermez/pkg/testutil"
 )
-
-// countConn counts the bytes a client connection read.
-type countConn struct {
-	net.Conn
-	read atomic.Int64
-}
-
-func (c *countConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.read.Add(int64(n))
-	return n, err
-}
 
 // SIGTERMs of web while its clients keep opening new connections to it for
 // the whole drain (every answer then carries `Connection: close`, so nearly
@@ -49,11 +32,7 @@ func TestSIGTERMNewConnectionsThroughoutDrain(t *testing.T) {
 	const clients, deploys = 48, 20
 	old := s.startWeb(0)
 	a := newAPI(old.url)
-	tokens := make([]string, clients)
-	for i := range tokens {
-		tokens[i] = s.token(fmt.Sprintf("user_lc_%02d", i))
-		a.must(t, "GET", "/user/api/me/", tokens[i], nil, 200) // the user row exists
-	}
+	tokens := s.users(a, "user_lc", clients)
 	// The balancer: the first backend, else (refused) the next.
 	var backends atomic.Pointer[[]string]
 	backends.Store(&[]string{old.url})
@@ -77,80 +56,8 @@ func TestSIGTERMNewConnectionsThroughoutDrain(t *testing.T) {
 		}
 		return nil, err
 	}
-	var (
-		ok, drained, posted, reset, failed atomic.Int64
-		mu                                 sync.Mutex
-		failures                           []string
-		wg                                 sync.WaitGroup
-		stop                               = make(chan struct{})
-	)
-	for i := 0; i < clients; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 1}}
-			defer client.CloseIdleConnections()
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					return
-				case <-time.After(time.Duration(10+rand.IntN(50)) * time.Millisecond):
-				}
-				var (
-					res  *http.Response
-					err  error
-					post = n%2 == 0
-				)
-				for attempt := 0; attempt < 5; attempt++ {
-					// POSTs are not retried by the transport: a lost one shows.
-					var req *http.Request
-					if post {
-						req, _ = http.NewRequest("POST", "http://web/user/api/me/addresses/", strings.NewReader(
-							fmt.Sprintf(`{"name":"Casa %d-%d","type":"casa","address":"Calle %d # 1-2","city":"Bucaramanga"}`, i, n, n)))
-						req.Header.Set("Content-Type", "application/json")
-					} else {
-						req, _ = http.NewRequest("GET", "http://web/user/api/me/", nil)
-					}
-					req.Header.Set("Authorization", "Bearer "+tokens[i])
-					var conn *countConn
-					var before int64
-					req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{GotConn: func(c httptrace.GotConnInfo) {
-						conn, _ = c.Conn.(*countConn)
-						if conn != nil {
-							before = conn.read.Load()
-						}
-					}}))
-					res, err = client.Do(req)
-					// A reset before the server sent a byte: it read nothing.
-					if err != nil && conn != nil && conn.read.Load() == before &&
-						(errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
-						reset.Add(1)
-						continue
-					}
-					break
-				}
-				if err == nil {
-					_, _ = io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-					if res.StatusCode < 300 {
-						ok.Add(1)
-						if res.Close {
-							drained.Add(1)
-						}
-						if post {
-							posted.Add(1)
-						}
-						continue
-					}
-					err = fmt.Errorf("status %d", res.StatusCode)
-				}
-				failed.Add(1)
-				mu.Lock()
-				failures = append(failures, fmt.Sprintf("post=%v: %v", post, err))
-				mu.Unlock()
-			}
-		}(i)
-	}
+	load := startAPILoad(apiLoadOptions{tokens: tokens, dial: dial, retryUnread: true,
+		pause: func() time.Duration { return time.Duration(10+rand.IntN(50)) * time.Millisecond }})
 	time.Sleep(300 * time.Millisecond)
 	// The instance after next starts while the old one drains (the wall
 	// time of the test is then about the drains').
@@ -183,8 +90,7 @@ func TestSIGTERMNewConnectionsThroughoutDrain(t *testing.T) {
 		}
 	}
 	time.Sleep(200 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	load.halt()
 
 	// No retried POST was committed twice; every answered one is there.
 	db, err := sql.Open("pgx", s.dbURL)
@@ -199,15 +105,15 @@ func TestSIGTERMNewConnectionsThroughoutDrain(t *testing.T) {
 	figure(t, "sigterm-new-connections", "%d SIGTERMs of web (drain 1 s) under %d clients opening new connections throughout the drain: "+
 		"%d answered (%d during drains, Connection: close), %d failed; %d reset before the server sent a byte and retried, "+
 		"%d connections refused and rerouted to the next instance; POSTs answered %d = rows %d, duplicates %d; exit within %s of SIGTERM",
-		deploys, clients, ok.Load(), drained.Load(), failed.Load(), reset.Load(), rerouted.Load(), posted.Load(), rows, dup,
+		deploys, clients, load.ok.Load(), load.drained.Load(), load.failed.Load(), load.reset.Load(), rerouted.Load(), load.posted.Load(), rows, dup,
 		exitLongest.Round(10*time.Millisecond))
-	if failed.Load() != 0 {
-		t.Fatalf("%d requests failed: %v", failed.Load(), failures[:min(5, len(failures))])
+	if load.failed.Load() != 0 {
+		t.Fatalf("%d requests failed: %v", load.failed.Load(), load.firstFailures())
 	}
-	if dup != 0 || rows != posted.Load() {
-		t.Fatalf("POSTs answered %d, rows %d, duplicates %d", posted.Load(), rows, dup)
+	if dup != 0 || rows != load.posted.Load() {
+		t.Fatalf("POSTs answered %d, rows %d, duplicates %d", load.posted.Load(), rows, dup)
 	}
-	if drained.Load() < 100*deploys {
-		t.Fatalf("only %d requests answered during the drains: the test did not load them", drained.Load())
+	if load.drained.Load() < 100*deploys {
+		t.Fatalf("only %d requests answered during the drains: the test did not load them", load.drained.Load())
 	}
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -35,62 +33,14 @@ func TestSIGTERMUnderKeepAliveLoad(t *testing.T) {
 	var target atomic.Pointer[string]
 	target.Store(&old.url)
 	a := newAPI(old.url)
-	tokens := make([]string, clients)
-	for i := range tokens {
-		tokens[i] = s.token(fmt.Sprintf("user_st_%02d", i))
-		a.must(t, "GET", "/user/api/me/", tokens[i], nil, 200) // the user row exists
-	}
+	tokens := s.users(a, "user_st", clients)
 	// The "load balancer": new connections go to the current target.
 	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
 		addr := strings.TrimPrefix(*target.Load(), "http://")
 		return (&net.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, network, addr)
 	}
-	var (
-		ok, failed atomic.Int64
-		mu         sync.Mutex
-		failures   []string
-		wg         sync.WaitGroup
-		stop       = make(chan struct{})
-	)
-	for i := 0; i < clients; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 1}}
-			defer client.CloseIdleConnections()
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					return
-				case <-time.After(time.Duration(50+rand.IntN(250)) * time.Millisecond):
-				}
-				// POSTs are never retried by the client: a lost one shows.
-				var req *http.Request
-				if n%2 == 0 {
-					req, _ = http.NewRequest("POST", "http://web/user/api/me/addresses/", strings.NewReader(
-						fmt.Sprintf(`{"name":"Casa %d","type":"casa","address":"Calle %d # 1-2","city":"Bucaramanga"}`, n, n)))
-					req.Header.Set("Content-Type", "application/json")
-				} else {
-					req, _ = http.NewRequest("GET", "http://web/user/api/me/", nil)
-				}
-				req.Header.Set("Authorization", "Bearer "+tokens[i])
-				res, err := client.Do(req)
-				if err == nil {
-					_, _ = io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-					if res.StatusCode < 300 {
-						ok.Add(1)
-						continue
-					}
-					err = fmt.Errorf("status %d", res.StatusCode)
-				}
-				failed.Add(1)
-				mu.Lock()
-				failures = append(failures, fmt.Sprintf("%s %s: %v", req.Method, req.URL.Path, err))
-				mu.Unlock()
-			}
-		}(i)
-	}
+	load := startAPILoad(apiLoadOptions{tokens: tokens, dial: dial,
+		pause: func() time.Duration { return time.Duration(50+rand.IntN(250)) * time.Millisecond }})
 	time.Sleep(500 * time.Millisecond)
 	var drainLongest, readyFlip time.Duration
 	for d := 0; d < deploys; d++ {
@@ -121,16 +71,15 @@ func TestSIGTERMUnderKeepAliveLoad(t *testing.T) {
 		old = next
 	}
 	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	load.halt()
 	figure(t, "sigterm", "%d SIGTERMs of web (blue/green) under %d keep-alive clients (POST + GET): %d answered, %d failed; "+
 		"readyz 503 within %s of SIGTERM; exit %s after SIGTERM (drain 1 s)",
-		deploys, clients, ok.Load(), failed.Load(), readyFlip.Round(time.Millisecond), drainLongest.Round(10*time.Millisecond))
-	if failed.Load() != 0 {
-		t.Fatalf("%d requests failed: %v", failed.Load(), failures[:min(5, len(failures))])
+		deploys, clients, load.ok.Load(), load.failed.Load(), readyFlip.Round(time.Millisecond), drainLongest.Round(10*time.Millisecond))
+	if load.failed.Load() != 0 {
+		t.Fatalf("%d requests failed: %v", load.failed.Load(), load.firstFailures())
 	}
-	if ok.Load() < 1000 {
-		t.Fatalf("only %d requests answered", ok.Load())
+	if load.ok.Load() < 1000 {
+		t.Fatalf("only %d requests answered", load.ok.Load())
 	}
 }
 

@@ -29,6 +29,10 @@ C=${C:-64}
 ACCEPT_C=${ACCEPT_C:-32}
 DB_USERS=${DB_USERS:-16}
 MARKS=${MARKS:-batched}
+# dbwrite's C writers share DB_CONNS connections, as web's C requests share its
+# pool (DATABASE_MAX_CONNECTIONS, 20); on 2 cores 20 connections write faster
+# than 64. DB_CONNS=0: one connection per writer, the reference until session 15.
+DB_CONNS=${DB_CONNS:-20}
 PORT=${PORT:-18100}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 REDIS_URL=${REDIS_URL-redis://127.0.0.1:6379/0}
@@ -115,11 +119,11 @@ measure() {
 
 ratios=() quotes=() dbs=() olds=()
 for i in $(seq 1 "$RUNS"); do
-  db1=$(measure dbwrite ./dbwrite -db "$DATABASE_URL" -c "$C" -users "$DB_USERS" -marks "$MARKS" -duration "$DURATION")
+  db1=$(measure dbwrite ./dbwrite -db "$DATABASE_URL" -c "$C" -users "$DB_USERS" -marks "$MARKS" -conns "$DB_CONNS" -duration "$DURATION")
   sleep 2
   q=$(measure post-quote "${load[@]}" -scenario quote -c "$C" -runs 1)
   sleep 2
-  db2=$(measure dbwrite ./dbwrite -db "$DATABASE_URL" -c "$C" -users "$DB_USERS" -marks "$MARKS" -duration "$DURATION")
+  db2=$(measure dbwrite ./dbwrite -db "$DATABASE_URL" -c "$C" -users "$DB_USERS" -marks "$MARKS" -conns "$DB_CONNS" -duration "$DURATION")
   a=$(head -1 <<<"$db1" | field tx/s) b=$(head -1 <<<"$db2" | field tx/s) r=$(head -1 <<<"$q" | field req/s)
   ratio=$(awk -v q="$r" -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", q / ((a + b) / 2) }')
   echo "run $i: database before: $db1"
@@ -131,7 +135,7 @@ for i in $(seq 1 "$RUNS"); do
     # The old, unfair shape (every writer as one user), printed beside the
     # fair one as issue 23 asks; not part of the ratio. OLD_SHAPE=0 skips it.
     sleep 2
-    db1u=$(measure dbwrite-users1 ./dbwrite -db "$DATABASE_URL" -c "$C" -users 1 -marks "$MARKS" -duration "$DURATION")
+    db1u=$(measure dbwrite-users1 ./dbwrite -db "$DATABASE_URL" -c "$C" -users 1 -marks "$MARKS" -conns "$DB_CONNS" -duration "$DURATION")
     echo "run $i: database, one user (old shape, not in the ratio): $db1u"
     olds+=("$(head -1 <<<"$db1u" | field tx/s)")
   fi
@@ -150,7 +154,7 @@ done
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo
 echo "== medians of $RUNS runs ($DURATION each), c=$C"
-echo "POST quote req/s=$(median "${quotes[@]}")  database tx/s=$(median "${dbs[@]}") (users=$DB_USERS marks=$MARKS)  ratio=$(median "${ratios[@]}")"
+echo "POST quote req/s=$(median "${quotes[@]}")  database tx/s=$(median "${dbs[@]}") (users=$DB_USERS marks=$MARKS conns=$DB_CONNS)  ratio=$(median "${ratios[@]}")"
 if (( ${#olds[@]} > 0 )); then echo "database, one user (old shape): tx/s=$(median "${olds[@]}")  POST quote ÷ it=$(awk -v q="$(median "${quotes[@]}")" -v d="$(median "${olds[@]}")" 'BEGIN { printf "%.2f", q / d }')"; fi
 flows=()
 while read -r line; do flows+=("$(field ops/s <<<"$line")"); done < <(grep '^scenario=accept' <<<"$acc")

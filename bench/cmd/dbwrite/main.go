@@ -50,7 +50,8 @@ func main() {
 func run(args []string) error {
 	fs := flag.NewFlagSet("dbwrite", flag.ContinueOnError)
 	dsn := fs.String("db", os.Getenv("DATABASE_URL"), "PostgreSQL URL (loopback only; migrated and seeded)")
-	c := fs.Int("c", 64, "concurrent writers (pool size)")
+	c := fs.Int("c", 64, "concurrent writers")
+	conns := fs.Int("conns", 0, "PostgreSQL connections the writers share (0: one per writer; web's pool is DATABASE_MAX_CONNECTIONS, 20)")
 	duration := fs.Duration("duration", 10*time.Second, "length of the run")
 	maxOps := fs.Int64("max-ops", 10_000_000, "stop after this many transactions")
 	users := fs.Int("users", 16, "distinct client users the writers are spread over (1 = every writer on one users row)")
@@ -60,6 +61,12 @@ func run(args []string) error {
 	}
 	if *c < 1 || *c > 1024 || *duration <= 0 || *duration > time.Hour || *users < 1 || *users > 10_000 {
 		return errors.New("-c must be 1..1024, -users 1..10000 and -duration at most 1h")
+	}
+	if *conns < 0 || *conns > 1024 {
+		return errors.New("-conns must be 0..1024")
+	}
+	if *conns == 0 {
+		*conns = *c
 	}
 	if *marks != "batched" && *marks != "each" {
 		return errors.New("-marks must be batched or each")
@@ -71,10 +78,7 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("database URL: %w", err)
 	}
-	cfg.MaxConns = int32(*c)
-	if *marks == "batched" {
-		cfg.MaxConns++ // the marker's
-	}
+	cfg.MaxConns = int32(*conns) // the marker shares them, as web's Outbox.Run shares its pool
 	ctx, cancel := context.WithTimeout(context.Background(), *duration+time.Minute)
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -148,8 +152,8 @@ func run(args []string) error {
 		}
 		return samples[int(p*float64(len(samples)-1))]
 	}
-	fmt.Printf("scenario=db-quote-rows c=%d users=%d marks=%s ops=%d errors=%d tx/s=%.1f p50=%s p99=%s\n",
-		*c, len(clients), *marks, done.Load(), failed.Load(), float64(done.Load())/elapsed.Seconds(),
+	fmt.Printf("scenario=db-quote-rows c=%d conns=%d users=%d marks=%s ops=%d errors=%d tx/s=%.1f p50=%s p99=%s\n",
+		*c, *conns, len(clients), *marks, done.Load(), failed.Load(), float64(done.Load())/elapsed.Seconds(),
 		pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond))
 	if failed.Load() > 0 {
 		return fmt.Errorf("%d transactions failed", failed.Load())

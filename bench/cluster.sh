@@ -216,7 +216,8 @@ run_one() { # scenario run
     read -r a50 a99 amax an < <(awk '{print $3}' "$dir/server_ms" | pct)
     read -r s50 s99 smax sn < <(awk '{print $2}' "$dir/server_ms" | pct)
     read -r e50 e99 emax en < <(awk '{if ($2 > m[$1]) m[$1] = $2} END {for (k in m) print m[k]}' "$dir/server_ms" | pct)
-    server=" worker_received=[p50=${a50}ms max=${amax}ms] last_write_per_worker=[p50=${s50}ms max=${smax}ms n=$sn] last_write_per_event=[p50=${e50}ms max=${emax}ms n=$en]"
+    # (no " max=" inside: the medians below read the line's own p50/p99/max)
+    server=" worker_received=p50:${a50}ms,max:${amax}ms last_write_per_worker=p50:${s50}ms,max:${smax}ms,n:$sn last_write_per_event=p50:${e50}ms,max:${emax}ms,n:$en"
   fi
   local line="mode=$MODE scenario=$sc run=$run sockets=$sockets posted=$posted expected=$expected received=$received missing=$missing p50=${p50}ms p99=${p99}ms max=${max}ms${server} window=${secs%.*}s redis_cpu=[ ${cpu_r}] worker_cpu+web_cpu=[ ${cpu_p}] listener_cpu=[ ${cpu_l}] worker_rss_per_socket_KB=[ ${rss}] load1=$(cut -d' ' -f1 /proc/loadavg)"
   echo "$line"

@@ -102,8 +102,9 @@ func Register(e *echo.Echo, d Deps) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Console{d: d, sess: newSessions(d.Config.SecretKey, !d.Config.Debug), assets: as}
-	a.limit = newLimiter(d.Redis, d.RedisPrefix, d.Log)
+	now := func() time.Time { return d.Store.Now() } // read at each use: a test sets the store's clock after New
+	a := &Console{d: d, sess: newSessions(d.Config.SecretKey, !d.Config.Debug, now), assets: as}
+	a.limit = newLimiter(d.Redis, d.RedisPrefix, d.Log, now)
 	if err := a.parseTemplates(); err != nil {
 		return nil, err
 	}

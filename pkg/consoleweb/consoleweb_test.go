@@ -274,8 +274,7 @@ func TestSessionExpires(t *testing.T) {
 	f := newFixture(t)
 	b := f.browser(t)
 	b.mustLogin()
-	later := time.Now().Add(consoleweb.SessionTTL + time.Minute)
-	defer consoleweb.SetClock(func() time.Time { return later })()
+	f.Skew.Store(int64(consoleweb.SessionTTL + time.Minute))
 	if res := b.get("/admin/"); !isLoginRedirect(res) {
 		t.Fatalf("expired session still works: %d", res.Status)
 	}
@@ -283,9 +282,6 @@ func TestSessionExpires(t *testing.T) {
 
 func TestLoginRateLimit(t *testing.T) {
 	f := newFixture(t)
-	start := time.Now()
-	clock := start
-	defer consoleweb.SetClock(func() time.Time { return clock })()
 	b := f.browser(t)
 	for i := 0; i < consoleweb.LoginFailsPerIP; i++ {
 		if res := b.loginAs("ana", "mala-clave-1"); res.Status != http.StatusUnauthorized {
@@ -305,7 +301,7 @@ func TestLoginRateLimit(t *testing.T) {
 		t.Fatalf("other username: %d", res.Status)
 	}
 	// After the window the right password works again.
-	clock = start.Add(consoleweb.LoginWindow + time.Second)
+	f.Skew.Store(int64(consoleweb.LoginWindow + time.Second))
 	if res := b.loginAs("ana", staffPass); res.Status != http.StatusSeeOther {
 		t.Fatalf("after the window: %d", res.Status)
 	}

@@ -7,21 +7,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// SetClock replaces the clock of sessions and the login rate limiter.
-func SetClock(f func() time.Time) (restore func()) {
-	old := now
-	now = f
-	return func() { now = old }
-}
-
 // LoginLimiter is the login limit for tests: the one every web instance
 // shares through client when it is not nil, else the per-process one.
 type LoginLimiter struct{ l *limiter }
 
 // NewLoginLimiter makes the console's login limiter (window and caps as in
-// production).
-func NewLoginLimiter(client redis.UniversalClient, prefix string) LoginLimiter {
-	return LoginLimiter{newLimiter(client, prefix, slog.Default())}
+// production) reading the time from now.
+func NewLoginLimiter(client redis.UniversalClient, prefix string, now func() time.Time) LoginLimiter {
+	return LoginLimiter{newLimiter(client, prefix, slog.Default(), now)}
 }
 
 // Reserve is reserve.

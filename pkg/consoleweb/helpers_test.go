@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +40,9 @@ type fixture struct {
 	Delivery store.Delivery
 	Category store.Category
 	VType    store.VehicleType
+	// Skew moves the store's clock (sessions, the login limit, the
+	// services) ahead of the wall clock by this many nanoseconds.
+	Skew *atomic.Int64
 }
 
 func strp(s string) *string { return &s }
@@ -58,13 +62,18 @@ func newLiveFixture(t testing.TB) *fixture {
 
 func newFixtureWith(t testing.TB, o testutil.WebOptions) *fixture {
 	t.Helper()
+	skew := new(atomic.Int64)
+	if o.Store == nil {
+		o.Store = testutil.NewStore(t)
+		o.Store.Now = func() time.Time { return store.Now().Add(time.Duration(skew.Load())) }
+	}
 	w := testutil.NewWeb(t, o)
 	ctx := context.Background()
 	acc, err := console.New(w.Store).CreateAccount(ctx, "ana", staffPass, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{W: w, Staff: acc}
+	f := &fixture{W: w, Staff: acc, Skew: skew}
 	db := w.Store.DB
 	if err := db.Where("name = ?", "Moto").Take(&f.VType).Error; err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -144,7 +145,7 @@ func redisClient(t *testing.T) (redis.UniversalClient, string) {
 // per-username cap.
 func TestLoginLimitSharedByTwoWebs(t *testing.T) {
 	c, prefix := redisClient(t)
-	web1, web2 := consoleweb.NewLoginLimiter(c, prefix), consoleweb.NewLoginLimiter(c, prefix)
+	web1, web2 := consoleweb.NewLoginLimiter(c, prefix, time.Now), consoleweb.NewLoginLimiter(c, prefix, time.Now)
 	for i := 0; i < consoleweb.LoginFailsPerIP; i++ {
 		blocked, _, done := []consoleweb.LoginLimiter{web1, web2}[i%2].Reserve("203.0.113.1", "ana")
 		if blocked {
@@ -192,7 +193,7 @@ func TestLoginLimitWithoutRedisFallsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	l := consoleweb.NewLoginLimiter(c, "fallback:")
+	l := consoleweb.NewLoginLimiter(c, "fallback:", time.Now)
 	srv.Kill()
 	for i := 0; i < consoleweb.LoginFailsPerIP; i++ {
 		if blocked, _, done := l.Reserve("203.0.113.1", "ana"); blocked {
@@ -215,7 +216,7 @@ func TestLoginLimitOnACluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	l := consoleweb.NewLoginLimiter(c, "hermez:")
+	l := consoleweb.NewLoginLimiter(c, "hermez:", time.Now)
 	for _, u := range []string{"ana", "bruno", "carla", "{odd}name"} {
 		for i := 0; i < consoleweb.LoginFailsPerIP; i++ {
 			blocked, _, done := l.Reserve("203.0.113.1", u)

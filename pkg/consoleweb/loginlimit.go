@@ -23,21 +23,22 @@ type limiter struct {
 	fallback   *limiter // the in-process limiter while log (Redis) fails; nil for it
 	pair, user throttle.Rate
 	logger     *slog.Logger
+	now        func() time.Time // the store's clock
 }
 
 // newLimiter makes the login limit: on client (keys under prefix) when it is
 // not nil, else in this process.
-func newLimiter(client redis.UniversalClient, prefix string, logger *slog.Logger) *limiter {
+func newLimiter(client redis.UniversalClient, prefix string, logger *slog.Logger, now func() time.Time) *limiter {
 	pair := throttle.Rate{N: LoginFailsPerIP, Period: LoginWindow}
 	user := throttle.Rate{N: LoginFailsPerAcc, Period: LoginWindow}
-	local := &limiter{log: throttle.NewMemory(), pair: pair, user: user}
+	local := &limiter{log: throttle.NewMemory(), pair: pair, user: user, now: now}
 	if client == nil {
 		return local
 	}
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &limiter{log: &throttle.Redis{Client: client, Prefix: prefix}, fallback: local, pair: pair, user: user, logger: logger}
+	return &limiter{log: &throttle.Redis{Client: client, Prefix: prefix}, fallback: local, pair: pair, user: user, logger: logger, now: now}
 }
 
 // maxKeyUsername bounds the username in a key (no account has a longer one).
@@ -66,7 +67,7 @@ const limitTimeout = 500 * time.Millisecond
 // done(true) (the password was right) takes the attempt back and clears the
 // pair's failures; done(false) keeps it.
 func (l *limiter) reserve(ip, username string) (blocked bool, wait time.Duration, done func(ok bool)) {
-	t := now()
+	t := l.now()
 	pair, user := limiterKeys(ip, username)
 	ctx, cancel := context.WithTimeout(context.Background(), limitTimeout)
 	defer cancel()

@@ -14,8 +14,7 @@ import (
 func TestLoginLimitSurvivesASprayOfUsernames(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC)
 	clock := t0
-	defer consoleweb.SetClock(func() time.Time { return clock })()
-	l := consoleweb.NewLoginLimiter(nil, "")
+	l := consoleweb.NewLoginLimiter(nil, "", func() time.Time { return clock })
 	// The victim's username reaches its cap from rotating IPs.
 	for i := range consoleweb.LoginFailsPerAcc {
 		blocked, _, done := l.Reserve(fmt.Sprintf("10.0.%d.%d", i/200, i%200), "victim")

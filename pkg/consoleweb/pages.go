@@ -42,7 +42,7 @@ func safeNext(next string) string {
 func (a *Console) ensureSession(c echo.Context) (*session, error) {
 	s := sessionOf(c)
 	if s == nil {
-		s = fresh()
+		s = a.sess.fresh()
 		if err := a.sess.write(c.Response(), s); err != nil {
 			return nil, err
 		}
@@ -93,7 +93,7 @@ func (a *Console) login(c echo.Context) error {
 		return a.render(c, http.StatusUnauthorized, "login.html", "Iniciar sesión", data)
 	}
 	settle(true)
-	ns := fresh()
+	ns := a.sess.fresh()
 	ns.StaffID, ns.AuthHash = acc.ID.String(), a.sess.authHash(acc.PasswordHash)
 	if err := a.sess.write(c.Response(), ns); err != nil {
 		return err

@@ -22,9 +22,6 @@ const CSRFField = "csrf_token"
 // SessionTTL is the absolute lifetime of a session.
 const SessionTTL = 12 * time.Hour
 
-// now is the clock of sessions and the rate limiter (replaceable in tests).
-var now = time.Now
-
 // session is what the signed (and encrypted) cookie carries. Every visitor
 // gets one on the login page (for the login form's CSRF token); StaffID is
 // set once logged in.
@@ -40,6 +37,7 @@ type sessions struct {
 	csrfKey []byte
 	authKey []byte
 	secure  bool
+	now     func() time.Time // the store's clock
 }
 
 func derive(secret, purpose string) []byte {
@@ -48,11 +46,11 @@ func derive(secret, purpose string) []byte {
 	return m.Sum(nil)
 }
 
-func newSessions(secret string, secure bool) *sessions {
+func newSessions(secret string, secure bool, now func() time.Time) *sessions {
 	codec := securecookie.New(derive(secret, "session-hmac"), derive(secret, "session-aes"))
 	codec.MaxAge(int(SessionTTL / time.Second))
 	codec.SetSerializer(securecookie.JSONEncoder{})
-	return &sessions{codec: codec, csrfKey: derive(secret, "csrf"), authKey: derive(secret, "auth-hash"), secure: secure}
+	return &sessions{codec: codec, csrfKey: derive(secret, "csrf"), authKey: derive(secret, "auth-hash"), secure: secure, now: now}
 }
 
 func randomToken() string {
@@ -71,7 +69,7 @@ func (s *sessions) read(r *http.Request) *session {
 	if err := s.codec.Decode(CookieName, c.Value, &sess); err != nil || sess.Nonce == "" {
 		return nil
 	}
-	if now().Sub(sess.Issued) > SessionTTL {
+	if s.now().Sub(sess.Issued) > SessionTTL {
 		return nil
 	}
 	return &sess
@@ -94,7 +92,7 @@ func (s *sessions) clear(w http.ResponseWriter) {
 
 // fresh starts a new session (a new nonce: login rotates it, so a session
 // fixed before login is worthless after).
-func fresh() *session { return &session{Nonce: randomToken(), Issued: now().UTC()} }
+func (s *sessions) fresh() *session { return &session{Nonce: randomToken(), Issued: s.now().UTC()} }
 
 // csrfToken is the token forms of this session carry: an HMAC of its nonce.
 func (s *sessions) csrfToken(sess *session) string {

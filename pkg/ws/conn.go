@@ -253,21 +253,13 @@ func (c *Conn) writeLoop() {
 				runtime.Gosched()
 				continue
 			}
-			c.mu.Lock()
-			if len(c.queue) > 0 || c.closing {
-				c.mu.Unlock()
+			if !c.release() {
 				continue
 			}
-			c.writing = false
-			c.queue = nil // idle sockets hold no queue
-			c.mu.Unlock()
 			return
 		}
 		idle = false
-		f := c.queue[0]
-		c.queue[0] = frame{}
-		c.queue = c.queue[1:]
-		more := len(c.queue) > 0
+		f, more := c.popLocked()
 		c.mu.Unlock()
 		// More frames queued behind this one: hold it, so the run goes out
 		// in one write with its last frame (batch.go).
@@ -277,6 +269,28 @@ func (c *Conn) writeLoop() {
 			c.Close(0, "")
 		}
 	}
+}
+
+// popLocked takes the first queued frame (c.mu held); more tells whether
+// frames wait behind it.
+func (c *Conn) popLocked() (f frame, more bool) {
+	f = c.queue[0]
+	c.queue[0] = frame{}
+	c.queue = c.queue[1:]
+	return f, len(c.queue) > 0
+}
+
+// release gives up the socket's writing, unless a frame or the close arrived
+// meanwhile: then it returns false and the caller writes on.
+func (c *Conn) release() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.queue) > 0 || c.closing {
+		return false
+	}
+	c.writing = false
+	c.queue = nil // idle sockets hold no queue
+	return true
 }
 
 // writeNow writes what is queued for a socket whose writing the caller owns
@@ -304,20 +318,12 @@ func (c *Conn) writeNow() {
 				go c.writeLoop()
 				return
 			}
-			c.mu.Lock()
-			if len(c.queue) > 0 || c.closing {
-				c.mu.Unlock()
+			if !c.release() {
 				continue
 			}
-			c.writing = false
-			c.queue = nil
-			c.mu.Unlock()
 			return
 		}
-		f := c.queue[0]
-		c.queue[0] = frame{}
-		c.queue = c.queue[1:]
-		more := len(c.queue) > 0
+		f, more := c.popLocked()
 		c.mu.Unlock()
 		c.out.setHold(more, true)
 		if !c.write(f, true) {

@@ -6,20 +6,34 @@
 // committed meanwhile; -marks each: one UPDATE per transaction) — with
 // -c concurrent writers for -duration, and prints transactions per second.
 //
+// The rows are the ones web writes for the load tool's quote body
+// (bench/load.QuoteFields) and token (rows.go): every column web's insert
+// names, and the outbox frames rendered by web's view code once per client,
+// then filled with each transaction's ids and times — the same bytes, so the
+// same size and compressibility as web's rows (-payload repeat: the old
+// frames, 900 × "x" as each frame's data, which compress to a third).
+//
 // The writers are spread over -users clients (writer i writes as user
-// i mod -users), as the load tool's workers are: each quote insert takes a
-// key-share lock on its client's users row, and 64 writers on one row make
-// PostgreSQL build MultiXacts for every insert (2.3–2.7 ms of PostgreSQL CPU
-// per transaction instead of ≈ 1.5), which is not what POST quote pays.
-// -users 1 gives that old one-user shape; the report line names the shape.
-// bench/writes.sh runs it right before and after POST /deliveries/api/quotes/
-// on the same database and prints the ratio. Loopback databases only.
+// i mod -users; by default one per writer up to 200, as the load tool's
+// workers are): each quote insert takes a key-share lock on its client's
+// users row, and 64 writers on one row make PostgreSQL build MultiXacts for
+// every insert, which is not what POST quote pays. -users 1 gives that old
+// one-user shape; the report line names the shape.
+//
+// -serve ADDR is the ceiling of an HTTP service writing these rows: a plain
+// net/http server whose POST /deliveries/api/quotes/ decodes the load tool's
+// body and writes the same rows with the same function (serve.go).
+//
+// bench/writes.sh runs both beside POST /deliveries/api/quotes/ on the same
+// database and prints the ratios. Loopback databases only.
 //
 //	dbwrite -db 'postgres://postgres@127.0.0.1:5432/hermez_bench?sslmode=disable' -c 64 -duration 10s
+//	dbwrite -db … -serve 127.0.0.1:18102
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,18 +41,14 @@ import (
 	"net/url"
 	"os"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-)
 
-// clientPrefix names the bench users: user_bench_dbwrite_0 … _N-1.
-const clientPrefix = "user_bench_dbwrite_"
+	"hermez/bench/load"
+)
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -47,60 +57,144 @@ func main() {
 	}
 }
 
-func run(args []string) error {
+// config is dbwrite's flags, checked.
+type config struct {
+	dsn        string
+	c          int
+	conns      int
+	duration   time.Duration
+	maxOps     int64
+	users      int
+	userPrefix string
+	marks      string
+	payload    string
+	serve      string
+	serveFor   time.Duration
+}
+
+// webPool is web's DATABASE_MAX_CONNECTIONS default: the bare server's pool.
+const webPool = 20
+
+func parseFlags(args []string) (config, error) {
+	var cfg config
 	fs := flag.NewFlagSet("dbwrite", flag.ContinueOnError)
-	dsn := fs.String("db", os.Getenv("DATABASE_URL"), "PostgreSQL URL (loopback only; migrated and seeded)")
-	c := fs.Int("c", 64, "concurrent writers")
-	conns := fs.Int("conns", 0, "PostgreSQL connections the writers share (0: one per writer; web's pool is DATABASE_MAX_CONNECTIONS, 20)")
-	duration := fs.Duration("duration", 10*time.Second, "length of the run")
-	maxOps := fs.Int64("max-ops", 10_000_000, "stop after this many transactions")
-	users := fs.Int("users", 16, "distinct client users the writers are spread over (1 = every writer on one users row)")
-	marks := fs.String("marks", "batched", "published marks: batched (one UPDATE per round for every transaction committed meanwhile, as web's Outbox.Run) or each (one UPDATE after each transaction, as web without Run)")
+	fs.StringVar(&cfg.dsn, "db", os.Getenv("DATABASE_URL"), "PostgreSQL URL (loopback only; migrated and seeded)")
+	fs.IntVar(&cfg.c, "c", 64, "concurrent writers")
+	fs.IntVar(&cfg.conns, "conns", 0, "PostgreSQL connections the writers share (0: one per writer, or web's 20 with -serve; web's pool is DATABASE_MAX_CONNECTIONS, 20)")
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "length of the run")
+	fs.Int64Var(&cfg.maxOps, "max-ops", 10_000_000, "stop after this many transactions")
+	fs.IntVar(&cfg.users, "users", 0, "distinct client users the writers are spread over (0: one per writer, at most 200, as the load tool; 1 = every writer on one users row)")
+	fs.StringVar(&cfg.userPrefix, "user-prefix", "bench_dbwrt", "the writers' users are <prefix>_<i> (as long as the load tool's bench_quote_<i> by default)")
+	fs.StringVar(&cfg.marks, "marks", "batched", "published marks: batched (one UPDATE per round for every transaction committed meanwhile, as web's Outbox.Run) or each (one UPDATE after each transaction, as web without Run)")
+	fs.StringVar(&cfg.payload, "payload", payloadRendered, "outbox frames: rendered (web's bytes for the load tool's body) or repeat (900 × \"x\" as each frame's data, the reference until session 16)")
+	fs.StringVar(&cfg.serve, "serve", "", "no run: serve POST /deliveries/api/quotes/ at http://ADDR (loopback), writing each quote's rows as the run does, for -serve-for")
+	fs.DurationVar(&cfg.serveFor, "serve-for", 6*time.Hour, "how long -serve serves (ended early by SIGINT/SIGTERM)")
 	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	switch {
+	case cfg.c < 1 || cfg.c > 1024:
+		return cfg, errors.New("-c must be 1..1024")
+	case cfg.duration <= 0 || cfg.duration > time.Hour:
+		return cfg, errors.New("-duration must be in (0, 1h]")
+	case cfg.users < 0 || cfg.users > 10_000:
+		return cfg, errors.New("-users must be 0..10000")
+	case cfg.conns < 0 || cfg.conns > 1024:
+		return cfg, errors.New("-conns must be 0..1024")
+	case cfg.maxOps < 1:
+		return cfg, errors.New("-max-ops must be ≥ 1")
+	case cfg.marks != "batched" && cfg.marks != "each":
+		return cfg, errors.New("-marks must be batched or each")
+	case cfg.payload != payloadRendered && cfg.payload != payloadRepeat:
+		return cfg, errors.New("-payload must be rendered or repeat")
+	case cfg.userPrefix == "" || len(cfg.userPrefix) > 100:
+		return cfg, errors.New("-user-prefix must be 1..100 bytes")
+	case cfg.serveFor <= 0 || cfg.serveFor > 24*time.Hour:
+		return cfg, errors.New("-serve-for must be in (0, 24h]")
+	}
+	if cfg.serve != "" {
+		if err := load.CheckLoopback("http://" + cfg.serve); err != nil {
+			return cfg, fmt.Errorf("-serve: %w", err)
+		}
+	}
+	if cfg.users == 0 {
+		cfg.users = min(cfg.c, 200)
+	}
+	if cfg.conns == 0 {
+		cfg.conns = cfg.c
+		if cfg.serve != "" {
+			cfg.conns = webPool
+		}
+	}
+	if err := loopback(cfg.dsn); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+func run(args []string) error {
+	cfg, err := parseFlags(args)
+	if err != nil {
 		return err
 	}
-	if *c < 1 || *c > 1024 || *duration <= 0 || *duration > time.Hour || *users < 1 || *users > 10_000 {
-		return errors.New("-c must be 1..1024, -users 1..10000 and -duration at most 1h")
-	}
-	if *conns < 0 || *conns > 1024 {
-		return errors.New("-conns must be 0..1024")
-	}
-	if *conns == 0 {
-		*conns = *c
-	}
-	if *marks != "batched" && *marks != "each" {
-		return errors.New("-marks must be batched or each")
-	}
-	if err := loopback(*dsn); err != nil {
-		return err
-	}
-	cfg, err := pgxpool.ParseConfig(*dsn)
+	pcfg, err := pgxpool.ParseConfig(cfg.dsn)
 	if err != nil {
 		return fmt.Errorf("database URL: %w", err)
 	}
-	cfg.MaxConns = int32(*conns) // the marker shares them, as web's Outbox.Run shares its pool
-	ctx, cancel := context.WithTimeout(context.Background(), *duration+time.Minute)
+	pcfg.MaxConns = int32(cfg.conns) // the marker shares them, as web's Outbox.Run shares its pool
+	ctx, cancel := signalContext()
 	defer cancel()
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer pool.Close()
-
-	var category uuid.UUID
-	if err := pool.QueryRow(ctx, "SELECT id FROM delivery_categories WHERE is_active ORDER BY name LIMIT 1").Scan(&category); err != nil {
-		return fmt.Errorf("a category (is the database seeded?): %w", err)
+	if cfg.serve != "" {
+		return serve(ctx, cfg, pool, os.Stdout)
 	}
-	clients := make([]string, *users)
+	return bench(ctx, cfg, pool)
+}
+
+// benchShapes are the writers' clients and what each posts: client i is
+// <prefix>_i with the load tool's body for its user i.
+func benchShapes(ctx context.Context, cfg config, pool *pgxpool.Pool) ([]*shape, error) {
+	cats, err := activeCategories(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	byID := catalog(cats)
+	clients := make([]client, cfg.users)
+	shapes := make([]*shape, cfg.users)
 	for i := range clients {
-		clients[i] = fmt.Sprintf("%s%d", clientPrefix, i)
+		clients[i] = benchClient(fmt.Sprintf("%s_%d", cfg.userPrefix, i))
+		body, err := json.Marshal(load.QuoteFields(cats[0].ID.String(), i)) // as the load tool sends it
+		if err != nil {
+			return nil, err
+		}
+		b, cat, err := decodeBody(body, byID)
+		if err != nil {
+			return nil, fmt.Errorf("the load tool's body: %w", err)
+		}
+		if shapes[i], err = newShape(clients[i], cat, b, cfg.payload); err != nil {
+			return nil, err
+		}
 	}
-	if _, err := pool.Exec(ctx, `INSERT INTO users (userid, is_online, is_available, is_staff, created_at, updated_at)
-		SELECT u, false, false, false, now(), now() FROM unnest($1::text[]) AS u ON CONFLICT DO NOTHING`, clients); err != nil {
-		return fmt.Errorf("bench users: %w", err)
+	if err := insertUsers(ctx, pool, clients...); err != nil {
+		return nil, fmt.Errorf("bench users: %w", err)
 	}
-	payload := strings.Repeat("x", 900) // about a rendered quote frame
+	return shapes, nil
+}
 
+func bench(ctx context.Context, cfg config, pool *pgxpool.Pool) error {
+	ctx, cancel := context.WithTimeout(ctx, cfg.duration+time.Minute)
+	defer cancel()
+	shapes, err := benchShapes(ctx, cfg, pool)
+	if err != nil {
+		return err
+	}
 	var (
 		done    atomic.Int64
 		failed  atomic.Int64
@@ -109,21 +203,21 @@ func run(args []string) error {
 		wg      sync.WaitGroup
 	)
 	var m *marker
-	if *marks == "batched" {
+	if cfg.marks == "batched" {
 		m = newMarker(pool)
 		go m.run(ctx)
 	}
-	deadline := time.Now().Add(*duration)
+	deadline := time.Now().Add(cfg.duration)
 	start := time.Now()
-	for w := range *c {
-		clientID := clients[w%len(clients)]
+	for w := range cfg.c {
+		s := shapes[w%len(shapes)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var local []time.Duration
-			for time.Now().Before(deadline) && done.Load() < *maxOps {
+			for time.Now().Before(deadline) && done.Load() < cfg.maxOps && ctx.Err() == nil {
 				t0 := time.Now()
-				if err := writeQuote(ctx, pool, m, clientID, category, payload); err != nil {
+				if _, err := writeQuote(ctx, pool, m, s); err != nil {
 					if failed.Add(1) == 1 {
 						fmt.Fprintln(os.Stderr, "dbwrite: first failure:", err)
 					}
@@ -152,133 +246,14 @@ func run(args []string) error {
 		}
 		return samples[int(p*float64(len(samples)-1))]
 	}
-	fmt.Printf("scenario=db-quote-rows c=%d conns=%d users=%d marks=%s ops=%d errors=%d tx/s=%.1f p50=%s p99=%s\n",
-		*c, *conns, len(clients), *marks, done.Load(), failed.Load(), float64(done.Load())/elapsed.Seconds(),
+	fmt.Printf("scenario=db-quote-rows c=%d conns=%d users=%d marks=%s payload=%s frames=%dB ops=%d errors=%d tx/s=%.1f p50=%s p99=%s\n",
+		cfg.c, cfg.conns, len(shapes), cfg.marks, cfg.payload, shapes[0].frames.size,
+		done.Load(), failed.Load(), float64(done.Load())/elapsed.Seconds(),
 		pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond))
 	if failed.Load() > 0 {
 		return fmt.Errorf("%d transactions failed", failed.Load())
 	}
 	return nil
-}
-
-// writeQuote writes the rows of one quote creation: the transaction, then
-// the published mark (queued for m when it is not nil, at once otherwise),
-// as clientID.
-func writeQuote(ctx context.Context, pool *pgxpool.Pool, m *marker, clientID string, category uuid.UUID, payload string) error {
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	id, history := uuid.New(), uuid.New()
-	var ids []int64
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO delivery_quotes (id, client_id, pickup_address, delivery_address, category_id,
-			description, observations, vehicle_type_id, estimated_weight, estimated_size, client_price, payment_method,
-			status, version, created_at, expires_at, history_id)
-			VALUES ($1, $2, 'Carrera 33 # 42-18, Bucaramanga', 'Calle 56 # 17A-23, Bucaramanga', $3, 'Caja mediana',
-			'["Frágil"]', NULL, 3.50, 'Mediano', 12000.00, 'efectivo', 'pending', 1, $4, $5, $6)`,
-			id, clientID, category, now, now.Add(10*time.Minute), history)
-		if err != nil {
-			return fmt.Errorf("insert quote: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO delivery_history (id, history_id, event_type, description, changed_by, created_at)
-			VALUES ($1, $2, 'quote_created', 'Cotización creada por el cliente', $3, $4)`, uuid.New(), history, clientID, now); err != nil {
-			return fmt.Errorf("insert history: %w", err)
-		}
-		// One outbox row holding the change's three frames, as realtime.Write
-		// stores a change with several frames (pkg/realtime/rows.go).
-		res, qid := "quote:"+id.String(), id.String()
-		frame := func(group string) string {
-			return `{"group":"` + group + `","type":"quote_created","resource":"` + res + `","version":1,"payload":{"type":"quote_created","data":"` + payload + `"}}`
-		}
-		frames := "[" + frame("new_quotes") + "," + frame("quote_"+qid) + "," + frame("user_quotes_"+clientID) + "]"
-		heads := res + " 1 new_quotes quote_" + qid + " user_quotes_" + clientID + "\n"
-		rows, err := tx.Query(ctx, `INSERT INTO outbox_events (group_name, event_type, payload, created_at, resource, version, final, frames, heads)
-			VALUES ('', '', '', $1, '', 0, false, $2, $3) RETURNING id`, now, frames, heads)
-		if err != nil {
-			return fmt.Errorf("insert outbox: %w", err)
-		}
-		ids, err = pgx.CollectRows(rows, pgx.RowTo[int64])
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if m != nil {
-		m.queue(ids)
-		return nil
-	}
-	if _, err := pool.Exec(ctx, markSQL, now, ids); err != nil {
-		return fmt.Errorf("mark published: %w", err)
-	}
-	return nil
-}
-
-const markSQL = "UPDATE outbox_events SET published_at = $1 WHERE id = ANY($2) AND published_at IS NULL"
-
-// marker marks the queued rows published as web's Outbox.Run does
-// (pkg/realtime/marks.go): a round takes every id queued since the last one
-// and marks them with one UPDATE (at most 1,000 ids each), so under load a
-// round covers many transactions and at rest it starts at once.
-type marker struct {
-	pool *pgxpool.Pool
-	mu   sync.Mutex
-	ids  []int64
-	wake chan struct{}
-	done chan error
-	quit chan struct{}
-}
-
-func newMarker(pool *pgxpool.Pool) *marker {
-	return &marker{pool: pool, wake: make(chan struct{}, 1), done: make(chan error, 1), quit: make(chan struct{})}
-}
-
-func (m *marker) queue(ids []int64) {
-	m.mu.Lock()
-	m.ids = append(m.ids, ids...)
-	m.mu.Unlock()
-	select {
-	case m.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (m *marker) take() []int64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ids := m.ids
-	m.ids = nil
-	return ids
-}
-
-func (m *marker) mark(ctx context.Context, ids []int64) error {
-	for len(ids) > 0 {
-		n := min(len(ids), 1000)
-		if _, err := m.pool.Exec(ctx, markSQL, time.Now().UTC().Truncate(time.Microsecond), ids[:n]); err != nil {
-			return fmt.Errorf("mark %d rows published: %w", n, err)
-		}
-		ids = ids[n:]
-	}
-	return nil
-}
-
-// run marks rounds until stop, then what is left; the first failure ends it.
-func (m *marker) run(ctx context.Context) {
-	for {
-		select {
-		case <-m.quit:
-			m.done <- m.mark(ctx, m.take())
-			return
-		case <-m.wake:
-			if err := m.mark(ctx, m.take()); err != nil {
-				m.done <- err
-				return
-			}
-		}
-	}
-}
-
-// stop marks what is queued and returns the first failure.
-func (m *marker) stop() error {
-	close(m.quit)
-	return <-m.done
 }
 
 // loopback refuses a database that is not on this machine.

@@ -102,19 +102,7 @@ func quoteBody(category string, w int) []byte {
 }
 
 // quoteFields is a valid quote body (one more field may be added).
-func quoteFields(category string, w int) map[string]any {
-	return map[string]any{
-		"category_id":      category,
-		"client_price":     12000,
-		"payment_method":   "efectivo",
-		"pickup_address":   fmt.Sprintf("Carrera 33 # 42-%d, Bucaramanga", w),
-		"delivery_address": "Calle 56 # 17A-23, Ricaurte, Bucaramanga",
-		"description":      "Caja mediana (carga de prueba)",
-		"observations":     []string{"Frágil"},
-		"estimated_weight": 3.5,
-		"estimated_size":   "Mediano",
-	}
-}
+func quoteFields(category string, w int) map[string]any { return load.QuoteFields(category, w) }
 
 // httpReport is one HTTP run.
 type httpReport struct {

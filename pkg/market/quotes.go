@@ -206,14 +206,17 @@ func tolerateClient(sent, caller string) error {
 }
 
 // CreateQuote creates a pending quote for the caller (history quote_created,
-// event quote_created).
+// event quote_created). Its reads (the client with a vehicle, references the
+// catalog does not hold) come first, then its three rows (the quote, its
+// history row, the frames' outbox row) are written as one batch: one round
+// trip on PostgreSQL (realtime.ChangeBatch).
 func (s *Service) CreateQuote(ctx context.Context, caller *store.User, in QuoteInput) (*store.Quote, error) {
 	if err := tolerateClient(in.ClientID, caller.UserID); err != nil {
 		return nil, err
 	}
 	nearby := s.countNearbyNew(ctx, caller, in)
 	var q *store.Quote
-	err := s.changeWithRefs(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
+	err := s.batchWithRefs(ctx, func(db *gorm.DB, b *store.Batch) ([]realtime.Message, error) {
 		now := s.Store.Now()
 		nq := store.Quote{ID: uuid.New(), Version: 1, ClientID: caller.UserID, Observations: store.StringList{}, PaymentMethod: "efectivo",
 			Status: store.QuotePending, CreatedAt: now, ExpiresAt: now.Add(s.Config.QuoteTTL), HistoryID: uuid.New()}
@@ -221,19 +224,15 @@ func (s *Service) CreateQuote(ctx context.Context, caller *store.User, in QuoteI
 			ts  store.TypeSet
 			err error
 		)
-		if nq.Client, err = quoteClient(tx, &ts, caller); err != nil {
+		if nq.Client, err = quoteClient(db, &ts, caller); err != nil {
 			return nil, err
 		}
-		if err := applyQuote(tx, &ts, &nq, in); err != nil {
+		if err := applyQuote(db, &ts, &nq, in); err != nil {
 			return nil, err
 		}
 		nq.AutoAcceptLowest = in.AutoAcceptLowest.Set && in.AutoAcceptLowest.Value // no offer yet: auto_accept_at stays null
-		if err := store.InsertQuote(tx, &nq); err != nil {
-			return nil, fmt.Errorf("create quote: %w", err)
-		}
-		if err := addHistory(tx, nq.HistoryID, store.HistoryQuoteCreated, "Cotización creada por el cliente", caller.UserID, now); err != nil {
-			return nil, err
-		}
+		b.InsertQuote(s.Store.Dialect, &nq)
+		b.InsertHistory(s.Store.Dialect, historyRow(nq.HistoryID, store.HistoryQuoteCreated, "Cotización creada por el cliente", caller.UserID, now))
 		q = &nq
 		if hasPickup(q) {
 			q.NearbyDrivers = nearby // rendered in its client's frames and the answer
@@ -244,6 +243,21 @@ func (s *Service) CreateQuote(ctx context.Context, caller *store.User, in QuoteI
 		return nil, err
 	}
 	return q, nil
+}
+
+// batchWithRefs is changeWithRefs for a change written as one batch
+// (realtime.ChangeBatch): when the database refuses a reference the catalog
+// vouched for, the catalog is dropped and the change runs once more.
+func (s *Service) batchWithRefs(ctx context.Context, fn func(db *gorm.DB, b *store.Batch) ([]realtime.Message, error)) error {
+	run := func() error {
+		return store.MapError(realtime.ChangeBatch(ctx, s.Store, s.Outbox, fn), "market change")
+	}
+	err := run()
+	if store.IsForeignKeyViolation(err) {
+		s.Store.CatalogChanged()
+		err = run()
+	}
+	return err
 }
 
 // countNearbyNew counts nearby_drivers (place.md §5) for a new quote of

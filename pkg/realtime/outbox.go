@@ -70,6 +70,41 @@ func Change(ctx context.Context, st *store.Store, o *Outbox, fn func(tx *gorm.DB
 	return nil
 }
 
+// ChangeBatch is Change for a change whose writes are only fixed inserts
+// (store.Batch): fn reads what it needs through db (the store's pool, with
+// ctx; no transaction is open) and queues its rows in b; its frames' outbox
+// row is queued last, and the batch is written as one transaction — on
+// PostgreSQL in one round trip (store.Store.WriteBatch). Then, as Change,
+// the frames are published and marked. fn must take no lock and rely on no
+// snapshot across its reads: under READ COMMITTED a read inside a
+// transaction saw no more than the same read before it, and the database's
+// constraints check the rows the batch writes.
+func ChangeBatch(ctx context.Context, st *store.Store, o *Outbox, fn func(db *gorm.DB, b *store.Batch) ([]Message, error)) error {
+	var b store.Batch
+	msgs, err := fn(st.DB.WithContext(ctx), &b)
+	if err != nil {
+		return err
+	}
+	pending := &Pending{}
+	var row store.OutboxEvent
+	if len(msgs) > 0 {
+		if row, err = outboxRow(msgs, st.Now()); err != nil {
+			return fmt.Errorf("write outbox: %w", err)
+		}
+		b.InsertOutbox(st.Dialect, &row)
+	}
+	if err := st.WriteBatch(ctx, &b); err != nil {
+		return err // each statement's error names it (store.Batch)
+	}
+	if len(msgs) > 0 {
+		pending = &Pending{ids: []int64{row.ID}, msgs: msgs}
+	}
+	if o != nil {
+		o.Flush(ctx, pending)
+	}
+	return nil
+}
+
 // Write stores msgs, the frames of one change, in the outbox inside tx: one
 // row, with one statement (rows.go).
 func Write(tx *gorm.DB, msgs ...Message) (*Pending, error) {

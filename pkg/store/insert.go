@@ -66,10 +66,13 @@ func exec(tx *gorm.DB, query string, args ...any) error {
 	return err
 }
 
-func observe(tx *gorm.DB, query string) {
-	if p, ok := tx.Config.Plugins[StatementObserverName]; ok {
+func observe(tx *gorm.DB, query string) { observeCtx(tx.Statement.Context, tx, query) }
+
+// observeCtx tells db's StatementObserver, if any, of query sent with ctx.
+func observeCtx(ctx context.Context, db *gorm.DB, query string) {
+	if p, ok := db.Config.Plugins[StatementObserverName]; ok {
 		if o, ok := p.(StatementObserver); ok {
-			o.ObserveStatement(tx.Statement.Context, query)
+			o.ObserveStatement(ctx, query)
 		}
 	}
 }
@@ -103,15 +106,18 @@ var insertQuoteSQL = map[string]string{
 // InsertQuote writes q's row (not its relations) in tx, as
 // tx.Omit(clause.Associations).Create(q) did; q.Version must be set.
 func InsertQuote(tx *gorm.DB, q *Quote) error {
-	err := exec(tx, insertQuoteSQL[dialectOf(tx)],
-		q.ID, q.ClientID, q.PickupAddress, q.DeliveryAddress, q.CategoryID, q.Description,
-		q.Observations, q.VehicleTypeID, q.EstimatedWeight, q.EstimatedSize, q.ClientPrice, q.PaymentMethod,
-		q.Status, q.PickupLatitude, q.PickupLongitude, q.DeliveryLatitude, q.DeliveryLongitude,
-		q.AutoAcceptLowest, q.AutoAcceptAt, q.Version, q.CreatedAt, q.ExpiresAt, q.HistoryID)
-	if err != nil {
+	if err := exec(tx, insertQuoteSQL[dialectOf(tx)], quoteArgs(q)...); err != nil {
 		return fmt.Errorf("insert quote: %w", translate(tx, err))
 	}
 	return nil
+}
+
+// quoteArgs are the values of quoteCols.
+func quoteArgs(q *Quote) []any {
+	return []any{q.ID, q.ClientID, q.PickupAddress, q.DeliveryAddress, q.CategoryID, q.Description,
+		q.Observations, q.VehicleTypeID, q.EstimatedWeight, q.EstimatedSize, q.ClientPrice, q.PaymentMethod,
+		q.Status, q.PickupLatitude, q.PickupLongitude, q.DeliveryLatitude, q.DeliveryLongitude,
+		q.AutoAcceptLowest, q.AutoAcceptAt, q.Version, q.CreatedAt, q.ExpiresAt, q.HistoryID}
 }
 
 var historyCols = []string{"id", "history_id", "event_type", "description", "changed_by", "created_at"}
@@ -133,7 +139,15 @@ func InsertHistory(tx *gorm.DB, hs ...HistoryEvent) error {
 	if len(hs) == 0 {
 		return nil
 	}
-	d := dialectOf(tx)
+	query, args := historyInsert(dialectOf(tx), hs)
+	if err := exec(tx, query, args...); err != nil {
+		return fmt.Errorf("insert history: %w", translate(tx, err))
+	}
+	return nil
+}
+
+// historyInsert is the statement and values writing hs.
+func historyInsert(d string, hs []HistoryEvent) (string, []any) {
 	var query string
 	if len(hs) < len(insertHistorySQL[d]) {
 		query = insertHistorySQL[d][len(hs)]
@@ -145,10 +159,7 @@ func InsertHistory(tx *gorm.DB, hs ...HistoryEvent) error {
 		h := &hs[i]
 		args = append(args, h.ID, h.HistoryID, h.EventType, h.Description, h.ChangedByID, h.CreatedAt)
 	}
-	if err := exec(tx, query, args...); err != nil {
-		return fmt.Errorf("insert history: %w", translate(tx, err))
-	}
-	return nil
+	return query, args
 }
 
 var outboxCols = []string{"group_name", "event_type", "payload", "created_at", "published_at", "resource",
@@ -161,12 +172,17 @@ var insertOutboxSQL = map[string]string{
 
 // InsertOutbox writes row in tx and sets its ID, as tx.Create(row) did.
 func InsertOutbox(tx *gorm.DB, row *OutboxEvent) error {
-	err := tx.Statement.ConnPool.QueryRowContext(tx.Statement.Context, insertOutboxSQL[dialectOf(tx)],
-		row.GroupName, row.EventType, row.Payload, row.CreatedAt, row.PublishedAt, row.Resource,
-		row.Version, row.Final, row.Frames, row.Heads).Scan(&row.ID)
+	err := tx.Statement.ConnPool.QueryRowContext(tx.Statement.Context, insertOutboxSQL[dialectOf(tx)], outboxArgs(row)...).
+		Scan(&row.ID)
 	observe(tx, insertOutboxSQL[dialectOf(tx)])
 	if err != nil {
 		return fmt.Errorf("insert outbox: %w", translate(tx, err))
 	}
 	return nil
+}
+
+// outboxArgs are the values of outboxCols.
+func outboxArgs(row *OutboxEvent) []any {
+	return []any{row.GroupName, row.EventType, row.Payload, row.CreatedAt, row.PublishedAt, row.Resource,
+		row.Version, row.Final, row.Frames, row.Heads}
 }

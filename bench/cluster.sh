@@ -4,11 +4,23 @@
 # sockets spread over the three workers, then
 #   fanout: one quote_created to every socket (new_quotes), FANOUT_EVENTS times
 #           1 s apart: p50/p99/max from the POST being sent, missing receipts;
+#   fanout-bare: the same as fanout with the same listeners (socket paths,
+#           counts, three listener processes), posters and timing, but the
+#           sockets are held by three bare fan-out servers instead of the
+#           workers (load -serve-bare-ws: the event reaches them from the same
+#           broker channel as the workers, and each writes the frame's bytes as
+#           one websocket.PreparedMessage to every socket it holds in a plain
+#           loop): the machine's limit of the fan-out at this scale;
+#   fanout-bare-split: the same, each bare server splitting its sockets over
+#           GOMAXPROCS goroutines (contiguous shares) per event.
+#           The fanout scenarios alternate run by run, and the summary prints
+#           the ratio of their medians (fanout ÷ each bare one).
 #   rate:   RATE quotes/s for DURATION, posted through both web processes as
 #           users whose user_quotes_ groups have ~GROUP_SIZE sockets spread over
 #           the workers: delivered, lost, p99, CPU of each Redis node.
-# Each scenario runs RUNS times (all fanout runs first: the rate runs leave
-# pending quotes that every new_quotes snapshot would carry). Everything it
+# Each scenario runs RUNS times (all fanout runs first, the fanout scenarios
+# alternating run by run: the rate runs leave pending quotes that every
+# new_quotes snapshot would carry). Everything it
 # starts it stops (by pid); it drops the database it made. Loopback only; it
 # never touches the machine's shared Redis (its own redis-server processes on
 # BASE_PORT+50..52). Run it under the benchmark lock on a shared machine:
@@ -16,6 +28,7 @@
 #   flock /work/bench.lock bash bench/cluster.sh                 # cluster, 3 × 19,900 sockets
 #   MODE=single flock /work/bench.lock bash bench/cluster.sh     # the same on one Redis
 #   SOCKETS_PER_WORKER=2000 RUNS=1 bash bench/cluster.sh         # a quick check
+#   SCENARIOS='fanout fanout-bare fanout-bare-split' RUNS=2 flock /work/bench.lock bash bench/cluster.sh   # hub ÷ bare limit
 #
 # One descriptor per socket on both sides: each worker and each listener
 # process stays under the 20,000-descriptor hard limit of the sandbox
@@ -118,7 +131,22 @@ done
 for i in 0 1 2; do
   p=$((BASE_PORT + 10 + i)); PORT=$p ./worker 2>"worker$i.log" & pids+=($!); worker_pids+=($!); workers+=("ws://127.0.0.1:$p")
 done
-for u in "${webs[@]}" "${workers[@]/ws:/http:}"; do
+# The bare fan-out servers, on the workers' broker and prefix: three with one
+# loop per event (fanout-bare, logs bare0-2.log) and three with GOMAXPROCS
+# goroutines per event (fanout-bare-split, bare-split0-2.log), each set only
+# when its scenario runs.
+bares=() bare_pids=() splits=() split_pids=()
+for i in 0 1 2; do
+  if [[ " $SCENARIOS " == *" fanout-bare "* ]]; then
+    p=$((BASE_PORT + 20 + i))
+    ./load -serve-bare-ws "127.0.0.1:$p" -bare-writers 1 -serve-for 3h 2>"bare$i.log" & pids+=($!); bare_pids+=($!); bares+=("ws://127.0.0.1:$p")
+  fi
+  if [[ " $SCENARIOS " == *" fanout-bare-split "* ]]; then
+    p=$((BASE_PORT + 25 + i))
+    ./load -serve-bare-ws "127.0.0.1:$p" -bare-writers 0 -serve-for 3h 2>"bare-split$i.log" & pids+=($!); split_pids+=($!); splits+=("ws://127.0.0.1:$p")
+  fi
+done
+for u in "${webs[@]}" "${workers[@]/ws:/http:}" "${bares[@]/ws:/http:}" "${splits[@]/ws:/http:}"; do
   for _ in $(seq 1 200); do curl -fsS "$u/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
   curl -fsS "$u/readyz" >/dev/null || { echo "$u not ready" >&2; tail -5 ./*.log >&2; exit 1; }
 done
@@ -150,11 +178,18 @@ run_one() { # scenario run
   local sc=$1 run=$2 dir="run-$1-$2"
   mkdir -p "$dir"
   local path users
-  if [[ $sc == fanout ]]; then path=/ws/deliveries/new-quotes/; users=200; else path=/ws/deliveries/users/me/quotes/; users=$users_rate; fi
+  if [[ $sc == fanout* ]]; then path=/ws/deliveries/new-quotes/; users=200; else path=/ws/deliveries/users/me/quotes/; users=$users_rate; fi
+  # Who holds the sockets: the workers, or the bare servers (fanout-bare).
+  local -a targets=("${workers[@]}") spids=("${worker_pids[@]}") slogs=(worker*.log)
+  case $sc in
+    fanout-bare) targets=("${bares[@]}") spids=("${bare_pids[@]}") slogs=(bare[0-9].log) ;;
+    fanout-bare-split) targets=("${splits[@]}") spids=("${split_pids[@]}") slogs=(bare-split[0-9].log) ;;
+  esac
+  local prefix="scale$run${sc//-/}"
   local lp=() ready=()
   for i in 0 1 2; do
-    "${L[@]}" -scenario sockets-listen -ws-target "${workers[$i]}" -ws-path "$path" -sockets "$SOCKETS_PER_WORKER" \
-      -users "$users" -user-prefix "scale$run$sc" -pid "${worker_pids[$i]}" -settle 10s -event-wait 10s \
+    "${L[@]}" -scenario sockets-listen -ws-target "${targets[$i]}" -ws-path "$path" -sockets "$SOCKETS_PER_WORKER" \
+      -users "$users" -user-prefix "$prefix" -pid "${spids[$i]}" -settle 10s -event-wait 10s \
       -ready-file "$dir/ready$i" -done-file "$dir/done" -events-file "$dir/events0,$dir/events1" \
       -samples-out "$dir/samples$i" -listen-max 15m -open-timeout 10m >"$dir/listen$i.out" 2>&1 &
     lp+=($!); ready+=("$dir/ready$i")
@@ -163,19 +198,19 @@ run_one() { # scenario run
   for _ in $(seq 1 6000); do [[ -e $dir/ready0 && -e $dir/ready1 && -e $dir/ready2 ]] && break; sleep 0.1; done
   local -a r0=() w0=() l0=()
   for p in "${redis_pids[@]}"; do r0+=("$(ticks "$p")"); done
-  for p in "${worker_pids[@]}" "${web_pids[@]}"; do w0+=("$(ticks "$p")"); done
+  for p in "${spids[@]}" "${web_pids[@]}"; do w0+=("$(ticks "$p")"); done
   for p in "${lp[@]}"; do l0+=("$(ticks "$p")"); done
   local t0; t0=$(date +%s.%N)
   local pp=()
-  if [[ $sc == fanout ]]; then
+  if [[ $sc == fanout* ]]; then
     : >"$dir/events1"
-    "${L[@]}" -scenario post-quotes -target "${webs[0]}" -events "$FANOUT_EVENTS" -spacing "$FANOUT_SPACING" -user-prefix "scale$run$sc" \
+    "${L[@]}" -scenario post-quotes -target "${webs[0]}" -events "$FANOUT_EVENTS" -spacing "$FANOUT_SPACING" -user-prefix "$prefix" \
       -wait-ready "$(IFS=,; echo "${ready[*]}")" -events-file "$dir/events0" -done-file "$dir/done0" >"$dir/post0.out" 2>&1 &
     pp+=($!)
   else
     for i in 0 1; do
       "${L[@]}" -scenario post-quotes -target "${webs[$i]}" -rate "$(awk -v r="$RATE" 'BEGIN {print r / 2}')" \
-        -duration "$DURATION" -c 64 -users "$users" -user-prefix "scale$run$sc" \
+        -duration "$DURATION" -c 64 -users "$users" -user-prefix "$prefix" \
         -wait-ready "$(IFS=,; echo "${ready[*]}")" -events-file "$dir/events$i" -done-file "$dir/done$i" >"$dir/post$i.out" 2>&1 &
       pp+=($!)
     done
@@ -183,11 +218,11 @@ run_one() { # scenario run
   local ok=1
   for p in "${pp[@]}"; do wait "$p" || ok=0; done
   # Frames of the last events are still being delivered: keep the CPU window open a little.
-  if [[ $sc == fanout ]]; then sleep "${FANOUT_SPACING%s}"; else sleep 1; fi
+  if [[ $sc == fanout* ]]; then sleep "${FANOUT_SPACING%s}"; else sleep 1; fi
   local t1; t1=$(date +%s.%N)
   local -a r1=() w1=() l1=()
   for p in "${redis_pids[@]}"; do r1+=("$(ticks "$p")"); done
-  for p in "${worker_pids[@]}" "${web_pids[@]}"; do w1+=("$(ticks "$p")"); done
+  for p in "${spids[@]}" "${web_pids[@]}"; do w1+=("$(ticks "$p")"); done
   for p in "${lp[@]}"; do l1+=("$(ticks "$p")"); done
   touch "$dir/done"
   for p in "${lp[@]}"; do wait "$p" || ok=0; done
@@ -210,8 +245,8 @@ run_one() { # scenario run
   # The server's part (fanout): each worker's last write of each event, from
   # the POST being sent; per event the latest of the three workers.
   local server=""
-  if [[ $sc == fanout ]]; then
-    server_ms "$dir/events0" worker*.log >"$dir/server_ms" || true
+  if [[ $sc == fanout* ]]; then
+    server_ms "$dir/events0" "${slogs[@]}" >"$dir/server_ms" || true
     local s50 s99 smax sn e50 e99 emax en a50 a99 amax an
     read -r a50 a99 amax an < <(awk '{print $3}' "$dir/server_ms" | pct)
     read -r s50 s99 smax sn < <(awk '{print $2}' "$dir/server_ms" | pct)
@@ -219,16 +254,40 @@ run_one() { # scenario run
     # (no " max=" inside: the medians below read the line's own p50/p99/max)
     server=" worker_received=p50:${a50}ms,max:${amax}ms last_write_per_worker=p50:${s50}ms,max:${smax}ms,n:$sn last_write_per_event=p50:${e50}ms,max:${emax}ms,n:$en"
   fi
-  local line="mode=$MODE scenario=$sc run=$run sockets=$sockets posted=$posted expected=$expected received=$received missing=$missing p50=${p50}ms p99=${p99}ms max=${max}ms${server} window=${secs%.*}s redis_cpu=[ ${cpu_r}] worker_cpu+web_cpu=[ ${cpu_p}] listener_cpu=[ ${cpu_l}] worker_rss_per_socket_KB=[ ${rss}] load1=$(cut -d' ' -f1 /proc/loadavg)"
+  local who=worker; [[ $sc == fanout-bare* ]] && who=bare
+  # CPU per delivered frame over the window (idle time included): the three
+  # socket servers together (the first three of w0/w1), the three listeners.
+  local per_frame
+  per_frame=$(awk -v a="${w0[*]:0:3}" -v b="${w1[*]:0:3}" -v la="${l0[*]}" -v lb="${l1[*]}" -v n="$received" -v c="$clk" -v who="$who" '
+    function sum(s,   x, i, t) { split(s, x, " "); for (i in x) t += x[i]; return t }
+    BEGIN { if (n > 0) printf "%s_us_per_frame=%.1f listener_us_per_frame=%.1f", who, (sum(b) - sum(a)) / c * 1e6 / n, (sum(lb) - sum(la)) / c * 1e6 / n }')
+  local line="mode=$MODE scenario=$sc run=$run sockets=$sockets posted=$posted expected=$expected received=$received missing=$missing p50=${p50}ms p99=${p99}ms max=${max}ms${server} ${per_frame} window=${secs%.*}s redis_cpu=[ ${cpu_r}] ${who}_cpu+web_cpu=[ ${cpu_p}] listener_cpu=[ ${cpu_l}] ${who}_rss_per_socket_KB=[ ${rss}] load1=$(cut -d' ' -f1 /proc/loadavg)"
   echo "$line"
   summary+=("$line")
   # Why a receipt could be missing: sockets the workers closed (by code) and broker resets so far.
+  [[ $sc == fanout-bare* ]] && return 0
   for w in "${workers[@]/ws:/http:}"; do
     echo "  [$sc $run] $w: $(curl -fsS "$w/metrics" 2>/dev/null | grep -E '^hermez_(ws_closed_total|ws_slow_closed_total|ws_messages_dropped_total|ws_stale_frames_dropped_total|broker_reconnects_total|broker_messages_dropped_total|ws_messages_sent_total)' | tr '\n' ' ')"
   done
 }
 
+# The fanout scenarios alternate run by run (fanout 1, fanout-bare 1, fanout
+# 2, ...) so that both see the same machine; then the others, each RUNS times.
+fan=() rest=()
 for sc in $SCENARIOS; do
+  case $sc in
+    fanout|fanout-bare|fanout-bare-split) fan+=("$sc") ;;
+    rate) rest+=("$sc") ;;
+    *) echo "unknown scenario $sc (fanout, fanout-bare, fanout-bare-split, rate)" >&2; exit 2 ;;
+  esac
+done
+for run in $(seq 1 "$RUNS"); do
+  for sc in "${fan[@]}"; do
+    run_one "$sc" "$run"
+    sleep 3
+  done
+done
+for sc in "${rest[@]}"; do
   for run in $(seq 1 "$RUNS"); do
     run_one "$sc" "$run"
     sleep 3
@@ -243,4 +302,14 @@ for sc in $SCENARIOS; do
     { for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "p50" || kv[1] == "p99" || kv[1] == "max" || kv[1] == "missing") { v = kv[2]; sub("ms", "", v); a[kv[1], NR] = v + 0 } } n = NR }
     function med(k,   i, j, t, x) { for (i = 1; i <= n; i++) x[i] = a[k, i]; for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t } return x[int((n + 1) / 2)] }
     END { if (n) printf "MEDIAN mode=%s scenario=%s runs=%d p50=%.1fms p99=%.1fms max=%.1fms missing=%d\n", mode, sc, n, med("p50"), med("p99"), med("max"), med("missing") }'
+done | tee medians.txt
+# The hub against each bare limit, from the medians of the alternated runs.
+for bare in fanout-bare fanout-bare-split; do
+  grep -q 'scenario=fanout ' medians.txt && grep -q "scenario=$bare " medians.txt || continue
+  awk -v bare="$bare" -v mode="$MODE" '
+    function kv(a,   i, f, v) { for (i = 1; i <= NF; i++) { split($i, f, "="); v = f[2]; sub("ms", "", v); a[f[1]] = v } }
+    $3 == "scenario=fanout" { kv(h) }
+    $3 == "scenario=" bare { kv(b) }
+    END { printf "RATIO mode=%s fanout/%s p50=%.2f p99=%.2f max=%.2f (hub p50/p99 %s/%s ms, bare %s/%s ms)\n",
+            mode, bare, h["p50"] / b["p50"], h["p99"] / b["p99"], h["max"] / b["max"], h["p50"], h["p99"], b["p50"], b["p99"] }' medians.txt
 done

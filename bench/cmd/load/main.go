@@ -60,6 +60,7 @@ type options struct {
 	openTimeout time.Duration
 	multi       multiOptions
 	placed      placedOptions
+	bareWS      bareWSOptions
 }
 
 const (
@@ -89,7 +90,12 @@ func defineFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.azp, "azp", "http://localhost:4321", "azp claim of -issuer tokens (one of the server's CLERK_AUTHORIZED_PARTIES)")
 	fs.StringVar(&o.serveJWKS, "serve-jwks", "", "no scenario: serve the -dev-key key's JWKS at http://ADDR/.well-known/jwks.json (creating the key if missing) for -serve-for")
 	fs.StringVar(&o.serveBare, "serve-bare", "", "no load: fetch -scenario's answer (me, categories) from -target once and serve the same bytes at http://ADDR from a plain net/http handler (the bare limit) for -serve-for")
-	fs.DurationVar(&o.serveFor, "serve-for", 2*time.Hour, "how long -serve-jwks or -serve-bare serves (ended early by SIGINT/SIGTERM)")
+	fs.StringVar(&o.bareWS.addr, "serve-bare-ws", "", "no load: the bare fan-out server at ws://ADDR (any path): receives new_quotes from the workers' broker and writes each frame as one PreparedMessage to every socket it holds (bench/cluster.sh SCENARIOS=fanout-bare) for -serve-for")
+	fs.IntVar(&o.bareWS.writers, "bare-writers", 1, "-serve-bare-ws: goroutines writing one event (1: one plain loop; 0: GOMAXPROCS, each a contiguous share)")
+	fs.StringVar(&o.bareWS.redisURL, "redis-url", os.Getenv("REDIS_URL"), "-serve-bare-ws: the workers' Redis (default $REDIS_URL)")
+	fs.StringVar(&o.bareWS.clusterURL, "redis-cluster-url", os.Getenv("REDIS_CLUSTER_URL"), "-serve-bare-ws: the workers' Redis Cluster (default $REDIS_CLUSTER_URL)")
+	fs.StringVar(&o.bareWS.prefix, "redis-prefix", os.Getenv("REDIS_PREFIX"), "-serve-bare-ws: the workers' REDIS_PREFIX (default $REDIS_PREFIX)")
+	fs.DurationVar(&o.serveFor, "serve-for", 2*time.Hour, "how long -serve-jwks, -serve-bare or -serve-bare-ws serves (ended early by SIGINT/SIGTERM)")
 	fs.IntVar(&o.workers, "c", 64, "concurrent workers (saturation) or worker pool size (fixed rate)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of one run (HTTP scenarios)")
 	fs.Float64Var(&o.rate, "rate", 0, "operations per second (0 = saturation)")
@@ -173,6 +179,11 @@ func run(o options) error {
 		ctx, cancel := signalContext()
 		defer cancel()
 		return serveJWKS(ctx, o)
+	}
+	if o.bareWS.addr != "" {
+		ctx, cancel := signalContext()
+		defer cancel()
+		return serveBareWS(ctx, o.bareWS, o.serveFor)
 	}
 	b, err := newBench(o, os.Stdout)
 	if err != nil {

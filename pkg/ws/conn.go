@@ -78,7 +78,9 @@ type Conn struct {
 const slowCloseWait = 3 * time.Second
 
 // frame is one queued write: a prepared event, raw text (the snapshot) or a
-// ping. An event keeps its resource and version until written (order.go).
+// ping (written as pingMessage, like an event: a fan-out or ping walk can
+// write it without blocking). An event keeps its resource and version until
+// written (order.go).
 type frame struct {
 	pm       *websocket.PreparedMessage
 	text     []byte
@@ -117,8 +119,8 @@ func (c *Conn) enqueue(pm *websocket.PreparedMessage) bool {
 	return c.push(frame{pm: pm})
 }
 
-// ping queues a ping (from the hub's ping loop).
-func (c *Conn) ping() { c.push(frame{ping: true}) }
+// pingFrame is a queued ping.
+var pingFrame = frame{ping: true}
 
 func (c *Conn) push(f frame) bool {
 	ok, claimed := c.offer(f)
@@ -295,9 +297,9 @@ func (c *Conn) release() bool {
 
 // writeNow writes what is queued for a socket whose writing the caller owns
 // (offer claimed it) without blocking: a socket whose kernel buffer takes
-// the frames is done with no goroutine of its own; one that cannot take them
-// all (or has a ping or its close to write) is handed to writeLoop, which
-// writes what was left unsent first.
+// the frames (events, pings) is done with no goroutine of its own; one that
+// cannot take them all (or has its close to write) is handed to writeLoop,
+// which writes what was left unsent first.
 func (c *Conn) writeNow() {
 	if !c.out.canTry() {
 		go c.writeLoop()
@@ -305,7 +307,7 @@ func (c *Conn) writeNow() {
 	}
 	for {
 		c.mu.Lock()
-		if c.closing || (len(c.queue) > 0 && c.queue[0].ping) {
+		if c.closing {
 			c.mu.Unlock()
 			go c.writeLoop()
 			return
@@ -344,7 +346,12 @@ func (c *Conn) write(f frame, inline bool) bool {
 	var err error
 	switch {
 	case f.ping:
-		return c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)) == nil
+		// A prepared frame, not WriteControl (a timer and a buffer per
+		// ping); not counted as a message sent.
+		if !inline {
+			_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+		}
+		return c.ws.WritePreparedMessage(pingMessage) == nil
 	case f.pm != nil:
 		if !inline {
 			_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
@@ -436,10 +443,17 @@ func (c *Conn) readLoop() {
 	}
 }
 
-var pongMessage = mustPrepare([]byte("pong"))
+var (
+	pongMessage = mustPrepare([]byte("pong"))
+	pingMessage = mustPrepareKind(websocket.PingMessage, nil) // the server's ping control frame
+)
 
 func mustPrepare(b []byte) *websocket.PreparedMessage {
-	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, b)
+	return mustPrepareKind(websocket.TextMessage, b)
+}
+
+func mustPrepareKind(kind int, b []byte) *websocket.PreparedMessage {
+	pm, err := websocket.NewPreparedMessage(kind, b)
 	if err != nil {
 		panic(err)
 	}

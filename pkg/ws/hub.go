@@ -98,6 +98,8 @@ type Hub struct {
 	pi    placedIndex // their routing state (placed.go)
 
 	fannedOut func(sockets int) // tests: an event's fan-out ended (set before Run)
+
+	pingClaims []*Conn // the ping loop's: sockets whose ping it writes itself
 }
 
 // NewHub makes a hub over sub. Call Run to start receiving.
@@ -173,17 +175,39 @@ func (h *Hub) OrderEntries() int {
 	return n
 }
 
+// pingDue queues a ping to each socket whose ping is due, and writes those
+// that had nothing queued itself, without blocking (Conn.writeNow), as the
+// fan-out writes an event: no goroutine per ping. A socket whose kernel
+// buffer is full, or that is closing, gets its writer from writeNow; a
+// socket with a writer already gets the ping from it.
 func (h *Hub) pingDue(now time.Time) {
+	claimed := h.queuePings(now, h.pingClaims[:0])
+	for i, c := range claimed {
+		c.writeNow()
+		claimed[i] = nil
+	}
+	if cap(claimed) > 1<<16 {
+		claimed = nil // keep no huge array after a burst
+	}
+	h.pingClaims = claimed[:0]
+}
+
+// queuePings queues the due pings and appends to out the sockets whose
+// writing it claimed.
+func (h *Hub) queuePings(now time.Time, out []*Conn) []*Conn {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for _, m := range h.groups {
 		for c := range m {
 			if !now.Before(c.nextPing) {
 				c.nextPing = now.Add(h.opts.PingInterval)
-				c.ping()
+				if _, claimed := c.offer(pingFrame); claimed {
+					out = append(out, c)
+				}
 			}
 		}
 	}
+	return out
 }
 
 // Ping is the broker's readiness.

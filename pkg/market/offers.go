@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"hermez/pkg/apperr"
 	"hermez/pkg/realtime"
@@ -132,11 +131,12 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 			o = &store.Offer{ID: uuid.New(), Version: 1, DeliveryPersonID: caller.UserID, QuoteID: quoteID, ProposedPrice: price,
 				EstimatedDeliveryTime: in.EstimatedDeliveryTime.Ptr(), VehicleID: vehicleID(v), Status: store.OfferPending,
 				CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.Config.OfferTTL)}
-			res := tx.Omit(clause.Associations).Clauses(clause.OnConflict{DoNothing: true}).Create(o)
-			if res.Error != nil {
-				return nil, fmt.Errorf("create offer: %w", res.Error)
+			// The history row is written with it (one statement), only when it was.
+			h := historyRow(q.HistoryID, store.HistoryOfferMade, description, caller.UserID, now)
+			if created, err = store.InsertOfferWithHistory(tx, o, h); err != nil {
+				return nil, fmt.Errorf("create offer: %w", err)
 			}
-			o.Vehicle, created = v, res.RowsAffected == 1
+			o.Vehicle = v
 		}
 		if !created {
 			// The driver's offer exists, or their vehicle could not be
@@ -170,11 +170,11 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 			}
 			o.Version++
 			eventType, description = realtime.OfferUpdated, "Oferta actualizada por domiciliario"
+			if err := addHistory(tx, q.HistoryID, store.HistoryOfferMade, description, caller.UserID, now); err != nil {
+				return nil, err
+			}
 		}
 		o.Quote, o.DeliveryPerson = q, driver
-		if err := addHistory(tx, q.HistoryID, store.HistoryOfferMade, description, caller.UserID, now); err != nil {
-			return nil, err
-		}
 		if err := ts.Fill(tx); err != nil {
 			return nil, err
 		}
@@ -341,15 +341,12 @@ func (s *Service) acceptIn(tx *gorm.DB, clientID string, row *store.User, id uui
 		case q.VehicleType != nil:
 			nd.VehicleTypeID, nd.VehicleTypeName = &q.VehicleType.ID, &q.VehicleType.Name
 		}
-		if err := tx.Omit(clause.Associations).Create(&nd).Error; err != nil {
-			return nil, fmt.Errorf("create delivery: %w", err)
-		}
-		if err := addHistory(tx, q.HistoryID, store.HistoryOfferAccepted, desc(o), clientID, now); err != nil {
+		// The delivery and its history row written and the quote deleted (its
+		// offers go with it: delivery_offers.quote_id ON DELETE CASCADE), in
+		// one statement on PostgreSQL.
+		h := historyRow(q.HistoryID, store.HistoryOfferAccepted, desc(o), clientID, now)
+		if err := store.AcceptWrites(tx, &nd, h, q.ID); err != nil {
 			return nil, err
-		}
-		// The quote's offers go with it (delivery_offers.quote_id ON DELETE CASCADE).
-		if err := tx.Where("id = ?", q.ID).Delete(&store.Quote{}).Error; err != nil {
-			return nil, fmt.Errorf("delete quote: %w", err)
 		}
 		nd.Client, nd.DeliveryPerson, nd.Category = q.Client, o.DeliveryPerson, q.Category
 		d = &nd

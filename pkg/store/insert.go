@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
 	"gorm.io/gorm"
 )
 
@@ -21,9 +22,14 @@ import (
 // insertSQL is `INSERT INTO "table" ("col", …) VALUES (…), …` for rows rows,
 // with the dialect's placeholders ($1… on PostgreSQL, ? on SQLite), then suffix.
 func insertSQL(dialect, table string, cols []string, rows int, suffix string) string {
+	return insertSQLAt(dialect, table, cols, rows, 1, suffix)
+}
+
+// insertSQLAt is insertSQL with PostgreSQL's placeholders from $first.
+func insertSQLAt(dialect, table string, cols []string, rows, first int, suffix string) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO "` + table + `" ("` + strings.Join(cols, `", "`) + `") VALUES `)
-	n := 0
+	n := first - 1
 	for r := range rows {
 		if r > 0 {
 			b.WriteString(", ")
@@ -185,4 +191,114 @@ func InsertOutbox(tx *gorm.DB, row *OutboxEvent) error {
 func outboxArgs(row *OutboxEvent) []any {
 	return []any{row.GroupName, row.EventType, row.Payload, row.CreatedAt, row.PublishedAt, row.Resource,
 		row.Version, row.Final, row.Frames, row.Heads}
+}
+
+var offerCols = []string{"id", "delivery_person_id", "quote_id", "proposed_price", "estimated_delivery_time", "vehicle_id",
+	"status", "version", "created_at", "updated_at", "expires_at"}
+
+// castHistory are the history columns' types, for the history values a
+// SELECT carries (no target column types them there).
+var castHistory = []string{"uuid", "uuid", "text", "text", "text", "timestamptz"}
+
+var insertOfferSQL = map[string]string{
+	Postgres: func() string {
+		var b strings.Builder
+		b.WriteString("WITH o AS (" + insertSQL(Postgres, "delivery_offers", offerCols, 1, " ON CONFLICT DO NOTHING RETURNING 1") + ") ")
+		b.WriteString(`INSERT INTO "delivery_history" ("` + strings.Join(historyCols, `", "`) + `") SELECT `)
+		for i, t := range castHistory {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("$" + strconv.Itoa(len(offerCols)+i+1) + "::" + t)
+		}
+		b.WriteString(" FROM o")
+		return b.String()
+	}(),
+	SQLite: insertSQL(SQLite, "delivery_offers", offerCols, 1, " ON CONFLICT DO NOTHING"),
+}
+
+// InsertOfferWithHistory writes o's row unless its driver already has an
+// offer on its quote (ON CONFLICT DO NOTHING on delivery_offers_person_quote_key,
+// as tx.Omit(clause.Associations).Clauses(clause.OnConflict{DoNothing: true}).Create(o)
+// did) and, only when the offer was written, history row h. On PostgreSQL
+// both are one statement (the history insert reads the offer insert's
+// RETURNING); on SQLite, two. inserted tells whether the offer was written.
+func InsertOfferWithHistory(tx *gorm.DB, o *Offer, h HistoryEvent) (inserted bool, err error) {
+	offer := []any{o.ID, o.DeliveryPersonID, o.QuoteID, o.ProposedPrice, o.EstimatedDeliveryTime, o.VehicleID,
+		o.Status, o.Version, o.CreatedAt, o.UpdatedAt, o.ExpiresAt}
+	d := dialectOf(tx)
+	query := insertOfferSQL[d]
+	args := offer
+	if d == Postgres {
+		args = append(offer, h.ID, h.HistoryID, h.EventType, h.Description, h.ChangedByID, h.CreatedAt)
+	}
+	res, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, query, args...)
+	observe(tx, query)
+	if err != nil {
+		return false, fmt.Errorf("insert offer: %w", translate(tx, err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("insert offer: %w", err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	if d != Postgres {
+		if err := InsertHistory(tx, h); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+var deliveryCols = []string{"id", "client_id", "delivery_person_id", "pickup_address", "delivery_address", "category_id",
+	"description", "observations", "estimated_weight", "estimated_size", "payment_method", "vehicle_type_id",
+	"vehicle_type_name", "final_price", "vehicle_id", "status", "pickup_latitude", "pickup_longitude",
+	"delivery_latitude", "delivery_longitude", "version", "created_at", "updated_at", "completed_at", "cancelled_at",
+	"history_id"}
+
+var (
+	insertDeliverySQL = map[string]string{
+		Postgres: insertSQL(Postgres, "deliveries", deliveryCols, 1, ""),
+		SQLite:   insertSQL(SQLite, "deliveries", deliveryCols, 1, ""),
+	}
+	// acceptSQL is an accept's three writes in one PostgreSQL statement: the
+	// delivery and its history row inserted by the WITH, the quote deleted.
+	acceptSQL = func() string {
+		n := len(deliveryCols)
+		return "WITH d AS (" + insertDeliverySQL[Postgres] + "), h AS (" + insertSQLAt(Postgres, "delivery_history", historyCols, 1, n+1, "") +
+			`) DELETE FROM "delivery_quotes" WHERE "id" = $` + strconv.Itoa(n+len(historyCols)+1)
+	}()
+)
+
+// AcceptWrites is an accept's writes in tx: delivery d's row (not its
+// relations, as tx.Omit(clause.Associations).Create(d) wrote it), history
+// row h, and quote quoteID deleted (its offers go with it: ON DELETE
+// CASCADE). One statement on PostgreSQL (two inserts in a WITH, then the
+// delete), three on SQLite.
+func AcceptWrites(tx *gorm.DB, d *Delivery, h HistoryEvent, quoteID uuid.UUID) error {
+	args := []any{d.ID, d.ClientID, d.DeliveryPersonID, d.PickupAddress, d.DeliveryAddress, d.CategoryID,
+		d.Description, d.Observations, d.EstimatedWeight, d.EstimatedSize, d.PaymentMethod, d.VehicleTypeID,
+		d.VehicleTypeName, d.FinalPrice, d.VehicleID, d.Status, d.PickupLatitude, d.PickupLongitude,
+		d.DeliveryLatitude, d.DeliveryLongitude, d.Version, d.CreatedAt, d.UpdatedAt, d.CompletedAt, d.CancelledAt,
+		d.HistoryID}
+	if dialectOf(tx) == Postgres {
+		args = append(args, h.ID, h.HistoryID, h.EventType, h.Description, h.ChangedByID, h.CreatedAt, quoteID)
+		if err := exec(tx, acceptSQL, args...); err != nil {
+			return fmt.Errorf("accept writes: %w", translate(tx, err))
+		}
+		return nil
+	}
+	if err := exec(tx, insertDeliverySQL[SQLite], args...); err != nil {
+		return fmt.Errorf("insert delivery: %w", translate(tx, err))
+	}
+	if err := InsertHistory(tx, h); err != nil {
+		return err
+	}
+	const del = `DELETE FROM "delivery_quotes" WHERE "id" = ?`
+	if err := exec(tx, del, quoteID); err != nil {
+		return fmt.Errorf("delete quote: %w", translate(tx, err))
+	}
+	return nil
 }

@@ -68,6 +68,7 @@ type config struct {
 	userPrefix string
 	marks      string
 	payload    string
+	tx         string
 	serve      string
 	serveFor   time.Duration
 }
@@ -87,6 +88,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.userPrefix, "user-prefix", "bench_dbwrt", "the writers' users are <prefix>_<i> (as long as the load tool's bench_quote_<i> by default)")
 	fs.StringVar(&cfg.marks, "marks", "batched", "published marks: batched (one UPDATE per round for every transaction committed meanwhile, as web's Outbox.Run) or each (one UPDATE after each transaction, as web without Run)")
 	fs.StringVar(&cfg.payload, "payload", payloadRendered, "outbox frames: rendered (web's bytes for the load tool's body) or repeat (900 × \"x\" as each frame's data, the reference until session 16)")
+	fs.StringVar(&cfg.tx, "tx", txPipelined, "transactions: pipelined (the three inserts in one round trip, an implicit transaction) or statements (BEGIN, each insert, COMMIT: web's five round trips)")
 	fs.StringVar(&cfg.serve, "serve", "", "no run: serve POST /deliveries/api/quotes/ at http://ADDR (loopback), writing each quote's rows as the run does, for -serve-for")
 	fs.DurationVar(&cfg.serveFor, "serve-for", 6*time.Hour, "how long -serve serves (ended early by SIGINT/SIGTERM)")
 	if err := fs.Parse(args); err != nil {
@@ -110,6 +112,8 @@ func parseFlags(args []string) (config, error) {
 		return cfg, errors.New("-marks must be batched or each")
 	case cfg.payload != payloadRendered && cfg.payload != payloadRepeat:
 		return cfg, errors.New("-payload must be rendered or repeat")
+	case cfg.tx != txPipelined && cfg.tx != txStatements:
+		return cfg, errors.New("-tx must be pipelined or statements")
 	case cfg.userPrefix == "" || len(cfg.userPrefix) > 100:
 		return cfg, errors.New("-user-prefix must be 1..100 bytes")
 	case cfg.serveFor <= 0 || cfg.serveFor > 24*time.Hour:
@@ -202,10 +206,10 @@ func bench(ctx context.Context, cfg config, pool *pgxpool.Pool) error {
 		samples []time.Duration
 		wg      sync.WaitGroup
 	)
-	var m *marker
+	wr := writer{pool: pool, tx: cfg.tx}
 	if cfg.marks == "batched" {
-		m = newMarker(pool)
-		go m.run(ctx)
+		wr.m = newMarker(pool)
+		go wr.m.run(ctx)
 	}
 	deadline := time.Now().Add(cfg.duration)
 	start := time.Now()
@@ -217,7 +221,7 @@ func bench(ctx context.Context, cfg config, pool *pgxpool.Pool) error {
 			var local []time.Duration
 			for time.Now().Before(deadline) && done.Load() < cfg.maxOps && ctx.Err() == nil {
 				t0 := time.Now()
-				if _, err := writeQuote(ctx, pool, m, s); err != nil {
+				if _, err := wr.writeQuote(ctx, s); err != nil {
 					if failed.Add(1) == 1 {
 						fmt.Fprintln(os.Stderr, "dbwrite: first failure:", err)
 					}
@@ -233,8 +237,8 @@ func bench(ctx context.Context, cfg config, pool *pgxpool.Pool) error {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	if m != nil {
-		if err := m.stop(); err != nil {
+	if wr.m != nil {
+		if err := wr.m.stop(); err != nil {
 			failed.Add(1)
 			fmt.Fprintln(os.Stderr, "dbwrite: mark published:", err)
 		}
@@ -246,8 +250,8 @@ func bench(ctx context.Context, cfg config, pool *pgxpool.Pool) error {
 		}
 		return samples[int(p*float64(len(samples)-1))]
 	}
-	fmt.Printf("scenario=db-quote-rows c=%d conns=%d users=%d marks=%s payload=%s frames=%dB ops=%d errors=%d tx/s=%.1f p50=%s p99=%s\n",
-		cfg.c, cfg.conns, len(shapes), cfg.marks, cfg.payload, shapes[0].frames.size,
+	fmt.Printf("scenario=db-quote-rows c=%d conns=%d users=%d marks=%s tx=%s payload=%s frames=%dB ops=%d errors=%d tx/s=%.1f p50=%s p99=%s\n",
+		cfg.c, cfg.conns, len(shapes), cfg.marks, cfg.tx, cfg.payload, shapes[0].frames.size,
 		done.Load(), failed.Load(), float64(done.Load())/elapsed.Seconds(),
 		pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond))
 	if failed.Load() > 0 {

@@ -282,10 +282,24 @@ const (
 	markSQL = "UPDATE outbox_events SET published_at = $1 WHERE id = ANY($2) AND published_at IS NULL"
 )
 
+// Transaction shapes (-tx).
+const (
+	txPipelined  = "pipelined"  // the three inserts in one round trip (one pgx batch: an implicit transaction)
+	txStatements = "statements" // BEGIN, each insert, COMMIT: five round trips, as web's transaction sends them
+)
+
+// writer writes quote creations: on pool, marks queued for m (nil: each
+// transaction marks its row), in transactions shaped as tx.
+type writer struct {
+	pool *pgxpool.Pool
+	m    *marker
+	tx   string
+}
+
 // writeQuote writes the rows of one quote creation of s in one transaction,
-// then its published mark (queued for m when it is not nil, at once
+// then its published mark (queued for w.m when it is not nil, at once
 // otherwise), and returns the quote's id.
-func writeQuote(ctx context.Context, pool *pgxpool.Pool, m *marker, s *shape) (uuid.UUID, error) {
+func (w writer) writeQuote(ctx context.Context, s *shape) (uuid.UUID, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	q := s.quote
 	q.ID, q.HistoryID, q.CreatedAt, q.ExpiresAt = uuid.New(), uuid.New(), now, now.Add(quoteTTL)
@@ -295,32 +309,43 @@ func writeQuote(ctx context.Context, pool *pgxpool.Pool, m *marker, s *shape) (u
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("observations: %w", err)
 	}
+	quoteArgs := []any{q.ID, q.ClientID, q.PickupAddress, q.DeliveryAddress, q.CategoryID, q.Description,
+		obs, q.VehicleTypeID, q.EstimatedWeight, q.EstimatedSize, q.ClientPrice, q.PaymentMethod,
+		q.Status, q.PickupLatitude, q.PickupLongitude, q.DeliveryLatitude, q.DeliveryLongitude,
+		q.AutoAcceptLowest, q.AutoAcceptAt, q.Version, q.CreatedAt, q.ExpiresAt, q.HistoryID}
+	historyArgs := []any{uuid.New(), q.HistoryID, store.HistoryQuoteCreated, "Cotización creada por el cliente", q.ClientID, now}
+	outboxArgs := []any{"", "", "", now, nil, "", 0, false, frames, heads}
 	var id int64
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, insertQuoteSQL,
-			q.ID, q.ClientID, q.PickupAddress, q.DeliveryAddress, q.CategoryID, q.Description,
-			obs, q.VehicleTypeID, q.EstimatedWeight, q.EstimatedSize, q.ClientPrice, q.PaymentMethod,
-			q.Status, q.PickupLatitude, q.PickupLongitude, q.DeliveryLatitude, q.DeliveryLongitude,
-			q.AutoAcceptLowest, q.AutoAcceptAt, q.Version, q.CreatedAt, q.ExpiresAt, q.HistoryID); err != nil {
-			return fmt.Errorf("insert quote: %w", err)
-		}
-		if _, err := tx.Exec(ctx, insertHistorySQL, uuid.New(), q.HistoryID, store.HistoryQuoteCreated,
-			"Cotización creada por el cliente", q.ClientID, now); err != nil {
-			return fmt.Errorf("insert history: %w", err)
-		}
-		if err := tx.QueryRow(ctx, insertOutboxSQL, "", "", "", now, nil, "", 0, false, frames, heads).Scan(&id); err != nil {
-			return fmt.Errorf("insert outbox: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return uuid.Nil, err
+	if w.tx == txPipelined {
+		// One round trip: the statements up to the batch's Sync run as one
+		// implicit transaction (all or none).
+		b := &pgx.Batch{}
+		b.Queue(insertQuoteSQL, quoteArgs...)
+		b.Queue(insertHistorySQL, historyArgs...)
+		b.Queue(insertOutboxSQL, outboxArgs...).QueryRow(func(row pgx.Row) error { return row.Scan(&id) })
+		err = w.pool.SendBatch(ctx, b).Close()
+	} else {
+		err = pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, insertQuoteSQL, quoteArgs...); err != nil {
+				return fmt.Errorf("insert quote: %w", err)
+			}
+			if _, err := tx.Exec(ctx, insertHistorySQL, historyArgs...); err != nil {
+				return fmt.Errorf("insert history: %w", err)
+			}
+			if err := tx.QueryRow(ctx, insertOutboxSQL, outboxArgs...).Scan(&id); err != nil {
+				return fmt.Errorf("insert outbox: %w", err)
+			}
+			return nil
+		})
 	}
-	if m != nil {
-		m.queue(id)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("write quote rows: %w", err)
+	}
+	if w.m != nil {
+		w.m.queue(id)
 		return q.ID, nil
 	}
-	if _, err := pool.Exec(ctx, markSQL, now, []int64{id}); err != nil {
+	if _, err := w.pool.Exec(ctx, markSQL, now, []int64{id}); err != nil {
 		return uuid.Nil, fmt.Errorf("mark published: %w", err)
 	}
 	return q.ID, nil

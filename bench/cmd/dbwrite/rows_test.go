@@ -138,20 +138,22 @@ func TestReferenceRowsAreWebs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := writeQuote(ctx, pool, nil, shapes[7])
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := sizesOf(t, pool, id)
-	t.Logf("web: %+v\nreference: %+v", webRows, ref)
-	within(t, "outbox frames", ref.frames, webRows.frames, 0.03)
-	within(t, "outbox frames as stored (compressed)", ref.framesStored, webRows.framesStored, 0.03)
-	within(t, "outbox heads", ref.heads, webRows.heads, 0.03)
-	within(t, "quote row", ref.quote, webRows.quote, 0.03)
-	within(t, "history row", ref.history, webRows.history, 0.03)
-	var published bool
-	if err := pool.QueryRow(ctx, `SELECT published_at IS NOT NULL FROM outbox_events WHERE heads LIKE 'quote:' || $1::text || ' %'`, id).Scan(&published); err != nil || !published {
-		t.Errorf("the reference's row not marked published (%v)", err)
+	for _, tx := range []string{txPipelined, txStatements} {
+		id, err := writer{pool: pool, tx: tx}.writeQuote(ctx, shapes[7])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := sizesOf(t, pool, id)
+		t.Logf("web: %+v\nreference (-tx %s): %+v", webRows, tx, ref)
+		within(t, "outbox frames", ref.frames, webRows.frames, 0.03)
+		within(t, "outbox frames as stored (compressed)", ref.framesStored, webRows.framesStored, 0.03)
+		within(t, "outbox heads", ref.heads, webRows.heads, 0.03)
+		within(t, "quote row", ref.quote, webRows.quote, 0.03)
+		within(t, "history row", ref.history, webRows.history, 0.03)
+		var published bool
+		if err := pool.QueryRow(ctx, `SELECT published_at IS NOT NULL FROM outbox_events WHERE heads LIKE 'quote:' || $1::text || ' %'`, id).Scan(&published); err != nil || !published {
+			t.Errorf("-tx %s: the reference's row not marked published (%v)", tx, err)
+		}
 	}
 
 	// The old payload is what this test is for: its frames compress to far less.
@@ -160,7 +162,7 @@ func TestReferenceRowsAreWebs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oid, err := writeQuote(ctx, pool, nil, old[7])
+	oid, err := writer{pool: pool, tx: txPipelined}.writeQuote(ctx, old[7])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,5 +182,35 @@ func TestTemplateFill(t *testing.T) {
 	}
 	if got := newTemplate("no holes").fill(&vals); got != "no holes" {
 		t.Fatalf("fill without holes = %q", got)
+	}
+}
+
+// TestWriteIsOneTransaction: when the last insert fails (a NUL byte in the
+// heads, which PostgreSQL's text refuses), the quote and history inserts
+// before it are undone, in both transaction shapes.
+func TestWriteIsOneTransaction(t *testing.T) {
+	_, pool := newDB(t)
+	ctx := context.Background()
+	shapes, err := benchShapes(ctx, config{c: 1, users: 1, userPrefix: "bench_dbwrt", payload: payloadRendered}, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := *shapes[0]
+	bad.heads = newTemplate("quote:x 1 new_quotes\x00\n")
+	for _, tx := range []string{txPipelined, txStatements} {
+		if _, err := (writer{pool: pool, tx: tx}).writeQuote(ctx, &bad); err == nil {
+			t.Fatalf("-tx %s: a NUL byte in heads was written", tx)
+		}
+		var quotes, history, outbox int
+		if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM delivery_quotes), (SELECT count(*) FROM delivery_history),
+			(SELECT count(*) FROM outbox_events)`).Scan(&quotes, &history, &outbox); err != nil {
+			t.Fatal(err)
+		}
+		if quotes+history+outbox != 0 {
+			t.Errorf("-tx %s: a failed write left %d quotes, %d history rows, %d outbox rows", tx, quotes, history, outbox)
+		}
+	}
+	if _, err := (writer{pool: pool, tx: txPipelined}).writeQuote(ctx, shapes[0]); err != nil {
+		t.Fatalf("the connection after a failed batch: %v", err)
 	}
 }

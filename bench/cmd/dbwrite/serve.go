@@ -36,7 +36,7 @@ import (
 // names, which is all the load tool's quote scenario reads from it.
 type server struct {
 	pool     *pgxpool.Pool
-	m        *marker // nil: each transaction marks its row
+	w        writer
 	payload  string
 	cats     map[uuid.UUID]store.Category
 	catsJSON []byte
@@ -53,7 +53,8 @@ const maxShapes = 10_000
 
 const quotesPath = "/deliveries/api/quotes/"
 
-func newServer(ctx context.Context, pool *pgxpool.Pool, m *marker, payload string, log *slog.Logger) (*server, error) {
+func newServer(ctx context.Context, w writer, payload string, log *slog.Logger) (*server, error) {
+	pool := w.pool
 	cats, err := activeCategories(ctx, pool)
 	if err != nil {
 		return nil, err
@@ -70,7 +71,7 @@ func newServer(ctx context.Context, pool *pgxpool.Pool, m *marker, payload strin
 	if err != nil {
 		return nil, err
 	}
-	return &server{pool: pool, m: m, payload: payload, cats: catalog(cats), catsJSON: j, log: log}, nil
+	return &server{pool: pool, w: w, payload: payload, cats: catalog(cats), catsJSON: j, log: log}, nil
 }
 
 func catalog(cats []store.Category) map[uuid.UUID]store.Category {
@@ -122,7 +123,7 @@ func (s *server) createQuote(w http.ResponseWriter, r *http.Request) {
 	}
 	var id uuid.UUID
 	if err == nil {
-		id, err = writeQuote(r.Context(), s.pool, s.m, sh)
+		id, err = s.w.writeQuote(r.Context(), sh)
 	}
 	if err != nil {
 		if s.failed.Add(1) <= 5 {
@@ -199,12 +200,12 @@ func tokenClient(header string) (client, bool) {
 func serve(ctx context.Context, cfg config, pool *pgxpool.Pool, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, cfg.serveFor)
 	defer cancel()
-	var m *marker
+	w := writer{pool: pool, tx: cfg.tx}
 	if cfg.marks == "batched" {
-		m = newMarker(pool)
-		go m.run(context.WithoutCancel(ctx))
+		w.m = newMarker(pool)
+		go w.m.run(context.WithoutCancel(ctx))
 	}
-	s, err := newServer(ctx, pool, m, cfg.payload, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	s, err := newServer(ctx, w, cfg.payload, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	if err != nil {
 		return err
 	}
@@ -213,7 +214,7 @@ func serve(ctx context.Context, cfg config, pool *pgxpool.Pool, out io.Writer) e
 		return fmt.Errorf("listen on %s: %w", cfg.serve, err)
 	}
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
-	fmt.Fprintf(out, "serving POST %s at http://%s (conns=%d marks=%s payload=%s) for %s\n", quotesPath, ln.Addr(), cfg.conns, cfg.marks, cfg.payload, cfg.serveFor)
+	fmt.Fprintf(out, "serving POST %s at http://%s (conns=%d marks=%s tx=%s payload=%s) for %s\n", quotesPath, ln.Addr(), cfg.conns, cfg.marks, cfg.tx, cfg.payload, cfg.serveFor)
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
@@ -228,8 +229,8 @@ func serve(ctx context.Context, cfg config, pool *pgxpool.Pool, out io.Writer) e
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
-	if m != nil {
-		if err := m.stop(); err != nil {
+	if w.m != nil {
+		if err := w.m.stop(); err != nil {
 			return err
 		}
 	}

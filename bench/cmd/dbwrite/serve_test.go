@@ -58,7 +58,7 @@ func TestBareServer(t *testing.T) {
 	ctx := context.Background()
 	m := newMarker(pool)
 	go m.run(ctx)
-	s, err := newServer(ctx, pool, m, payloadRendered, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := newServer(ctx, writer{pool: pool, m: m, tx: txPipelined}, payloadRendered, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestBareServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := writeQuote(ctx, pool, nil, shapes[0])
+	ref, err := writer{pool: pool, tx: txPipelined}.writeQuote(ctx, shapes[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.users != 64 || cfg.conns != 64 || cfg.payload != payloadRendered || cfg.marks != "batched" || cfg.serve != "" {
+	if cfg.users != 64 || cfg.conns != 64 || cfg.payload != payloadRendered || cfg.marks != "batched" || cfg.tx != txPipelined || cfg.serve != "" {
 		t.Errorf("defaults: %+v", cfg)
 	}
 	if cfg, err = parseFlags([]string{db, "-c", "300"}); err != nil || cfg.users != 200 {
@@ -176,7 +176,7 @@ func TestFlags(t *testing.T) {
 	}
 	for _, bad := range [][]string{
 		{db, "-c", "0"}, {db, "-c", "2000"}, {db, "-users", "-1"}, {db, "-conns", "5000"},
-		{db, "-duration", "0s"}, {db, "-duration", "2h"}, {db, "-marks", "some"}, {db, "-payload", "zeros"},
+		{db, "-duration", "0s"}, {db, "-duration", "2h"}, {db, "-marks", "some"}, {db, "-payload", "zeros"}, {db, "-tx", "none"},
 		{db, "-max-ops", "0"}, {db, "-user-prefix", ""}, {db, "-serve-for", "0s"},
 		{db, "-serve", "10.0.0.1:80"}, {db, "-serve", "example.com:80"}, {"-db", "postgres://postgres@10.1.2.3:5432/x"},
 		{"-db", ""}, {db, "stray"},

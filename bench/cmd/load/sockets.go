@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"sync"
 	"sync/atomic"
@@ -37,11 +38,12 @@ const keepReceipts = 32
 
 func (s *sock) read() {
 	for {
-		_, msg, err := s.c.ReadMessage()
+		bp, err := readFrame(s.c)
 		if err != nil {
 			return
 		}
 		at := time.Now()
+		msg := *bp
 		id, ok := quoteCreatedID(msg)
 		if !ok {
 			switch {
@@ -50,6 +52,9 @@ func (s *sock) read() {
 			case bytes.HasPrefix(msg, errorPrefix):
 				s.errs.Add(1)
 			}
+		}
+		frameBufs.Put(bp)
+		if !ok {
 			continue
 		}
 		s.mu.Lock()
@@ -61,6 +66,42 @@ func (s *sock) read() {
 		s.mu.Unlock()
 	}
 }
+
+// frameBufs holds the buffers frames are read into: one per frame being
+// read, not one per socket, and none allocated per frame (ReadMessage's
+// io.ReadAll allocates and grows one for every frame).
+var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// readFrame reads the next data message of c into a pooled buffer (give it
+// back with frameBufs.Put once done with the bytes).
+func readFrame(c *websocket.Conn) (*[]byte, error) {
+	_, r, err := c.NextReader()
+	if err != nil {
+		return nil, err
+	}
+	bp := frameBufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			*bp = b
+			return bp, nil
+		}
+		if err != nil {
+			*bp = b[:0]
+			frameBufs.Put(bp)
+			return nil, err
+		}
+	}
+}
+
+// wsReadBuffer is the read buffer of the tool's sockets: a whole
+// quote_created frame (about 1–2 KB) comes in with one read syscall.
+const wsReadBuffer = 4096
 
 var (
 	createdPrefix = []byte(`{"type":"quote_created","data":{"id":"`)
@@ -131,7 +172,7 @@ func (b *bench) dial(ctx context.Context, path, token string) (*websocket.Conn, 
 // dialTo is dial to the socket base URL base.
 func (b *bench) dialTo(ctx context.Context, base, path, token string) (*websocket.Conn, error) {
 	d := websocket.Dialer{HandshakeTimeout: 15 * time.Second, Subprotocols: []string{token},
-		ReadBufferSize: 1024, WriteBufferSize: 1024}
+		ReadBufferSize: wsReadBuffer, WriteBufferSize: 1024}
 	c, res, err := d.DialContext(ctx, base+path, nil)
 	if err != nil {
 		if res != nil {

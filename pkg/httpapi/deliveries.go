@@ -188,8 +188,18 @@ func (a *API) createQuote(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.Market.CreateQuote(c.Request().Context(), CurrentUser(c), marketinput.Quote(b, false))
-	return ok(c, http.StatusCreated, a.quoteJSON(v, CurrentUser(c).UserID), err)
+	u := CurrentUser(c)
+	v, own, err := a.Market.CreateQuoteRendered(c.Request().Context(), u, marketinput.Quote(b, false))
+	if err != nil {
+		return err
+	}
+	// The answer is the quote as its client sees it: the bytes its frames
+	// carry, unless the answer would count nearby_drivers anew (the count
+	// failed with the frames) or be indented (?pretty, debug).
+	if own != nil && !a.countsNearby(v, u.UserID) && c.Request().URL.RawQuery == "" && !c.Echo().Debug {
+		return c.JSONBlob(http.StatusCreated, append(own, '\n')) // what c.JSON's encoder writes
+	}
+	return c.JSON(http.StatusCreated, a.quoteJSON(v, u.UserID))
 }
 
 func (a *API) updateQuote(partial bool) echo.HandlerFunc {
@@ -320,6 +330,14 @@ func (a *API) quotesJSON(qs []store.Quote, viewer view.Viewer) []*view.Quote {
 	}
 	a.fillNearby(viewer, own...)
 	return view.Quotes(qs, viewer)
+}
+
+// countsNearby: rendering q for viewer would count its nearby_drivers
+// (fillNearby, then nearby.Counter.Fill: a pending quote of the viewer's with
+// a pickup, not counted yet).
+func (a *API) countsNearby(q *store.Quote, viewer view.Viewer) bool {
+	return a.Market.Nearby != nil && viewer != "" && q.ClientID == viewer && q.NearbyDrivers == nil &&
+		q.PickupLatitude != nil && q.PickupLongitude != nil
 }
 
 // fillNearby counts nearby_drivers (place.md §5) of the viewer's own quotes

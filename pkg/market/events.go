@@ -36,23 +36,27 @@ type about struct {
 var bumpVersion = gorm.Expr("version + 1")
 
 // frames renders each event type for each audience, types first (docs/realtime.md:
-// "events, in order → groups"). Each viewer's data is rendered once, and each
-// type's frame once per viewer: audiences with the same viewer (a quote's own
-// group and its client's) share the frame's bytes.
+// "events, in order → groups"). Each viewer's data is rendered and encoded
+// once (a render may return json.RawMessage: used as it is), and each type's
+// frame built once per viewer around those bytes: audiences with the same
+// viewer (a quote's own group and its client's) share the frame's bytes.
 func frames(types []string, auds []audience, ab about, render func(viewer view.Viewer) any) ([]realtime.Message, error) {
-	data := map[view.Viewer]any{}
+	data := make(map[view.Viewer][]byte, 2)
 	out := make([]realtime.Message, 0, len(types)*len(auds))
 	for _, t := range types {
-		frame := map[view.Viewer][]byte{}
+		frame := make(map[view.Viewer][]byte, 2)
 		for _, a := range auds {
 			b, ok := frame[a.viewer]
 			if !ok {
 				d, ok := data[a.viewer]
 				if !ok {
-					d = render(a.viewer)
+					var err error
+					if d, err = renderJSON(render(a.viewer)); err != nil {
+						return nil, fmt.Errorf("render %s for %s: %w", t, a.group, err)
+					}
 					data[a.viewer] = d
 				}
-				m, err := realtime.NewMessage(a.group, t, d)
+				m, err := realtime.NewMessageData(a.group, t, d)
 				if err != nil {
 					return nil, err
 				}
@@ -63,6 +67,14 @@ func frames(types []string, auds []audience, ab about, render func(viewer view.V
 		}
 	}
 	return out, nil
+}
+
+// renderJSON encodes v (a json.RawMessage is already encoded).
+func renderJSON(v any) ([]byte, error) {
+	if raw, ok := v.(json.RawMessage); ok {
+		return raw, nil
+	}
+	return json.Marshal(v)
 }
 
 // Audiences of a quote's events, in the order docs/realtime.md lists them.
@@ -77,8 +89,13 @@ func quoteUser(q *store.Quote) audience {
 // quoteFrames renders q's frames at q.Version; final: the quote is gone. Its
 // frames to new_quotes carry q's pickup mark (realtime.Message.Pickup).
 func quoteFrames(q *store.Quote, final bool, types []string, auds ...audience) ([]realtime.Message, error) {
+	return quoteFramesWith(q, final, types, func(v view.Viewer) any { return view.NewQuote(q, v) }, auds...)
+}
+
+// quoteFramesWith is quoteFrames with q's data rendered for a viewer by render.
+func quoteFramesWith(q *store.Quote, final bool, types []string, render func(view.Viewer) any, auds ...audience) ([]realtime.Message, error) {
 	ab := about{realtime.ResourceQuote(q.ID.String()), q.Version, final}
-	msgs, err := frames(types, auds, ab, func(v view.Viewer) any { return view.NewQuote(q, v) })
+	msgs, err := frames(types, auds, ab, render)
 	if err != nil || q.PickupLatitude == nil || q.PickupLongitude == nil {
 		return msgs, err
 	}

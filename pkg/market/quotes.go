@@ -2,6 +2,7 @@ package market
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"hermez/pkg/geo"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
+	"hermez/pkg/view"
 )
 
 // Messages of the quote rules.
@@ -206,16 +208,27 @@ func tolerateClient(sent, caller string) error {
 }
 
 // CreateQuote creates a pending quote for the caller (history quote_created,
-// event quote_created). Its reads (the client with a vehicle, references the
+// event quote_created); see CreateQuoteRendered.
+func (s *Service) CreateQuote(ctx context.Context, caller *store.User, in QuoteInput) (*store.Quote, error) {
+	q, _, err := s.CreateQuoteRendered(ctx, caller, in)
+	return q, err
+}
+
+// CreateQuoteRendered is CreateQuote that also returns the new quote's JSON as
+// its client sees it (view.NewQuote for the caller): the data of the frames
+// to the client's groups, encoded once for them and for the answer. Its reads (the client with a vehicle, references the
 // catalog does not hold) come first, then its three rows (the quote, its
 // history row, the frames' outbox row) are written as one batch: one round
 // trip on PostgreSQL (realtime.ChangeBatch).
-func (s *Service) CreateQuote(ctx context.Context, caller *store.User, in QuoteInput) (*store.Quote, error) {
+func (s *Service) CreateQuoteRendered(ctx context.Context, caller *store.User, in QuoteInput) (*store.Quote, []byte, error) {
 	if err := tolerateClient(in.ClientID, caller.UserID); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	nearby := s.countNearbyNew(ctx, caller, in)
-	var q *store.Quote
+	var (
+		q   *store.Quote
+		own []byte
+	)
 	err := s.batchWithRefs(ctx, func(db *gorm.DB, b *store.Batch) ([]realtime.Message, error) {
 		now := s.Store.Now()
 		nq := store.Quote{ID: uuid.New(), Version: 1, ClientID: caller.UserID, Observations: store.StringList{}, PaymentMethod: "efectivo",
@@ -237,12 +250,21 @@ func (s *Service) CreateQuote(ctx context.Context, caller *store.User, in QuoteI
 		if hasPickup(q) {
 			q.NearbyDrivers = nearby // rendered in its client's frames and the answer
 		}
-		return quoteFrames(q, false, []string{realtime.QuoteCreated}, quoteNew(), quoteOwn(q), quoteUser(q))
+		if own, err = json.Marshal(view.NewQuote(q, q.ClientID)); err != nil {
+			return nil, fmt.Errorf("render quote: %w", err)
+		}
+		render := func(v view.Viewer) any {
+			if v == q.ClientID {
+				return json.RawMessage(own)
+			}
+			return view.NewQuote(q, v)
+		}
+		return quoteFramesWith(q, false, []string{realtime.QuoteCreated}, render, quoteNew(), quoteOwn(q), quoteUser(q))
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return q, nil
+	return q, own, nil
 }
 
 // batchWithRefs is changeWithRefs for a change written as one batch

@@ -133,6 +133,33 @@ func NewMessage(group, eventType string, data any) (Message, error) {
 	return Message{Group: group, Type: eventType, Payload: b}, nil
 }
 
+// NewMessageData is NewMessage for data already rendered as JSON (a JSON
+// text, as json.Marshal returns it): the same bytes, built around data
+// instead of encoding it again.
+func NewMessageData(group, eventType string, data []byte) (Message, error) {
+	if !plainJSONString(eventType) {
+		return NewMessage(group, eventType, json.RawMessage(data))
+	}
+	b := make([]byte, 0, len(eventType)+len(data)+20)
+	b = append(b, `{"type":"`...)
+	b = append(b, eventType...)
+	b = append(b, `","data":`...)
+	b = append(b, data...)
+	b = append(b, '}')
+	return Message{Group: group, Type: eventType, Payload: b}, nil
+}
+
+// plainJSONString: s encodes as JSON (HTML-escaped, as encoding/json does)
+// between quotes unchanged.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
 // RawMessage wraps an already rendered frame.
 func RawMessage(group, eventType string, payload []byte) Message {
 	return Message{Group: group, Type: eventType, Payload: payload}

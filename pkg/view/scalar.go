@@ -20,7 +20,26 @@ type Decimal decimal.Decimal
 
 // MarshalJSON implements json.Marshaler.
 func (d Decimal) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + decimal.Decimal(d).StringFixed(2) + `"`), nil
+	v := decimal.Decimal(d)
+	// Fast path (the usual case: a price or weight of a few digits, two places
+	// or fewer): the coefficient as an int64 scaled to cents, no rounding and
+	// no big.Int arithmetic; the same text StringFixed(2) gives.
+	if e := v.Exponent(); e >= -2 && e <= 6 && v.NumDigits()+int(e)+2 <= 18 {
+		cents := v.CoefficientInt64()
+		for range e + 2 {
+			cents *= 10
+		}
+		b := make([]byte, 0, 24)
+		b = append(b, '"')
+		if cents < 0 {
+			b = append(b, '-')
+			cents = -cents
+		}
+		b = strconv.AppendInt(b, cents/100, 10)
+		b = append(b, '.', byte('0'+cents%100/10), byte('0'+cents%10), '"')
+		return b, nil
+	}
+	return []byte(`"` + v.StringFixed(2) + `"`), nil
 }
 
 // Time renders as TimeFormat in UTC.
@@ -28,7 +47,10 @@ type Time time.Time
 
 // MarshalJSON implements json.Marshaler.
 func (t Time) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + time.Time(t).UTC().Format(TimeFormat) + `"`), nil
+	b := make([]byte, 0, len(TimeFormat)+8)
+	b = append(b, '"')
+	b = time.Time(t).UTC().AppendFormat(b, TimeFormat)
+	return append(b, '"'), nil
 }
 
 func timePtr(t *time.Time) *Time {

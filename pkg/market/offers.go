@@ -106,18 +106,22 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 	var o *store.Offer
 	err = s.change(ctx, func(tx *gorm.DB) ([]realtime.Message, error) {
 		var ts store.TypeSet
-		q, err := s.lockLoadQuote(tx, &ts, quoteID)
+		// One statement: the quote locked, with its client, and the
+		// driver's current vehicle read fresh (see driverWith).
+		lq, found, err := store.LockQuote(tx, true, caller.UserID, "q.id = ?", quoteID)
 		if err != nil {
 			return nil, err
 		}
+		if !found {
+			return nil, apperr.NotFoundErr()
+		}
+		q := lq.Quote
+		ts.Quote(q)
 		now := s.Store.Now()
 		if err := checkOfferOn(q, caller.UserID, now); err != nil {
 			return nil, err
 		}
-		driver, err := callerWithVehicle(tx, &ts, caller)
-		if err != nil {
-			return nil, err
-		}
+		driver := driverWith(&ts, caller, lq.Vehicle)
 		var (
 			eventType   = realtime.OfferMade
 			description = "Nueva oferta creada por domiciliario"
@@ -250,18 +254,32 @@ func (s *Service) GetOffer(ctx context.Context, caller *store.User, id uuid.UUID
 // offers' vehicle types are added to ts, not filled. row is the caller's row
 // authentication loaded (nil: none; see lockLoadQuoteFor).
 func (s *Service) lockOfferForClient(tx *gorm.DB, ts *store.TypeSet, caller string, row *store.User, id uuid.UUID, all bool) (o *store.Offer, others []store.Offer, err error) {
-	q, err := s.lockLoadQuoteFor(tx, ts, row, "delivery_quotes.id = (SELECT quote_id FROM delivery_offers WHERE id = ?)", id)
+	// When the caller has no current vehicle, their quote's client renders
+	// from the row authentication loaded, as a new quote's does
+	// (quoteClient): the quote is read without its client's joins.
+	readClient := row == nil || row.CurrentVehicleID != nil
+	lq, found, err := store.LockQuote(tx, readClient, "", "q.id = (SELECT quote_id FROM delivery_offers WHERE id = ?)", id)
 	if err != nil {
 		return nil, nil, err
 	}
-	// Read under the lock: a concurrent accept may have removed it.
-	var os []store.Offer
-	load := store.JoinOffersNoQuote(tx).Where("delivery_offers.quote_id = ?", q.ID)
-	if !all {
-		load = load.Where("delivery_offers.id = ?", id)
+	if !found {
+		return nil, nil, apperr.NotFoundErr()
 	}
-	if err := load.Order("delivery_offers.created_at").Order("delivery_offers.id").Find(&os).Error; err != nil {
-		return nil, nil, fmt.Errorf("load offers of quote %s: %w", q.ID, err)
+	q := lq.Quote
+	if !readClient && q.ClientID == row.UserID {
+		u := *row
+		u.CurrentVehicle = nil
+		q.Client = &u
+	}
+	ts.Quote(q)
+	// Read under the lock: a concurrent accept may have removed it.
+	var only *uuid.UUID
+	if !all {
+		only = &id
+	}
+	os, err := store.QuoteOffers(tx, q.ID, only)
+	if err != nil {
+		return nil, nil, err
 	}
 	for i := range os {
 		os[i].Quote = q

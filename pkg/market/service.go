@@ -144,38 +144,16 @@ func loadQuote(tx *gorm.DB, id uuid.UUID) (*store.Quote, error) {
 // needs in one statement, except the vehicle-type categories: its types are
 // added to ts (404 when absent).
 func (s *Service) lockLoadQuote(tx *gorm.DB, ts *store.TypeSet, id uuid.UUID) (*store.Quote, error) {
-	return s.lockLoadQuoteWhere(tx, ts, "delivery_quotes.id = ?", id)
-}
-
-func (s *Service) lockLoadQuoteWhere(tx *gorm.DB, ts *store.TypeSet, cond string, args ...any) (*store.Quote, error) {
-	return s.lockLoadQuoteFor(tx, ts, nil, cond, args...)
-}
-
-// lockLoadQuoteFor is lockLoadQuoteWhere for a caller whose row
-// authentication loaded is caller (nil: none). When the quote is the
-// caller's and the caller has no current vehicle, its client renders from
-// that row, as a new quote's does (quoteClient): the quote is read without
-// its client's three joins, the widest part of the accept's first statement
-// (issue 23). Anyone else's quote is read whole.
-func (s *Service) lockLoadQuoteFor(tx *gorm.DB, ts *store.TypeSet, caller *store.User, cond string, args ...any) (*store.Quote, error) {
-	join := store.JoinQuotes
-	if caller != nil && caller.CurrentVehicleID == nil {
-		join = store.JoinQuotesNoClient
-	}
-	qs, err := loadQuotesJoined(tx, ts, join, func(d *gorm.DB) *gorm.DB { return s.lockOf(d, "delivery_quotes").Where(cond, args...) })
+	qs, err := loadQuotesJoined(tx, ts, store.JoinQuotes, func(d *gorm.DB) *gorm.DB {
+		return s.lockOf(d, "delivery_quotes").Where("delivery_quotes.id = ?", id)
+	})
 	if err != nil {
 		return nil, err
 	}
 	if len(qs) == 0 {
 		return nil, apperr.NotFoundErr()
 	}
-	q := &qs[0]
-	if q.Client == nil && caller != nil && q.ClientID == caller.UserID {
-		u := *caller
-		u.CurrentVehicle = nil
-		q.Client = &u
-	}
-	return q, nil
+	return &qs[0], nil
 }
 
 // loadOffers loads offers matching the query (columns named with their table)
@@ -271,26 +249,20 @@ func loadUser(tx *gorm.DB, ts *store.TypeSet, userID string) (*store.User, error
 	return &u, nil
 }
 
-// callerWithVehicle is the caller's row as an offer renders its driver: the
-// row authentication loaded (as quoteClient), with its current vehicle and
-// that vehicle's type read fresh in one statement (the offer stores the
-// vehicle: it must be the current one now, not as the row said up to
-// auth.DefaultUserTTL ago). It reads the vehicle alone instead of the user
-// again with both joined (issue 23).
-func callerWithVehicle(tx *gorm.DB, ts *store.TypeSet, caller *store.User) (*store.User, error) {
-	var vs []store.Vehicle
-	err := store.JoinVehicles(tx).Where("vehicles.vehicle_id = (SELECT current_vehicle_id FROM users WHERE userid = ?)", caller.UserID).
-		Find(&vs).Error
-	if err != nil {
-		return nil, fmt.Errorf("load current vehicle of %s: %w", caller.UserID, err)
-	}
+// driverWith is the caller's row as an offer renders its driver: the row
+// authentication loaded (as quoteClient), with its current vehicle v (and
+// that vehicle's type) as store.LockQuote read it in the offer's first
+// statement (the offer stores the vehicle: it must be the current one now,
+// not as the row said up to auth.DefaultUserTTL ago); nil v: none. The
+// type's categories are added to ts.
+func driverWith(ts *store.TypeSet, caller *store.User, v *store.Vehicle) *store.User {
 	u := *caller
 	u.CurrentVehicle, u.CurrentVehicleID = nil, nil
-	if len(vs) > 0 {
-		u.CurrentVehicle, u.CurrentVehicleID = &vs[0], &vs[0].VehicleID
+	if v != nil {
+		u.CurrentVehicle, u.CurrentVehicleID = v, &v.VehicleID
 		ts.User(&u)
 	}
-	return &u, nil
+	return &u
 }
 
 // history appends one history row; at is strictly after the previous row of

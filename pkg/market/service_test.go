@@ -597,3 +597,61 @@ func TestServiceCategoriesStaffOnly(t *testing.T) {
 	}
 	w.refused("get a deleted category", apperr.NotFound, "", fn(func() (*store.Category, error) { return w.svc.GetCategory(w.ctx, c.ID) }))
 }
+
+// An offer renders its driver's and its quote's client's current vehicles as
+// the database has them when the offer locks the quote (one statement), not
+// as the caller's row (authentication's, possibly older) says: a driver whose
+// row names no vehicle, or an older one, offers with the current one, and
+// the client's vehicle chosen after their row was read shows in the offer's
+// quote.
+func TestServiceOfferReadsVehiclesFresh(t *testing.T) {
+	t.Parallel()
+	w := newSvcWorld(t, market.Config{})
+	var moto store.VehicleType
+	if err := w.st.DB.Where("name = ?", "Moto").Take(&moto).Error; err != nil {
+		t.Fatal(err)
+	}
+	current := func(owner *store.User, plate string) *store.Vehicle {
+		v := &store.Vehicle{VehicleID: uuid.New(), UserID: owner.UserID, TypeID: moto.ID, Brand: "Yamaha", Model: "NMAX", Year: 2022,
+			LicensePlate: plate, VIN: "vin" + plate, DriverLicenseStatus: "pending", RegistrationCardStatus: "pending",
+			InsurancePolicyStatus: "pending", CriminalRecordStatus: "pending", IsVerified: true, CreatedAt: w.clock.Now(), UpdatedAt: w.clock.Now()}
+		if err := w.st.DB.Create(v).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := w.st.DB.Model(&store.User{}).Where("userid = ?", owner.UserID).Update("current_vehicle_id", v.VehicleID).Error; err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	q := w.quote()
+	v1 := current(w.driver, "FRS111") // w.driver still names none
+	cv := current(w.client, "FRS999")
+	check := func(name string, o *store.Offer, want *store.Vehicle) {
+		t.Helper()
+		if o.VehicleID == nil || *o.VehicleID != want.VehicleID || o.Vehicle == nil || o.Vehicle.VehicleID != want.VehicleID {
+			t.Errorf("%s: offer's vehicle %v, want %s", name, o.VehicleID, want.VehicleID)
+		}
+		if d := o.DeliveryPerson; d == nil || d.CurrentVehicle == nil || d.CurrentVehicle.VehicleID != want.VehicleID || d.CurrentVehicle.Type == nil {
+			t.Errorf("%s: driver's current vehicle %+v, want %s with its type", name, d, want.VehicleID)
+		}
+		if c := o.Quote.Client; c == nil || c.CurrentVehicle == nil || c.CurrentVehicle.VehicleID != cv.VehicleID {
+			t.Errorf("%s: the quote's client renders %+v, want current vehicle %s", name, c, cv.VehicleID)
+		}
+	}
+	o, created, err := w.svc.MakeOffer(w.ctx, w.driver, q.ID, price(8000))
+	if err != nil || !created {
+		t.Fatalf("offer: %v (created %v)", err, created)
+	}
+	check("a row naming no vehicle", o, v1)
+	stale := *w.driver
+	stale.CurrentVehicleID = &v1.VehicleID
+	v2 := current(w.driver, "FRS222")
+	if o, _, err = w.svc.MakeOffer(w.ctx, &stale, w.quote().ID, price(7500)); err != nil {
+		t.Fatal(err)
+	}
+	check("a row naming an older vehicle", o, v2)
+	var stored store.Offer
+	if err := w.st.DB.Take(&stored, "id = ?", o.ID).Error; err != nil || stored.VehicleID == nil || *stored.VehicleID != v2.VehicleID {
+		t.Errorf("stored offer's vehicle: %v (%v), want %s", stored.VehicleID, err, v2.VehicleID)
+	}
+}

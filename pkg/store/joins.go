@@ -34,10 +34,6 @@ func JoinQuotes(tx *gorm.DB) *gorm.DB {
 	return joinUser(tx, "Client").Joins("Category").Joins("VehicleType")
 }
 
-// JoinQuotesNoClient is JoinQuotes without the client, for a quote whose
-// client the caller renders from a row it already holds.
-func JoinQuotesNoClient(tx *gorm.DB) *gorm.DB { return tx.Joins("Category").Joins("VehicleType") }
-
 // JoinOffers joins what NewOffer renders, the quote included (querying delivery_offers).
 func JoinOffers(tx *gorm.DB) *gorm.DB {
 	tx = joinUser(tx, "DeliveryPerson").Joins("Vehicle").Joins("Vehicle.Type")

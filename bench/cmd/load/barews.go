@@ -145,6 +145,9 @@ func (s *bareWS) Dispatch(msg realtime.Message) {
 	conns := s.sockets()
 	s.writeAll(conns, pm)
 	took := time.Since(at)
+	if len(conns) == 0 {
+		return // a bare server of a scenario not running now
+	}
 	s.log.Info("fan-out", "group", msg.Group, "resource", msg.Resource, "sockets", len(conns),
 		"took_ms", float64(took.Microseconds())/1000, "writers", s.writers, "bytes", len(msg.Payload))
 	if s.fannedOut != nil {

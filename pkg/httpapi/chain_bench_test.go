@@ -36,6 +36,10 @@ func chainWeb(b *testing.B, throttlesOff bool) (http.Handler, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The loops web runs beside HTTP, as in production: among them the
+	// outbox's batched published marks (without them every write would mark
+	// its own frames with an UPDATE of its own, which web does not do).
+	b.Cleanup(app.StartBackground(ctx, w.Background...))
 	return w.Handler, j.Token(b, "user_chain")
 }
 
@@ -103,7 +107,8 @@ func BenchmarkChain(b *testing.B) {
 // Echo stack of web, as BenchmarkChain, with the body the load tool's quote
 // scenario sends: authentication, validation, the transaction (the quote, its
 // history row, the outbox row of its three frames), the publish after commit
-// (to a recorder) and the answer. On PostgreSQL (TEST_DATABASE_URL) it pays
+// (to a recorder), the answer, and the published marks batched by web's
+// background loop. On PostgreSQL (TEST_DATABASE_URL) it pays
 // the database's round trips too; allocations per request are web's own.
 //
 //	go test -run '^$' -bench BenchmarkChainQuote -benchmem ./pkg/httpapi/

@@ -3,6 +3,7 @@ package realtime
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -67,20 +68,71 @@ func encodeFrames(msgs []Message) (string, error) {
 		if len(m.Payload) == 0 {
 			return "", fmt.Errorf("encode frames: frame %d (%s to %s) has no payload", i, m.Type, m.Group)
 		}
-		head, err := json.Marshal(storedFrame{Group: m.Group, Type: m.Type, Resource: m.Resource, Version: m.Version, Final: m.Final, Pickup: m.Pickup})
-		if err != nil {
-			return "", fmt.Errorf("encode frames: %w", err)
-		}
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.Write(head[:len(head)-1]) // without its closing brace
+		if err := appendFrameHead(&b, m); err != nil {
+			return "", err
+		}
 		b.WriteString(`,"payload":`)
 		b.Write(m.Payload)
 		b.WriteByte('}')
 	}
 	b.WriteByte(']')
 	return b.String(), nil
+}
+
+// appendFrameHead writes m's storedFrame without its payload and closing
+// brace: the bytes json.Marshal writes for it, written directly when every
+// string is plain and the pickup's coordinates print as strconv's 'f'
+// (encoding/json's form between 1e-6 and 1e21), through json.Marshal otherwise.
+func appendFrameHead(b *strings.Builder, m Message) error {
+	p := m.Pickup
+	if !plainJSONString(m.Group) || !plainJSONString(m.Type) || !plainJSONString(m.Resource) ||
+		(p != nil && (!plainFloat(p.Lat) || !plainFloat(p.Lng))) {
+		head, err := json.Marshal(storedFrame{Group: m.Group, Type: m.Type, Resource: m.Resource, Version: m.Version, Final: m.Final, Pickup: m.Pickup})
+		if err != nil {
+			return fmt.Errorf("encode frames: %w", err)
+		}
+		b.Write(head[:len(head)-1])
+		return nil
+	}
+	var num [32]byte
+	b.WriteString(`{"group":"`)
+	b.WriteString(m.Group)
+	b.WriteString(`","type":"`)
+	b.WriteString(m.Type)
+	b.WriteByte('"')
+	if m.Resource != "" {
+		b.WriteString(`,"resource":"`)
+		b.WriteString(m.Resource)
+		b.WriteByte('"')
+	}
+	if m.Version != 0 {
+		b.WriteString(`,"version":`)
+		b.Write(strconv.AppendInt(num[:0], m.Version, 10))
+	}
+	if m.Final {
+		b.WriteString(`,"final":true`)
+	}
+	if p != nil {
+		b.WriteString(`,"pickup":{"lat":`)
+		b.Write(strconv.AppendFloat(num[:0], p.Lat, 'f', -1, 64))
+		b.WriteString(`,"lng":`)
+		b.Write(strconv.AppendFloat(num[:0], p.Lng, 'f', -1, 64))
+		if p.Added {
+			b.WriteString(`,"added":true`)
+		}
+		b.WriteByte('}')
+	}
+	return nil
+}
+
+// plainFloat: encoding/json writes f as strconv's 'f' form (finite, zero or
+// 1e-6 ≤ |f| < 1e21).
+func plainFloat(f float64) bool {
+	a := math.Abs(f)
+	return a == 0 || (a >= 1e-6 && a < 1e21)
 }
 
 // heads renders the Heads column of msgs.

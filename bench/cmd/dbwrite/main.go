@@ -40,6 +40,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -71,6 +72,7 @@ type config struct {
 	tx         string
 	serve      string
 	serveFor   time.Duration
+	cpuProfile string
 }
 
 // webPool is web's DATABASE_MAX_CONNECTIONS default: the bare server's pool.
@@ -90,6 +92,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.payload, "payload", payloadRendered, "outbox frames: rendered (web's bytes for the load tool's body) or repeat (900 × \"x\" as each frame's data, the reference until session 16)")
 	fs.StringVar(&cfg.tx, "tx", txPipelined, "transactions: pipelined (the three inserts in one round trip, an implicit transaction) or statements (BEGIN, each insert, COMMIT: web's five round trips)")
 	fs.StringVar(&cfg.serve, "serve", "", "no run: serve POST /deliveries/api/quotes/ at http://ADDR (loopback), writing each quote's rows as the run does, for -serve-for")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write this process's CPU profile to this file (the run, or the serving)")
 	fs.DurationVar(&cfg.serveFor, "serve-for", 6*time.Hour, "how long -serve serves (ended early by SIGINT/SIGTERM)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -143,6 +146,17 @@ func run(args []string) error {
 	cfg, err := parseFlags(args)
 	if err != nil {
 		return err
+	}
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	pcfg, err := pgxpool.ParseConfig(cfg.dsn)
 	if err != nil {

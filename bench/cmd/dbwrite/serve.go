@@ -45,6 +45,7 @@ type server struct {
 	nShapes  atomic.Int64
 	written  atomic.Int64
 	failed   atomic.Int64
+	dropped  atomic.Int64 // the client went away first (the load tool's end)
 	log      *slog.Logger
 }
 
@@ -124,6 +125,10 @@ func (s *server) createQuote(w http.ResponseWriter, r *http.Request) {
 	var id uuid.UUID
 	if err == nil {
 		id, err = s.w.writeQuote(r.Context(), sh)
+	}
+	if err != nil && r.Context().Err() != nil {
+		s.dropped.Add(1)
+		return
 	}
 	if err != nil {
 		if s.failed.Add(1) <= 5 {
@@ -234,6 +239,6 @@ func serve(ctx context.Context, cfg config, pool *pgxpool.Pool, out io.Writer) e
 			return err
 		}
 	}
-	fmt.Fprintf(out, "served quotes=%d errors=%d\n", s.written.Load(), s.failed.Load())
+	fmt.Fprintf(out, "served quotes=%d errors=%d dropped=%d (the client gone first)\n", s.written.Load(), s.failed.Load(), s.dropped.Load())
 	return nil
 }

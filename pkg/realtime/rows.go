@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -135,33 +136,42 @@ func plainFloat(f float64) bool {
 	return a == 0 || (a >= 1e-6 && a < 1e21)
 }
 
-// heads renders the Heads column of msgs.
+// heads renders the Heads column of msgs. The resources and versions are
+// found by a scan of the few already seen (a change has a handful), not a
+// map, and the lines are written straight into one builder.
 func heads(msgs []Message) string {
-	type head struct {
-		key    string
-		groups []string
-	}
-	var list []head
-	index := map[string]int{}
-	for _, m := range msgs {
+	var (
+		firstsBuf [4]*Message
+		firsts    = firstsBuf[:0] // the first frame of each resource and version, in order
+		size      int
+	)
+	same := func(a, b *Message) bool { return a.Resource == b.Resource && a.Version == b.Version }
+	for i := range msgs {
+		m := &msgs[i]
 		if m.Resource == "" {
 			continue
 		}
-		key := m.Resource + " " + strconv.FormatInt(m.Version, 10)
-		i, ok := index[key]
-		if !ok {
-			i = len(list)
-			index[key] = i
-			list = append(list, head{key: key})
+		size += len(m.Group) + 1
+		if !slices.ContainsFunc(firsts, func(f *Message) bool { return same(f, m) }) {
+			firsts = append(firsts, m)
+			size += len(m.Resource) + 22
 		}
-		list[i].groups = append(list[i].groups, m.Group)
+	}
+	if len(firsts) == 0 {
+		return ""
 	}
 	var b strings.Builder
-	for _, h := range list {
-		b.WriteString(h.key)
-		for _, g := range h.groups {
-			b.WriteByte(' ')
-			b.WriteString(g)
+	b.Grow(size)
+	var num [20]byte
+	for _, f := range firsts {
+		b.WriteString(f.Resource)
+		b.WriteByte(' ')
+		b.Write(strconv.AppendInt(num[:0], f.Version, 10))
+		for i := range msgs {
+			if same(&msgs[i], f) {
+				b.WriteByte(' ')
+				b.WriteString(msgs[i].Group)
+			}
 		}
 		b.WriteByte('\n')
 	}

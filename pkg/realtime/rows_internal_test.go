@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -37,4 +38,53 @@ func TestAppendFrameHeadIsJSONs(t *testing.T) {
 	if err := appendFrameHead(&strings.Builder{}, Message{Group: "g", Pickup: &Pickup{Lat: math.NaN()}}); err == nil {
 		t.Error("a NaN coordinate encoded")
 	}
+}
+
+// heads lists each resource and version once, in the order first seen, with
+// every group of its frames in order; frames without a resource are left out.
+func TestHeadsAsTheMapDid(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	res := []string{"", "quote:1", "quote:2", "offer:9", "delivery:3", "stats:u"}
+	for range 5000 {
+		msgs := make([]Message, r.IntN(20))
+		for i := range msgs {
+			msgs[i] = Message{Group: "g" + strconv.Itoa(r.IntN(6)), Resource: res[r.IntN(len(res))], Version: int64(r.IntN(3))}
+		}
+		if got, want := heads(msgs), headsByMap(msgs); got != want {
+			t.Fatalf("%+v:\n got %q\nwant %q", msgs, got, want)
+		}
+	}
+}
+
+// headsByMap is heads as it was written before (a map from key to line).
+func headsByMap(msgs []Message) string {
+	type head struct {
+		key    string
+		groups []string
+	}
+	var list []head
+	index := map[string]int{}
+	for _, m := range msgs {
+		if m.Resource == "" {
+			continue
+		}
+		key := m.Resource + " " + strconv.FormatInt(m.Version, 10)
+		i, ok := index[key]
+		if !ok {
+			i = len(list)
+			index[key] = i
+			list = append(list, head{key: key})
+		}
+		list[i].groups = append(list[i].groups, m.Group)
+	}
+	var b strings.Builder
+	for _, h := range list {
+		b.WriteString(h.key)
+		for _, g := range h.groups {
+			b.WriteByte(' ')
+			b.WriteString(g)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
 }

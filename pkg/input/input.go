@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
@@ -149,6 +150,27 @@ func (b Body) First(keys ...string) string {
 	return ""
 }
 
+// unquote is json.Unmarshal(raw, s) for a JSON string; one with nothing to
+// unescape or replace (no backslash, no control character, valid UTF-8) is
+// read directly, without the decoder.
+func unquote(raw []byte, s *string) error {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' {
+		body := raw[1 : n-1]
+		plain := true
+		for _, c := range body {
+			if c < 0x20 || c == '"' || c == '\\' {
+				plain = false
+				break
+			}
+		}
+		if plain && utf8.Valid(body) {
+			*s = string(body)
+			return nil
+		}
+	}
+	return json.Unmarshal(raw, s)
+}
+
 // scalarText returns the text of a JSON string or number.
 func (b Body) scalarText(key string) (string, bool) {
 	raw := bytes.TrimSpace(b[key])
@@ -157,7 +179,7 @@ func (b Body) scalarText(key string) (string, bool) {
 	}
 	if raw[0] == '"' {
 		var s string
-		if json.Unmarshal(raw, &s) != nil {
+		if unquote(raw, &s) != nil {
 			return "", false
 		}
 		return strings.TrimSpace(s), true
@@ -197,7 +219,7 @@ func (b Body) String(key string, f apperr.Fields, o StringOpts) (val *string, se
 	trim := bytes.TrimSpace(raw)
 	switch {
 	case len(trim) > 0 && trim[0] == '"':
-		if json.Unmarshal(trim, &s) != nil {
+		if unquote(trim, &s) != nil {
 			f.Add(key, MsgString)
 			return nil, false
 		}
@@ -498,7 +520,7 @@ func (b Body) StringList(key string, f apperr.Fields) (val []string, sent bool) 
 	out := make([]string, 0, len(items))
 	for _, it := range items {
 		var s string
-		if json.Unmarshal(it, &s) != nil {
+		if unquote(it, &s) != nil {
 			f.Add(key, MsgString)
 			return nil, false
 		}

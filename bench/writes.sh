@@ -138,26 +138,38 @@ field() { grep -o "$1=[0-9.]*" | head -1 | cut -d= -f2; }
 # and of a database transaction can be compared part by part.
 hz=$(getconf CLK_TCK)
 # Fields 16 and 17 are the reaped children's: the postmaster's count the
-# backends that exited during the run (dbwrite's connections).
+# backends that exited during the run (dbwrite's connections), with their
+# whole lifetime. Two races lost them: a backend that exits between pgrep's
+# listing and the read of its own stat is gone from both readings when the
+# postmaster's was read first (pgrep lists it first) — so the postmaster is
+# read last — and dbwrite's 20 backends exit just as its run ends — so the
+# after-reading waits AFTER_WAIT (0.5 s) for them to be reaped. Until session
+# 16 both could drop the reference's PostgreSQL CPU to nothing (0.001 ms/op
+# seen on a run).
 ticks() { local t=0 p v; for p in "$@"; do v=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null || echo 0); t=$((t + v)); done; echo "$t"; }
-pg_pids() { pgrep -x postgres | tr '\n' ' '; }
+pg_pids() { local pm; pm=$(pgrep -o -x postgres); pgrep -x postgres | grep -vx "$pm" | tr '\n' ' '; echo "$pm"; }
 redis_pids() { pgrep -x redis-server | tr '\n' ' '; }
 TIMEFORMAT='%U %S'
-# measure NAME CMD...: runs CMD, prints its report line, then
-# "cpu NAME ops=… client=… web=… bare=… postgres=… redis=… total=… ms/op".
+# measure NAME CMD...: waits 2 s reading every PostgreSQL process's CPU (the
+# baseline: web's idle loops, and anyone else's databases on a shared
+# machine — each measurement counts every PostgreSQL process), runs CMD,
+# prints its report line, then
+# "cpu NAME ops=… client=… web=… bare=… postgres=… redis=… total=… ms/op (postgres before: … ms/s)".
 measure() {
   local name=$1; shift
-  local w0 b0 p0 r0 w1 b1 p1 r1 out ops
+  local w0 b0 p0 r0 w1 b1 p1 r1 out ops i0 i1
+  i0=$(ticks $(pg_pids)); sleep 2; i1=$(ticks $(pg_pids))
   w0=$(ticks "$web_pid") b0=$(ticks "$bare_pid") p0=$(ticks $(pg_pids)) r0=$(ticks $(redis_pids))
   out=$( { time "$@" >"$work/out.txt" 2>&1; } 2>&1 ) || true
+  sleep "${AFTER_WAIT:-0.5}"
   w1=$(ticks "$web_pid") b1=$(ticks "$bare_pid") p1=$(ticks $(pg_pids)) r1=$(ticks $(redis_pids))
   grep -E '^scenario' "$work/out.txt" | head -1
   ops=$(grep -E '^scenario' "$work/out.txt" | head -1 | grep -o ' ops=[0-9]*' | cut -d= -f2)
-  awk -v n="$name" -v ops="${ops:-0}" -v c="$out" -v hz="$hz" -v w=$((w1 - w0)) -v b=$((b1 - b0)) -v p=$((p1 - p0)) -v r=$((r1 - r0)) 'BEGIN {
+  awk -v n="$name" -v ops="${ops:-0}" -v c="$out" -v hz="$hz" -v w=$((w1 - w0)) -v b=$((b1 - b0)) -v p=$((p1 - p0)) -v r=$((r1 - r0)) -v idle=$((i1 - i0)) 'BEGIN {
     split(c, t, " "); if (ops < 1) ops = 1
-    printf "cpu %s ops=%d client=%.3f web=%.3f bare=%.3f postgres=%.3f redis=%.3f total=%.3f ms/op\n", n, ops,
+    printf "cpu %s ops=%d client=%.3f web=%.3f bare=%.3f postgres=%.3f redis=%.3f total=%.3f ms/op (postgres before: %.0f ms/s)\n", n, ops,
       (t[1] + t[2]) * 1000 / ops, w * 1000 / hz / ops, b * 1000 / hz / ops, p * 1000 / hz / ops, r * 1000 / hz / ops,
-      ((t[1] + t[2]) + (w + b + p + r) / hz) * 1000 / ops }'
+      ((t[1] + t[2]) + (w + b + p + r) / hz) * 1000 / ops, idle * 1000 / hz / 2 }'
 }
 
 echo "== warming up (unmeasured): 2 s each of the reference, the bare writer, POST quote and the accept flow"
@@ -178,7 +190,6 @@ for i in $(seq 1 "$RUNS"); do
       bare) res[bare]=$(measure bare-http "${load_bare[@]}" -scenario quote -c "$C" -runs 1) ;;
       quote) res[quote]=$(measure post-quote "${load[@]}" -scenario quote -c "$C" -runs 1) ;;
     esac
-    sleep 2
   done
   a=$(head -1 <<<"${res[ref]}" | field tx/s) b=$(head -1 <<<"${res[bare]}" | field req/s) q=$(head -1 <<<"${res[quote]}" | field req/s)
   echo "run $i (order: ${orders[$(( (i - 1) % 3 ))]}):"
@@ -196,7 +207,6 @@ for i in $(seq 1 "$RUNS"); do
     db1u=$(measure reference-users1 "${dbw[@]}" -users 1)
     echo "run $i: reference, one user (old shape, not in the ratios): ${db1u//$'\n'/ | }"
     olds+=("$(head -1 <<<"$db1u" | field tx/s)")
-    sleep 2
   fi
   if [[ ${OLD_PAYLOAD:-0} != 0 && $PAYLOAD != repeat ]]; then
     # The old payload (900 × "x" frames, a third of web's stored bytes), for
@@ -204,7 +214,6 @@ for i in $(seq 1 "$RUNS"); do
     dbp=$(measure reference-repeat "${dbw[@]}" -payload repeat)
     echo "run $i: reference, old payload (not in the ratios): ${dbp//$'\n'/ | }"
     olds_p+=("$(head -1 <<<"$dbp" | field tx/s)")
-    sleep 2
   fi
   unset res
 done
@@ -215,7 +224,6 @@ for i in $(seq 1 "$RUNS"); do
   a=$(measure accept-flow "${load[@]}" -scenario accept -c "$ACCEPT_C" -runs 1)
   echo "$a"
   acc+="$a"$'\n'
-  sleep 2
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }

@@ -13,6 +13,9 @@
 #           loop): the machine's limit of the fan-out at this scale;
 #   fanout-bare-split: the same, each bare server splitting its sockets over
 #           GOMAXPROCS goroutines (contiguous shares) per event.
+#           The workers ping each socket every 25 s (2,400 pings a second at
+#           3 × 19,900 sockets, and as many pongs); the bare servers do not,
+#           unless BARE_PING=25s (then spread over the interval like a worker).
 #           The fanout scenarios alternate run by run, and the summary prints
 #           the ratio of their medians (fanout ÷ each bare one).
 #   rate:   RATE quotes/s for DURATION, posted through both web processes as
@@ -49,6 +52,7 @@ SCENARIOS=${SCENARIOS:-fanout rate}
 BASE_PORT=${BASE_PORT:-18100}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 DIALERS=${DIALERS:-64}
+BARE_PING=${BARE_PING:-0}              # the bare servers ping every socket this often, as workers do every 25s (0: never)
 
 case $MODE in cluster|single) ;; *) echo "MODE must be cluster or single" >&2; exit 2 ;; esac
 if (( RUNS < 1 || RUNS > 10 )); then echo "RUNS must be 1..10" >&2; exit 2; fi
@@ -139,11 +143,11 @@ bares=() bare_pids=() splits=() split_pids=()
 for i in 0 1 2; do
   if [[ " $SCENARIOS " == *" fanout-bare "* ]]; then
     p=$((BASE_PORT + 20 + i))
-    ./load -serve-bare-ws "127.0.0.1:$p" -bare-writers 1 -serve-for 3h 2>"bare$i.log" & pids+=($!); bare_pids+=($!); bares+=("ws://127.0.0.1:$p")
+    ./load -serve-bare-ws "127.0.0.1:$p" -bare-writers 1 -bare-ping "$BARE_PING" -serve-for 3h 2>"bare$i.log" & pids+=($!); bare_pids+=($!); bares+=("ws://127.0.0.1:$p")
   fi
   if [[ " $SCENARIOS " == *" fanout-bare-split "* ]]; then
     p=$((BASE_PORT + 25 + i))
-    ./load -serve-bare-ws "127.0.0.1:$p" -bare-writers 0 -serve-for 3h 2>"bare-split$i.log" & pids+=($!); split_pids+=($!); splits+=("ws://127.0.0.1:$p")
+    ./load -serve-bare-ws "127.0.0.1:$p" -bare-writers 0 -bare-ping "$BARE_PING" -serve-for 3h 2>"bare-split$i.log" & pids+=($!); split_pids+=($!); splits+=("ws://127.0.0.1:$p")
   fi
 done
 for u in "${webs[@]}" "${workers[@]/ws:/http:}" "${bares[@]/ws:/http:}" "${splits[@]/ws:/http:}"; do
@@ -306,10 +310,10 @@ done | tee medians.txt
 # The hub against each bare limit, from the medians of the alternated runs.
 for bare in fanout-bare fanout-bare-split; do
   grep -q 'scenario=fanout ' medians.txt && grep -q "scenario=$bare " medians.txt || continue
-  awk -v bare="$bare" -v mode="$MODE" '
+  awk -v bare="$bare" -v mode="$MODE" -v ping="$BARE_PING" '
     function kv(a,   i, f, v) { for (i = 1; i <= NF; i++) { split($i, f, "="); v = f[2]; sub("ms", "", v); a[f[1]] = v } }
     $3 == "scenario=fanout" { kv(h) }
     $3 == "scenario=" bare { kv(b) }
-    END { printf "RATIO mode=%s fanout/%s p50=%.2f p99=%.2f max=%.2f (hub p50/p99 %s/%s ms, bare %s/%s ms)\n",
-            mode, bare, h["p50"] / b["p50"], h["p99"] / b["p99"], h["max"] / b["max"], h["p50"], h["p99"], b["p50"], b["p99"] }' medians.txt
+    END { printf "RATIO mode=%s fanout/%s p50=%.2f p99=%.2f max=%.2f (hub p50/p99 %s/%s ms, bare %s/%s ms, bare_ping=%s)\n",
+            mode, bare, h["p50"] / b["p50"], h["p99"] / b["p99"], h["max"] / b["max"], h["p50"], h["p99"], b["p50"], b["p99"], ping }' medians.txt
 done

@@ -49,7 +49,21 @@ type bareWS struct {
 
 	ready     atomic.Bool
 	fannedOut func(sockets int) // tests: an event was written to every socket
+
+	// writes orders the fan-outs and the ping walks (one writer per socket
+	// at a time, as gorilla requires).
+	writes   sync.Mutex
+	pingNext int // the ping walk's place in the sockets (under writes)
 }
+
+// bareWSPing is the ping control frame, prepared once.
+var bareWSPing = func() *websocket.PreparedMessage {
+	pm, err := websocket.NewPreparedMessage(websocket.PingMessage, nil)
+	if err != nil {
+		panic(err)
+	}
+	return pm
+}()
 
 func newBareWS(writers int, log *slog.Logger) *bareWS {
 	if writers <= 0 {
@@ -143,7 +157,9 @@ func (s *bareWS) Dispatch(msg realtime.Message) {
 		return
 	}
 	conns := s.sockets()
+	s.writes.Lock()
 	s.writeAll(conns, pm)
+	s.writes.Unlock()
 	took := time.Since(at)
 	if len(conns) == 0 {
 		return // a bare server of a scenario not running now
@@ -184,10 +200,47 @@ func (s *bareWS) writeAll(conns []*websocket.Conn, pm *websocket.PreparedMessage
 	wg.Wait()
 }
 
+// pingLoop pings every socket once per interval like a worker (pkg/ws:
+// PingInterval, 25 s), spread over it: each second the next share of the
+// sockets, each ping one prepared control frame written in a plain loop.
+func (s *bareWS) pingLoop(ctx context.Context, interval time.Duration) {
+	step := min(time.Second, interval)
+	t := time.NewTicker(step)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			conns := s.sockets()
+			s.pingShare(conns, (len(conns)*int(step)+int(interval)-1)/int(interval))
+		}
+	}
+}
+
+// pingShare pings the next k sockets (wrapping around).
+func (s *bareWS) pingShare(conns []*websocket.Conn, k int) {
+	if len(conns) == 0 {
+		return
+	}
+	s.writes.Lock()
+	defer s.writes.Unlock()
+	for range min(k, len(conns)) {
+		if s.pingNext >= len(conns) {
+			s.pingNext = 0
+		}
+		if err := conns[s.pingNext].WritePreparedMessage(bareWSPing); err != nil {
+			_ = conns[s.pingNext].Close()
+		}
+		s.pingNext++
+	}
+}
+
 // bareWSOptions are the flags of -serve-bare-ws.
 type bareWSOptions struct {
 	addr       string
 	writers    int
+	ping       time.Duration // 0: no pings
 	redisURL   string
 	clusterURL string
 	prefix     string
@@ -200,6 +253,8 @@ func (o bareWSOptions) validate() error {
 	switch {
 	case o.writers < 0 || o.writers > 1024:
 		return errors.New("-bare-writers must be 0..1024 (0: GOMAXPROCS)")
+	case o.ping < 0 || (o.ping > 0 && o.ping < time.Second):
+		return errors.New("-bare-ping must be 0 (no pings) or at least 1s")
 	case (o.redisURL == "") == (o.clusterURL == ""):
 		return errors.New("-serve-bare-ws needs exactly one of -redis-url and -redis-cluster-url (default: $REDIS_URL, $REDIS_CLUSTER_URL)")
 	}
@@ -263,7 +318,10 @@ func serveBareWS(ctx context.Context, o bareWSOptions, serveFor time.Duration) e
 		}
 	}
 	s.ready.Store(true)
-	log.Info("bare fan-out server", "addr", ln.Addr().String(), "writers", s.writers, "serve_for", serveFor.String())
+	if o.ping > 0 {
+		go s.pingLoop(ctx, o.ping)
+	}
+	log.Info("bare fan-out server", "addr", ln.Addr().String(), "writers", s.writers, "ping", o.ping.String(), "serve_for", serveFor.String())
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve bare websockets: %w", err)
 	}

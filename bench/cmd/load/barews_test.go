@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,6 +113,8 @@ func TestBareWSFlags(t *testing.T) {
 		"not loopback":   func(o *bareWSOptions) { o.addr = "10.0.0.1:80" },
 		"writers < 0":    func(o *bareWSOptions) { o.writers = -1 },
 		"writers > 1024": func(o *bareWSOptions) { o.writers = 1025 },
+		"ping < 0":       func(o *bareWSOptions) { o.ping = -time.Second },
+		"ping < 1s":      func(o *bareWSOptions) { o.ping = time.Millisecond },
 		"no broker":      func(o *bareWSOptions) { o.redisURL = "" },
 		"two brokers":    func(o *bareWSOptions) { o.clusterURL = "redis://127.0.0.1:7000" },
 	}
@@ -126,10 +129,10 @@ func TestBareWSFlags(t *testing.T) {
 	var o options
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	defineFlags(fs, &o)
-	if err := fs.Parse([]string{"-serve-bare-ws", "127.0.0.1:0", "-bare-writers", "0", "-redis-url", "redis://127.0.0.1:1/0", "-redis-prefix", "p:"}); err != nil {
+	if err := fs.Parse([]string{"-serve-bare-ws", "127.0.0.1:0", "-bare-writers", "0", "-bare-ping", "25s", "-redis-url", "redis://127.0.0.1:1/0", "-redis-prefix", "p:"}); err != nil {
 		t.Fatal(err)
 	}
-	if o.bareWS.addr != "127.0.0.1:0" || o.bareWS.writers != 0 || o.bareWS.redisURL != "redis://127.0.0.1:1/0" || o.bareWS.prefix != "p:" {
+	if o.bareWS.addr != "127.0.0.1:0" || o.bareWS.writers != 0 || o.bareWS.ping != 25*time.Second || o.bareWS.redisURL != "redis://127.0.0.1:1/0" || o.bareWS.prefix != "p:" {
 		t.Fatalf("flags not applied: %+v", o.bareWS)
 	}
 	o.bareWS.addr = "192.0.2.1:80"
@@ -204,5 +207,49 @@ func TestBareWSThroughRedis(t *testing.T) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
+	}
+}
+
+// The ping walk pings each socket once per round, in turn, wrapping around.
+func TestBareWSPingsEachSocketInTurn(t *testing.T) {
+	s := newBareWS(1, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	const n = 10
+	socks := dialBare(t, "ws"+strings.TrimPrefix(srv.URL, "http"), n)
+	waitLen(t, s, n)
+	pings := make([]atomic.Int32, n)
+	for i, c := range socks {
+		c.SetPingHandler(func(string) error { pings[i].Add(1); return nil })
+		_ = c.SetReadDeadline(time.Time{})
+		go func() {
+			for {
+				if _, _, err := c.NextReader(); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	conns := s.sockets()
+	s.pingShare(conns, 4)
+	s.pingShare(conns, 4)
+	s.pingShare(conns, 4) // 12: two sockets pinged twice
+	want := 12
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		got, twice := 0, 0
+		for i := range pings {
+			p := int(pings[i].Load())
+			got += p
+			if p == 2 {
+				twice++
+			}
+		}
+		if got == want && twice == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pings (%d sockets twice), want %d (2)", got, twice, want)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -92,6 +92,7 @@ func defineFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.serveBare, "serve-bare", "", "no load: fetch -scenario's answer (me, categories) from -target once and serve the same bytes at http://ADDR from a plain net/http handler (the bare limit) for -serve-for")
 	fs.StringVar(&o.bareWS.addr, "serve-bare-ws", "", "no load: the bare fan-out server at ws://ADDR (any path): receives new_quotes from the workers' broker and writes each frame as one PreparedMessage to every socket it holds (bench/cluster.sh SCENARIOS=fanout-bare) for -serve-for")
 	fs.IntVar(&o.bareWS.writers, "bare-writers", 1, "-serve-bare-ws: goroutines writing one event (1: one plain loop; 0: GOMAXPROCS, each a contiguous share)")
+	fs.DurationVar(&o.bareWS.ping, "bare-ping", 0, "-serve-bare-ws: ping every socket this often, spread over the interval, as a worker does (its PING_INTERVAL is 25s; 0: no pings)")
 	fs.StringVar(&o.bareWS.redisURL, "redis-url", os.Getenv("REDIS_URL"), "-serve-bare-ws: the workers' Redis (default $REDIS_URL)")
 	fs.StringVar(&o.bareWS.clusterURL, "redis-cluster-url", os.Getenv("REDIS_CLUSTER_URL"), "-serve-bare-ws: the workers' Redis Cluster (default $REDIS_CLUSTER_URL)")
 	fs.StringVar(&o.bareWS.prefix, "redis-prefix", os.Getenv("REDIS_PREFIX"), "-serve-bare-ws: the workers' REDIS_PREFIX (default $REDIS_PREFIX)")

@@ -42,7 +42,7 @@ func (a *API) deliveryRoutes(g routeGroup) {
 
 	g.GET("/offers/", a.listOffers, a.authed)
 	g.GET("/offers/:id/", byID(http.StatusOK, a.Market.GetOffer, a.offerJSON), a.authed)
-	g.POST("/offers/:id/accept/", byID(http.StatusCreated, a.Market.AcceptOffer, a.acceptJSON), a.authed)
+	g.POST("/offers/:id/accept/", a.acceptOffer, a.authed)
 	g.POST("/offers/:id/reject/", byID(http.StatusOK, a.Market.RejectOffer, rejectJSON), a.authed)
 
 	g.GET("/", a.listDeliveries, a.authed)
@@ -426,8 +426,21 @@ type acceptResult struct {
 	QuoteDeleted bool           `json:"quote_deleted"`
 }
 
-func (a *API) acceptJSON(d *store.Delivery, viewer view.Viewer) any {
-	return acceptResult{Message: market.MsgOfferAccepted, DeliveryID: d.ID.String(), Delivery: a.delivery(d, viewer), QuoteDeleted: true}
+// acceptOffer answers the accepted delivery with the driver_location its
+// frames carry (the caller is its client: a party, place.md §6), read once.
+func (a *API) acceptOffer(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	u := CurrentUser(c)
+	d, dl, err := a.Market.AcceptOfferLocated(c.Request().Context(), u, id)
+	if err != nil {
+		return err
+	}
+	out := view.NewDelivery(d, u.UserID)
+	out.DriverLocation = dl
+	return c.JSON(http.StatusCreated, acceptResult{Message: market.MsgOfferAccepted, DeliveryID: d.ID.String(), Delivery: out, QuoteDeleted: true})
 }
 
 // rejectResult is the answer of reject.

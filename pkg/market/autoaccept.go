@@ -120,7 +120,7 @@ func (s *Service) autoAcceptOne(ctx context.Context) (done, accepted bool, err e
 		}
 		if lowest != nil {
 			var msgs []realtime.Message
-			d, msgs, err = s.acceptIn(tx, q.ClientID, nil, lowest.ID, func(*store.Offer) string { return MsgAutoAccepted })
+			d, _, msgs, err = s.acceptIn(tx, q.ClientID, nil, lowest.ID, func(*store.Offer) string { return MsgAutoAccepted })
 			if err != nil {
 				return nil, fmt.Errorf("automatic accept of offer %s on quote %s: %w", lowest.ID, q.ID, err)
 			}

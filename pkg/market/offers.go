@@ -12,6 +12,7 @@ import (
 	"hermez/pkg/apperr"
 	"hermez/pkg/realtime"
 	"hermez/pkg/store"
+	"hermez/pkg/view"
 )
 
 // Messages of the offer rules.
@@ -108,7 +109,7 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 		var ts store.TypeSet
 		// One statement: the quote locked, with its client, and the
 		// driver's current vehicle read fresh (see driverWith).
-		lq, found, err := store.LockQuote(tx, true, caller.UserID, "q.id = ?", quoteID)
+		lq, found, err := store.LockQuote(tx, store.ByQuote, quoteID, true, caller.UserID)
 		if err != nil {
 			return nil, err
 		}
@@ -258,7 +259,7 @@ func (s *Service) lockOfferForClient(tx *gorm.DB, ts *store.TypeSet, caller stri
 	// from the row authentication loaded, as a new quote's does
 	// (quoteClient): the quote is read without its client's joins.
 	readClient := row == nil || row.CurrentVehicleID != nil
-	lq, found, err := store.LockQuote(tx, readClient, "", "q.id = (SELECT quote_id FROM delivery_offers WHERE id = ?)", id)
+	lq, found, err := store.LockQuote(tx, store.ByOffer, id, readClient, "")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -310,31 +311,43 @@ func (s *Service) lockOfferForClient(tx *gorm.DB, ts *store.TypeSet, caller stri
 // its offers are removed. Concurrent accepts yield exactly one delivery,
 // which it returns.
 func (s *Service) AcceptOffer(ctx context.Context, caller *store.User, id uuid.UUID) (*store.Delivery, error) {
-	var d *store.Delivery
+	d, _, err := s.AcceptOfferLocated(ctx, caller, id)
+	return d, err
+}
+
+// AcceptOfferLocated is AcceptOffer, also returning the delivery's
+// driver_location as its frames carry it (place.md §6; nil when the driver
+// has no fresh location): the caller, its client, renders its answer with it
+// instead of reading the location store a second time.
+func (s *Service) AcceptOfferLocated(ctx context.Context, caller *store.User, id uuid.UUID) (*store.Delivery, *view.DriverLocation, error) {
+	var (
+		d  *store.Delivery
+		dl *view.DriverLocation
+	)
 	err := s.change(ctx, func(tx *gorm.DB) (msgs []realtime.Message, err error) {
-		d, msgs, err = s.acceptIn(tx, caller.UserID, caller, id, func(o *store.Offer) string {
+		d, dl, msgs, err = s.acceptIn(tx, caller.UserID, caller, id, func(o *store.Offer) string {
 			return "Oferta aceptada por el cliente con precio $" + o.ProposedPrice.StringFixed(2)
 		})
 		return msgs, err
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.Tracking.Changed(ctx, d)
-	return d, nil
+	return d, dl, nil
 }
 
 // acceptIn is the accept itself, inside tx: the quote locked, the offer
 // checked, the delivery created, the history row written (described by desc,
 // changed by the client), the quote and its offers removed; it returns the
-// delivery and every frame. The client's accept and the automatic one
-// (place.md §7) both run it; row is the client's row authentication loaded
-// (nil for the automatic one).
-func (s *Service) acceptIn(tx *gorm.DB, clientID string, row *store.User, id uuid.UUID, desc func(*store.Offer) string) (d *store.Delivery, msgs []realtime.Message, err error) {
+// delivery, its driver_location (nil: none) and every frame. The client's
+// accept and the automatic one (place.md §7) both run it; row is the
+// client's row authentication loaded (nil for the automatic one).
+func (s *Service) acceptIn(tx *gorm.DB, clientID string, row *store.User, id uuid.UUID, desc func(*store.Offer) string) (d *store.Delivery, dl *view.DriverLocation, msgs []realtime.Message, err error) {
 	var ts store.TypeSet
 	o, others, err := s.lockOfferForClient(tx, &ts, clientID, row, id, true)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	msgs, err = func() ([]realtime.Message, error) {
 		q := o.Quote
@@ -372,7 +385,7 @@ func (s *Service) acceptIn(tx *gorm.DB, clientID string, row *store.User, id uui
 			return nil, err
 		}
 		// The driver's location, if fresh, rides on the delivery's first frames.
-		dl := liveLocation(d, s.Tracking.Current(tx.Statement.Context, driver))
+		dl = liveLocation(d, s.Tracking.Current(tx.Statement.Context, driver))
 		// The quote and its offers are gone: their frames carry the version after their last one.
 		o.Status, o.UpdatedAt, q.Status = store.OfferAccepted, now, store.QuoteAccepted
 		o.Version++
@@ -417,9 +430,9 @@ func (s *Service) acceptIn(tx *gorm.DB, clientID string, row *store.User, id uui
 		return msgs, nil
 	}()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return d, msgs, nil
+	return d, dl, msgs, nil
 }
 
 // RejectOffer: the quote's client rejects a pending offer; it stays, rejected,

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -150,21 +152,45 @@ type LockedQuote struct {
 	Vehicle *Vehicle
 }
 
-// LockQuote reads the quote matching where (a condition on alias q, with ?
-// placeholders) and, on PostgreSQL, locks its row (FOR UPDATE OF q; SQLite
-// serializes writers by BEGIN IMMEDIATE): one statement, as
-// JoinQuotes(tx).Clauses(FOR UPDATE OF delivery_quotes) did. With client,
-// the quote's client is read with their current vehicle and its type;
-// vehicleOf ("": none) names a user whose current vehicle is read with its
-// type in the same statement, as JoinVehicles by current_vehicle_id did.
-// found is false when no quote matches.
-func LockQuote(tx *gorm.DB, client bool, vehicleOf string, where string, args ...any) (out LockedQuote, found bool, err error) {
+// LockBy is what LockQuote finds the quote by.
+type LockBy int
+
+const (
+	// ByQuote: the id is the quote's.
+	ByQuote LockBy = iota
+	// ByOffer: the id is one of the quote's offers'.
+	ByOffer
+)
+
+// lockQuoteSQL is LockQuote's statement for each dialect, key, client and
+// vehicleOf, built once: 16 strings.
+var lockQuoteSQL = map[lockQuoteKey]string{}
+
+type lockQuoteKey struct {
+	dialect         string
+	by              LockBy
+	client, vehicle bool
+}
+
+func init() {
+	for _, d := range []string{Postgres, SQLite} {
+		for _, by := range []LockBy{ByQuote, ByOffer} {
+			for _, client := range []bool{false, true} {
+				for _, vehicle := range []bool{false, true} {
+					lockQuoteSQL[lockQuoteKey{d, by, client, vehicle}] = buildLockQuote(d, by, client, vehicle)
+				}
+			}
+		}
+	}
+}
+
+func buildLockQuote(dialect string, by LockBy, client, vehicle bool) string {
 	var b strings.Builder
 	b.WriteString("SELECT " + cols("q", quoteCols, nil) + ", c.name, t.name")
 	if client {
 		b.WriteString(", " + userSelect("u", "uv", "uvt"))
 	}
-	if vehicleOf != "" {
+	if vehicle {
 		b.WriteString(", " + vehicleSelect("dv", "dvt"))
 	}
 	b.WriteString(" FROM delivery_quotes q LEFT JOIN delivery_categories c ON c.id = q.category_id" +
@@ -172,16 +198,61 @@ func LockQuote(tx *gorm.DB, client bool, vehicleOf string, where string, args ..
 	if client {
 		b.WriteString(" LEFT JOIN users u ON u.userid = q.client_id" + userJoins("u", "uv", "uvt"))
 	}
-	if vehicleOf != "" {
+	if vehicle {
 		b.WriteString(" LEFT JOIN vehicles dv ON dv.vehicle_id = (SELECT current_vehicle_id FROM users WHERE userid = ?)" +
 			" LEFT JOIN vehicle_types dvt ON dvt.id = dv.type_id")
-		args = append([]any{vehicleOf}, args...)
 	}
-	b.WriteString(" WHERE " + where)
-	if dialectOf(tx) == Postgres {
+	if by == ByOffer {
+		b.WriteString(" WHERE q.id = (SELECT quote_id FROM delivery_offers WHERE id = ?)")
+	} else {
+		b.WriteString(" WHERE q.id = ?")
+	}
+	if dialect == Postgres {
 		b.WriteString(" FOR UPDATE OF q")
 	}
-	rows, err := tx.Raw(b.String(), args...).Rows()
+	return placeholders(dialect, b.String())
+}
+
+// placeholders numbers query's ? placeholders on PostgreSQL ($1, $2, …;
+// the fixed SQL here has no ? of its own).
+func placeholders(dialect, query string) string {
+	if dialect != Postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// query runs one fixed statement on tx's connection and tells the observer.
+func query(tx *gorm.DB, sql string, args ...any) (*sql.Rows, error) {
+	rows, err := tx.Statement.ConnPool.QueryContext(tx.Statement.Context, sql, args...)
+	observe(tx, sql)
+	return rows, err
+}
+
+// LockQuote reads the quote whose id (or, by ByOffer, one of whose offers'
+// id) is id and, on PostgreSQL, locks its row (FOR UPDATE OF q; SQLite
+// serializes writers by BEGIN IMMEDIATE): one statement, as
+// JoinQuotes(tx).Clauses(FOR UPDATE OF delivery_quotes) did. With client,
+// the quote's client is read with their current vehicle and its type;
+// vehicleOf ("": none) names a user whose current vehicle is read with its
+// type in the same statement, as JoinVehicles by current_vehicle_id did.
+// found is false when no quote matches.
+func LockQuote(tx *gorm.DB, by LockBy, id uuid.UUID, client bool, vehicleOf string) (out LockedQuote, found bool, err error) {
+	args := []any{id}
+	if vehicleOf != "" {
+		args = []any{vehicleOf, id}
+	}
+	rows, err := query(tx, lockQuoteSQL[lockQuoteKey{dialectOf(tx), by, client, vehicleOf != ""}], args...)
 	if err != nil {
 		return out, false, fmt.Errorf("lock quote: %w", err)
 	}
@@ -224,11 +295,20 @@ func quoteTargets(q *Quote) []any {
 		&q.AutoAcceptLowest, &q.AutoAcceptAt, &q.Version, &q.CreatedAt, &q.ExpiresAt, &q.HistoryID}
 }
 
-var offerSelectSQL = "SELECT " + cols("o", offerCols, nil) + ", " + userSelect("u", "uv", "uvt") + ", " +
-	vehicleSelect("ov", "ovt") +
-	" FROM delivery_offers o JOIN users u ON u.userid = o.delivery_person_id" + userJoins("u", "uv", "uvt") +
-	" LEFT JOIN vehicles ov ON ov.vehicle_id = o.vehicle_id LEFT JOIN vehicle_types ovt ON ovt.id = ov.type_id" +
-	" WHERE o.quote_id = ?"
+// quoteOffersSQL is QuoteOffers' statement by dialect and by whether it reads one offer.
+var quoteOffersSQL = func() map[string][2]string {
+	base := "SELECT " + cols("o", offerCols, nil) + ", " + userSelect("u", "uv", "uvt") + ", " +
+		vehicleSelect("ov", "ovt") +
+		" FROM delivery_offers o JOIN users u ON u.userid = o.delivery_person_id" + userJoins("u", "uv", "uvt") +
+		" LEFT JOIN vehicles ov ON ov.vehicle_id = o.vehicle_id LEFT JOIN vehicle_types ovt ON ovt.id = ov.type_id" +
+		" WHERE o.quote_id = ?"
+	const order = " ORDER BY o.created_at, o.id"
+	out := map[string][2]string{}
+	for _, d := range []string{Postgres, SQLite} {
+		out[d] = [2]string{placeholders(d, base+order), placeholders(d, base+" AND o.id = ?"+order)}
+	}
+	return out
+}()
 
 // QuoteOffers reads the offers of quote quoteID (only offer id's, when not
 // nil) in creation order, each with its driver (with their current vehicle
@@ -236,11 +316,12 @@ var offerSelectSQL = "SELECT " + cols("o", offerCols, nil) + ", " + userSelect("
 // JoinOffersNoQuote(tx).Where(…).Order("created_at").Order("id") did; their
 // Quote is left nil.
 func QuoteOffers(tx *gorm.DB, quoteID uuid.UUID, id *uuid.UUID) ([]Offer, error) {
-	query, args := offerSelectSQL, []any{quoteID}
+	stmts := quoteOffersSQL[dialectOf(tx)]
+	stmt, args := stmts[0], []any{quoteID}
 	if id != nil {
-		query, args = query+" AND o.id = ?", append(args, *id)
+		stmt, args = stmts[1], append(args, *id)
 	}
-	rows, err := tx.Raw(query+" ORDER BY o.created_at, o.id", args...).Rows()
+	rows, err := query(tx, stmt, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load offers of quote %s: %w", quoteID, err)
 	}

@@ -104,7 +104,7 @@ func TestFastLoads(t *testing.T) {
 				if !c.client {
 					want.Client = nil
 				}
-				got, found, err := store.LockQuote(tx, c.client, c.driver, "q.id = ?", c.q.ID)
+				got, found, err := store.LockQuote(tx, store.ByQuote, c.q.ID, c.client, c.driver)
 				if err != nil || !found {
 					t.Fatalf("LockQuote %s: found %v, %v", c.q.ID, found, err)
 				}
@@ -121,7 +121,18 @@ func TestFastLoads(t *testing.T) {
 				}
 				same("current vehicle of "+c.driver, wantV, got.Vehicle)
 			}
-			if _, found, err := store.LockQuote(tx, true, "", "q.id = ?", uuid.New()); err != nil || found {
+			var anOffer store.Offer
+			if err := tx.Where("quote_id = ?", q2.ID).Take(&anOffer).Error; err != nil {
+				return err
+			}
+			byOffer, found, err := store.LockQuote(tx, store.ByOffer, anOffer.ID, false, "")
+			if err != nil || !found || byOffer.Quote.ID != q2.ID || byOffer.Quote.Client != nil || byOffer.Vehicle != nil {
+				t.Errorf("LockQuote by offer %s: %+v, found %v, %v; want quote %s alone", anOffer.ID, byOffer, found, err, q2.ID)
+			}
+			if _, found, err := store.LockQuote(tx, store.ByOffer, uuid.New(), true, ""); err != nil || found {
+				t.Errorf("LockQuote by no offer: found %v, %v", found, err)
+			}
+			if _, found, err := store.LockQuote(tx, store.ByQuote, uuid.New(), true, ""); err != nil || found {
 				t.Errorf("LockQuote of no quote: found %v, %v", found, err)
 			}
 			for _, only := range []*uuid.UUID{nil, testutil.Ptr(uuid.New())} {

@@ -26,14 +26,15 @@ import (
 // that writes a quote's rows on this machine. Its POST
 // /deliveries/api/quotes/ reads the body and decodes it (400 when it is not
 // a quote), writes the rows the reference writes with the same function
-// (writeQuote, its published mark batched the same way, on a pool of web's
-// 20 connections) and answers 201 with {"id": …}. Nothing else: no token
-// verification (the token's claims are read, unverified, only to know whom
-// the quote is for — the load tool's users, as on web), no middleware, no
-// rendering per request (the frames' template is rendered once per client
-// and body and kept, up to maxShapes), no Redis, no logging per request.
-// GET /deliveries/api/categories/ lists the active categories' ids and
-// names, which is all the load tool's quote scenario reads from it.
+// (writer.writeQuote: the same -tx, the published mark batched the same
+// way, a pool of web's 20 connections) and answers 201 with {"id": …}.
+// Nothing else: no token verification (the token's claims are read,
+// unverified, only to know whom the quote is for — the load tool's users,
+// as on web), no middleware, no rendering per request (the frames'
+// template is rendered once per client and body and kept, up to
+// maxShapes), no Redis, no logging per request. GET
+// /deliveries/api/categories/ lists the active categories' ids and names,
+// which is all the load tool's quote scenario reads from it.
 type server struct {
 	pool     *pgxpool.Pool
 	w        writer

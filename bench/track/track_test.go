@@ -115,7 +115,7 @@ func TestTrackLoad(t *testing.T) {
 	if err := st.DB.CreateInBatches(users, 500).Error; err != nil {
 		t.Fatal(err)
 	}
-	if err := st.DB.Omit("Client", "DeliveryPerson", "Category").CreateInBatches(ds, 500).Error; err != nil {
+	if err := st.DB.Omit("Client", "Driver", "Category").CreateInBatches(ds, 500).Error; err != nil {
 		t.Fatal(err)
 	}
 

@@ -88,11 +88,11 @@ func TestQuoteDetail(t *testing.T) {
 		t.Fatalf("Quote offers: %+v, want oOpen then oExpired", q.Offers)
 	}
 	o0, o1 := q.Offers[0], q.Offers[1]
-	if o0.DeliveryPerson == nil || o0.DeliveryPerson.UserID != w.d1.UserID || o0.Vehicle == nil || o0.Vehicle.VehicleID != w.vVerNew.VehicleID {
-		t.Fatalf("first offer: driver %+v vehicle %+v", o0.DeliveryPerson, o0.Vehicle)
+	if o0.Driver == nil || o0.Driver.UserID != w.d1.UserID || o0.Vehicle == nil || o0.Vehicle.VehicleID != w.vVerNew.VehicleID {
+		t.Fatalf("first offer: driver %+v vehicle %+v", o0.Driver, o0.Vehicle)
 	}
-	if o1.DeliveryPerson == nil || o1.DeliveryPerson.UserID != w.d2.UserID || o1.Vehicle != nil {
-		t.Fatalf("second offer: driver %+v vehicle %+v", o1.DeliveryPerson, o1.Vehicle)
+	if o1.Driver == nil || o1.Driver.UserID != w.d2.UserID || o1.Vehicle != nil {
+		t.Fatalf("second offer: driver %+v vehicle %+v", o1.Driver, o1.Vehicle)
 	}
 }
 
@@ -150,7 +150,7 @@ func TestDeliveryDetail(t *testing.T) {
 	if d.Vehicle == nil || d.Vehicle.VehicleID != w.vVerNew.VehicleID || d.Vehicle.Type == nil {
 		t.Fatalf("vehicle: %+v, want DEF456 with its type", d.Vehicle)
 	}
-	if d.D.Client == nil || d.D.DeliveryPerson == nil || d.D.DeliveryPerson.UserID != w.d1.UserID || d.D.Category == nil {
+	if d.D.Client == nil || d.D.Driver == nil || d.D.Driver.UserID != w.d1.UserID || d.D.Category == nil {
 		t.Fatalf("delivery: client/driver/category not loaded: %+v", d.D)
 	}
 
@@ -159,7 +159,7 @@ func TestDeliveryDetail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Vehicle != nil || d.D.DeliveryPerson != nil || len(d.History) != 0 {
-		t.Fatalf("cancelled delivery: vehicle %+v driver %+v history %v, want none", d.Vehicle, d.D.DeliveryPerson, d.History)
+	if d.Vehicle != nil || d.D.Driver != nil || len(d.History) != 0 {
+		t.Fatalf("cancelled delivery: vehicle %+v driver %+v history %v, want none", d.Vehicle, d.D.Driver, d.History)
 	}
 }

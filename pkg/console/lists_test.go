@@ -220,7 +220,7 @@ func TestOffers(t *testing.T) {
 				t.Fatalf("got %v %+v, want %v (total %d, no more)", got, l, c.want, len(c.want))
 			}
 			for _, o := range os {
-				if o.DeliveryPerson == nil || o.Quote == nil || o.Quote.ID != o.QuoteID {
+				if o.Driver == nil || o.Quote == nil || o.Quote.ID != o.QuoteID {
 					t.Errorf("offer %s: driver/quote not loaded", oid(o))
 				}
 				if (o.VehicleID != nil) != (o.Vehicle != nil) {
@@ -271,7 +271,7 @@ func TestDeliveries(t *testing.T) {
 				t.Fatalf("got %v %+v, want %v (total %d, no more)", got, l, c.want, len(c.want))
 			}
 			for _, d := range ds {
-				if d.Client == nil || d.Category == nil || (d.DeliveryPersonID != nil) != (d.DeliveryPerson != nil) {
+				if d.Client == nil || d.Category == nil || (d.DeliveryPersonID != nil) != (d.Driver != nil) {
 					t.Errorf("delivery %s: client/driver/category not loaded", did(d))
 				}
 			}

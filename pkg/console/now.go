@@ -93,7 +93,7 @@ func (s *Service) Now(ctx context.Context) (*NowBoard, error) {
 	}
 	var ds []store.Delivery
 	// Oldest change first: the longest in their state (the stuck ones) lead.
-	if err := active().Preload("Client").Preload("DeliveryPerson").Order("updated_at ASC").Order("id").
+	if err := active().Preload("Client").Preload("Driver").Order("updated_at ASC").Order("id").
 		Limit(MaxActive).Find(&ds).Error; err != nil {
 		return nil, store.MapError(err, "active deliveries")
 	}

@@ -338,7 +338,7 @@ func (s *Service) Quotes(ctx context.Context, f Filter) ([]store.Quote, Listed, 
 func (s *Service) Quote(ctx context.Context, id uuid.UUID) (*store.Quote, error) {
 	var q store.Quote
 	err := s.db(ctx).Preload("Client").Preload("Category").Preload("VehicleType").
-		Preload("Offers", func(db *gorm.DB) *gorm.DB { return db.Order("created_at") }).Preload("Offers.DeliveryPerson").
+		Preload("Offers", func(db *gorm.DB) *gorm.DB { return db.Order("created_at") }).Preload("Offers.Driver").
 		Preload("Offers.Vehicle").Where("id = ?", id).Take(&q).Error
 	if err != nil {
 		return nil, store.MapError(err, "load quote")
@@ -360,7 +360,7 @@ func (s *Service) Offers(ctx context.Context, f Filter) ([]store.Offer, Listed, 
 	cols := map[string]string{"creada": "created_at", "precio": s.money("proposed_price"), "vence": "expires_at"}
 	var os []store.Offer
 	l, err := pageOf(q, f.Page, &os, func(q *gorm.DB) *gorm.DB {
-		return order(q.Preload("DeliveryPerson").Preload("Quote").Preload("Vehicle"), f.Sort, cols, Sort{Key: "creada"}, "id")
+		return order(q.Preload("Driver").Preload("Quote").Preload("Vehicle"), f.Sort, cols, Sort{Key: "creada"}, "id")
 	})
 	return os, l, store.MapError(err, "list offers")
 }
@@ -412,7 +412,7 @@ func (s *Service) Deliveries(ctx context.Context, f DeliveryFilter) ([]store.Del
 		"pago": "payment_method", "cambio": "updated_at"}
 	var ds []store.Delivery
 	l, err := pageOf(q, f.Page, &ds, func(q *gorm.DB) *gorm.DB {
-		return order(q.Preload("Client").Preload("DeliveryPerson").Preload("Category"), f.Sort, cols, Sort{Key: "creada"}, "id")
+		return order(q.Preload("Client").Preload("Driver").Preload("Category"), f.Sort, cols, Sort{Key: "creada"}, "id")
 	})
 	return ds, l, store.MapError(err, "list deliveries")
 }
@@ -429,7 +429,7 @@ type DeliveryDetail struct {
 func (s *Service) Delivery(ctx context.Context, id uuid.UUID) (*DeliveryDetail, error) {
 	db := s.db(ctx)
 	var d DeliveryDetail
-	if err := db.Preload("Client").Preload("DeliveryPerson").Preload("Category").Where("id = ?", id).Take(&d.D).Error; err != nil {
+	if err := db.Preload("Client").Preload("Driver").Preload("Category").Where("id = ?", id).Take(&d.D).Error; err != nil {
 		return nil, store.MapError(err, "load delivery")
 	}
 	if err := db.Preload("ChangedBy").Where("history_id = ?", d.D.HistoryID).Order("created_at, id").Find(&d.History).Error; err != nil {

@@ -77,7 +77,7 @@ func newFuzzSystem(f *testing.F) *fuzzSystem {
 		d := store.Delivery{ID: uuid.New(), ClientID: s.client.ID, DeliveryPersonID: &s.driver.ID, PickupAddress: "Calle 1",
 			DeliveryAddress: "Calle 2", CategoryID: uuid.MustParse(cat.ID), PaymentMethod: "efectivo", FinalPrice: decimal.NewFromInt(10000),
 			Status: status, CreatedAt: time.Now(), UpdatedAt: time.Now(), HistoryID: uuid.New()}
-		if err := w.Store.DB.Omit("Client", "DeliveryPerson", "Category").Create(&d).Error; err != nil {
+		if err := w.Store.DB.Omit("Client", "Driver", "Category").Create(&d).Error; err != nil {
 			f.Fatal(err)
 		}
 		return d.ID

@@ -136,7 +136,7 @@ func seedDelivery(t *testing.T, st *store.Store, client, driver, status string, 
 	d := store.Delivery{ID: uuid.New(), ClientID: client, DeliveryPersonID: &driver, PickupAddress: "Calle 1",
 		DeliveryAddress: "Calle 2", CategoryID: cat.ID, PaymentMethod: "efectivo", FinalPrice: decimal.NewFromInt(10000),
 		Status: status, CreatedAt: created, UpdatedAt: created, HistoryID: uuid.New()}
-	if err := st.DB.Omit("Client", "DeliveryPerson", "Category").Create(&d).Error; err != nil {
+	if err := st.DB.Omit("Client", "Driver", "Category").Create(&d).Error; err != nil {
 		t.Fatal(err)
 	}
 	return d.ID

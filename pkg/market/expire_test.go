@@ -55,7 +55,7 @@ func TestExpireAtFixedInstants(t *testing.T) {
 			}
 			o := store.Offer{ID: uuid.New(), DeliveryPersonID: "user_exp_driver", QuoteID: q.ID, ProposedPrice: decimal.NewFromInt(8000),
 				Status: store.OfferPending, Version: 1, CreatedAt: t0.Add(-time.Hour), UpdatedAt: t0.Add(-time.Hour), ExpiresAt: t0.Add(c.offerExp)}
-			if err := st.DB.Omit("DeliveryPerson", "Quote", "Vehicle").Create(&o).Error; err != nil {
+			if err := st.DB.Omit("Driver", "Quote", "Vehicle").Create(&o).Error; err != nil {
 				t.Fatal(err)
 			}
 			svc := market.New(st, nil, market.Config{QuoteTTL: 10 * time.Minute, OfferTTL: 4 * time.Minute, QuoteMaxLifetime: time.Hour}, nil)

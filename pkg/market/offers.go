@@ -179,7 +179,7 @@ func (s *Service) MakeOffer(ctx context.Context, caller *store.User, quoteID uui
 				return nil, err
 			}
 		}
-		o.Quote, o.DeliveryPerson = q, driver
+		o.Quote, o.Driver = q, driver
 		if err := ts.Fill(tx); err != nil {
 			return nil, err
 		}
@@ -379,7 +379,7 @@ func (s *Service) acceptIn(tx *gorm.DB, clientID string, row *store.User, id uui
 		if err := store.AcceptWrites(tx, &nd, h, q.ID); err != nil {
 			return nil, err
 		}
-		nd.Client, nd.DeliveryPerson, nd.Category = q.Client, o.DeliveryPerson, q.Category
+		nd.Client, nd.Driver, nd.Category = q.Client, o.Driver, q.Category
 		d = &nd
 		if err := ts.Fill(tx); err != nil {
 			return nil, err

@@ -631,7 +631,7 @@ func TestServiceOfferReadsVehiclesFresh(t *testing.T) {
 		if o.VehicleID == nil || *o.VehicleID != want.VehicleID || o.Vehicle == nil || o.Vehicle.VehicleID != want.VehicleID {
 			t.Errorf("%s: offer's vehicle %v, want %s", name, o.VehicleID, want.VehicleID)
 		}
-		if d := o.DeliveryPerson; d == nil || d.CurrentVehicle == nil || d.CurrentVehicle.VehicleID != want.VehicleID || d.CurrentVehicle.Type == nil {
+		if d := o.Driver; d == nil || d.CurrentVehicle == nil || d.CurrentVehicle.VehicleID != want.VehicleID || d.CurrentVehicle.Type == nil {
 			t.Errorf("%s: driver's current vehicle %+v, want %s with its type", name, d, want.VehicleID)
 		}
 		if c := o.Quote.Client; c == nil || c.CurrentVehicle == nil || c.CurrentVehicle.VehicleID != cv.VehicleID {

@@ -335,7 +335,7 @@ func QuoteOffers(tx *gorm.DB, quoteID uuid.UUID, id *uuid.UUID) ([]Offer, error)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("load offers of quote %s: %w", quoteID, err)
 		}
-		o.DeliveryPerson, o.Vehicle = us.user(), vs.vehicle()
+		o.Driver, o.Vehicle = us.user(), vs.vehicle()
 		out = append(out, o)
 	}
 	if err := rows.Err(); err != nil {

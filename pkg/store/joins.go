@@ -36,19 +36,19 @@ func JoinQuotes(tx *gorm.DB) *gorm.DB {
 
 // JoinOffers joins what NewOffer renders, the quote included (querying delivery_offers).
 func JoinOffers(tx *gorm.DB) *gorm.DB {
-	tx = joinUser(tx, "DeliveryPerson").Joins("Vehicle").Joins("Vehicle.Type")
+	tx = joinUser(tx, "Driver").Joins("Vehicle").Joins("Vehicle.Type")
 	return joinUser(tx, "Quote.Client").Joins("Quote.Category").Joins("Quote.VehicleType")
 }
 
 // JoinOffersNoQuote joins what NewOffer renders except the quote, for offers
 // whose quote the caller already holds (querying delivery_offers).
 func JoinOffersNoQuote(tx *gorm.DB) *gorm.DB {
-	return joinUser(tx, "DeliveryPerson").Joins("Vehicle").Joins("Vehicle.Type")
+	return joinUser(tx, "Driver").Joins("Vehicle").Joins("Vehicle.Type")
 }
 
 // JoinDeliveries joins what NewDelivery renders (querying deliveries).
 func JoinDeliveries(tx *gorm.DB) *gorm.DB {
-	return joinUser(joinUser(tx, "Client"), "DeliveryPerson").Joins("Category")
+	return joinUser(joinUser(tx, "Client"), "Driver").Joins("Category")
 }
 
 // JoinHistory joins who made each history entry (querying delivery_history).
@@ -81,7 +81,7 @@ func (s *TypeSet) Quote(q *Quote) {
 
 // Offer adds the types of its driver's and its own vehicle, and its quote's.
 func (s *TypeSet) Offer(o *Offer) {
-	s.User(o.DeliveryPerson)
+	s.User(o.Driver)
 	s.Vehicle(o.Vehicle)
 	s.Quote(o.Quote)
 }
@@ -89,7 +89,7 @@ func (s *TypeSet) Offer(o *Offer) {
 // Delivery adds the types of its client's and driver's vehicles.
 func (s *TypeSet) Delivery(d *Delivery) {
 	s.User(d.Client)
-	s.User(d.DeliveryPerson)
+	s.User(d.Driver)
 }
 
 // TypeIDs are the distinct ids of the collected types.

@@ -206,10 +206,15 @@ func (Quote) TableName() string { return "delivery_quotes" }
 
 // Offer is a driver's bid on a quote. EstimatedDeliveryTime is stored in
 // microseconds (the representation Django used outside PostgreSQL).
+//
+// Driver is the delivery person (JSON "delivery_person"): a short relation
+// name keeps GORM's join aliases within PostgreSQL's 63-byte identifiers
+// (DeliveryPerson__CurrentVehicle__Type__max_volume_capacity_liters was 64
+// bytes, cut at 63, and the field read zero).
 type Offer struct {
 	ID                    uuid.UUID       `gorm:"column:id;primaryKey"`
 	DeliveryPersonID      string          `gorm:"column:delivery_person_id"`
-	DeliveryPerson        *User           `gorm:"foreignKey:DeliveryPersonID;references:UserID"`
+	Driver                *User           `gorm:"foreignKey:DeliveryPersonID;references:UserID"`
 	QuoteID               uuid.UUID       `gorm:"column:quote_id"`
 	Quote                 *Quote          `gorm:"foreignKey:QuoteID"`
 	ProposedPrice         decimal.Decimal `gorm:"column:proposed_price"`
@@ -258,12 +263,13 @@ func (o *Offer) Acceptance(q *Quote, now time.Time) int {
 }
 
 // Delivery is permanent: born when a client accepts an offer.
+// Driver is the delivery person, named short as Offer.Driver.
 type Delivery struct {
 	ID               uuid.UUID        `gorm:"column:id;primaryKey"`
 	ClientID         string           `gorm:"column:client_id"`
 	Client           *User            `gorm:"foreignKey:ClientID;references:UserID"`
 	DeliveryPersonID *string          `gorm:"column:delivery_person_id"`
-	DeliveryPerson   *User            `gorm:"foreignKey:DeliveryPersonID;references:UserID"`
+	Driver           *User            `gorm:"foreignKey:DeliveryPersonID;references:UserID"`
 	PickupAddress    string           `gorm:"column:pickup_address"`
 	DeliveryAddress  string           `gorm:"column:delivery_address"`
 	CategoryID       uuid.UUID        `gorm:"column:category_id"`

@@ -12,7 +12,7 @@ import (
 func TestCachedNamingAnswersAsDefault(t *testing.T) {
 	def := schema.NamingStrategy{IdentifierMaxLength: 64}
 	n := newCachedNaming()
-	for _, col := range []string{"Client__CurrentVehicle__type_id", "DeliveryPerson__userid", "UserID", "HistoryID", "vehicle_id", "ID", ""} {
+	for _, col := range []string{"Client__CurrentVehicle__type_id", "Driver__userid", "UserID", "HistoryID", "vehicle_id", "ID", ""} {
 		want := def.ColumnName("delivery_quotes", col)
 		for i := range 2 {
 			if got := n.ColumnName("delivery_quotes", col); got != want {

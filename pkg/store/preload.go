@@ -41,7 +41,7 @@ func PreloadOffer(tx *gorm.DB, path string) *gorm.DB {
 	if path != "" {
 		pre = path + "."
 	}
-	tx = PreloadUser(tx.Preload(pre+"DeliveryPerson"), pre+"DeliveryPerson")
+	tx = PreloadUser(tx.Preload(pre+"Driver"), pre+"Driver")
 	tx = PreloadVehicle(tx.Preload(pre+"Vehicle"), pre+"Vehicle")
 	return PreloadQuote(tx.Preload(pre+"Quote"), pre+"Quote")
 }
@@ -49,6 +49,6 @@ func PreloadOffer(tx *gorm.DB, path string) *gorm.DB {
 // PreloadDelivery loads what NewDelivery renders.
 func PreloadDelivery(tx *gorm.DB) *gorm.DB {
 	tx = PreloadUser(tx.Preload("Client"), "Client")
-	tx = PreloadUser(tx.Preload("DeliveryPerson"), "DeliveryPerson")
+	tx = PreloadUser(tx.Preload("Driver"), "Driver")
 	return tx.Preload("Category")
 }

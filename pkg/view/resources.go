@@ -267,10 +267,10 @@ func CanAccept(o *store.Offer, viewer Viewer, now time.Time) bool {
 	return q != nil && viewer != "" && viewer == q.ClientID && o.Acceptance(q, now) == store.AcceptOK
 }
 
-// NewOffer renders o for viewer; DeliveryPerson, Quote (as for NewQuote) and
+// NewOffer renders o for viewer; Driver, Quote (as for NewQuote) and
 // Vehicle must be loaded.
 func NewOffer(o *store.Offer, viewer Viewer, now time.Time) *Offer {
-	out := &Offer{ID: o.ID.String(), DeliveryPerson: NewUser(o.DeliveryPerson, viewer),
+	out := &Offer{ID: o.ID.String(), DeliveryPerson: NewUser(o.Driver, viewer),
 		ProposedPrice: Decimal(o.ProposedPrice), Vehicle: NewVehicle(o.Vehicle), Status: o.Status,
 		CreatedAt: Time(o.CreatedAt), UpdatedAt: Time(o.UpdatedAt), ExpiresAt: Time(o.ExpiresAt),
 		CanAccept: CanAccept(o, viewer, now)}
@@ -313,10 +313,10 @@ type Delivery struct {
 	DriverLocation *DriverLocation `json:"driver_location"`
 }
 
-// NewDelivery renders d for viewer; Client, DeliveryPerson (with current
+// NewDelivery renders d for viewer; Client, Driver (with current
 // vehicles) and Category must be loaded.
 func NewDelivery(d *store.Delivery, viewer Viewer) *Delivery {
-	out := &Delivery{ID: d.ID.String(), Client: NewUser(d.Client, viewer), DeliveryPerson: NewUser(d.DeliveryPerson, viewer),
+	out := &Delivery{ID: d.ID.String(), Client: NewUser(d.Client, viewer), DeliveryPerson: NewUser(d.Driver, viewer),
 		PickupAddress: d.PickupAddress, DeliveryAddress: d.DeliveryAddress, Description: d.Description,
 		Observations: observations(d.Observations), EstimatedWeight: decPtr(d.EstimatedWeight), EstimatedSize: d.EstimatedSize,
 		FinalPrice: Decimal(d.FinalPrice), Status: d.Status, PaymentMethod: d.PaymentMethod,

@@ -16,6 +16,12 @@ import (
 // Conditions and orders on a joined query must name the table
 // ("delivery_quotes.id = ?"): joined tables share column names. Lock a joined
 // query with LockOf (FOR UPDATE OF the main table).
+//
+// Every alias GORM builds from a relation path and a column
+// ("Quote__Client__CurrentVehicle__Type__max_volume_capacity_liters", 63
+// bytes) must fit PostgreSQL's 63-byte identifiers, or the column is silently
+// dropped: the store refuses a longer one (ErrAliasTooLong), and
+// TestJoinAliasesFit runs every Join* below.
 
 func joinUser(tx *gorm.DB, path string) *gorm.DB {
 	return tx.Joins(path).Joins(path + ".CurrentVehicle").Joins(path + ".CurrentVehicle.Type")

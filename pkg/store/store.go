@@ -112,6 +112,9 @@ func OpenWith(databaseURL, sqlitePath string, o Options) (*Store, error) {
 	if err := gdb.Use(st.catalog); err != nil {
 		return nil, fmt.Errorf("catalog cache: %w", err)
 	}
+	if err := registerAliasCheck(gdb); err != nil {
+		return nil, err
+	}
 	gdb.Config.NowFunc = func() time.Time { return st.Now() }
 	return st, nil
 }

@@ -127,12 +127,18 @@ func (f *fakeServer) socket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	// The snapshot first, then the socket joins (no event before it, no two writers).
-	_ = c.WriteMessage(websocket.TextMessage, []byte(`{"type":"initial_quotes","quotes":[]}`))
+	// The socket joins before its snapshot is written, holding its writer
+	// lock while it writes it: an event waits for the snapshot (never before
+	// it, never two writers), and no event is missed by a socket whose client
+	// has read the snapshot but whose join has not run yet (the tool posts its
+	// first quote once every socket has its snapshot, after -settle 10ms).
 	fc := &fakeConn{user: user}
+	fc.mu.Lock()
 	f.mu.Lock()
 	f.conns[c] = fc
 	f.mu.Unlock()
+	_ = c.WriteMessage(websocket.TextMessage, []byte(`{"type":"initial_quotes","quotes":[]}`))
+	fc.mu.Unlock()
 	go func() {
 		defer func() {
 			f.mu.Lock()

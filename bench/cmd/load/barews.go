@@ -50,8 +50,8 @@ type bareWS struct {
 	ready     atomic.Bool
 	fannedOut func(sockets int) // tests: an event was written to every socket
 
-	// writes orders the fan-outs and the ping walks (one writer per socket
-	// at a time, as gorilla requires).
+	// writes orders the fan-outs, the ping walks and the initial frames
+	// (one writer per socket at a time, as gorilla requires).
 	writes   sync.Mutex
 	pingNext int // the ping walk's place in the sockets (under writes)
 }
@@ -93,11 +93,20 @@ func (s *bareWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader answered
 	}
-	if err := c.WriteMessage(websocket.TextMessage, bareInitial); err != nil {
+	// The socket joins before its initial frame is written, as a worker's
+	// does: a listener that has read its initial frame gets every event
+	// published after that. The frame is written holding writes, so a
+	// fan-out that already took the socket writes after it (one writer at a
+	// time, the initial frame first).
+	s.writes.Lock()
+	s.add(c)
+	err = c.WriteMessage(websocket.TextMessage, bareInitial)
+	s.writes.Unlock()
+	if err != nil {
+		s.remove(c)
 		_ = c.Close()
 		return
 	}
-	s.add(c)
 	// This goroutine is the socket's reader (gorilla answers pings and the
 	// close frame) until the peer goes.
 	for {

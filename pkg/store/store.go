@@ -115,6 +115,9 @@ func OpenWith(databaseURL, sqlitePath string, o Options) (*Store, error) {
 	if err := registerAliasCheck(gdb); err != nil {
 		return nil, err
 	}
+	if err := parseModels(gdb); err != nil {
+		return nil, err
+	}
 	gdb.Config.NowFunc = func() time.Time { return st.Now() }
 	return st, nil
 }
@@ -251,3 +254,26 @@ func IsForeignKeyViolation(err error) bool {
 
 // sqliteConstraintTrigger is SQLITE_CONSTRAINT_TRIGGER (19 | 7<<8).
 const sqliteConstraintTrigger = 1811
+
+// Models is every table's model, as GORM maps it.
+func Models() []any {
+	return []any{&User{}, &Address{}, &Category{}, &VehicleType{}, &VehicleTypeCategory{}, &Vehicle{},
+		&Quote{}, &Offer{}, &Delivery{}, &HistoryEvent{}, &Rating{}, &DjangoImport{}, &WebhookEvent{},
+		&OutboxEvent{}, &StaffAccount{}, &RunnerLease{}, &StaffAudit{}, &TrackPoint{}}
+}
+
+// parseModels has GORM parse and cache every model's schema, relations
+// included, before the store is shared. GORM caches a schema before its
+// relations are parsed (to allow cycles), so a first query of one model could
+// read a related schema's relations while another goroutine's first query
+// was still writing them: the race detector caught it in CI on 2026-12-07
+// (a worker's new_quotes snapshot parsing Quote while a deliveries snapshot
+// preloaded through it).
+func parseModels(gdb *gorm.DB) error {
+	for _, m := range Models() {
+		if err := (&gorm.Statement{DB: gdb}).Parse(m); err != nil {
+			return fmt.Errorf("parse model %T: %w", m, err)
+		}
+	}
+	return nil
+}

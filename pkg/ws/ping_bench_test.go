@@ -3,8 +3,6 @@ package ws
 import (
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -23,23 +21,7 @@ import (
 func BenchmarkPingWalk(b *testing.B) {
 	const n = 2000
 	h := NewHub(realtime.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)), Options{PingInterval: time.Hour})
-	s := &Server{Hub: h}
-	s.init()
-	conns := make(chan *Conn, n)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		wsc, err := s.upgrader.Upgrade(batchingWriter{w}, r, nil)
-		if err != nil {
-			return
-		}
-		c := newConn(wsc, "user_ping", "new_quotes", &h.opts)
-		if !h.join(c) {
-			return
-		}
-		c.onExit = func() { h.leave(c) }
-		h.release(c, nil, nil)
-		go c.readLoop()
-		conns <- c
-	}))
+	srv, conns := idleSocketServer(h, n)
 	defer srv.Close()
 	var pings atomic.Int64
 	for range n {

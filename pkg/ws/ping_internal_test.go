@@ -22,23 +22,7 @@ import (
 func TestPingsAreWrittenByTheWalkWithoutAGoroutinePerSocket(t *testing.T) {
 	const n = 200
 	h := NewHub(realtime.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)), Options{PingInterval: time.Hour})
-	s := &Server{Hub: h}
-	s.init()
-	conns := make(chan *Conn, n)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		wsc, err := s.upgrader.Upgrade(batchingWriter{w}, r, nil)
-		if err != nil {
-			return
-		}
-		c := newConn(wsc, "user_ping", "new_quotes", &h.opts)
-		if !h.join(c) {
-			return
-		}
-		c.onExit = func() { h.leave(c) }
-		h.release(c, nil, nil)
-		go c.readLoop()
-		conns <- c
-	}))
+	srv, conns := idleSocketServer(h, n)
 	defer srv.Close()
 	pings := make([]atomic.Int32, n)
 	for i := range n {
@@ -108,4 +92,27 @@ func TestPingsAreWrittenByTheWalkWithoutAGoroutinePerSocket(t *testing.T) {
 			t.Fatalf("client %d got %d pings", i, p)
 		}
 	}
+}
+
+// idleSocketServer serves sockets that join h's new_quotes as idle sockets
+// (no writer, reading), each sent on conns once joined (n at most).
+func idleSocketServer(h *Hub, n int) (*httptest.Server, chan *Conn) {
+	s := &Server{Hub: h}
+	s.init()
+	conns := make(chan *Conn, n)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wsc, err := s.upgrader.Upgrade(batchingWriter{w}, r, nil)
+		if err != nil {
+			return
+		}
+		c := newConn(wsc, "user_ping", "new_quotes", &h.opts)
+		if !h.join(c) {
+			return
+		}
+		c.onExit = func() { h.leave(c) }
+		h.release(c, nil, nil)
+		go c.readLoop()
+		conns <- c
+	}))
+	return srv, conns
 }
